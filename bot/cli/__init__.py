@@ -1,0 +1,70 @@
+"""`usagebot …`: thin commands that parse arguments, call workflows and print.
+
+Each command group lives in its own module with `register(cli)`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from importlib import import_module
+
+import click
+
+from bot.settings import Settings, SettingsError, load_settings
+
+# Modules that add commands; each has `register(cli: click.Group) -> None`.
+COMMAND_MODULES: tuple[str, ...] = (
+    "bot.cli.db_cmd",
+    "bot.cli.sync_cmd",
+    "bot.cli.demo_cmd",
+    "bot.cli.report_cmd",
+    "bot.cli.metrics_cmd",
+    "bot.cli.requests_cmd",
+    "bot.cli.serve_cmd",
+    "bot.cli.try_cmd",
+    "bot.cli.digest_cmd",
+    "bot.cli.scheduler_cmd",
+    "bot.cli.manifest_cmd",
+)
+
+
+class Failure(click.ClickException):
+    """The work failed: printed without a traceback, exit code 1."""
+
+    exit_code = 1
+
+
+def settings_from(ctx: click.Context) -> Settings:
+    """Settings for this invocation, loaded once; a settings problem is a clean exit 1."""
+    obj = ctx.ensure_object(dict)
+    if "settings" not in obj:
+        try:
+            obj["settings"] = load_settings()
+        except SettingsError as exc:
+            raise Failure(str(exc)) from None
+    return obj["settings"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """usagebot: product usage, utilization and health of customer accounts, in Slack."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # Alembic and HTTP clients are chatty at INFO; their news matters only when debugging.
+    for noisy in ("alembic", "urllib3", "slack_sdk", "slack_bolt", "gitlab"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    ctx.ensure_object(dict)
+
+
+for _name in COMMAND_MODULES:
+    import_module(_name).register(cli)
+
+
+def main() -> None:
+    cli(prog_name="usagebot")

@@ -1,0 +1,23 @@
+"""Typed ORM models. Every module here registers its tables on `Base.metadata`."""
+
+from db.models.base import Base
+from db.models.usage import (
+    SCORED_METRIC_COLUMNS,
+    Account,
+    Instance,
+    LabelChange,
+    Subscription,
+    SyncRun,
+    UsageMonthly,
+)
+
+__all__ = [
+    "SCORED_METRIC_COLUMNS",
+    "Account",
+    "Base",
+    "Instance",
+    "LabelChange",
+    "Subscription",
+    "SyncRun",
+    "UsageMonthly",
+]
