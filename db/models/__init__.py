@@ -1,6 +1,7 @@
 """Typed ORM models. Every module here registers its tables on `Base.metadata`."""
 
 from db.models.base import Base
+from db.models.metrics import MetricDefinition, MetricImport
 from db.models.usage import (
     SCORED_METRIC_COLUMNS,
     Account,
@@ -17,6 +18,8 @@ __all__ = [
     "Base",
     "Instance",
     "LabelChange",
+    "MetricDefinition",
+    "MetricImport",
     "Subscription",
     "SyncRun",
     "UsageMonthly",
