@@ -1,0 +1,284 @@
+"""The scoring engine's inputs and results: frozen dataclasses, no I/O, no Slack types.
+
+Inputs (`AccountInfo`, `SubscriptionInfo`, `InstanceInfo`, `UsageRow`) are built from the database by
+`workflows.report`; results (`MeasureResult`, `AccountMeasure`, `Overall`, `AccountMonth`, `AccountReport`…)
+are what the CLI and the Slack renderers show. Keep these shapes stable: colleagues code against them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+Color = Literal["Red", "Yellow", "Green", "No data", "N/A"]
+RED: Color = "Red"
+YELLOW: Color = "Yellow"
+GREEN: Color = "Green"
+NO_DATA: Color = "No data"
+NOT_APPLICABLE: Color = "N/A"
+
+# The six measures of product health, in display order (keys of every `measures` mapping).
+MEASURE_KEYS: tuple[str, ...] = ("license_utilization", "user_engagement", "scm", "ci", "cd", "security")
+
+FlagKind = Literal["license_unmapped", "not_reporting", "stale", "no_production", "over_licensed", "version_behind"]
+
+
+# ---------------------------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    id: str
+    name: str
+    customer_since_date: date | None = None
+    tam_name: str | None = None
+    tam_email: str | None = None
+    sales_segment: str | None = None
+
+
+@dataclass(frozen=True)
+class SubscriptionInfo:
+    id: str  # dim_subscription_id_original
+    name: str
+    tier: str  # product_tier_name, e.g. "Self-Managed - Ultimate"
+    delivery_type: str
+    start_date: date
+    end_date: date | None
+    licensed_seats: int
+    arr: float | None
+
+
+@dataclass(frozen=True)
+class InstanceInfo:
+    id: int
+    identity: str
+    delivery_type: str
+    deployment_type: str
+    label: str  # current label (after any relabelling)
+    label_source: str = "export"
+    hostname: str | None = None
+    installation_id: str | None = None
+    namespace_id: str | None = None
+    namespace_name: str | None = None
+    last_ping_at: datetime | None = None  # sync summary: latest ping ever seen
+    last_version: str | None = None
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    """One instance × subscription × month (the month's last ping, or none)."""
+
+    snapshot_month: date  # first day of the month
+    instance_id: int
+    subscription_id: str
+    delivery_type: str
+    deployment_type: str
+    ping_created_at: datetime | None
+    billable_user_count: int | None
+    license_user_count: int | None
+    label: str  # the instance's current label, not the export's value for that month
+    opt_out: bool  # included_in_health_measures_str == "Opt-Out"
+    metrics: Mapping[str, float | None] = field(default_factory=dict)  # warehouse name -> value; absent = empty
+    version: str | None = None
+    license_mapped: bool | None = None
+
+    def value(self, name: str) -> float | None:
+        """A metric or user count by its warehouse column name; None = not reported."""
+        if name == "billable_user_count":
+            return None if self.billable_user_count is None else float(self.billable_user_count)
+        if name == "license_user_count":
+            return None if self.license_user_count is None else float(self.license_user_count)
+        v = self.metrics.get(name)
+        return None if v is None else float(v)
+
+
+# --------------------------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class InputValue:
+    """A metric that fed a measure, with its value (None = not reported)."""
+
+    name: str  # warehouse column name
+    label: str  # what it counts, in words
+    value: float | None
+
+
+@dataclass(frozen=True)
+class SubScore:
+    """A CD or Security sub-score of one instance-month."""
+
+    key: str
+    label: str
+    value: float | None
+    score: int | None
+    color: Color
+    inputs: tuple[InputValue, ...]
+    formula: str
+    band: str | None  # the band the value fell in, e.g. "0.05 to 0.12"
+    next_threshold: str | None  # what the next colour up needs; None when Green or empty
+    sentence: str
+
+
+@dataclass(frozen=True)
+class MeasureResult:
+    """One measure of one instance-month (or of the account, as `AccountMeasure`)."""
+
+    key: str  # one of MEASURE_KEYS
+    label: str
+    value: float | None  # the ratio, or the mean sub-score for CD and Security
+    score: int | None  # 25 / 63 / 88, None when empty
+    color: Color
+    inputs: tuple[InputValue, ...] = ()
+    formula: str = ""
+    band: str | None = None
+    next_threshold: str | None = None
+    sub_scores: tuple[SubScore, ...] = ()
+    sentence: str = ""
+    reason: str | None = None  # why there is no score, when there is none
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """A primary instance-month that fed an account value, with the weight it got."""
+
+    subscription_id: str
+    instance_id: int
+    value: float
+    arr: float | None
+    weight: float  # normalised: the contributions of one measure sum to 1
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """Something left out of a roll-up, and why (in words a TAM understands)."""
+
+    reason: str
+    subscription_id: str | None = None
+    instance_id: int | None = None
+
+
+@dataclass(frozen=True)
+class AccountMeasure(MeasureResult):
+    used: tuple[Contribution, ...] = ()
+    left_out: tuple[Exclusion, ...] = ()
+    equal_weights: bool = False  # True when the ARR weights summed to 0
+
+
+@dataclass(frozen=True)
+class Overall:
+    score: float | None  # weighted sum of the non-empty scores, in [25, 88]
+    color: Color
+    weights_used: Mapping[str, float] = field(default_factory=dict)  # measure key -> rescaled weight
+    sentence: str = ""
+
+
+@dataclass(frozen=True)
+class InstanceMonth:
+    """One instance in the month shown: its row, its own measures, whether it is a primary."""
+
+    instance: InstanceInfo
+    row: UsageRow | None  # the row shown (the primary one, else the one with most billable users)
+    primary: bool
+    measures: Mapping[str, MeasureResult]
+    overall: Overall
+    version: str | None
+    last_ping: datetime | None  # latest ping up to the end of the month shown
+    billable_users: int | None
+    license_user_count: int | None
+    subscription_ids: tuple[str, ...]
+    excluded_reason: str | None = None  # why it does not count for the account, if it does not
+
+
+@dataclass(frozen=True)
+class SubscriptionMonth:
+    info: SubscriptionInfo
+    reporting: bool
+    primary_instance_ids: tuple[int, ...]  # one per delivery type; usually one
+    billable_users: int | None  # of the primary instance(s)
+    utilization: float | None  # billable users / license user count of the primary (first one)
+    months_since_start: int  # age used for the license utilization band
+    excluded_reason: str | None = None  # why it does not feed the roll-up, if it does not
+
+    @property
+    def primary_instance_id(self) -> int | None:
+        return self.primary_instance_ids[0] if self.primary_instance_ids else None
+
+
+@dataclass(frozen=True)
+class AccountMonth:
+    """The account roll-up of one month (SCORING.md steps 1-8)."""
+
+    month: date
+    measures: Mapping[str, AccountMeasure]
+    overall: Overall
+    reporting_share: float | None
+    subscriptions: tuple[SubscriptionMonth, ...]
+    instances: tuple[InstanceMonth, ...]
+    billable_users: int | None  # sum over the primaries of reporting subscriptions
+    licensed_seats: int  # sum over the month's subscriptions
+    age_months: int | None  # account age used for the license band
+
+
+@dataclass(frozen=True)
+class Flag:
+    kind: FlagKind
+    message: str  # tells the TAM what to do
+    instance_id: int | None = None
+    subscription_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    month: date
+    value: float | None
+    score: float | None
+    color: Color
+    change: float | None  # value minus the previous month's value; None when either is empty
+
+
+@dataclass(frozen=True)
+class Trends:
+    months: tuple[date, ...]  # oldest first, up to 12, ending with the month shown
+    measures: Mapping[str, tuple[TrendPoint, ...]]  # measure key -> series
+    overall: tuple[TrendPoint, ...]
+    billable_users: tuple[TrendPoint, ...]
+    licensed_seats: tuple[TrendPoint, ...]
+    utilization: tuple[TrendPoint, ...]  # billable users / licensed seats, account-wide
+
+
+@dataclass(frozen=True)
+class AccountReport:
+    """Everything `/usage acme` and `usagebot report` show for one account and month."""
+
+    account: AccountInfo
+    as_of: date | None
+    month: date
+    rules_name: str
+    current: AccountMonth
+    flags: tuple[Flag, ...]
+    trends: Trends
+    newest_version: str | None = None
+
+    # Shortcuts to the month shown.
+    @property
+    def measures(self) -> Mapping[str, AccountMeasure]:
+        return self.current.measures
+
+    @property
+    def overall(self) -> Overall:
+        return self.current.overall
+
+    @property
+    def reporting_share(self) -> float | None:
+        return self.current.reporting_share
+
+    @property
+    def subscriptions(self) -> tuple[SubscriptionMonth, ...]:
+        return self.current.subscriptions
+
+    @property
+    def instances(self) -> tuple[InstanceMonth, ...]:
+        return self.current.instances
