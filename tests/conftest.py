@@ -13,6 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fakes.signing import SIGNING_SECRET
+from fakes.slack import FakeSlack
+from fakes.wsgi import serve
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -96,3 +99,36 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared is not present in this checkout")
     return SHARED
+
+
+# ---------------------------------------------------------------- Slack: fake server and the running bot
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+def bot_settings(db_url: str, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings for a bot talking to the fake Slack; the environment is set too, for subprocesses."""
+    env = {
+        "DATABASE_URL": db_url,
+        "SLACK_BOT_TOKEN": "xoxb-test-token",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake_slack.api_url,
+        "PRODUCT_ANALYTICS_CHANNEL": "C0PRODANA1",
+        "CS_OPS_ADMINS": "U0ADMIN01",
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    fake_slack.add_channel("C0PRODANA1", name="cs-product-analytics")
+    return load_settings(_env_file=None, **{k.lower(): v for k, v in env.items()})
+
+
+@pytest.fixture
+def bot_url(bot_settings: Settings) -> Iterator[str]:
+    """Base URL of the whole HTTP app (the same WSGI app `usagebot serve` runs), served in-process."""
+    from bot.server import make_wsgi_app
+
+    with serve(make_wsgi_app(bot_settings)) as url:
+        yield url

@@ -1,7 +1,32 @@
 from __future__ import annotations
 
+import os
+
 import click
+
+from bot.cli import Failure, settings_from
+from bot.settings import SettingsError
 
 
 def register(cli: click.Group) -> None:
-    """Commands of this module are added by their issue's work."""
+    @cli.command("serve")
+    @click.option("--host", default="0.0.0.0", show_default=True, help="Interface to listen on (HTTP mode).")
+    @click.option(
+        "--port", type=int, default=lambda: int(os.environ.get("PORT", "3000")), help="Port (default $PORT or 3000)."
+    )
+    @click.option("--workers", type=int, default=2, show_default=True, help="Worker processes (HTTP mode).")
+    @click.option("--threads", type=int, default=8, show_default=True, help="Threads per worker (HTTP mode).")
+    @click.option("--socket", "socket_mode", is_flag=True, help="Run in Socket Mode instead of HTTP.")
+    @click.pass_context
+    def serve(ctx: click.Context, host: str, port: int, workers: int, threads: int, socket_mode: bool) -> None:
+        """Run the bot: HTTP mode on POST /slack/events and GET /healthz, or Socket Mode."""
+        from bot.server import run_http, run_socket_mode
+
+        settings = settings_from(ctx)
+        try:
+            if socket_mode:
+                run_socket_mode(settings)
+            else:
+                run_http(settings, host, port, workers, threads)
+        except SettingsError as exc:
+            raise Failure(str(exc)) from None

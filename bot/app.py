@@ -1,0 +1,104 @@
+"""The Bolt app: one factory, one WebClient configured once, listeners registered by kind.
+
+Each listener module has `register(app)`; listeners reach settings and the database through
+`context["deps"]`, set by a global middleware, so no module holds global state.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.handler import RetryHandler
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.settings import Settings
+from db.session import session_factory
+
+log = logging.getLogger("usagebot.app")
+
+# Listener modules, grouped by kind; each has `register(app: App) -> None`.
+LISTENER_MODULES: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What listeners need besides Slack: settings and a session factory."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+
+
+def retry_handlers() -> list[RetryHandler]:
+    # 429s wait for Retry-After; 5xx and dropped connections retry with backoff. Configured once here.
+    return [
+        ConnectionErrorRetryHandler(max_retry_count=3),
+        RateLimitErrorRetryHandler(max_retry_count=6),
+        ServerErrorRetryHandler(max_retry_count=3),
+    ]
+
+
+def make_web_client(settings: Settings) -> WebClient:
+    return WebClient(
+        token=settings.secret("slack_bot_token"),
+        base_url=settings.slack_api_url,
+        timeout=30,
+        retry_handlers=retry_handlers(),
+    )
+
+
+def deps_of(context: Any) -> Deps:
+    return context["deps"]
+
+
+def build_app(settings: Settings, listener_modules: tuple[str, ...] | None = None) -> App:
+    settings.require("slack_bot_token", "slack_signing_secret")
+    app = App(
+        signing_secret=settings.secret("slack_signing_secret"),
+        client=make_web_client(settings),
+        process_before_response=False,
+        # Start without calling Slack: the server must come up (and /healthz answer) even if Slack is slow.
+        token_verification_enabled=False,
+        logger=logging.getLogger("usagebot.bolt"),
+    )
+    deps = Deps(settings=settings, sessions=session_factory(settings.database_url))
+
+    @app.middleware
+    def inject_deps(context: Any, next: Any) -> None:
+        context["deps"] = deps
+        next()
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any], logger: logging.Logger, respond: Any = None) -> None:
+        user = (body.get("user") or {}).get("id") if isinstance(body.get("user"), dict) else body.get("user_id")
+        logger.exception(
+            "listener failed: type=%s user=%s command=%r action=%r",
+            body.get("type") or body.get("command"),
+            user,
+            body.get("text"),
+            [a.get("action_id") for a in body.get("actions") or []],
+            exc_info=error,
+        )
+        if respond is not None:
+            try:
+                respond(
+                    text=":warning: Sorry, something went wrong on our side. It has been logged; please try again "
+                    "in a minute.",
+                    response_type="ephemeral",
+                    replace_original=False,
+                )
+            except Exception:  # the person may already be gone; the log above has what we need
+                logger.warning("could not tell the user about the failure", exc_info=True)
+
+    for name in listener_modules if listener_modules is not None else LISTENER_MODULES:
+        import_module(name).register(app)
+    return app
