@@ -34,6 +34,6 @@ def test_injected_failures_reach_python_gitlab(fake_gitlab: FakeGitLab) -> None:
     assert err.value.response_code == 503
     assert gl.projects.get("gitlab-org/product-analytics").id == 1
     bad = gitlab.Gitlab(fake_gitlab.url, private_token="wrong")
-    with pytest.raises(gitlab.exceptions.GitlabGetError) as err:
+    with pytest.raises(gitlab.exceptions.GitlabAuthenticationError) as auth_err:
         bad.projects.get("gitlab-org/product-analytics")
-    assert err.value.response_code == 401
+    assert auth_err.value.response_code == 401
