@@ -1,0 +1,182 @@
+"""Data-quality and attention flags of an account-month, each telling the TAM what to do."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+
+from scoring.model import AccountMonth, Flag, InstanceInfo, UsageRow
+from scoring.rollup import describe_instance, month_end, pinged_in
+from scoring.rules import Rules
+
+_VERSION = re.compile(r"^\s*v?(\d+)\.(\d+)")
+
+
+def parse_version(version: str | None) -> tuple[int, int] | None:
+    """(major, minor) of '17.3.2' / '17.3.2-ee'; None when it is not a version."""
+    m = _VERSION.match(version or "")
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def newest_version(versions: Iterable[str | None]) -> str | None:
+    best: tuple[tuple[int, int], str] | None = None
+    for v in versions:
+        parsed = parse_version(v)
+        if parsed is not None and (best is None or parsed > best[0]):
+            best = (parsed, v)  # type: ignore[assignment]
+    return best[1] if best else None
+
+
+def minors_behind(version: str | None, newest: str | None, rules: Rules) -> int | None:
+    """Minor versions between `version` and `newest`, counting a major as `minor_versions_per_major`."""
+    a, b = parse_version(version), parse_version(newest)
+    if a is None or b is None:
+        return None
+    per_major = rules.flags.minor_versions_per_major
+    return max(0, (b[0] - a[0]) * per_major + (b[1] - a[1]))
+
+
+def end_of_month_instant(month: date) -> datetime:
+    """The first instant after the month: "the end of the month shown"."""
+    return datetime.combine(month_end(month) + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+def _aware(ts: datetime) -> datetime:
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+def latest_pings(
+    rows: Sequence[UsageRow], instances: Mapping[int, InstanceInfo], month: date
+) -> dict[int, datetime | None]:
+    """Each instance's latest ping up to the end of `month` (later pings are not known then)."""
+    end = end_of_month_instant(month)
+    out: dict[int, datetime | None] = {}
+    for inst_id, inst in instances.items():
+        last = inst.last_ping_at
+        out[inst_id] = _aware(last) if last is not None and _aware(last) < end else None
+    for r in rows:
+        if r.ping_created_at is None or r.snapshot_month > month:
+            continue
+        ts = _aware(r.ping_created_at)
+        if ts < end:
+            cur = out.get(r.instance_id)
+            if cur is None or ts > cur:
+                out[r.instance_id] = ts
+    return out
+
+
+def latest_versions(rows: Sequence[UsageRow], month: date) -> dict[int, str | None]:
+    """Each instance's version on its latest row (with a version) up to `month`."""
+    best: dict[int, tuple[date, str]] = {}
+    for r in rows:
+        if r.version and r.snapshot_month <= month:
+            cur = best.get(r.instance_id)
+            if cur is None or r.snapshot_month > cur[0]:
+                best[r.instance_id] = (r.snapshot_month, r.version)
+    return {k: v for k, (_, v) in best.items()}
+
+
+def account_flags(
+    current: AccountMonth,
+    rows: Sequence[UsageRow],
+    instances: Mapping[int, InstanceInfo],
+    newest: str | None,
+    rules: Rules,
+) -> tuple[Flag, ...]:
+    month = current.month
+    ym = month.strftime("%Y-%m")
+    flags: list[Flag] = []
+    month_rows = [r for r in rows if r.snapshot_month == month]
+    window_rows = [r for r in rows if r.snapshot_month <= month]
+    in_month = {r.instance_id for r in month_rows}
+    production = rules.account.production_label
+    # Instances the TAM should hear about: every one with a row this month, and Production ones
+    # seen earlier in the window (a Production instance that went silent matters most).
+    watched = sorted(in_month | {r.instance_id for r in window_rows if instances.get(r.instance_id, None) is not None})
+    watched = [i for i in watched if i in in_month or instances[i].label == production]
+    pings = latest_pings(rows, instances, month)
+    end = end_of_month_instant(month)
+
+    for inst_id in sorted(in_month):
+        if any(r.license_mapped is False for r in month_rows if r.instance_id == inst_id):
+            name = describe_instance(instances.get(inst_id), inst_id)
+            flags.append(
+                Flag(
+                    "license_unmapped",
+                    f"{name}'s license has no subscription linked, so its usage may not count for the account: "
+                    "ask Support to generate a new license with the right subscription id.",
+                    instance_id=inst_id,
+                )
+            )
+
+    for inst_id in watched:
+        inst = instances.get(inst_id)
+        if inst is not None and inst.label == "Obsolete":
+            continue  # a person said it is gone: silence is expected
+        name = describe_instance(inst, inst_id)
+        last = pings.get(inst_id)
+        reported = any(pinged_in(r, month) for r in month_rows if r.instance_id == inst_id)
+        if not reported:
+            since = f" (last ping {last.date().isoformat()})" if last else " (no ping seen)"
+            flags.append(
+                Flag(
+                    "not_reporting",
+                    f"{name} sent no Service Ping in {ym}{since}: ask the customer to check that Service Ping is "
+                    "enabled, or relabel the instance Obsolete if it was retired.",
+                    instance_id=inst_id,
+                )
+            )
+        if last is not None and (end - last) > timedelta(days=rules.flags.stale_after_days):
+            days = (end - last).days
+            flags.append(
+                Flag(
+                    "stale",
+                    f"{name}'s latest ping is from {last.date().isoformat()}, {days} days before the end of {ym}: "
+                    "its numbers are out of date and are not used as this month's.",
+                    instance_id=inst_id,
+                )
+            )
+
+    month_instances = [instances[i] for i in sorted(in_month) if i in instances] or [
+        instances[i] for i in sorted({r.instance_id for r in window_rows}) if i in instances
+    ]
+    if not any(i.label == production for i in month_instances):
+        unknown = sum(1 for i in month_instances if i.label == "Unknown")
+        if unknown:
+            msg = (
+                f"No {production} instance in {ym}; {unknown} instance(s) are Unknown: relabel them "
+                f"(/usage … instances) so product health can be scored."
+            )
+        else:
+            msg = f"No {production} instance in {ym}: product health cannot be scored until one is labelled."
+        flags.append(Flag("no_production", msg))
+
+    for sm in current.subscriptions:
+        seats = sm.info.licensed_seats
+        if sm.billable_users is not None and sm.billable_users > seats:
+            flags.append(
+                Flag(
+                    "over_licensed",
+                    f"{sm.info.name} has {sm.billable_users:,} billable users on {seats:,} licensed seats: "
+                    "discuss a true-up or more seats with the customer.",
+                    instance_id=sm.primary_instance_id,
+                    subscription_id=sm.info.id,
+                )
+            )
+
+    for im in current.instances:
+        if im.row is None and im.instance.id not in in_month:
+            continue
+        behind = minors_behind(im.version, newest, rules)
+        if behind is not None and behind > rules.flags.version_behind_minor_versions:
+            name = describe_instance(im.instance, im.instance.id)
+            flags.append(
+                Flag(
+                    "version_behind",
+                    f"{name} runs GitLab {im.version}, {behind} minor versions behind the newest seen ({newest}): "
+                    "suggest an upgrade.",
+                    instance_id=im.instance.id,
+                )
+            )
+    return tuple(flags)

@@ -1,0 +1,392 @@
+"""Per account, per month: SCORING.md steps 1-8 (subscriptions, primaries, ARR weighting, overall, share).
+
+Primary instance of an (original subscription, delivery type): the scored Production, non-Opt-Out row
+with the most billable users (empty last), then the latest ping (empty last), then, so the choice is
+deterministic, the lowest instance id.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from scoring.bands import fmt_value
+from scoring.measures import (
+    age_reason,
+    banded,
+    empty,
+    is_scored_row,
+    months_between,
+    overall_of,
+    score_row,
+    tier_applies,
+)
+from scoring.model import (
+    MEASURE_KEYS,
+    NO_DATA,
+    NOT_APPLICABLE,
+    AccountInfo,
+    AccountMeasure,
+    AccountMonth,
+    Contribution,
+    Exclusion,
+    InstanceInfo,
+    InstanceMonth,
+    MeasureResult,
+    SubscriptionInfo,
+    SubscriptionMonth,
+    UsageRow,
+)
+from scoring.rules import Rules
+
+
+def month_end(month: date) -> date:
+    return month.replace(day=calendar.monthrange(month.year, month.month)[1])
+
+
+def active_in(sub: SubscriptionInfo, month: date) -> bool:
+    """Step 1: started on or before the month's last day; no end, or ended on or after its first day."""
+    return sub.start_date <= month_end(month) and (sub.end_date is None or sub.end_date >= month.replace(day=1))
+
+
+def pinged_in(row: UsageRow, month: date) -> bool:
+    """Step 4: a ping in the month. A ping older than the month is old data, never used as this month's."""
+    if row.ping_created_at is None:
+        return False
+    return row.ping_created_at.date() >= month.replace(day=1)
+
+
+def primary_order(row: UsageRow) -> tuple[bool, int, bool, float, int]:
+    """Sort key: most billable users (empty last), latest ping (empty last), lowest instance id."""
+    b, p = row.billable_user_count, row.ping_created_at
+    return (b is None, -(b or 0), p is None, -p.timestamp() if p is not None else 0.0, row.instance_id)
+
+
+def choose_primary(rows: Sequence[UsageRow]) -> UsageRow:
+    return min(rows, key=primary_order)
+
+
+def account_age(account: AccountInfo, subscriptions: Sequence[SubscriptionInfo], month: date) -> int | None:
+    """Months since customer_since_date, else since the account's earliest subscription start."""
+    since = account.customer_since_date
+    if since is None and subscriptions:
+        since = min(s.start_date for s in subscriptions)
+    return months_between(since, month) if since else None
+
+
+def describe_instance(inst: InstanceInfo | None, instance_id: int) -> str:
+    if inst is None:
+        return f"instance {instance_id}"
+    return inst.hostname or inst.namespace_name or inst.namespace_id or inst.identity
+
+
+@dataclass(frozen=True)
+class _Group:
+    subscription: SubscriptionInfo
+    delivery_type: str
+    primary: UsageRow
+    reporting: bool
+    measures: Mapping[str, MeasureResult]
+
+
+def _row_exclusion(
+    row: UsageRow,
+    subs: Mapping[str, SubscriptionInfo],
+    active: set[str],
+    inst: InstanceInfo | None,
+    rules: Rules,
+) -> str | None:
+    """Why a row of the month cannot be a primary (steps 1-3), or None when it can."""
+    name = describe_instance(inst, row.instance_id)
+    if row.subscription_id not in active:
+        sub = subs.get(row.subscription_id)
+        label = sub.name if sub else row.subscription_id
+        return f"{name}: its subscription {label} is not active this month"
+    if row.label != rules.account.production_label:
+        return f"{name}: not {rules.account.production_label} (labelled {row.label})"
+    if row.opt_out:
+        return f"{name}: marked {rules.account.opt_out_value}"
+    if not is_scored_row(row):
+        return f"{name}: no license user count (empty or 0), so not scored"
+    return None
+
+
+def _weighted(values: list[tuple[_Group, float]]) -> tuple[float, list[float], bool]:
+    """Step 5: weight by ARR (empty = 0); equal weights when the ARR weights sum to 0."""
+    arrs = [g.subscription.arr or 0.0 for g, _ in values]
+    total = sum(arrs)
+    if total > 0:
+        value = sum(a * v for a, (_, v) in zip(arrs, values, strict=True)) / total
+        return value, [a / total for a in arrs], False
+    n = len(values)
+    return sum(v for _, v in values) / n, [1.0 / n] * n, True
+
+
+def _account_measure(
+    key: str,
+    groups: list[_Group],
+    base_exclusions: list[Exclusion],
+    month_subs: list[SubscriptionInfo],
+    age: int | None,
+    instances: Mapping[int, InstanceInfo],
+    rules: Rules,
+) -> AccountMeasure:
+    rule = rules.measures[key]
+    left_out = list(base_exclusions)
+    values: list[tuple[_Group, float]] = []
+    for g in groups:
+        sub_name = g.subscription.name
+        inst_name = describe_instance(instances.get(g.primary.instance_id), g.primary.instance_id)
+        if not tier_applies(rule, g.subscription.tier):
+            left_out.append(
+                Exclusion(f"{sub_name}: not {rule.only_tiers_containing}", g.subscription.id, g.primary.instance_id)
+            )
+            continue
+        if not g.reporting:
+            left_out.append(
+                Exclusion(
+                    f"{sub_name}: not reporting (no ping this month from its primary instance {inst_name})",
+                    g.subscription.id,
+                    g.primary.instance_id,
+                )
+            )
+            continue
+        m = g.measures[key]
+        if m.value is None:
+            left_out.append(
+                Exclusion(f"{sub_name}: empty on {inst_name} ({m.reason})", g.subscription.id, g.primary.instance_id)
+            )
+            continue
+        # CD and Security roll up the instance's mean sub-score; the others the instance's ratio.
+        values.append((g, m.value))
+
+    common = {"left_out": tuple(left_out)}
+    if rule.only_tiers_containing and not any(tier_applies(rule, s.tier) for s in month_subs):
+        reason = f"no {rule.only_tiers_containing} subscription"
+        return AccountMeasure(**_empty_fields(key, rule, reason, NOT_APPLICABLE), **common)  # type: ignore[arg-type]
+    if not values:
+        if not month_subs:
+            reason = "no subscription active this month"
+        elif not groups:
+            reason = f"no scored {rules.account.production_label} instance this month"
+        else:
+            reason = "no reporting subscription has a value"
+        return AccountMeasure(**_empty_fields(key, rule, reason, NO_DATA), **common)  # type: ignore[arg-type]
+
+    value, weights, equal = _weighted(values)
+    used = []
+    for (g, v), w in zip(values, weights, strict=True):
+        if w == 0:
+            left_out.append(Exclusion(f"{g.subscription.name}: no ARR, so weight 0", g.subscription.id))
+            continue
+        used.append(Contribution(g.subscription.id, g.primary.instance_id, v, g.subscription.arr, w))
+    single = len(used) == 1
+    first = next(g for (g, _), w in zip(values, weights, strict=True) if w > 0).measures[key]
+    if single:
+        # One subscription carries the value: say it with that instance's own numbers.
+        detail = first.sentence.split(": ", 1)[-1].split("; ")[0]
+    else:
+        how = "averaged (no ARR to weight by)" if equal else "ARR-weighted"
+        detail = f"{fmt_value(value, rule.display)}, {how} over {len(used)} subscriptions"
+    kw = {
+        "inputs": first.inputs if single else (),
+        "formula": first.formula,
+        "sub_scores": first.sub_scores if single else (),
+        "used": tuple(used),
+        "left_out": tuple(left_out),
+        "equal_weights": equal,
+    }
+    bands = rule.bands_for_age(age)
+    if bands is None:
+        reason = age_reason(rule, age)
+        return AccountMeasure(
+            key=key,
+            label=rule.label,
+            value=value,
+            score=None,
+            color=NO_DATA,
+            sentence=f"{rule.label}: {detail}; {reason}",
+            reason=reason,
+            **kw,  # type: ignore[arg-type]
+        )
+    m = banded(key, rule, value, bands, rules, detail)
+    return AccountMeasure(
+        key=key,
+        label=m.label,
+        value=m.value,
+        score=m.score,
+        color=m.color,
+        band=m.band,
+        next_threshold=m.next_threshold,
+        sentence=m.sentence,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _empty_fields(key: str, rule, reason: str, color) -> dict:  # type: ignore[no-untyped-def]
+    m = empty(key, rule, reason, color)
+    return {
+        "key": m.key,
+        "label": m.label,
+        "value": None,
+        "score": None,
+        "color": m.color,
+        "sentence": m.sentence,
+        "reason": reason,
+    }
+
+
+def roll_up(
+    account: AccountInfo,
+    subscriptions: Sequence[SubscriptionInfo],
+    instances: Mapping[int, InstanceInfo],
+    rows: Sequence[UsageRow],
+    month: date,
+    rules: Rules,
+    *,
+    with_instances: bool = True,
+    last_pings: Mapping[int, datetime | None] | None = None,
+    versions: Mapping[int, str | None] | None = None,
+) -> AccountMonth:
+    """The account's measures, overall score and reporting share for `month` (rows of other months ignored).
+
+    `with_instances=False` skips the per-instance views (trends need only the account values).
+    """
+    month = month.replace(day=1)
+    subs_by_id = {s.id: s for s in subscriptions}
+    month_subs = [s for s in subscriptions if active_in(s, month)]
+    active = {s.id for s in month_subs}
+    month_rows = [r for r in rows if r.snapshot_month == month]
+
+    # Steps 2-3: eligible rows, grouped by (original subscription, delivery type).
+    exclusions: list[Exclusion] = []
+    grouped: dict[tuple[str, str], list[UsageRow]] = {}
+    excluded_reason: dict[int, str] = {}
+    for row in month_rows:
+        why = _row_exclusion(row, subs_by_id, active, instances.get(row.instance_id), rules)
+        if why is None:
+            grouped.setdefault((row.subscription_id, row.delivery_type), []).append(row)
+        else:
+            exclusions.append(Exclusion(why, row.subscription_id, row.instance_id))
+            excluded_reason.setdefault(row.instance_id, why.split(": ", 1)[-1])
+
+    customer_since = account.customer_since_date
+    groups: list[_Group] = []
+    for (sub_id, delivery), candidates in sorted(grouped.items()):
+        primary = choose_primary(candidates)
+        sub = subs_by_id[sub_id]
+        groups.append(
+            _Group(sub, delivery, primary, pinged_in(primary, month), score_row(primary, sub, customer_since, rules))
+        )
+    grouped_subs = {g.subscription.id for g in groups}
+    for sub in month_subs:
+        if sub.id not in grouped_subs:
+            exclusions.append(Exclusion(f"{sub.name}: no scored {rules.account.production_label} instance", sub.id))
+
+    age = account_age(account, subscriptions, month)
+    measures = {
+        key: _account_measure(key, groups, exclusions, month_subs, age, instances, rules) for key in MEASURE_KEYS
+    }
+    overall = overall_of({k: m.score for k, m in measures.items()}, rules)
+
+    # Step 8: share of the month's ARR (else of its subscriptions) that reports.
+    reporting_ids = {g.subscription.id for g in groups if g.reporting}
+    share: float | None = None
+    if month_subs:
+        total_arr = sum(s.arr or 0.0 for s in month_subs)
+        if total_arr > 0:
+            share = sum(s.arr or 0.0 for s in month_subs if s.id in reporting_ids) / total_arr
+        else:
+            share = sum(1 for s in month_subs if s.id in reporting_ids) / len(month_subs)
+
+    sub_months = []
+    primaries: dict[int, UsageRow] = {}
+    for sub in month_subs:
+        own = [g for g in groups if g.subscription.id == sub.id]
+        for g in own:
+            primaries.setdefault(g.primary.instance_id, g.primary)
+        p = own[0].primary if own else None
+        util = p.billable_user_count / p.license_user_count if p and p.billable_user_count is not None else None  # type: ignore[operator]
+        reason = None
+        if not own:
+            reason = f"no scored {rules.account.production_label} instance"
+        elif not any(g.reporting for g in own):
+            reason = "not reporting this month"
+        billable = [g.primary.billable_user_count for g in own if g.primary.billable_user_count is not None]
+        sub_months.append(
+            SubscriptionMonth(
+                info=sub,
+                reporting=sub.id in reporting_ids,
+                primary_instance_ids=tuple(g.primary.instance_id for g in own),
+                billable_users=sum(billable) if billable else None,
+                utilization=util,
+                months_since_start=months_between(customer_since or sub.start_date, month),
+                excluded_reason=reason,
+            )
+        )
+    reporting_billable = [
+        g.primary.billable_user_count for g in groups if g.reporting and g.primary.billable_user_count is not None
+    ]
+
+    inst_months: tuple[InstanceMonth, ...] = ()
+    if with_instances:
+        inst_months = _instance_months(
+            instances, month_rows, primaries, subs_by_id, customer_since, excluded_reason, rules, last_pings, versions
+        )
+    return AccountMonth(
+        month=month,
+        measures=measures,
+        overall=overall,
+        reporting_share=share,
+        subscriptions=tuple(sub_months),
+        instances=inst_months,
+        billable_users=sum(reporting_billable) if reporting_billable else None,
+        licensed_seats=sum(s.licensed_seats for s in month_subs),
+        age_months=age,
+    )
+
+
+def _instance_months(
+    instances: Mapping[int, InstanceInfo],
+    month_rows: list[UsageRow],
+    primaries: Mapping[int, UsageRow],
+    subs_by_id: Mapping[str, SubscriptionInfo],
+    customer_since: date | None,
+    excluded_reason: Mapping[int, str],
+    rules: Rules,
+    last_pings: Mapping[int, datetime | None] | None,
+    versions: Mapping[int, str | None] | None,
+) -> tuple[InstanceMonth, ...]:
+    by_instance: dict[int, list[UsageRow]] = {}
+    for r in month_rows:
+        by_instance.setdefault(r.instance_id, []).append(r)
+    out = []
+    for inst_id, inst in sorted(instances.items()):
+        rows = by_instance.get(inst_id, [])
+        row = primaries.get(inst_id) or (min(rows, key=primary_order) if rows else None)
+        if row is not None:
+            measures = score_row(row, subs_by_id.get(row.subscription_id), customer_since, rules)
+        else:
+            measures = {k: empty(k, rules.measures[k], "no row for this instance this month") for k in MEASURE_KEYS}
+        overall = overall_of({k: m.score for k, m in measures.items()}, rules)
+        reason = None if inst_id in primaries else excluded_reason.get(inst_id)
+        if reason is None and inst_id not in primaries:
+            reason = "no row this month" if row is None else "another instance is the subscription's primary"
+        out.append(
+            InstanceMonth(
+                instance=inst,
+                row=row,
+                primary=inst_id in primaries,
+                measures=measures,
+                overall=overall,
+                version=(versions or {}).get(inst_id) or (row.version if row else None) or inst.last_version,
+                last_ping=(last_pings or {}).get(inst_id) or (row.ping_created_at if row else None),
+                billable_users=row.billable_user_count if row else None,
+                license_user_count=row.license_user_count if row else None,
+                subscription_ids=tuple(sorted({r.subscription_id for r in rows})),
+                excluded_reason=reason,
+            )
+        )
+    return tuple(out)
