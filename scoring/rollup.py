@@ -167,12 +167,19 @@ def _account_measure(
         reason = f"no {rule.only_tiers_containing} subscription"
         return AccountMeasure(**_empty_fields(key, rule, reason, NOT_APPLICABLE), **common)  # type: ignore[arg-type]
     if not values:
+        relevant = [g for g in groups if tier_applies(rule, g.subscription.tier)]
+        scope = f" for a {rule.only_tiers_containing} subscription" if rule.only_tiers_containing else ""
         if not month_subs:
             reason = "no subscription active this month"
-        elif not groups:
-            reason = f"no scored {rules.account.production_label} instance this month"
+        elif not relevant:
+            reason = f"no scored {rules.account.production_label} instance{scope} this month"
+        elif not any(g.reporting for g in relevant):
+            reason = f"no subscription{scope} reports this month"
         else:
-            reason = "no reporting subscription has a value"
+            reason = "the reporting subscriptions have no value for it"
+        unknown = sum(1 for e in base_exclusions if "(labelled Unknown)" in e.reason)
+        if unknown:
+            reason += f"; {unknown} instance(s) are labelled Unknown: relabel them if they are Production"
         return AccountMeasure(**_empty_fields(key, rule, reason, NO_DATA), **common)  # type: ignore[arg-type]
 
     value, weights, equal = _weighted(values)

@@ -1,0 +1,169 @@
+"""An account's report: database rows -> scoring inputs -> `AccountReport` -> JSON (INTERFACES.md).
+
+The Slack side calls `resolve_account`, `build_account_report` and `report_to_json`; the CLI too.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from db.queries.account_data import (
+    find_account_exact,
+    latest_account_month,
+    load_account_data,
+    nearest_account_names,
+    newest_version_seen,
+)
+from db.queries.health import data_as_of
+from scoring.flags import account_flags, latest_pings, latest_versions
+from scoring.model import MEASURE_KEYS, AccountReport, MeasureResult
+from scoring.rollup import roll_up
+from scoring.rules import Rules, load_rules
+from scoring.trends import add_months, build_trends
+
+
+class AccountNotFound(LookupError):
+    """No account has that id or name; `suggestions` holds the nearest names."""
+
+    def __init__(self, text: str, suggestions: list[str]) -> None:
+        self.text = text
+        self.suggestions = suggestions
+        hint = f" Nearest names: {', '.join(suggestions)}." if suggestions else " There are no accounts yet."
+        super().__init__(f"No account with the id or name {text!r}.{hint}")
+
+
+def resolve_account(session: Session, text: str) -> tuple[str, str]:
+    """(id, name) for an account id or exact name (case, accents and punctuation ignored)."""
+    hit = find_account_exact(session, text)
+    if hit is None:
+        raise AccountNotFound((text or "").strip()[:100], nearest_account_names(session, text))
+    return hit
+
+
+def rules_for(rules: Rules | str | None) -> Rules:
+    """Rules given, or named by a string, or by SCORING_RULES (settings), else the default set."""
+    if isinstance(rules, Rules):
+        return rules
+    if rules is None:
+        try:
+            from bot.settings import get_settings
+
+            rules = get_settings().scoring_rules
+        except Exception:  # a settings problem elsewhere must not stop a report; the env var still counts
+            rules = os.environ.get("SCORING_RULES")
+    return load_rules(rules)
+
+
+def build_account_report(
+    session: Session,
+    account_id: str,
+    month: date | None = None,
+    rules: Rules | str | None = None,
+) -> AccountReport:
+    """Score the account for `month` (default: the data's as-of month) with explanations, trends and flags."""
+    rules = rules_for(rules)
+    as_of = data_as_of(session)
+    if month is None:
+        month = as_of or latest_account_month(session, account_id) or date.today()
+    month = month.replace(day=1)
+    first = add_months(month, -(rules.trend_months - 1))
+    data = load_account_data(session, account_id, first, month, rules.columns())
+    if data is None:
+        raise AccountNotFound(account_id, nearest_account_names(session, account_id))
+    # Instances seen in the window: older ones are history, not part of this month's picture.
+    seen = {r.instance_id for r in data.rows}
+    instances = {i: inst for i, inst in data.instances.items() if i in seen}
+    pings = latest_pings(data.rows, instances, month)
+    versions = latest_versions(data.rows, month)
+    current = roll_up(
+        data.account, data.subscriptions, instances, data.rows, month, rules, last_pings=pings, versions=versions
+    )
+    newest = newest_version_seen(session)
+    flags = account_flags(current, data.rows, instances, newest, rules)
+    trends = build_trends(data.account, data.subscriptions, instances, data.rows, current, rules)
+    return AccountReport(
+        account=data.account,
+        as_of=as_of,
+        month=month,
+        rules_name=rules.name,
+        current=current,
+        flags=flags,
+        trends=trends,
+        newest_version=newest,
+    )
+
+
+def _ym(d: date | None) -> str | None:
+    return d.strftime("%Y-%m") if d else None
+
+
+def _ts(ts: datetime | None) -> str | None:
+    if ts is None:
+        return None
+    if ts.tzinfo is not None:
+        ts = ts.astimezone(UTC)
+    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _measure_json(m: MeasureResult) -> dict[str, Any]:
+    return {"value": m.value, "score": m.score, "color": m.color}
+
+
+def report_to_json(report: AccountReport) -> dict[str, Any]:
+    """The `usagebot report --json` shape of INTERFACES.md (extra keys only added, never renamed)."""
+    acc = report.account
+    return {
+        "account": {"id": acc.id, "name": acc.name, "tam_email": acc.tam_email},
+        "as_of": _ym(report.as_of),
+        "month": _ym(report.month),
+        "rules": report.rules_name,
+        "measures": {k: _measure_json(report.measures[k]) for k in MEASURE_KEYS},
+        "overall": {"score": report.overall.score, "color": report.overall.color},
+        "reporting_share": report.reporting_share,
+        "subscriptions": [
+            {
+                "id": s.info.id,
+                "name": s.info.name,
+                "tier": s.info.tier,
+                "licensed_seats": s.info.licensed_seats,
+                "arr": s.info.arr,
+                "reporting": s.reporting,
+                "primary_instance": None if s.primary_instance_id is None else str(s.primary_instance_id),
+                "start_date": s.info.start_date.isoformat(),
+                "end_date": s.info.end_date.isoformat() if s.info.end_date else None,
+                "billable_users": s.billable_users,
+            }
+            for s in report.subscriptions
+        ],
+        "instances": [
+            {
+                "id": str(i.instance.id),
+                "identity": i.instance.identity,
+                "hostname": i.instance.hostname,
+                "namespace_id": i.instance.namespace_id,
+                "namespace_name": i.instance.namespace_name,
+                "deployment_type": i.instance.deployment_type,
+                "type": i.instance.label,
+                "version": i.version,
+                "last_ping": _ts(i.last_ping),
+                "billable_users": i.billable_users,
+                "primary": i.primary,
+                "measures": {k: _measure_json(i.measures[k]) for k in MEASURE_KEYS},
+                "overall": {"score": i.overall.score, "color": i.overall.color},
+            }
+            for i in report.instances
+        ],
+        "flags": [
+            {
+                "kind": f.kind,
+                "instance": None if f.instance_id is None else str(f.instance_id),
+                "subscription": f.subscription_id,
+                "message": f.message,
+            }
+            for f in report.flags
+        ],
+    }

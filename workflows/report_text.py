@@ -1,0 +1,104 @@
+"""The readable text form of an account report (`usagebot report ACCOUNT`): every colour with its reason."""
+
+from __future__ import annotations
+
+from scoring.bands import fmt_value
+from scoring.model import MEASURE_KEYS, AccountMeasure, AccountReport, TrendPoint
+
+_SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(points: tuple[TrendPoint, ...]) -> str:
+    values = [p.value for p in points]
+    known = [v for v in values if v is not None]
+    if not known:
+        return "·" * len(values)
+    lo, hi = min(known), max(known)
+    span = hi - lo or 1.0
+    return "".join("·" if v is None else _SPARK[int((v - lo) / span * (len(_SPARK) - 1))] for v in values)
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.0%}"
+
+
+def _measure_lines(m: AccountMeasure) -> list[str]:
+    lines = [f"  • {m.sentence}"]
+    if m.band:
+        lines.append(f"      band: {m.band}")
+    if m.formula:
+        lines.append(f"      formula: {m.formula}")
+    for s in m.sub_scores:
+        lines.append(f"      - {s.sentence}")
+    for c in m.used:
+        lines.append(
+            f"      used: subscription {c.subscription_id} via instance {c.instance_id}, weight {c.weight:.0%}"
+        )
+    for e in m.left_out:
+        lines.append(f"      left out: {e.reason}")
+    return lines
+
+
+def format_report(report: AccountReport) -> str:
+    acc = report.account
+    out = [
+        f"{acc.name} ({acc.id})" + (f" — TAM {acc.tam_name or acc.tam_email}" if acc.tam_email or acc.tam_name else ""),
+        f"Month {report.month:%Y-%m} · data as of {report.as_of:%Y-%m}"
+        if report.as_of
+        else f"Month {report.month:%Y-%m}",
+        f"Rules: {report.rules_name}",
+        "",
+    ]
+    share = report.reporting_share
+    overall = report.overall
+    score = "" if overall.score is None else f" ({fmt_value(overall.score, 'number')})"
+    out.append(f"Product health: {overall.color}{score}")
+    out.append(f"  {overall.sentence}")
+    if share is not None:
+        note = "" if share >= 1 else " — the score is built on part of the account only"
+        out.append(f"  Reporting share: {_pct(share)}{note}")
+    out.append("")
+    out.append("Measures:")
+    for key in MEASURE_KEYS:
+        out.extend(_measure_lines(report.measures[key]))
+    out.append("")
+    out.append("Subscriptions:")
+    if not report.subscriptions:
+        out.append("  (none active this month)")
+    for s in report.subscriptions:
+        arr = "no ARR" if s.info.arr is None else f"ARR {s.info.arr:,.0f}"
+        status = "reporting" if s.reporting else f"not reporting ({s.excluded_reason})"
+        out.append(
+            f"  {s.info.name} · {s.info.tier} · {s.info.licensed_seats:,} seats · {arr} · "
+            f"billable {s.billable_users if s.billable_users is not None else 'n/a'} · "
+            f"utilization {_pct(s.utilization)} · {status} · primary {s.primary_instance_id or '—'}"
+        )
+    out.append("")
+    out.append("Instances:")
+    for i in report.instances:
+        name = i.instance.hostname or i.instance.namespace_name or i.instance.namespace_id or i.instance.identity
+        ping = i.last_ping.strftime("%Y-%m-%d") if i.last_ping else "never"
+        tag = "primary" if i.primary else (i.excluded_reason or "")
+        billable = i.billable_users if i.billable_users is not None else "n/a"
+        out.append(
+            f"  [{i.instance.id}] {name} · {i.instance.label} · {i.instance.deployment_type} · "
+            f"v{i.version or '?'} · last ping {ping} · billable {billable} · {tag}"
+        )
+    out.append("")
+    out.append("Flags:")
+    if not report.flags:
+        out.append("  none")
+    for f in report.flags:
+        out.append(f"  [{f.kind}] {f.message}")
+    out.append("")
+    t = report.trends
+    out.append(f"Trends ({t.months[0]:%Y-%m} to {t.months[-1]:%Y-%m}):")
+    out.append(f"  {'Utilization':<22} {sparkline(t.utilization)}  now {_pct(t.utilization[-1].value)}")
+    for key in MEASURE_KEYS:
+        series = t.measures[key]
+        last = series[-1]
+        label = report.measures[key].label
+        change = "" if last.change is None else f" (change {last.change:+.3g})"
+        out.append(f"  {label:<22} {sparkline(series)}  now {last.color}{change}")
+    out.append(f"  {'Product health':<22} {sparkline(t.overall)}  now {t.overall[-1].color}")
+    return "\n".join(out)
