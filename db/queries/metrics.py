@@ -64,9 +64,8 @@ def get_definition(session: Session, key_path: str) -> MetricDefinition | None:
 
 
 def counts_by_status(session: Session) -> dict[str, int]:
-    rows = session.execute(
-        select(MetricDefinition.status, func.count()).group_by(MetricDefinition.status).order_by(MetricDefinition.status)
-    )
+    status = MetricDefinition.status
+    rows = session.execute(select(status, func.count()).group_by(status).order_by(status))
     return {status: count for status, count in rows}
 
 

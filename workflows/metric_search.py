@@ -1,0 +1,497 @@
+"""Find Metrics Dictionary definitions from a TAM's plain words.
+
+Lexical retrieval (BM25 over key path words, description, product group and categories, event names)
+with a synonym map for this field's words and light stemming, re-ranked with rapidfuzz and with what
+the question implies: active before removed, the time frame its words ask for (28 days by default),
+and key paths whose own words the question covers. The index lives in memory per process and per
+database, and is rebuilt when the latest import's dictionary hash changes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rapidfuzz import fuzz
+from sqlalchemy.orm import Session
+
+from db.queries import metrics as queries
+
+SYNONYMS_PATH = Path(__file__).parent / "data" / "metric_synonyms.yaml"
+
+MAX_QUERY_CHARS = 500  # a question is a sentence; anything longer is cut, not rejected
+MAX_QUERY_WORDS = 40
+MAX_LIMIT = 100
+POOL_FLOOR = 0.3  # BM25 hits below this share of the best one are not considered
+POOL_MAX = 2000
+CANDIDATES = 60  # hits that get the fuzzy comparison (the slowest step)
+
+K1, B = 1.2, 0.6
+# Weight of a word by where it appears in a definition.
+FIELD_WEIGHTS = {"key": 1.0, "description": 1.0, "group": 0.4, "events": 0.4}
+EXPANSION_WEIGHT = 0.6  # a synonym counts less than the word the person typed
+HEALTH_PRIOR = 1.06
+STATUS_FACTOR = {"active": 1.0, "broken": 0.8, "removed": 0.7}
+
+_STOP_TEXT = """a an the of in on at for to from and or by with about into over as is are was were be been being do does
+    did done doing they them their theirs we our us you your it its this that these those there here how many much
+    what which when where why can could would should will shall may might any some all each every please show tell
+    me my i get got give find see know want need number numbers count counts counting amount total totals use used
+    uses using usage have has had having than then so if not no yes just also only very really customer customers
+    account accounts metric metrics"""
+STOP_WORDS = frozenset(_STOP_TEXT.split())
+
+# Generic verbs ("how many pipelines ran", "do they use") say little about which metric is meant.
+WEAK_WORDS_TYPED = ("run", "use", "perform", "happen", "execute", "make", "do", "go", "take", "get", "look", "gitlab")
+WEAK_WEIGHT = 0.3
+WEAK_COVERAGE = 0.1
+
+# Words that say which time frame the person means; they steer the ranking and are not searched for.
+TIME_WORDS = {
+    "28d": {"month", "monthly", "28d", "28", "mom"},
+    "7d": {"week", "weekly", "7d", "7"},
+    # "how many X do they have" asks for what exists now: the all-time count, not last month's activity.
+    "all": {"ever", "alltime", "overall", "cumulative", "lifetime", "have", "total", "exist", "existing"},
+}
+# Words that hint at a time frame but are also searched for (the dictionary says "MAU" in descriptions).
+TIME_HINTS = {"mau": "28d", "wau": "7d"}
+TIME_FILLERS = frozenset({"last", "past", "this", "per", "day", "days", "recent", "recently", "time", "current"})
+ALL_TIME_PHRASES = ("all time", "so far", "since the start", "to date", "in total")
+
+# Key path segments that only say where a metric is collected, not what it measures.
+KEY_NOISE = frozenset(
+    {
+        "counts",
+        "count",
+        "total",
+        "redis",
+        "hll",
+        "counter",
+        "usage",
+        "activity",
+        "by",
+        "stage",
+        "monthly",
+        "weekly",
+        "distinct",
+        "i",
+        "g",
+        "p",
+        "o",
+        "from",
+        "unique",
+        "the",
+        "of",
+        "in",
+        "id",
+        "all",
+        "28d",
+        "7d",
+    }
+)
+KEY_NOISE_STEMS: frozenset[str] = frozenset()  # filled below, once stem() exists
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class MetricHit:
+    key_path: str
+    description: str
+    status: str
+    time_frame: str
+    time_frames: list[str]
+    tiers: list[str]
+    product_group: str | None
+    is_health_metric: bool
+    confidence: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------- words
+
+
+# Irregular past tenses people type ("how many pipelines ran"); the dictionary says "run", "build"…
+IRREGULAR = {"ran": "run", "made": "make", "built": "build", "saw": "see", "seen": "see", "wrote": "write"}
+IRREGULAR.update({"written": "write", "did": "do", "done": "do", "went": "go", "got": "get", "taken": "take"})
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """A light, predictable stemmer: plural, -ing, -ed and final -e, enough to match create/created/creating."""
+    w = IRREGULAR.get(word, word)
+    if len(w) > 4 and w.endswith("ies"):
+        w = w[:-3] + "y"
+    elif len(w) > 4 and w.endswith("sses"):
+        w = w[:-2]
+    elif len(w) >= 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    if len(w) > 5 and w.endswith("ing"):
+        w = _undouble(w[:-3])
+    elif len(w) > 4 and w.endswith("ed"):
+        w = _undouble(w[:-2])
+    if len(w) > 4 and w.endswith("e"):
+        w = w[:-1]
+    return w
+
+
+def _undouble(w: str) -> str:
+    """scann -> scan, runn -> run; but not add -> ad, install -> instal."""
+    if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "ls":
+        return w[:-1]
+    return w
+
+
+KEY_NOISE_STEMS = frozenset(stem(w) for w in KEY_NOISE)
+WEAK_WORDS = frozenset(stem(w) for w in WEAK_WORDS_TYPED)
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words of any text: key paths split on '.' and '_', punctuation dropped."""
+    return _WORD.findall(text.lower())
+
+
+def stems(text: str) -> list[str]:
+    return [stem(w) for w in words(text)]
+
+
+# ---------------------------------------------------------------- synonyms
+
+
+@dataclass
+class Synonyms:
+    """Stemmed phrase -> stemmed phrases it also looks for."""
+
+    expansions: dict[tuple[str, ...], set[tuple[str, ...]]] = field(default_factory=dict)
+    longest: int = 1
+
+    def add(self, phrase: str, others: Iterable[str]) -> None:
+        key = tuple(stems(phrase))
+        if not key:
+            return
+        targets = self.expansions.setdefault(key, set())
+        targets.update(t for t in (tuple(stems(o)) for o in others) if t and t != key)
+        self.longest = max(self.longest, len(key))
+
+
+@lru_cache(maxsize=4)
+def load_synonyms(path: Path = SYNONYMS_PATH) -> Synonyms:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    synonyms = Synonyms()
+    for group in data.get("groups") or []:
+        for phrase in group:
+            synonyms.add(str(phrase), (str(p) for p in group))
+    for phrase, targets in (data.get("expands") or {}).items():
+        synonyms.add(str(phrase), (str(t) for t in targets))
+    return synonyms
+
+
+# ---------------------------------------------------------------- the query
+
+
+USER_WORDS = frozenset(
+    stem(w) for w in ("user", "people", "person", "who", "author", "creator", "mau", "wau", "visitor")
+)
+
+
+@dataclass
+class Query:
+    # One group per typed word (the word at 1.0, its synonyms less), plus groups for phrase-only expansions.
+    # A definition scores the best term of each group, so a word's many synonyms never outweigh the word.
+    groups: list[dict[str, float]]
+    typed: list[str]  # stemmed words the person typed (after stop and time words)
+    alternatives: dict[str, set[str]]  # typed word -> itself and the words of its synonyms
+    time_frame: str | None  # "28d", "7d", "all", or None when the words name none
+    about_users: bool  # the question asks about people (unique users), not about things
+    text: str  # the typed words joined, for fuzzy comparison
+
+    @property
+    def terms(self) -> set[str]:
+        return {term for group in self.groups for term in group}
+
+
+def parse_query(text: str, synonyms: Synonyms) -> Query:
+    raw = text[:MAX_QUERY_CHARS]
+    tokens = words(raw)[:MAX_QUERY_WORDS]
+    time_frame = _time_frame(tokens, " ".join(tokens))
+    stemmed = [stem(t) for t in tokens]
+    time_stems = {stem(w) for group in TIME_WORDS.values() for w in group} | {stem(w) for w in TIME_FILLERS}
+    typed = list(
+        dict.fromkeys(s for s, t in zip(stemmed, tokens, strict=True) if t not in STOP_WORDS and s not in time_stems)
+    )
+
+    # Synonyms are matched on the full sentence, so phrases like "turned on" or "to do" are seen.
+    alternatives: dict[str, set[str]] = {word: {word} for word in typed}
+    loose: dict[str, float] = {}  # expansions of phrases made only of stop words ("do they use")
+    for size in range(synonyms.longest, 0, -1):
+        for start in range(len(stemmed) - size + 1):
+            phrase = stemmed[start : start + size]
+            targets = synonyms.expansions.get(tuple(phrase))
+            if not targets:
+                continue
+            found = [w for w in phrase if w in alternatives]
+            for target in targets:
+                for word in target:
+                    if word in STOP_WORDS or word in time_stems:
+                        continue
+                    if found:
+                        for owner in found:
+                            alternatives[owner].add(word)
+                    else:
+                        loose[word] = 1.0
+    # "creating new issues": "new" is a synonym of "creating", one idea typed twice, so it is searched once.
+    merged: list[str] = []
+    for word in typed:
+        if not any((word,) in synonyms.expansions.get((kept,), ()) for kept in merged):
+            merged.append(word)
+    typed = merged
+    groups: list[dict[str, float]] = []
+    for word in typed:
+        strength = WEAK_WEIGHT if word in WEAK_WORDS else 1.0
+        group = {alt: EXPANSION_WEIGHT * strength for alt in alternatives[word]}
+        group[word] = strength
+        groups.append(group)
+    for word, weight in loose.items():
+        if word not in alternatives:
+            groups.append({word: weight})
+            alternatives[word] = {word}
+            typed.append(word)
+    about_users = any(alternatives[w] & USER_WORDS for w in typed)
+    return Query(
+        groups=groups,
+        typed=typed,
+        alternatives=alternatives,
+        time_frame=time_frame,
+        about_users=about_users,
+        text=" ".join(typed),
+    )
+
+
+def _time_frame(tokens: list[str], lowered: str) -> str | None:
+    if any(phrase in lowered for phrase in ALL_TIME_PHRASES):
+        return "all"
+    found = [frame for frame, words_ in TIME_WORDS.items() if any(t in words_ for t in tokens)]
+    found += [TIME_HINTS[t] for t in tokens if t in TIME_HINTS and TIME_HINTS[t] not in found]
+    return found[0] if len(found) == 1 else None
+
+
+# ---------------------------------------------------------------- the index
+
+
+@dataclass
+class _Doc:
+    key_path: str
+    description: str
+    status: str
+    time_frames: list[str]
+    tiers: list[str]
+    product_group: str | None
+    is_health_metric: bool
+    length: float
+    leaf: frozenset[str]  # meaningful stemmed words of the key path's last segment
+    about_users: bool  # counts people (unique users, authors, MAU) rather than things
+    vocabulary: frozenset[str]
+    fuzzy_text: str
+
+
+@dataclass
+class Index:
+    version: str
+    docs: list[_Doc]
+    postings: dict[str, list[tuple[int, float]]]
+    idf: dict[str, float]
+    avg_length: float
+
+
+def build_index(definitions: Iterable[Any], version: str) -> Index:
+    docs: list[_Doc] = []
+    postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for number, d in enumerate(definitions):
+        tf: Counter[str] = Counter()
+        fields = {
+            "key": stems(d.key_path),
+            "description": stems(d.description or ""),
+            "group": stems(" ".join([d.product_group or "", *(d.product_categories or [])])),
+            "events": stems(" ".join(d.events or [])),
+        }
+        for name, field_stems in fields.items():
+            for s in field_stems:
+                tf[s] += FIELD_WEIGHTS[name]
+        leaf_words: list[str] = []
+        for segment in reversed(d.key_path.split(".")):  # "project_imports.total": the name is "project_imports"
+            leaf_words = [w for w in stems(segment) if w not in KEY_NOISE_STEMS and not w.isdigit()]
+            if leaf_words:
+                break
+        leaf = frozenset(leaf_words)
+        about_users = bool(USER_WORDS & (set(fields["description"]) | set(fields["key"])))
+        docs.append(
+            _Doc(
+                key_path=d.key_path,
+                description=d.description or "",
+                status=d.status,
+                time_frames=list(d.time_frames or []),
+                tiers=list(d.tiers or []),
+                product_group=d.product_group,
+                is_health_metric=bool(d.is_health_metric),
+                length=sum(tf.values()),
+                leaf=leaf,
+                about_users=about_users,
+                vocabulary=frozenset(tf),
+                fuzzy_text=" ".join([w for w in fields["description"] if w not in STOP_WORDS] + leaf_words),
+            )
+        )
+        for word, weight in tf.items():
+            postings[word].append((number, weight))
+    n = max(len(docs), 1)
+    idf = {w: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for w, p in postings.items()}
+    avg = sum(d.length for d in docs) / n if docs else 1.0
+    return Index(version=version, docs=docs, postings=dict(postings), idf=idf, avg_length=avg or 1.0)
+
+
+_CACHE: dict[str, Index] = {}
+_LOCK = threading.Lock()
+
+
+def index_for(session: Session) -> Index:
+    """This database's index, rebuilt only when an import changed the dictionary."""
+    bind = session.get_bind()
+    url = bind.url.render_as_string(hide_password=True)
+    version = queries.current_version(session) or f"rows:{sum(queries.counts_by_status(session).values())}"
+    cached = _CACHE.get(url)
+    if cached is not None and cached.version == version:
+        return cached
+    with _LOCK:
+        cached = _CACHE.get(url)
+        if cached is None or cached.version != version:
+            cached = build_index(queries.all_definitions(session), version)
+            _CACHE[url] = cached
+    return cached
+
+
+def invalidate() -> None:
+    """Forget every cached index (tests, or after a manual change of the tables)."""
+    with _LOCK:
+        _CACHE.clear()
+
+
+# ---------------------------------------------------------------- search
+
+
+def search(session: Session, text: str, limit: int = 10) -> list[MetricHit]:
+    """Best matching definitions first; an empty or meaningless query gives an empty list."""
+    if not isinstance(text, str) or not text.strip():
+        return []
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    return search_index(index_for(session), text, limit)
+
+
+def search_index(index: Index, text: str, limit: int = 10) -> list[MetricHit]:
+    query = parse_query(text, load_synonyms())
+    if not query.groups:
+        return []
+    scores = _bm25(index, query)
+    if not scores:
+        return []
+    top = max(scores.values())
+    # Stage 1, cheap: every definition BM25 finds fairly relevant, scored on coverage, key name and context.
+    pool = sorted(((s, n) for n, s in scores.items() if s >= POOL_FLOOR * top), reverse=True)[:POOL_MAX]
+    staged = []
+    for score, number in pool:
+        doc = index.docs[number]
+        coverage, leaf, factor = _features(index, doc, query)
+        staged.append(((0.35 * score / top + 0.3 * coverage + 0.2 * leaf) * factor, number, coverage, leaf, factor))
+    staged.sort(key=lambda item: -item[0])
+    # Stage 2: the best of those also get a fuzzy comparison of the question with the definition's words.
+    ranked = []
+    for cheap, number, coverage, leaf, factor in staged[: max(CANDIDATES, limit)]:
+        doc = index.docs[number]
+        similarity = fuzz.token_set_ratio(query.text, doc.fuzzy_text) / 100.0 if query.text else 0.0
+        rank = cheap + 0.15 * similarity * factor
+        confidence = (0.5 * coverage + 0.3 * leaf + 0.2 * similarity) * (0.7 + 0.3 * factor)
+        ranked.append((rank, round(min(max(confidence, 0.0), 0.99), 2), doc))
+    ranked.sort(key=lambda r: (-r[0], len(r[2].key_path), r[2].key_path))
+    return [_hit(doc, confidence) for _, confidence, doc in ranked[:limit]]
+
+
+def _bm25(index: Index, query: Query) -> dict[int, float]:
+    scores: dict[int, float] = defaultdict(float)
+    for group in query.groups:
+        best: dict[int, float] = {}
+        for word, weight in group.items():
+            postings = index.postings.get(word)
+            if not postings:
+                continue
+            idf = index.idf[word] * weight
+            for number, tf in postings:
+                norm = K1 * (1 - B + B * index.docs[number].length / index.avg_length)
+                score = idf * tf * (K1 + 1) / (tf + norm)
+                if score > best.get(number, 0.0):
+                    best[number] = score
+        for number, score in best.items():
+            scores[number] += score
+    return scores
+
+
+def _features(index: Index, doc: _Doc, query: Query) -> tuple[float, float, float]:
+    """(coverage, leaf precision, context factor) of one definition for one question."""
+    # Coverage: how much of what the person typed (weighted by rarity) the definition speaks of.
+    covered = total = 0.0
+    for word in query.typed:
+        rarity = 1.0 + min(index.idf.get(word, 3.0), 3.0)
+        if word in WEAK_WORDS:
+            rarity *= WEAK_COVERAGE
+        total += rarity
+        if word in doc.vocabulary:
+            covered += rarity
+        elif query.alternatives.get(word, set()) & doc.vocabulary:
+            covered += rarity * 0.8
+    coverage = covered / total if total else 0.0
+    # Leaf precision: how much of the key path's own name the question accounts for.
+    leaf = len(doc.leaf & query.terms) / len(doc.leaf) if doc.leaf else 0.5
+    # Context: active before removed; the time frame asked for; people vs things.
+    audience = 1.0 if query.about_users == doc.about_users else (0.85 if query.about_users else 0.9)
+    factor = STATUS_FACTOR.get(doc.status, 0.7) * _time_factor(doc.time_frames, query.time_frame) * audience
+    if doc.is_health_metric:  # the canonical metrics TAMs see in health scores win near-ties
+        factor *= HEALTH_PRIOR
+    return coverage, leaf, factor
+
+
+def _time_factor(frames: list[str], wanted: str | None) -> float:
+    have = set(frames)
+    if wanted is None:  # no time words: 28-day metrics first (what health scoring reads), then all-time
+        if "28d" in have:
+            return 1.0
+        if "all" in have:
+            return 0.95
+        return 0.96 if "none" in have else 0.85
+    if wanted in have:
+        return 1.0
+    if wanted == "28d":
+        return 0.85 if have & {"all", "none"} else 0.7
+    if wanted == "7d":
+        return 0.8
+    return 0.85 if "28d" in have or "none" in have else 0.75
+
+
+def _hit(doc: _Doc, confidence: float) -> MetricHit:
+    return MetricHit(
+        key_path=doc.key_path,
+        description=doc.description,
+        status=doc.status,
+        time_frame=", ".join(doc.time_frames),
+        time_frames=doc.time_frames,
+        tiers=doc.tiers,
+        product_group=doc.product_group,
+        is_health_metric=doc.is_health_metric,
+        confidence=confidence,
+    )
