@@ -2,6 +2,7 @@
 
 from db.models.base import Base
 from db.models.metrics import MetricDefinition, MetricImport
+from db.models.quality import AlertMute, AlertRecord, DataIssue
 from db.models.usage import (
     SCORED_METRIC_COLUMNS,
     Account,
@@ -15,7 +16,10 @@ from db.models.usage import (
 __all__ = [
     "SCORED_METRIC_COLUMNS",
     "Account",
+    "AlertMute",
+    "AlertRecord",
     "Base",
+    "DataIssue",
     "Instance",
     "LabelChange",
     "MetricDefinition",
