@@ -15,7 +15,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,7 @@ _STOP_TEXT = """a an the of in on at for to from and or by with about into over 
     what which when where why can could would should will shall may might any some all each every please show tell
     me my i get got give find see know want need number numbers count counts counting amount total totals use used
     uses using usage have has had having than then so if not no yes just also only very really customer customers
-    account accounts metric metrics"""
+    metric metrics"""
 STOP_WORDS = frozenset(_STOP_TEXT.split())
 
 # Generic verbs ("how many pipelines ran", "do they use") say little about which metric is meant.
@@ -218,6 +218,15 @@ class Query:
     @property
     def terms(self) -> set[str]:
         return {term for group in self.groups for term in group}
+
+    @cached_property
+    def weights(self) -> dict[str, float]:
+        """Each searched word's strongest weight (typed 1.0, synonym less)."""
+        out: dict[str, float] = {}
+        for group in self.groups:
+            for term, weight in group.items():
+                out[term] = max(out.get(term, 0.0), weight)
+        return out
 
 
 def parse_query(text: str, synonyms: Synonyms) -> Query:
@@ -420,7 +429,13 @@ def search_index(index: Index, text: str, limit: int = 10) -> list[MetricHit]:
         confidence = (0.5 * coverage + 0.3 * leaf + 0.2 * similarity) * (0.7 + 0.3 * factor)
         ranked.append((rank, round(min(max(confidence, 0.0), 0.99), 2), doc))
     ranked.sort(key=lambda r: (-r[0], len(r[2].key_path), r[2].key_path))
-    return [_hit(doc, confidence) for _, confidence, doc in ranked[:limit]]
+    hits: list[MetricHit] = []
+    ceiling = 1.0
+    for _, confidence, doc in ranked[:limit]:
+        # Shown confidences never rise down the list: the order is the ranker's judgement.
+        ceiling = min(ceiling, confidence)
+        hits.append(_hit(doc, ceiling))
+    return hits
 
 
 def _bm25(index: Index, query: Query) -> dict[int, float]:
@@ -457,7 +472,8 @@ def _features(index: Index, doc: _Doc, query: Query) -> tuple[float, float, floa
             covered += rarity * 0.8
     coverage = covered / total if total else 0.0
     # Leaf precision: how much of the key path's own name the question accounts for.
-    leaf = len(doc.leaf & query.terms) / len(doc.leaf) if doc.leaf else 0.5
+    weights = query.weights
+    leaf = sum(weights.get(w, 0.0) for w in doc.leaf) / len(doc.leaf) if doc.leaf else 0.5
     # Context: active before removed; the time frame asked for; people vs things.
     audience = 1.0 if query.about_users == doc.about_users else (0.85 if query.about_users else 0.9)
     factor = STATUS_FACTOR.get(doc.status, 0.7) * _time_factor(doc.time_frames, query.time_frame) * audience
