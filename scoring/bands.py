@@ -72,9 +72,34 @@ def next_threshold_text(bands: tuple[Band, ...], index: int, display: Display) -
     return f"{nxt.color} needs {need} {fmt_value(band.edge, display)}"
 
 
+# Band texts and edges depend only on the (cached, immutable) rules: build them once per band list.
+_Compiled = tuple[tuple[tuple[float, bool], ...], tuple[Placement, ...]]
+_COMPILED: dict[tuple[int, str], tuple[tuple[Band, ...], _Compiled]] = {}
+
+
+def _compiled(bands: tuple[Band, ...], display: Display) -> _Compiled:
+    key = (id(bands), display)
+    hit = _COMPILED.get(key)
+    if hit is not None and hit[0] is bands:
+        return hit[1]
+    edges = tuple((float(b.edge), b.inclusive) for b in bands[:-1])  # type: ignore[arg-type]
+    placements = tuple(
+        Placement(i, b.color, band_text(bands, i, display), next_threshold_text(bands, i, display))
+        for i, b in enumerate(bands)
+    )
+    if len(_COMPILED) > 1000:
+        _COMPILED.clear()
+    _COMPILED[key] = (bands, (edges, placements))  # holding `bands` keeps its id from being reused
+    return edges, placements
+
+
 def place(value: float, bands: tuple[Band, ...], display: Display) -> Placement:
-    i = classify(value, bands)
-    return Placement(i, bands[i].color, band_text(bands, i, display), next_threshold_text(bands, i, display))
+    """The band of the unrounded value: the first whose edge it does not pass (<= inclusive, < exclusive)."""
+    edges, placements = _compiled(bands, display)
+    for i, (edge, inclusive) in enumerate(edges):
+        if value < edge or (inclusive and value == edge):
+            return placements[i]
+    return placements[-1]
 
 
 def score_of(color: Color, rules: Rules) -> int | None:

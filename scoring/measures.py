@@ -63,10 +63,10 @@ def empty(key: str, rule: MeasureRule, reason: str, color: Color = NO_DATA, **kw
     )
 
 
-def _sub_scores(rule: MeasureRule, row: UsageRow, rules: Rules) -> tuple[SubScore, ...]:
+def _sub_scores(rule: MeasureRule, row: UsageRow, rules: Rules, explain: bool = True) -> tuple[SubScore, ...]:
     out = []
     for key, sub in (rule.sub_scores or {}).items():
-        c = compute(sub.value, row)
+        c = compute(sub.value, row, explain)
         if c.value is None:
             out.append(
                 SubScore(
@@ -79,12 +79,12 @@ def _sub_scores(rule: MeasureRule, row: UsageRow, rules: Rules) -> tuple[SubScor
                     c.formula,
                     None,
                     None,
-                    sentence(sub.label, NO_DATA, c.reason or "", None),
+                    sentence(sub.label, NO_DATA, c.reason or "", None) if explain else "",
                 )
             )
             continue
         p = place(c.value, sub.bands, sub.display)
-        detail = phrase_text(sub.phrase, c, sub.display)
+        detail = phrase_text(sub.phrase, c, sub.display) if explain else ""
         out.append(
             SubScore(
                 key,
@@ -96,7 +96,7 @@ def _sub_scores(rule: MeasureRule, row: UsageRow, rules: Rules) -> tuple[SubScor
                 c.formula,
                 p.band,
                 p.next_threshold,
-                sentence(sub.label, p.color, detail, p.next_threshold),
+                sentence(sub.label, p.color, detail, p.next_threshold) if explain else "",
             )
         )
     return tuple(out)
@@ -114,6 +114,7 @@ def banded(
     bands: tuple[Band, ...],
     rules: Rules,
     detail: str,
+    explain: bool = True,
     **kw: object,
 ) -> MeasureResult:
     p = place(value, bands, rule.display)
@@ -125,7 +126,7 @@ def banded(
         color=p.color,
         band=p.band,
         next_threshold=p.next_threshold,
-        sentence=sentence(rule.label, p.color, detail, p.next_threshold),
+        sentence=sentence(rule.label, p.color, detail, p.next_threshold) if explain else "",
         **kw,  # type: ignore[arg-type]
     )
 
@@ -146,6 +147,7 @@ def score_measure(
     subscription: SubscriptionInfo | None,
     customer_since: date | None,
     rules: Rules,
+    explain: bool = True,
 ) -> MeasureResult:
     if not is_scored_row(row):
         return empty(key, rule, "no license user count (empty or 0): the row is not scored")
@@ -156,22 +158,24 @@ def score_measure(
         only = ", ".join(rule.only_deployment_types or ())
         return empty(key, rule, f"measured only for {only} instances (this one is {row.deployment_type})")
     if rule.sub_scores is not None:
-        subs = _sub_scores(rule, row, rules)
+        subs = _sub_scores(rule, row, rules, explain)
         inputs = tuple(i for s in subs for i in s.inputs)
-        formula = "mean of the non-empty sub-scores: " + ", ".join(s.label for s in subs)
+        formula = "mean of the non-empty sub-scores: " + ", ".join(s.label for s in subs) if explain else ""
         mean = mean_sub_score(subs)
         if mean is None:
             return empty(key, rule, "no sub-score has data", inputs=inputs, formula=formula, sub_scores=subs)
-        parts = ", ".join(f"{s.label} {s.color}" for s in subs)
-        detail = f"mean sub-score {fmt_value(mean, 'number')} ({parts})"
-        return banded(key, rule, mean, rule.bands or (), rules, detail, inputs=inputs, formula=formula, sub_scores=subs)
-    c = compute(rule.value, row)  # type: ignore[arg-type]
+        parts = ", ".join(f"{s.label} {s.color}" for s in subs) if explain else ""
+        detail = f"mean sub-score {fmt_value(mean, 'number')} ({parts})" if explain else ""
+        return banded(
+            key, rule, mean, rule.bands or (), rules, detail, explain, inputs=inputs, formula=formula, sub_scores=subs
+        )
+    c = compute(rule.value, row, explain)  # type: ignore[arg-type]
     if c.value is None:
         return empty(key, rule, c.reason or "empty", inputs=c.inputs, formula=c.formula)
     since = customer_since or (subscription.start_date if subscription else None)
     age = months_between(since, row.snapshot_month) if since else None
     bands = rule.bands_for_age(age)
-    detail = phrase_text(rule.phrase or "", c, rule.display)
+    detail = phrase_text(rule.phrase or "", c, rule.display) if explain else ""
     if bands is None:
         reason = age_reason(rule, age)
         return MeasureResult(
@@ -185,15 +189,20 @@ def score_measure(
             sentence=f"{rule.label}: {detail}; {reason}",
             reason=reason,
         )
-    return banded(key, rule, c.value, bands, rules, detail, inputs=c.inputs, formula=c.formula)
+    return banded(key, rule, c.value, bands, rules, detail, explain, inputs=c.inputs, formula=c.formula)
 
 
 def score_row(
-    row: UsageRow, subscription: SubscriptionInfo | None, customer_since: date | None, rules: Rules
+    row: UsageRow,
+    subscription: SubscriptionInfo | None,
+    customer_since: date | None,
+    rules: Rules,
+    explain: bool = True,
 ) -> dict[str, MeasureResult]:
-    """The six measures of one instance-month."""
+    """The six measures of one instance-month (`explain=False`: values and colours only, for trends)."""
     return {
-        key: score_measure(key, rules.measures[key], row, subscription, customer_since, rules) for key in MEASURE_KEYS
+        key: score_measure(key, rules.measures[key], row, subscription, customer_since, rules, explain)
+        for key in MEASURE_KEYS
     }
 
 

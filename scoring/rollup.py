@@ -285,7 +285,13 @@ def roll_up(
         primary = choose_primary(candidates)
         sub = subs_by_id[sub_id]
         groups.append(
-            _Group(sub, delivery, primary, pinged_in(primary, month), score_row(primary, sub, customer_since, rules))
+            _Group(
+                sub,
+                delivery,
+                primary,
+                pinged_in(primary, month),
+                score_row(primary, sub, customer_since, rules, explain=with_instances),
+            )
         )
     grouped_subs = {g.subscription.id for g in groups}
     for sub in month_subs:
@@ -339,8 +345,18 @@ def roll_up(
 
     inst_months: tuple[InstanceMonth, ...] = ()
     if with_instances:
+        scored = {g.primary.instance_id: g.measures for g in groups}
         inst_months = _instance_months(
-            instances, month_rows, primaries, subs_by_id, customer_since, excluded_reason, rules, last_pings, versions
+            instances,
+            month_rows,
+            primaries,
+            scored,
+            subs_by_id,
+            customer_since,
+            excluded_reason,
+            rules,
+            last_pings,
+            versions,
         )
     return AccountMonth(
         month=month,
@@ -359,6 +375,7 @@ def _instance_months(
     instances: Mapping[int, InstanceInfo],
     month_rows: list[UsageRow],
     primaries: Mapping[int, UsageRow],
+    scored: Mapping[int, Mapping[str, MeasureResult]],
     subs_by_id: Mapping[str, SubscriptionInfo],
     customer_since: date | None,
     excluded_reason: Mapping[int, str],
@@ -373,7 +390,9 @@ def _instance_months(
     for inst_id, inst in sorted(instances.items()):
         rows = by_instance.get(inst_id, [])
         row = primaries.get(inst_id) or (min(rows, key=primary_order) if rows else None)
-        if row is not None:
+        if inst_id in scored:
+            measures = dict(scored[inst_id])
+        elif row is not None:
             measures = score_row(row, subs_by_id.get(row.subscription_id), customer_since, rules)
         else:
             measures = {k: empty(k, rules.measures[k], "no row for this instance this month") for k in MEASURE_KEYS}

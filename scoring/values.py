@@ -21,41 +21,40 @@ class Computed:
     reason: str | None  # why the value is empty
 
 
-def _inp(row: UsageRow, name: str) -> InputValue:
-    return InputValue(name=name, label=name, value=row.value(name))
+def _inputs(row: UsageRow, names: tuple[str, ...], explain: bool) -> tuple[InputValue, ...]:
+    # Trends need only values: skipping the explanation objects keeps a 12-month roll-up cheap.
+    return tuple(InputValue(n, n, row.value(n)) for n in names) if explain else ()
 
 
-def _ratio(spec: RatioValue, row: UsageRow) -> Computed:
+def _ratio(spec: RatioValue, row: UsageRow, explain: bool) -> Computed:
     num_col = spec.numerator
     num = row.value(num_col)
-    inputs = [_inp(row, spec.numerator)]
+    used = [spec.numerator]
     for alt in spec.fallback:
         if num is not None:
             break
         # The preferred metric is empty or absent: the rules name a stand-in.
-        inputs.append(_inp(row, alt))
+        used.append(alt)
         num, num_col = row.value(alt), alt
     den = row.value(spec.denominator)
-    inputs.append(_inp(row, spec.denominator))
-    formula = f"{num_col} / {spec.denominator}"
-    if num_col != spec.numerator:
-        formula += f" (used because {spec.numerator} is not reported)"
     reason = None
     if num is None:
-        names = " and ".join([spec.numerator, *spec.fallback])
-        reason = f"{names} not reported"
+        reason = " and ".join([spec.numerator, *spec.fallback]) + " not reported"
     elif den is None:
         reason = f"{spec.denominator} not reported"
     elif den == 0:
         reason = f"{spec.denominator} is 0"
     value = None if reason else num / den  # type: ignore[operator]
-    return Computed(value, num, den, tuple(inputs), formula, reason)
+    if not explain:
+        return Computed(value, num, den, (), "", reason)
+    formula = f"{num_col} / {spec.denominator}"
+    if num_col != spec.numerator:
+        formula += f" (used because {spec.numerator} is not reported)"
+    return Computed(value, num, den, _inputs(row, (*used, spec.denominator), True), formula, reason)
 
 
-def _share(spec: ShareValue, row: UsageRow) -> Computed:
+def _share(spec: ShareValue, row: UsageRow, explain: bool) -> Computed:
     num, rest = row.value(spec.numerator), row.value(spec.rest)
-    inputs = (_inp(row, spec.numerator), _inp(row, spec.rest))
-    formula = f"{spec.numerator} / ({spec.numerator} + {spec.rest})"
     den = None if num is None or rest is None else num + rest
     reason = None
     if num is None or rest is None:
@@ -64,15 +63,14 @@ def _share(spec: ShareValue, row: UsageRow) -> Computed:
     elif den == 0:
         reason = "no finished deployments (both counts are 0)"
     value = None if reason else num / den  # type: ignore[operator]
-    return Computed(value, num, den, inputs, formula, reason)
+    formula = f"{spec.numerator} / ({spec.numerator} + {spec.rest})" if explain else ""
+    return Computed(value, num, den, _inputs(row, (spec.numerator, spec.rest), explain), formula, reason)
 
 
-def _sum_ratio(spec: SumRatioValue, row: UsageRow) -> Computed:
-    inputs = (*tuple(_inp(row, c) for c in spec.columns), _inp(row, spec.denominator))
-    reported = [i.value for i in inputs[:-1] if i.value is not None]
-    den = inputs[-1].value
+def _sum_ratio(spec: SumRatioValue, row: UsageRow, explain: bool) -> Computed:
+    reported = [v for v in (row.value(c) for c in spec.columns) if v is not None]
+    den = row.value(spec.denominator)
     num = sum(reported) if reported else None
-    formula = f"({' + '.join(spec.columns)}, the reported ones) / {spec.denominator}"
     reason = None
     if num is None:
         reason = f"none of the {len(spec.columns)} scan counts is reported"
@@ -81,13 +79,14 @@ def _sum_ratio(spec: SumRatioValue, row: UsageRow) -> Computed:
     elif den == 0:
         reason = f"{spec.denominator} is 0 (no pipelines)"
     value = None if reason else num / den  # type: ignore[operator]
-    return Computed(value, num, den, inputs, formula, reason)
+    formula = f"({' + '.join(spec.columns)}, the reported ones) / {spec.denominator}" if explain else ""
+    return Computed(value, num, den, _inputs(row, (*spec.columns, spec.denominator), explain), formula, reason)
 
 
-def _count_positive(spec: CountPositiveValue, row: UsageRow) -> Computed:
-    inputs = tuple(_inp(row, c) for c in spec.columns)
-    reported = [i.value for i in inputs if i.value is not None]
-    formula = f"how many of {', '.join(spec.columns)} are > 0"
+def _count_positive(spec: CountPositiveValue, row: UsageRow, explain: bool) -> Computed:
+    reported = [v for v in (row.value(c) for c in spec.columns) if v is not None]
+    formula = f"how many of {', '.join(spec.columns)} are > 0" if explain else ""
+    inputs = _inputs(row, spec.columns, explain)
     if not reported:
         reason = f"none of the {len(spec.columns)} scan counts is reported"
         return Computed(None, None, float(len(spec.columns)), inputs, formula, reason)
@@ -95,11 +94,11 @@ def _count_positive(spec: CountPositiveValue, row: UsageRow) -> Computed:
     return Computed(count, count, float(len(spec.columns)), inputs, formula, None)
 
 
-def compute(spec: ValueSpec, row: UsageRow) -> Computed:
+def compute(spec: ValueSpec, row: UsageRow, explain: bool = True) -> Computed:
     if isinstance(spec, RatioValue):
-        return _ratio(spec, row)
+        return _ratio(spec, row, explain)
     if isinstance(spec, ShareValue):
-        return _share(spec, row)
+        return _share(spec, row, explain)
     if isinstance(spec, SumRatioValue):
-        return _sum_ratio(spec, row)
-    return _count_positive(spec, row)
+        return _sum_ratio(spec, row, explain)
+    return _count_positive(spec, row, explain)

@@ -42,110 +42,110 @@ def load_account_data(
     last_month: date,
     metric_columns: Iterable[str] = SCORED_METRIC_COLUMNS,
 ) -> AccountData | None:
-    """The account, all its subscriptions and instances, and its usage rows from first_month to last_month."""
-    acc = session.execute(
-        select(
-            Account.id,
-            Account.name,
-            Account.customer_since_date,
-            Account.tam_name,
-            Account.tam_email,
-            Account.sales_segment,
-        ).where(Account.id == account_id)
+    """The account, all its subscriptions and instances, and its usage rows from first_month to last_month.
+
+    Four queries on Core columns (plain tuples, no ORM identity map): this runs on every `/usage` answer.
+    """
+    conn = session.connection()
+    a = Account.__table__.c
+    acc = conn.execute(
+        select(a.id, a.name, a.customer_since_date, a.tam_name, a.tam_email, a.sales_segment).where(a.id == account_id)
     ).one_or_none()
     if acc is None:
         return None
     account = AccountInfo(*acc)
 
+    sc = Subscription.__table__.c
     subs = tuple(
         SubscriptionInfo(*r)
-        for r in session.execute(
+        for r in conn.execute(
             select(
-                Subscription.id,
-                Subscription.name,
-                Subscription.product_tier_name,
-                Subscription.delivery_type,
-                Subscription.start_date,
-                Subscription.end_date,
-                Subscription.licensed_seats,
-                Subscription.arr,
+                sc.id,
+                sc.name,
+                sc.product_tier_name,
+                sc.delivery_type,
+                sc.start_date,
+                sc.end_date,
+                sc.licensed_seats,
+                sc.arr,
             )
-            .where(Subscription.account_id == account_id)
-            .order_by(Subscription.start_date, Subscription.id)
+            .where(sc.account_id == account_id)
+            .order_by(sc.start_date, sc.id)
         )
     )
 
+    ic = Instance.__table__.c
     instances: dict[int, InstanceInfo] = {}
-    for r in session.execute(
+    for r in conn.execute(
         select(
-            Instance.id,
-            Instance.identity,
-            Instance.delivery_type,
-            Instance.deployment_type,
-            Instance.label,
-            Instance.label_source,
-            Instance.hostname,
-            Instance.installation_id,
-            Instance.namespace_id,
-            Instance.namespace_name,
-            Instance.last_ping_at,
-            Instance.last_version,
-        ).where(Instance.account_id == account_id)
+            ic.id,
+            ic.identity,
+            ic.delivery_type,
+            ic.deployment_type,
+            ic.label,
+            ic.label_source,
+            ic.hostname,
+            ic.installation_id,
+            ic.namespace_id,
+            ic.namespace_name,
+            ic.last_ping_at,
+            ic.last_version,
+        ).where(ic.account_id == account_id)
     ):
-        instances[r.id] = InstanceInfo(*r[:10], last_ping_at=_utc(r.last_ping_at), last_version=r.last_version)
+        instances[r[0]] = InstanceInfo(*r[:10], last_ping_at=_utc(r[10]), last_version=r[11])
 
     wanted = set(metric_columns)
-    typed = [c for c in SCORED_METRIC_COLUMNS if c in wanted]
+    typed = tuple(c for c in SCORED_METRIC_COLUMNS if c in wanted)
     extra = sorted(wanted - set(SCORED_METRIC_COLUMNS) - {"billable_user_count", "license_user_count"})
+    t = UsageMonthly.__table__.c
     cols = [
-        UsageMonthly.snapshot_month,
-        UsageMonthly.instance_id,
-        UsageMonthly.subscription_id,
-        UsageMonthly.delivery_type,
-        UsageMonthly.deployment_type,
-        UsageMonthly.ping_created_at,
-        UsageMonthly.billable_user_count,
-        UsageMonthly.license_user_count,
-        UsageMonthly.included_in_health,
-        UsageMonthly.cleaned_version,
-        UsageMonthly.license_mapped,
-        *(getattr(UsageMonthly, c) for c in typed),
+        t.snapshot_month,
+        t.instance_id,
+        t.subscription_id,
+        t.delivery_type,
+        t.deployment_type,
+        t.ping_created_at,
+        t.billable_user_count,
+        t.license_user_count,
+        t.included_in_health,
+        t.cleaned_version,
+        t.license_mapped,
+        *(t[c] for c in typed),
     ]
     if extra:
         # Only a custom rules file reads metrics outside the typed columns.
-        cols.append(UsageMonthly.extra_metrics)
+        cols.append(t.extra_metrics)
     stmt = (
         select(*cols)
-        .where(
-            UsageMonthly.account_id == account_id,
-            UsageMonthly.snapshot_month >= first_month,
-            UsageMonthly.snapshot_month <= last_month,
-        )
-        .order_by(UsageMonthly.snapshot_month, UsageMonthly.instance_id, UsageMonthly.subscription_id)
+        .where(t.account_id == account_id, t.snapshot_month >= first_month, t.snapshot_month <= last_month)
+        .order_by(t.snapshot_month, t.instance_id, t.subscription_id)
     )
+    labels = {i: inst.label for i, inst in instances.items()}
+    end_typed = 11 + len(typed)
     rows = []
-    n_fixed = 11
-    for r in session.execute(stmt):
-        metrics: dict[str, float | None] = dict(zip(typed, r[n_fixed : n_fixed + len(typed)], strict=True))
+    for r in conn.execute(stmt).all():
+        metrics: dict[str, float | None] = dict(zip(typed, r[11:end_typed], strict=True))
         if extra:
             blob = r[-1] or {}
             metrics.update({c: blob.get(c) for c in extra})
-        inst = instances.get(r.instance_id)
+        ping = r[5]
+        if ping is not None and ping.tzinfo is None:
+            ping = ping.replace(tzinfo=UTC)  # SQLite hands back naive datetimes; everything stored is UTC
         rows.append(
             UsageRow(
-                snapshot_month=r.snapshot_month,
-                instance_id=r.instance_id,
-                subscription_id=r.subscription_id,
-                delivery_type=r.delivery_type,
-                deployment_type=r.deployment_type,
-                ping_created_at=_utc(r.ping_created_at),
-                billable_user_count=r.billable_user_count,
-                license_user_count=r.license_user_count,
-                label=inst.label if inst else "Unknown",
-                opt_out=(r.included_in_health or "").strip() == OPT_OUT,
-                metrics=metrics,
-                version=r.cleaned_version,
-                license_mapped=r.license_mapped,
+                r[0],  # snapshot_month
+                r[1],  # instance_id
+                r[2],  # subscription_id
+                r[3],  # delivery_type
+                r[4],  # deployment_type
+                ping,
+                r[6],  # billable_user_count
+                r[7],  # license_user_count
+                labels.get(r[1], "Unknown"),  # the label now, after any relabelling
+                (r[8] or "").strip() == OPT_OUT,
+                metrics,
+                r[9],  # cleaned_version
+                r[10],  # license_mapped
             )
         )
     return AccountData(account, subs, instances, tuple(rows))
