@@ -3,6 +3,7 @@
 from db.models.base import Base
 from db.models.metrics import MetricDefinition, MetricImport
 from db.models.quality import AlertMute, AlertRecord, DataIssue
+from db.models.requests import GitLabFiling, MetricRequest, MetricRequestRequester
 from db.models.usage import (
     SCORED_METRIC_COLUMNS,
     Account,
@@ -20,10 +21,13 @@ __all__ = [
     "AlertRecord",
     "Base",
     "DataIssue",
+    "GitLabFiling",
     "Instance",
     "LabelChange",
     "MetricDefinition",
     "MetricImport",
+    "MetricRequest",
+    "MetricRequestRequester",
     "Subscription",
     "SyncRun",
     "UsageMonthly",
