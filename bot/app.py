@@ -27,7 +27,9 @@ from db.session import session_factory
 log = logging.getLogger("usagebot.app")
 
 # Listener modules, grouped by kind; each has `register(app: App) -> None`.
-LISTENER_MODULES: tuple[str, ...] = ()
+LISTENER_MODULES: tuple[str, ...] = (
+    "bot.actions.alerts",
+)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.digest_cmd",
     "bot.cli.scheduler_cmd",
     "bot.cli.manifest_cmd",
+    "bot.cli.alerts_cmd",
 )
 
 

@@ -69,8 +69,10 @@ class AlertRecord(Base):
     tam_email: Mapped[str | None] = mapped_column(String(255))
     message: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # pending (claimed, not yet delivered) | sent | no_tam | tam_not_found | muted
+    # pending (recorded, not yet delivered) | sending | sent | no_tam | tam_not_found
     status: Mapped[str] = mapped_column(String(16), default="pending")
+    # Set while one process delivers the record, so two senders never both post it.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     slack_channel: Mapped[str | None] = mapped_column(String(64))

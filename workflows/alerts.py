@@ -1,0 +1,422 @@
+"""Proactive alerts after a sync: tell each TAM, in one DM, which of their accounts got worse.
+
+`compute_alerts` compares the new as-of month with the previous one over every account in one batch
+(four queries, then the scoring engine's pure roll-up per account and month). It returns an `Alert`
+when, for an account that is not muted:
+
+* a use-case colour (SCM, CI, CD, Security, Engagement) or the product-health (overall) colour drops:
+  Green -> Yellow or Red, Yellow -> Red. "No data" and "N/A" on either side never count as a drop;
+* license utilization falls by 10 percentage points or more month over month;
+* license utilization is below 50% a month or more after onboarding. Reading of SCORING.md: the age is
+  the account's age used for the license band, i.e. calendar months from `customer_since_date` (else
+  the earliest subscription start) to the snapshot month, days ignored (DATEDIFF(month, ...)). "Low"
+  means age >= 1 and utilization < 50% in that month. The alert fires when the account *enters* that
+  state (low in the new month, not low in the previous one: e.g. the first month after onboarding,
+  or a fall below 50%), so a TAM is told once rather than every month while it stays low;
+* a Production instance stops reporting: it had a ping in the previous month and none in the new one
+  (only for accounts with a subscription active in the new month, so churned accounts stay quiet).
+
+Utilization is the account's license utilization measure (ARR-weighted billable users / license
+count of the primary Production instances, SCORING.md step 5), the value `/usage acme utilization` shows.
+
+`send_alerts` records each alert before sending (unique on account, kind, measure, month, so a re-run
+of a sync repeats nothing), claims a TAM's pending records with a token (two senders never post the
+same record), sends ONE message per TAM, and marks the records sent. A send that fails leaves the
+records pending for the next run. Slack is reached through the small `AlertSender` protocol, so this
+module holds no Slack types.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from db.models import AlertRecord
+from db.queries.health import data_as_of
+from db.queries.quality import AccountBundle, load_portfolio, months_with_data, muted_accounts
+from scoring.model import GREEN, RED, YELLOW, AccountMonth
+from scoring.rollup import active_in, pinged_in, roll_up
+from scoring.rules import Rules
+from scoring.trends import add_months
+from workflows.report import rules_for
+
+log = logging.getLogger("usagebot.alerts")
+
+# Colours a drop is measured on; anything else ("No data", "N/A") never counts.
+_RANK = {RED: 0, YELLOW: 1, GREEN: 2}
+# Use cases and overall health, in display order; the license measure has its own two rules.
+COLOR_MEASURES: tuple[str, ...] = ("overall", "scm", "ci", "cd", "security", "user_engagement")
+MEASURE_LABELS = {
+    "overall": "Product health",
+    "scm": "SCM",
+    "ci": "CI",
+    "cd": "CD",
+    "security": "Security",
+    "user_engagement": "Engagement",
+    "license_utilization": "License utilization",
+}
+UTILIZATION_DROP = 0.10  # 10 percentage points
+LOW_UTILIZATION = 0.50
+LOW_AFTER_MONTHS = 1
+PRODUCTION = "Production"
+
+KINDS = ("color_drop", "utilization_drop", "low_utilization", "stopped_reporting")
+# Which `/usage` view explains each kind.
+VIEW_OF_KIND = {
+    "color_drop": "health",
+    "utilization_drop": "utilization",
+    "low_utilization": "utilization",
+    "stopped_reporting": "instances",
+}
+
+
+@dataclass(frozen=True)
+class Alert:
+    account_id: str
+    account_name: str
+    tam_email: str | None
+    tam_name: str | None
+    kind: str  # one of KINDS
+    measure: str  # measure key, "overall", or (stopped_reporting) the instance id
+    month: date
+    previous_month: date
+    message: str  # one line a TAM understands
+    view: str  # the `/usage` view that explains it: health | utilization | instances
+    before: Any = None
+    after: Any = None
+
+    @property
+    def key(self) -> tuple[str, str, str, date]:
+        return (self.account_id, self.kind, self.measure, self.month)
+
+    @property
+    def command(self) -> str:
+        return f"/usage {self.account_name} {self.view}"
+
+
+def _ym(d: date) -> str:
+    return d.strftime("%Y-%m")
+
+
+def _pct(v: float) -> str:
+    return f"{v * 100:.0f}%"
+
+
+def _low(month: AccountMonth) -> bool:
+    value = month.measures["license_utilization"].value
+    return (
+        value is not None
+        and month.age_months is not None
+        and month.age_months >= LOW_AFTER_MONTHS
+        and (value < LOW_UTILIZATION)
+    )
+
+
+def account_alerts(bundle: AccountBundle, month: date, previous: date, rules: Rules) -> list[Alert]:
+    """Alerts of one account (pure: the bundle holds the rows of both months)."""
+    acc = bundle.account
+    new = roll_up(acc, bundle.subscriptions, bundle.instances, bundle.rows, month, rules, with_instances=False)
+    old = roll_up(acc, bundle.subscriptions, bundle.instances, bundle.rows, previous, rules, with_instances=False)
+    out: list[Alert] = []
+
+    def add(kind: str, measure: str, message: str, before: Any, after: Any) -> None:
+        out.append(
+            Alert(
+                account_id=acc.id,
+                account_name=acc.name,
+                tam_email=(acc.tam_email or "").strip().lower() or None,
+                tam_name=acc.tam_name,
+                kind=kind,
+                measure=measure,
+                month=month,
+                previous_month=previous,
+                message=message,
+                view=VIEW_OF_KIND[kind],
+                before=before,
+                after=after,
+            )
+        )
+
+    span = f"{_ym(previous)} → {_ym(month)}"
+    for key in COLOR_MEASURES:
+        was = old.overall.color if key == "overall" else old.measures[key].color
+        now = new.overall.color if key == "overall" else new.measures[key].color
+        if was in _RANK and now in _RANK and _RANK[now] < _RANK[was]:
+            add("color_drop", key, f"{MEASURE_LABELS[key]} dropped from {was} to {now} ({span})", was, now)
+
+    u_old = old.measures["license_utilization"].value
+    u_new = new.measures["license_utilization"].value
+    if u_old is not None and u_new is not None and u_old - u_new >= UTILIZATION_DROP - 1e-9:
+        points = (u_old - u_new) * 100
+        add(
+            "utilization_drop",
+            "license_utilization",
+            f"License utilization fell {points:.0f} points: {_pct(u_old)} → {_pct(u_new)} ({span})",
+            u_old,
+            u_new,
+        )
+    if _low(new) and not _low(old) and u_new is not None:
+        add(
+            "low_utilization",
+            "license_utilization",
+            f"License utilization is {_pct(u_new)}, below {_pct(LOW_UTILIZATION)}, "
+            f"{new.age_months} month(s) after onboarding ({_ym(month)})",
+            u_old,
+            u_new,
+        )
+
+    if any(active_in(s, month) for s in bundle.subscriptions):
+        pinged_before = {r.instance_id for r in bundle.rows if r.snapshot_month == previous and pinged_in(r, previous)}
+        pinged_now = {r.instance_id for r in bundle.rows if r.snapshot_month == month and pinged_in(r, month)}
+        for inst_id in sorted(pinged_before - pinged_now):
+            inst = bundle.instances.get(inst_id)
+            if inst is None or inst.label != PRODUCTION:
+                continue
+            name = inst.hostname or inst.namespace_name or inst.namespace_id or inst.identity
+            last = max(
+                (r.ping_created_at for r in bundle.rows if r.instance_id == inst_id and r.ping_created_at is not None),
+                default=None,
+            )
+            when = f"last ping {last:%Y-%m-%d}" if last else "last ping unknown"
+            add(
+                "stopped_reporting",
+                str(inst_id),
+                f"Production instance {name} stopped reporting: {when}, none in {_ym(month)}",
+                _ym(previous),
+                None,
+            )
+    return out
+
+
+def resolve_months(session: Session, month: date | None, previous: date | None) -> tuple[date, date] | None:
+    """(new, previous) months: given, else the data's as-of month and the month before it."""
+    if month is None:
+        month = data_as_of(session)
+        if month is None:
+            found = months_with_data(session, 1)
+            month = found[0] if found else None
+    if month is None:
+        return None
+    month = month.replace(day=1)
+    previous = (previous or add_months(month, -1)).replace(day=1)
+    return month, previous
+
+
+def compute_alerts(
+    session: Session,
+    month: date,
+    previous_month: date,
+    rules: Rules | str | None = None,
+    *,
+    include_muted: bool = False,
+) -> list[Alert]:
+    """Every alert between `previous_month` and `month`, grouped by account (muted accounts skipped)."""
+    rules = rules_for(rules)
+    month, previous_month = month.replace(day=1), previous_month.replace(day=1)
+    bundles = load_portfolio(session, (previous_month, month), rules.columns())
+    muted = set() if include_muted else muted_accounts(session)
+    out: list[Alert] = []
+    for account_id in sorted(bundles, key=lambda a: (bundles[a].account.name.lower(), a)):
+        if account_id in muted:
+            continue
+        bundle = bundles[account_id]
+        if not bundle.rows:
+            continue
+        out.extend(account_alerts(bundle, month, previous_month, rules))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ sending
+
+
+class AlertSender(Protocol):
+    """How alerts reach Slack (implemented in `bot.actions.alerts` over slack_sdk's WebClient)."""
+
+    def user_for_email(self, email: str) -> str | None: ...
+
+    def send(self, user_id: str, records: Sequence[AlertRecord]) -> tuple[str, str]:
+        """Post one DM with all `records`; returns (channel, ts). Raises on failure."""
+        ...
+
+
+@dataclass
+class SendResult:
+    recorded: int = 0  # new alert records written by this run
+    already: int = 0  # alerts recorded by an earlier run (not repeated)
+    messages: int = 0  # DMs sent (one per TAM)
+    sent: int = 0  # alert records delivered
+    no_tam: list[str] = field(default_factory=list)  # account ids without a TAM email
+    tams_not_found: list[str] = field(default_factory=list)  # TAM emails Slack does not know
+    failed: list[str] = field(default_factory=list)  # TAM emails whose DM failed (left pending)
+
+
+def record_alerts(session: Session, alerts: Iterable[Alert]) -> tuple[int, int]:
+    """Write a record for each alert not recorded yet; returns (new, already recorded)."""
+    alerts = list(alerts)
+    if not alerts:
+        return 0, 0
+    months = {a.month for a in alerts}
+    existing = {
+        (r.account_id, r.kind, r.measure, r.month)
+        for r in session.execute(
+            select(AlertRecord.account_id, AlertRecord.kind, AlertRecord.measure, AlertRecord.month).where(
+                AlertRecord.month.in_(months)
+            )
+        )
+    }
+    new = 0
+    for a in alerts:
+        if a.key in existing:
+            continue
+        existing.add(a.key)
+        try:
+            # A savepoint per record: a concurrent run that recorded it first just wins.
+            with session.begin_nested():
+                session.add(
+                    AlertRecord(
+                        account_id=a.account_id,
+                        kind=a.kind,
+                        measure=a.measure,
+                        month=a.month,
+                        tam_email=a.tam_email,
+                        message=a.message,
+                        details={
+                            "account_name": a.account_name,
+                            "tam_name": a.tam_name,
+                            "view": a.view,
+                            "command": a.command,
+                            "previous_month": a.previous_month.isoformat(),
+                            "before": a.before,
+                            "after": a.after,
+                        },
+                        status="pending" if a.tam_email else "no_tam",
+                    )
+                )
+            new += 1
+        except IntegrityError:
+            continue
+    session.commit()
+    return new, len(alerts) - new
+
+
+def _claim(session: Session, tam_email: str) -> tuple[str, list[AlertRecord]]:
+    token = uuid.uuid4().hex
+    session.execute(
+        update(AlertRecord)
+        .where(AlertRecord.status == "pending", AlertRecord.tam_email == tam_email)
+        .values(status="sending", claim_token=token)
+    )
+    session.commit()
+    records = list(
+        session.scalars(
+            select(AlertRecord)
+            .where(AlertRecord.claim_token == token, AlertRecord.status == "sending")
+            .order_by(AlertRecord.account_id, AlertRecord.id)
+        )
+    )
+    return token, records
+
+
+def _finish(session: Session, token: str, status: str, **values: Any) -> None:
+    session.execute(
+        update(AlertRecord)
+        .where(AlertRecord.claim_token == token, AlertRecord.status == "sending")
+        .values(status=status, **values)
+    )
+    session.commit()
+
+
+def send_alerts(session: Session, alerts: Iterable[Alert], sender: AlertSender) -> SendResult:
+    """Record new alerts, then deliver every pending record: one DM per TAM."""
+    alerts = list(alerts)
+    result = SendResult()
+    result.recorded, result.already = record_alerts(session, alerts)
+    result.no_tam = sorted({a.account_id for a in alerts if not a.tam_email})
+    muted = muted_accounts(session)
+    # Records of accounts muted since they were written are not delivered.
+    if muted:
+        session.execute(
+            update(AlertRecord)
+            .where(AlertRecord.status == "pending", AlertRecord.account_id.in_(muted))
+            .values(status="muted")
+        )
+        session.commit()
+    tams = sorted(
+        set(
+            session.scalars(
+                select(AlertRecord.tam_email).where(AlertRecord.status == "pending", AlertRecord.tam_email.is_not(None))
+            )
+        )
+    )
+    for email in tams:
+        token, records = _claim(session, email)
+        if not records:
+            continue  # another sender took them
+        try:
+            user_id = sender.user_for_email(email)
+        except Exception as exc:  # Slack unreachable: keep them for the next run
+            log.warning("alerts: could not look up %s: %s", email, exc)
+            _finish(session, token, "pending", claim_token=None)
+            result.failed.append(email)
+            continue
+        if user_id is None:
+            _finish(session, token, "tam_not_found", claim_token=None)
+            result.tams_not_found.append(email)
+            continue
+        try:
+            channel, ts = sender.send(user_id, records)
+        except Exception as exc:
+            log.warning("alerts: DM to %s failed, kept for the next run: %s", email, exc)
+            _finish(session, token, "pending", claim_token=None)
+            result.failed.append(email)
+            continue
+        _finish(session, token, "sent", sent_at=datetime.now(UTC), slack_channel=channel, slack_ts=ts)
+        result.messages += 1
+        result.sent += len(records)
+    return result
+
+
+# ------------------------------------------------------------------------------------------- muting
+
+
+def account_tam_email(session: Session, account_id: str) -> tuple[str, str | None] | None:
+    """(account name, TAM email lower-cased) or None when the account is unknown."""
+    from db.models import Account
+
+    row = session.execute(select(Account.name, Account.tam_email).where(Account.id == account_id)).first()
+    if row is None:
+        return None
+    return row[0], (row[1] or "").strip().lower() or None
+
+
+def mute_account(session: Session, account_id: str, user_id: str, user_name: str | None = None) -> bool:
+    """Mute the account's alerts; True when this call muted it (False: it already was)."""
+    from db.models import AlertMute
+
+    if session.scalar(select(AlertMute.id).where(AlertMute.account_id == account_id)) is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(AlertMute(account_id=account_id, muted_by=user_id, muted_by_name=user_name))
+    except IntegrityError:  # a double click raced us: it is muted, which is what was asked
+        return False
+    session.commit()
+    return True
+
+
+def unmute_account(session: Session, account_id: str) -> bool:
+    from sqlalchemy import delete
+
+    from db.models import AlertMute
+
+    deleted = session.execute(delete(AlertMute).where(AlertMute.account_id == account_id)).rowcount
+    session.commit()
+    return bool(deleted)
