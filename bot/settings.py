@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     slack_api_url: str = Field("https://slack.com/api/", description="an http(s) URL")
     product_analytics_channel: str | None = Field(None, description="a Slack channel id such as C0123ABCD")
     cs_ops_admins: str = Field("", description="comma-separated Slack user ids")
+    cs_managers: str = Field(
+        "", description="managers' teams for App Home: manager_email:tam_email,tam_email;manager2_email:…"
+    )
     gitlab_url: str = Field("https://gitlab.com", description="an http(s) URL")
     gitlab_token: SecretStr | None = Field(None, description="a GitLab access token")
     metric_request_project: str = Field("gitlab-org/product-analytics", description="a GitLab project path")
@@ -88,6 +91,17 @@ class Settings(BaseSettings):
             CronTrigger.from_crontab(v)
         except ValueError as exc:
             raise ValueError(f"expected a 5-field cron expression ({exc})") from exc
+        return v
+
+    @field_validator("cs_managers")
+    @classmethod
+    def _managers(cls, v: str) -> str:
+        from workflows.managers import ManagersError, parse_managers
+
+        try:
+            parse_managers(v)
+        except ManagersError as exc:
+            raise ValueError(str(exc)) from exc
         return v
 
     @field_validator("timezone")

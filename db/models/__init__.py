@@ -1,6 +1,7 @@
 """Typed ORM models. Every module here registers its tables on `Base.metadata`."""
 
 from db.models.base import Base
+from db.models.home import HomeViewer
 from db.models.metrics import MetricDefinition, MetricImport
 from db.models.quality import AlertMute, AlertRecord, DataIssue
 from db.models.requests import GitLabFiling, MetricRequest, MetricRequestRequester
@@ -22,6 +23,7 @@ __all__ = [
     "Base",
     "DataIssue",
     "GitLabFiling",
+    "HomeViewer",
     "Instance",
     "LabelChange",
     "MetricDefinition",

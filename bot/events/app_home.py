@@ -1,0 +1,194 @@
+"""App Home: `app_home_opened` publishes the person's portfolio; `refresh_home*` re-publish it after changes.
+
+Who sees what: the accounts whose `tam_email` is the person's Slack email ("mine"); a manager listed in
+`CS_MANAGERS` may switch to their team's accounts; a CS-ops admin (`CS_OPS_ADMINS`) to all accounts.
+Someone with none of these gets a short guide; guests and other workspaces' users a refusal.
+Each publish remembers (in `home_viewers`) what the person looked at, so refreshes after a sync or a
+relabel re-publish the same view and page, and know whom to refresh.
+
+Hooks for colleagues (never raise; failures are logged):
+- `refresh_home(client, user_ids, settings=…)`: re-publish for these Slack users (None = everyone who
+  opened the Home tab in the last 90 days), e.g. after a sync.
+- `refresh_home_for_accounts(client, account_ids, settings=…)`: re-publish for the accounts' TAMs who have
+  a Home tab and for team / all-account viewers, e.g. after a relabel.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from bot.app import deps_of
+from bot.render.home import PAGE_SIZE, render_guide, render_home, render_refusal
+from bot.settings import Settings, get_settings
+from db.models import Account, HomeViewer
+from db.queries.portfolio import has_accounts
+from db.session import session_scope
+from workflows.portfolio import SCOPES, Scope, Viewer, build_portfolio, parse_managers
+
+log = logging.getLogger("usagebot.home")
+
+REFRESH_RECENT = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class Published:
+    user_id: str
+    kind: str  # "portfolio" | "guide" | "refused"
+    scope: Scope | None = None
+    page: int = 1
+    accounts: int = 0
+    server_ms: float = 0.0  # time spent building the view (database + scoring + rendering)
+
+
+def viewer_for(client: WebClient, settings: Settings, user_id: str) -> tuple[Viewer | None, bool]:
+    """(viewer, refused): the person's email from users.info; guests and other workspaces are refused."""
+    try:
+        user = client.users_info(user=user_id)["user"]
+    except SlackApiError as exc:
+        log.warning("home: users.info failed for %s: %s", user_id, exc.response.get("error"))
+        return Viewer(user_id=user_id, email=None, is_admin=user_id in settings.admin_ids), False
+    if user.get("is_restricted") or user.get("is_ultra_restricted") or user.get("deleted") or user.get("is_bot"):
+        return None, True
+    email = ((user.get("profile") or {}).get("email") or "").strip().lower() or None
+    team = parse_managers(settings.cs_managers).get(email or "", frozenset())
+    return Viewer(user_id=user_id, email=email, is_admin=user_id in settings.admin_ids, team=team), False
+
+
+def build_home_view(
+    session: Session, viewer: Viewer, scope: str | None = None, page: int = 1
+) -> tuple[dict[str, Any], Scope | None, int, int]:
+    """(view, scope shown, page shown, accounts in the scope): the portfolio, or the guide."""
+    has_own = bool(viewer.email) and has_accounts(session, [viewer.email or ""])
+    scopes = viewer.scopes(has_own)
+    if not scopes:
+        return render_guide(viewer.email), None, 1, 0
+    chosen: Scope = scope if scope in scopes else scopes[0]  # type: ignore[assignment]
+    portfolio = build_portfolio(session, chosen, viewer.emails_for(chosen))
+    view = render_home(portfolio, scopes, page)
+    shown = portfolio.page(page, PAGE_SIZE)[0]
+    return view, chosen, shown, len(portfolio.accounts)
+
+
+def _remember(session: Session, user_id: str, email: str | None, scope: str, page: int) -> None:
+    values = {"user_id": user_id, "email": email, "scope": scope, "page": page, "opened_at": datetime.now(UTC)}
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(HomeViewer).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[HomeViewer.user_id], set_={k: v for k, v in values.items() if k != "user_id"}
+    )
+    session.execute(stmt)
+
+
+def publish_home(
+    client: WebClient, settings: Settings, user_id: str, scope: str | None = None, page: int = 1
+) -> Published:
+    """Build and publish one person's Home tab (views.publish)."""
+    viewer, refused = viewer_for(client, settings, user_id)
+    if refused or viewer is None:
+        client.views_publish(user_id=user_id, view=render_refusal())
+        return Published(user_id, "refused")
+    started = time.perf_counter()
+    with session_scope(settings.database_url) as session:
+        view, shown_scope, shown_page, count = build_home_view(session, viewer, scope, page)
+        if shown_scope is not None:
+            _remember(session, user_id, viewer.email, shown_scope, shown_page)
+    elapsed = (time.perf_counter() - started) * 1000
+    client.views_publish(user_id=user_id, view=view)
+    kind = "guide" if shown_scope is None else "portfolio"
+    log.info(
+        "home: published %s for %s (%s, page %s, %s accounts) in %.0f ms",
+        kind,
+        user_id,
+        shown_scope,
+        shown_page,
+        count,
+        elapsed,
+    )
+    return Published(user_id, kind, shown_scope, shown_page, count, elapsed)
+
+
+def _stored(settings: Settings, user_ids: Iterable[str] | None) -> list[tuple[str, str, int]]:
+    with session_scope(settings.database_url) as session:
+        stmt = select(HomeViewer.user_id, HomeViewer.scope, HomeViewer.page)
+        if user_ids is None:
+            stmt = stmt.where(HomeViewer.opened_at >= datetime.now(UTC) - REFRESH_RECENT)
+        else:
+            wanted = sorted(set(user_ids))
+            if not wanted:
+                return []
+            stmt = stmt.where(HomeViewer.user_id.in_(wanted))
+        found = {r.user_id: (r.user_id, r.scope, r.page) for r in session.execute(stmt)}
+    if user_ids is not None:
+        # People never seen before get their default view.
+        for u in user_ids:
+            found.setdefault(u, (u, "mine", 1))
+    return sorted(found.values())
+
+
+def refresh_home(client: WebClient, user_ids: Iterable[str] | None = None, *, settings: Settings | None = None) -> int:
+    """Re-publish the Home tab of these users (None = everyone who opened it lately); returns how many."""
+    settings = settings or get_settings()
+    done = 0
+    try:
+        targets = _stored(settings, None if user_ids is None else list(user_ids))
+    except Exception:
+        log.exception("home refresh: could not read whom to refresh")
+        return 0
+    for user_id, scope, page in targets:
+        try:
+            publish_home(client, settings, user_id, scope if scope in SCOPES else None, page)
+            done += 1
+        except Exception:  # one person's Home must not stop the others'
+            log.exception("home refresh failed for %s", user_id)
+    return done
+
+
+def refresh_home_for_accounts(
+    client: WebClient, account_ids: Iterable[str], *, settings: Settings | None = None
+) -> int:
+    """After a change to these accounts (a relabel): refresh their TAMs' and team / all viewers' Home tabs."""
+    settings = settings or get_settings()
+    ids = sorted(set(account_ids))
+    if not ids:
+        return 0
+    try:
+        with session_scope(settings.database_url) as session:
+            tams = select(func.lower(Account.tam_email)).where(Account.id.in_(ids))
+            users = list(
+                session.scalars(
+                    select(HomeViewer.user_id).where(
+                        or_(HomeViewer.email.in_(tams), HomeViewer.scope.in_(("team", "all")))
+                    )
+                )
+            )
+    except Exception:
+        log.exception("home refresh: could not find the viewers of %s", ids)
+        return 0
+    return refresh_home(client, users, settings=settings) if users else 0
+
+
+def on_app_home_opened(event: dict[str, Any], client: WebClient, context: Any) -> None:
+    if event.get("tab") != "home":
+        return  # the Messages tab: nothing to publish
+    user_id = event.get("user")
+    if not user_id:
+        return
+    deps = deps_of(context)
+    publish_home(client, deps.settings, user_id)
+
+
+def register(app: App) -> None:
+    app.event("app_home_opened")(on_app_home_opened)

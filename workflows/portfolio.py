@@ -1,0 +1,216 @@
+"""A portfolio of accounts at a glance (App Home): a TAM's, a manager's team's, or every account.
+
+One query batch for all the accounts (`db.queries.portfolio`), each account scored with the scoring engine's
+pure roll-up and flags (the same functions `/usage` uses, so the colours agree), then sorted by need:
+product health Red first, then Yellow, Green, No data; within a colour, lowest utilization first.
+
+Managers' teams come from the `CS_MANAGERS` setting: `manager_email:tam_email,tam_email;manager2:…`
+(emails, any case). CS-ops admins (`CS_OPS_ADMINS`) may see every account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from sqlalchemy.orm import Session
+
+from db.queries.account_data import newest_version_seen
+from db.queries.health import data_as_of
+from db.queries.portfolio import (
+    PortfolioData,
+    alert_counts,
+    latest_usage_month,
+    load_portfolio_data,
+    normalise_emails,
+)
+from scoring.flags import account_flags, latest_pings, latest_versions
+from scoring.model import GREEN, RED, YELLOW, Color, Flag
+from scoring.rollup import roll_up
+from scoring.rules import Rules
+from scoring.trends import add_months
+from workflows.managers import ManagersError, parse_managers
+from workflows.report import rules_for
+
+__all__ = ["ManagersError", "parse_managers"]  # re-exported: the Home tab reads teams through here
+
+Scope = Literal["mine", "team", "all"]
+SCOPES: tuple[Scope, ...] = ("mine", "team", "all")
+USE_CASES: tuple[tuple[str, str], ...] = (("scm", "SCM"), ("ci", "CI"), ("cd", "CD"), ("security", "Security"))
+UNKNOWN = "Unknown"
+# Instances not seen for this many months are history, as in the account report's 12-month window.
+RECENT_MONTHS = 12
+_NEED_ORDER: dict[str, int] = {RED: 0, YELLOW: 1, GREEN: 2}
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking, and what they may see."""
+
+    user_id: str
+    email: str | None
+    is_admin: bool = False
+    team: frozenset[str] = frozenset()  # TAM emails of the viewer's team, when they manage one
+
+    @property
+    def is_manager(self) -> bool:
+        return bool(self.team)
+
+    def scopes(self, has_own: bool) -> tuple[Scope, ...]:
+        """The views this person may switch between, in the order of the buttons."""
+        out: list[Scope] = []
+        if has_own:
+            out.append("mine")
+        if self.is_manager:
+            out.append("team")
+        if self.is_admin:
+            out.append("all")
+        return tuple(out)
+
+    def emails_for(self, scope: Scope) -> frozenset[str] | None:
+        """TAM emails of a scope (None = every account)."""
+        if scope == "all":
+            return None
+        if scope == "team":
+            return self.team | ({self.email.lower()} if self.email else set())
+        return frozenset({self.email.lower()}) if self.email else frozenset()
+
+
+@dataclass(frozen=True)
+class PortfolioAccount:
+    id: str
+    name: str
+    tam_name: str | None
+    tam_email: str | None
+    billable_users: int | None  # reporting subscriptions' primary instances
+    licensed_seats: int  # the month's subscriptions
+    utilization: float | None  # billable_users / licensed_seats
+    utilization_color: Color
+    health_color: Color
+    health_score: float | None
+    use_cases: Mapping[str, Color]  # "scm", "ci", "cd", "security"
+    unknown_instances: int
+    flags: tuple[Flag, ...]
+    reporting_share: float | None
+    alerts: int = 0  # alerts this month, when alert records exist
+
+    def need_key(self) -> tuple[int, int, float, str]:
+        return (
+            _NEED_ORDER.get(self.health_color, 3),
+            self.utilization is None,
+            self.utilization if self.utilization is not None else 0.0,
+            self.name.lower(),
+        )
+
+
+@dataclass(frozen=True)
+class Totals:
+    accounts: int
+    red: int
+    yellow: int
+    green: int
+    no_data: int
+    unknown_instances: int
+    alerts: int | None  # None when alerts are not recorded in this installation
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    scope: Scope
+    emails: frozenset[str] | None  # TAM emails shown (None = all accounts)
+    as_of: date | None
+    month: date
+    accounts: tuple[PortfolioAccount, ...]  # sorted by need
+    totals: Totals
+
+    def page(self, number: int, size: int) -> tuple[int, int, tuple[PortfolioAccount, ...]]:
+        """(page shown, page count, accounts of that page); out-of-range pages are clamped."""
+        pages = max(1, -(-len(self.accounts) // size))
+        number = min(max(1, number), pages)
+        return number, pages, self.accounts[(number - 1) * size : number * size]
+
+
+def score_account(
+    data: PortfolioData, month: date, rules: Rules, newest: str | None, alerts: int = 0
+) -> PortfolioAccount:
+    """One account's line of the portfolio, from the same pure roll-up and flags as its report."""
+    seen = {r.instance_id for r in data.rows}
+    instances = {i: inst for i, inst in data.instances.items() if i in seen}
+    pings = latest_pings(data.rows, instances, month)
+    versions = latest_versions(data.rows, month)
+    current = roll_up(
+        data.account, data.subscriptions, instances, data.rows, month, rules, last_pings=pings, versions=versions
+    )
+    flags = account_flags(current, data.rows, instances, newest, rules)
+    oldest = add_months(month, -(RECENT_MONTHS - 1))
+    unknown = sum(
+        1
+        for i, inst in data.instances.items()
+        if inst.label == UNKNOWN and (data.last_seen.get(i) is None or data.last_seen[i] >= oldest or i in seen)
+    )
+    seats = current.licensed_seats
+    billable = current.billable_users
+    util = billable / seats if billable is not None and seats > 0 else None
+    m = current.measures
+    return PortfolioAccount(
+        id=data.account.id,
+        name=data.account.name,
+        tam_name=data.account.tam_name,
+        tam_email=data.account.tam_email,
+        billable_users=billable,
+        licensed_seats=seats,
+        utilization=util,
+        utilization_color=m["license_utilization"].color,
+        health_color=current.overall.color,
+        health_score=current.overall.score,
+        use_cases={k: m[k].color for k, _ in USE_CASES},
+        unknown_instances=unknown,
+        flags=flags,
+        reporting_share=current.reporting_share,
+        alerts=alerts,
+    )
+
+
+def totals_of(accounts: Sequence[PortfolioAccount], alerts_known: bool) -> Totals:
+    def count(color: str) -> int:
+        return sum(1 for a in accounts if a.health_color == color)
+
+    return Totals(
+        accounts=len(accounts),
+        red=count(RED),
+        yellow=count(YELLOW),
+        green=count(GREEN),
+        no_data=sum(1 for a in accounts if a.health_color not in (RED, YELLOW, GREEN)),
+        unknown_instances=sum(a.unknown_instances for a in accounts),
+        alerts=sum(a.alerts for a in accounts) if alerts_known else None,
+    )
+
+
+def build_portfolio(
+    session: Session,
+    scope: Scope,
+    emails: Collection[str] | None,
+    month: date | None = None,
+    rules: Rules | str | None = None,
+) -> Portfolio:
+    """Score every account of the scope for `month` (default: the data's as-of month) and sort by need."""
+    rules = rules_for(rules)
+    as_of = data_as_of(session)
+    month = (month or as_of or latest_usage_month(session) or date.today()).replace(day=1)
+    wanted = None if emails is None else frozenset(normalise_emails(emails))
+    # The previous month too: a Production instance that went silent this month is flagged "not reporting".
+    data = load_portfolio_data(session, wanted, add_months(month, -1), month, rules.columns())
+    alerts = alert_counts(session, wanted, month)
+    newest = newest_version_seen(session) if data else None
+    accounts = [score_account(d, month, rules, newest, (alerts or {}).get(acc_id, 0)) for acc_id, d in data.items()]
+    accounts.sort(key=PortfolioAccount.need_key)
+    return Portfolio(
+        scope=scope,
+        emails=wanted,
+        as_of=as_of,
+        month=month,
+        accounts=tuple(accounts),
+        totals=totals_of(accounts, alerts is not None),
+    )
