@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from scoring.model import Color
@@ -12,6 +13,8 @@ def fmt_value(value: float | None, display: Display) -> str:
     """Display rounding only: comparisons always use the unrounded value."""
     if value is None:
         return "empty"
+    if not math.isfinite(value):
+        return str(value)
     if display == "percent":
         pct = round(value * 100, 1)
         return f"{pct:g}%"
@@ -25,6 +28,8 @@ def fmt_value(value: float | None, display: Display) -> str:
 def fmt_count(value: float | None) -> str:
     if value is None:
         return "empty"
+    if not math.isfinite(value):
+        return str(value)
     return f"{int(value):,}" if value == int(value) else f"{value:,.2f}"
 
 

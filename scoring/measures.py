@@ -214,6 +214,8 @@ def overall_of(scores: Mapping[str, float | None], rules: Rules) -> Overall:
     if not used or total <= 0:
         return Overall(None, NO_DATA, {}, "Product health: No data (no measure has a score)")
     score = sum(w * scores[k] for k, w in used.items()) / total  # type: ignore[operator]
+    # Drop float noise (24.999999999999996 for all-Red): far below display precision, keeps [25, 88] exact.
+    score = round(score, 9)
     weights = {k: w / total for k, w in used.items()}
     p = place(score, rules.overall.bands, "number")
     dropped = [rules.measures[k].label for k in MEASURE_KEYS if k not in used]
