@@ -28,6 +28,7 @@ log = logging.getLogger("usagebot.app")
 
 # Listener modules, grouped by kind; each has `register(app: App) -> None`.
 LISTENER_MODULES: tuple[str, ...] = (
+    "bot.actions.alerts",
     "bot.events.app_home",
     "bot.actions.home",
 )
