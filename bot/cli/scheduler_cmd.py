@@ -1,7 +1,48 @@
+"""`usagebot scheduler`: the single clock process (monthly digest and every job in PERIODIC_JOBS)."""
+
 from __future__ import annotations
+
+import signal
+import threading
+from typing import Any
 
 import click
 
+from bot.cli import Failure, settings_from
+from bot.settings import SettingsError
+
 
 def register(cli: click.Group) -> None:
-    """Commands of this module are added by their issue's work."""
+    @cli.command("scheduler")
+    @click.option("--list", "list_jobs", is_flag=True, help="Print the jobs and their next run times, then exit.")
+    @click.pass_context
+    def scheduler(ctx: click.Context, list_jobs: bool) -> None:
+        """Run the clock: periodic jobs, only while this process holds the clock lease."""
+        from datetime import UTC, datetime
+
+        from workflows.scheduler import PERIODIC_JOBS, TriggerSpecError, parse_trigger, run_clock
+
+        settings = settings_from(ctx)
+        try:
+            triggers = [(job[0], parse_trigger(job[1], settings)) for job in PERIODIC_JOBS]
+        except TriggerSpecError as exc:
+            raise Failure(f"Scheduler problem: {exc}") from None
+        if list_jobs:
+            now = datetime.now(UTC)
+            for job_id, trigger in triggers:
+                nxt = trigger.get_next_fire_time(None, now)
+                click.echo(f"{job_id}: {trigger} -> next {nxt.isoformat() if nxt else 'never'}")
+            return
+        try:
+            settings.require("slack_bot_token")
+        except SettingsError as exc:
+            raise Failure(str(exc)) from None
+        stop = threading.Event()
+
+        def on_signal(_signum: int, _frame: Any) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        click.echo(f"Clock starting with {len(triggers)} job(s); Ctrl-C to stop.", err=True)
+        run_clock(settings, stop)

@@ -1,6 +1,7 @@
 """Typed ORM models. Every module here registers its tables on `Base.metadata`."""
 
 from db.models.base import Base
+from db.models.digest import DigestDelivery, DigestRun, SchedulerLease, SlackUserCache
 from db.models.home import HomeViewer
 from db.models.metrics import MetricDefinition, MetricImport
 from db.models.quality import AlertMute, AlertRecord, DataIssue
@@ -22,6 +23,8 @@ __all__ = [
     "AlertRecord",
     "Base",
     "DataIssue",
+    "DigestDelivery",
+    "DigestRun",
     "GitLabFiling",
     "HomeViewer",
     "Instance",
@@ -30,6 +33,8 @@ __all__ = [
     "MetricImport",
     "MetricRequest",
     "MetricRequestRequester",
+    "SchedulerLease",
+    "SlackUserCache",
     "Subscription",
     "SyncRun",
     "UsageMonthly",

@@ -1,0 +1,315 @@
+"""The clock: periodic jobs, their triggers, and the lease that lets only one clock run them.
+
+Adding a periodic job is one line in `PERIODIC_JOBS`:
+
+    PeriodicJob("requests_retry", "every 5 minutes", "workflows.outbox:retry_pending"),
+
+- job id: fixed and unique (APScheduler replaces a job with the same id, so restarts never duplicate);
+- trigger spec: "every N seconds|minutes|hours|days", "cron: M H DOM MON DOW" (5 fields, in TIMEZONE),
+  or "digest" (DIGEST_CRON if set, else the first working day (Mon-Fri) of the month at 09:00 in TIMEZONE);
+- target: "package.module:function", called as `function(settings)`; imported only when the job runs.
+- catch_up (optional, default False): if the clock was down when the job was due (within the misfire grace),
+  run it once at start. Only for jobs that are safe to run twice (the digest is exactly-once by design).
+
+Correctness never depends on there being one clock: every job must be safe to run twice at once. The
+lease only avoids wasted work and duplicate log noise.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from importlib import import_module
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import insert, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.settings import Settings
+from db.models.digest import SchedulerLease
+from db.session import session_scope
+
+log = logging.getLogger("usagebot.scheduler")
+
+
+class PeriodicJob(NamedTuple):
+    job_id: str
+    trigger: str
+    target: str
+    catch_up: bool = False
+
+
+# The registry. One line per job; see the module docstring.
+PERIODIC_JOBS: list[PeriodicJob] = [
+    PeriodicJob("monthly_digest", "digest", "workflows.digest:scheduled_run", catch_up=True),
+]
+
+# Hours: a clock that was busy or restarting still runs a due job late rather than never.
+MISFIRE_GRACE_SECONDS = 6 * 3600
+LEASE_NAME = "clock"
+LEASE_TTL = timedelta(seconds=90)
+HEARTBEAT_JOB_ID = "clock_lease_heartbeat"
+
+
+class TriggerSpecError(ValueError):
+    """A trigger spec in PERIODIC_JOBS (or DIGEST_CRON) cannot be understood."""
+
+
+# ----------------------------------------------------------------------------- triggers
+def first_working_day(year: int, month: int) -> date:
+    day = date(year, month, 1)
+    while day.weekday() >= 5:  # Saturday, Sunday
+        day += timedelta(days=1)
+    return day
+
+
+class FirstWorkingDayTrigger(BaseTrigger):
+    """Fires on the first Monday-to-Friday day of each month at a fixed local time."""
+
+    def __init__(self, hour: int = 9, minute: int = 0, timezone: tzinfo | str = "UTC") -> None:
+        self.hour = hour
+        self.minute = minute
+        self.timezone = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+        start = now if previous_fire_time is None else max(now, previous_fire_time + timedelta(microseconds=1))
+        local = start.astimezone(self.timezone)
+        year, month = local.year, local.month
+        for _ in range(3):
+            day = first_working_day(year, month)
+            fire = datetime(day.year, day.month, day.day, self.hour, self.minute, tzinfo=self.timezone)
+            if fire >= start:
+                return fire
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        return None  # unreachable: some month within three always has a future first working day
+
+    def previous_fire_time(self, now: datetime) -> datetime:
+        """The latest scheduled time at or before `now` (for catch-up after downtime)."""
+        local = now.astimezone(self.timezone)
+        year, month = local.year, local.month
+        for _ in range(2):
+            day = first_working_day(year, month)
+            fire = datetime(day.year, day.month, day.day, self.hour, self.minute, tzinfo=self.timezone)
+            if fire <= now:
+                return fire
+            year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+        return fire
+
+    def __str__(self) -> str:
+        return f"first working day of the month at {self.hour:02d}:{self.minute:02d} ({self.timezone})"
+
+    def __repr__(self) -> str:
+        return f"<FirstWorkingDayTrigger {self}>"
+
+
+_EVERY = re.compile(r"^every\s+(\d+)\s*(second|minute|hour|day)s?$", re.IGNORECASE)
+
+
+_DOW_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def crontab_trigger(expr: str, tz: tzinfo) -> CronTrigger:
+    """A standard 5-field crontab in `tz`.
+
+    APScheduler 3 numbers weekdays from Monday = 0, unlike crontab (Sunday = 0 or 7); numeric
+    weekdays are translated to names so "0 9 * * 1" means Monday as every cron user expects.
+    """
+    fields = expr.split()
+    if len(fields) != 5:
+        raise TriggerSpecError(f"{expr!r}: expected 5 fields (M H DOM MON DOW)")
+
+    def dow_name(match: re.Match[str]) -> str:
+        n = int(match.group(0))
+        if n > 7:
+            raise TriggerSpecError(f"{expr!r}: day of week {n} is not 0-7")
+        return _DOW_NAMES[n]
+
+    parts = []
+    for part in fields[4].split(","):
+        rng, slash, step = part.partition("/")
+        parts.append(re.sub(r"\d+", dow_name, rng) + slash + step)
+    minute, hour, day, month, _ = fields
+    try:
+        return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=",".join(parts), timezone=tz)
+    except ValueError as exc:
+        raise TriggerSpecError(f"{expr!r}: {exc}") from exc
+
+
+def parse_trigger(spec: str, settings: Settings) -> BaseTrigger:
+    """Turn a registry trigger spec into an APScheduler trigger in the configured time zone."""
+    tz = ZoneInfo(settings.timezone)
+    text = spec.strip()
+    if text == "digest":
+        if settings.digest_cron:
+            return crontab_trigger(settings.digest_cron, tz)
+        return FirstWorkingDayTrigger(hour=9, minute=0, timezone=tz)
+    if text.startswith("cron:"):
+        return crontab_trigger(text.removeprefix("cron:").strip(), tz)
+    match = _EVERY.match(text)
+    if match:
+        amount = int(match.group(1))
+        if amount <= 0:
+            raise TriggerSpecError(f"{spec!r}: the interval must be positive")
+        return IntervalTrigger(**{match.group(2).lower() + "s": amount}, timezone=tz)
+    raise TriggerSpecError(f"{spec!r}: expected 'digest', 'every N minutes' or 'cron: M H DOM MON DOW'")
+
+
+def resolve_target(target: str) -> Callable[[Settings], Any]:
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise TriggerSpecError(f"{target!r}: expected 'package.module:function'")
+    return getattr(import_module(module_name), attr)
+
+
+# ----------------------------------------------------------------------------- the single-clock lease
+def new_holder_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def hold_lease(
+    url: str, holder: str, *, name: str = LEASE_NAME, ttl: timedelta = LEASE_TTL, now: datetime | None = None
+) -> bool:
+    """Take or renew the lease; True if `holder` now holds it until now + ttl.
+
+    One compare-and-set UPDATE (ours, or expired) and, if no row exists yet, an INSERT that the
+    primary key lets only one process win: atomic on PostgreSQL and SQLite alike.
+    """
+    now = now or datetime.now(UTC)
+    with session_scope(url) as session:
+        result = session.execute(
+            update(SchedulerLease)
+            .where(SchedulerLease.name == name)
+            .where((SchedulerLease.holder == holder) | (SchedulerLease.expires_at < now))
+            .values(holder=holder, expires_at=now + ttl)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:
+            return True
+        if session.get(SchedulerLease, name) is not None:
+            return False
+    try:
+        with session_scope(url) as session:
+            session.execute(
+                insert(SchedulerLease).values(name=name, holder=holder, expires_at=now + ttl, acquired_at=now)
+            )
+        return True
+    except IntegrityError:
+        return False  # another clock inserted it first
+
+
+def release_lease(url: str, holder: str, *, name: str = LEASE_NAME) -> None:
+    with session_scope(url) as session:
+        session.execute(
+            update(SchedulerLease)
+            .where(SchedulerLease.name == name, SchedulerLease.holder == holder)
+            .values(expires_at=datetime(1970, 1, 1, tzinfo=UTC))
+            .execution_options(synchronize_session=False)
+        )
+
+
+# ----------------------------------------------------------------------------- building and running the clock
+def run_registered_job(job_id: str, target: str, settings: Settings, holder: str | None = None) -> Any:
+    """What APScheduler calls: checks the lease (if any), then runs the job; failures are logged, not fatal."""
+    if holder is not None and not hold_lease(settings.database_url, holder):
+        log.warning("job %s skipped: this clock no longer holds the lease", job_id)
+        return None
+    log.info("job %s starting", job_id)
+    try:
+        result = resolve_target(target)(settings)
+    except Exception:
+        log.exception("job %s failed", job_id)
+        return None
+    log.info("job %s done: %s", job_id, result)
+    return result
+
+
+def add_jobs(scheduler: Any, settings: Settings, holder: str | None = None, now: datetime | None = None) -> None:
+    """Register every job of PERIODIC_JOBS on `scheduler` (fixed ids, replace_existing, coalesce, grace)."""
+    now = now or datetime.now(UTC)
+    seen: set[str] = set()
+    for job in PERIODIC_JOBS:
+        job = PeriodicJob(*job)
+        if job.job_id in seen:
+            raise TriggerSpecError(f"duplicate job id {job.job_id!r} in PERIODIC_JOBS")
+        seen.add(job.job_id)
+        trigger = parse_trigger(job.trigger, settings)
+        extra: dict[str, Any] = {}
+        if job.catch_up:
+            missed = last_fire_time(trigger, now)
+            if missed is not None and now - missed <= timedelta(seconds=MISFIRE_GRACE_SECONDS):
+                # Due while no clock ran: APScheduler sees a past run time within the grace and runs it once.
+                extra["next_run_time"] = missed
+        scheduler.add_job(
+            run_registered_job,
+            trigger=trigger,
+            args=[job.job_id, job.target, settings, holder],
+            id=job.job_id,
+            name=job.job_id,
+            replace_existing=True,
+            misfire_grace_time=MISFIRE_GRACE_SECONDS,
+            coalesce=True,
+            max_instances=1,
+            **extra,
+        )
+
+
+def last_fire_time(trigger: BaseTrigger, now: datetime) -> datetime | None:
+    """The most recent time `trigger` was due at or before `now` (within the grace window), if any."""
+    if isinstance(trigger, FirstWorkingDayTrigger):
+        return trigger.previous_fire_time(now)
+    # Walk forward from the start of the grace window; cheap for the daily-or-rarer triggers that catch up.
+    probe = now - timedelta(seconds=MISFIRE_GRACE_SECONDS)
+    last: datetime | None = None
+    fire = trigger.get_next_fire_time(None, probe)
+    while fire is not None and fire <= now:
+        last = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
+    return last
+
+
+def run_clock(settings: Settings, stop: threading.Event | None = None, *, poll_seconds: float | None = None) -> None:
+    """The `clock` process: stand by until holding the lease, then run the jobs on a BlockingScheduler.
+
+    A heartbeat job renews the lease; if it is lost (e.g. the process was paused longer than the
+    TTL and another clock took over) or `stop` is set, the scheduler stops and this process goes
+    back to standing by (or returns).
+    """
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    stop = stop or threading.Event()
+    holder = new_holder_id()
+    poll = poll_seconds if poll_seconds is not None else LEASE_TTL.total_seconds() / 3
+    url = settings.database_url
+    try:
+        while not stop.is_set():
+            if not hold_lease(url, holder):
+                log.info("another clock holds the lease; standing by")
+                stop.wait(poll)
+                continue
+            log.info("clock %s holds the lease; jobs: %s", holder, ", ".join(j[0] for j in PERIODIC_JOBS))
+            scheduler = BlockingScheduler(timezone=ZoneInfo(settings.timezone))
+            add_jobs(scheduler, settings, holder)
+
+            def heartbeat(scheduler: BlockingScheduler = scheduler) -> None:
+                if stop.is_set():
+                    scheduler.shutdown(wait=False)
+                elif not hold_lease(url, holder):
+                    log.warning("clock %s lost the lease; standing by", holder)
+                    scheduler.shutdown(wait=False)
+
+            scheduler.add_job(
+                heartbeat, IntervalTrigger(seconds=poll), id=HEARTBEAT_JOB_ID, replace_existing=True, coalesce=True
+            )
+            scheduler.start()  # blocks until heartbeat() shuts it down
+    finally:
+        release_lease(url, holder)
