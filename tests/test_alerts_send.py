@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from bot.actions.alerts import run_alerts
 from bot.cli import cli
 from bot.render.alerts import MUTE_ACTION, UNMUTE_ACTION
+from bot.render.limits import check_limits
 from db.models import AlertMute, AlertRecord
 from db.session import session_scope
 
@@ -41,7 +42,14 @@ def test_one_message_per_tam_and_no_repeat(bot_settings, fake_slack, db_url: str
     assert "beta-edge.example.com stopped reporting" in text
     assert "/usage Acme Corp health" in text and "/usage Beta Industries instances" in text
     buttons = [e for b in one[0]["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert {(b["action_id"], b["value"]) for b in buttons} == {(MUTE_ACTION, "ACC-ACME"), (MUTE_ACTION, "ACC-BETA")}
+    assert {(b["action_id"], b["value"]) for b in buttons} == {
+        ("usage_view:health", '{"a":"ACC-ACME"}'),
+        ("usage_view:utilization", '{"a":"ACC-ACME"}'),
+        (MUTE_ACTION, "ACC-ACME"),
+        ("usage_view:instances", '{"a":"ACC-BETA"}'),
+        (MUTE_ACTION, "ACC-BETA"),
+    }
+    assert check_limits(one[0]["blocks"]) == []
     assert "Cobalt Labs" in _all_text(two[0]) and "Delta" not in _all_text(two[0])
     with session_scope(db_url) as s:
         assert set(s.scalars(select(AlertRecord.status))) == {"sent"}

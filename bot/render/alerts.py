@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bot.render.ids import encode_value, view_action
 from db.models import AlertRecord
 
 MUTE_ACTION = "alerts_mute"
@@ -49,6 +50,24 @@ def unmute_button(account_id: str) -> dict[str, Any]:
         "text": {"type": "plain_text", "text": "Unmute"},
         "value": account_id[:2000],
     }
+
+
+def view_buttons(account_id: str, records: Sequence[AlertRecord]) -> list[dict[str, Any]]:
+    """Buttons running the `/usage` views that explain the alerts (handled by the usage actions)."""
+    views: list[str] = []
+    for r in records:
+        view = (r.details or {}).get("view")
+        if view and view not in views:
+            views.append(view)
+    return [
+        {
+            "type": "button",
+            "action_id": view_action(v),
+            "text": {"type": "plain_text", "text": v.capitalize()},
+            "value": encode_value(a=account_id),
+        }
+        for v in views
+    ]
 
 
 def _clip(text: str, limit: int = SECTION_CHARS) -> str:
@@ -102,9 +121,8 @@ def alert_blocks(records: Sequence[AlertRecord]) -> list[dict[str, Any]]:
             overflow.append(f"*{name}*: " + "; ".join(r.message for r in recs))
             continue
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": account_section(name, recs)}})
-        blocks.append(
-            {"type": "actions", "block_id": actions_block_id(account_id), "elements": [mute_button(account_id)]}
-        )
+        elements = [*view_buttons(account_id, recs), mute_button(account_id)]
+        blocks.append({"type": "actions", "block_id": actions_block_id(account_id), "elements": elements})
     if overflow:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip("More:\n" + "\n".join(overflow))}})
     return blocks
@@ -116,6 +134,7 @@ def with_mute_state(blocks: Sequence[dict[str, Any]], account_id: str, muted: bo
     bid = actions_block_id(account_id)
     for b in blocks:
         if b.get("block_id") == bid:
+            keep = [e for e in b.get("elements") or [] if e.get("action_id") not in (MUTE_ACTION, UNMUTE_ACTION)]
             if muted:
                 out.append(
                     {
@@ -124,9 +143,8 @@ def with_mute_state(blocks: Sequence[dict[str, Any]], account_id: str, muted: bo
                         "elements": [{"type": "mrkdwn", "text": f":no_bell: Alerts muted by {who}."}],
                     }
                 )
-                out.append({"type": "actions", "block_id": bid, "elements": [unmute_button(account_id)]})
-            else:
-                out.append({"type": "actions", "block_id": bid, "elements": [mute_button(account_id)]})
+            toggle = unmute_button(account_id) if muted else mute_button(account_id)
+            out.append({**b, "elements": [*keep, toggle]})
             continue
         if b.get("block_id") == f"alert_note:{account_id}"[:255]:
             continue
