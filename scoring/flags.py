@@ -83,7 +83,9 @@ def account_flags(
     instances: Mapping[int, InstanceInfo],
     newest: str | None,
     rules: Rules,
+    pings: Mapping[int, datetime | None] | None = None,
 ) -> tuple[Flag, ...]:
+    """Flags of the month shown. `pings` = `latest_pings(rows, instances, month)` when the caller has it."""
     month = current.month
     ym = month.strftime("%Y-%m")
     flags: list[Flag] = []
@@ -95,7 +97,8 @@ def account_flags(
     # seen earlier in the window (a Production instance that went silent matters most).
     watched = sorted(in_month | {r.instance_id for r in window_rows if instances.get(r.instance_id, None) is not None})
     watched = [i for i in watched if i in in_month or instances[i].label == production]
-    pings = latest_pings(rows, instances, month)
+    if pings is None:
+        pings = latest_pings(rows, instances, month)
     end = end_of_month_instant(month)
 
     for inst_id in sorted(in_month):

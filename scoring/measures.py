@@ -18,7 +18,7 @@ from scoring.model import (
     UsageRow,
 )
 from scoring.rules import Band, Display, MeasureRule, Rules
-from scoring.values import Computed, compute
+from scoring.values import Computed, compute, value_only
 
 
 def months_between(start: date, month: date) -> int:
@@ -149,6 +149,8 @@ def score_measure(
     rules: Rules,
     explain: bool = True,
 ) -> MeasureResult:
+    if not explain:
+        return _quick_measure(key, rule, row, subscription, customer_since, rules)
     if not is_scored_row(row):
         return empty(key, rule, "no license user count (empty or 0): the row is not scored")
     tier = subscription.tier if subscription else None
@@ -192,6 +194,70 @@ def score_measure(
     return banded(key, rule, c.value, bands, rules, detail, explain, inputs=c.inputs, formula=c.formula)
 
 
+_QUICK_EMPTY: dict[tuple[int, str, str], MeasureResult] = {}
+
+
+def _quick_empty(key: str, rule: MeasureRule, reason: str, color: Color = NO_DATA) -> MeasureResult:
+    # Results are immutable: one shared "empty" object per measure and reason is enough.
+    cache_key = (id(rule), reason, color)
+    hit = _QUICK_EMPTY.get(cache_key)
+    if hit is None or hit.label != rule.label:
+        hit = MeasureResult(key=key, label=rule.label, value=None, score=None, color=color, reason=reason)
+        if len(_QUICK_EMPTY) > 10000:
+            _QUICK_EMPTY.clear()
+        _QUICK_EMPTY[cache_key] = hit
+    return hit
+
+
+def _quick_measure(
+    key: str,
+    rule: MeasureRule,
+    row: UsageRow,
+    subscription: SubscriptionInfo | None,
+    customer_since: date | None,
+    rules: Rules,
+) -> MeasureResult:
+    """Value, score and colour only (no sentences, inputs or sub-score objects): what trends need."""
+    if not is_scored_row(row):
+        return _quick_empty(key, rule, "no license user count")
+    if not tier_applies(rule, subscription.tier if subscription else None):
+        return _quick_empty(key, rule, f"only for {rule.only_tiers_containing} subscriptions", NOT_APPLICABLE)
+    if not deployment_applies(rule, row.deployment_type):
+        return _quick_empty(key, rule, "not measured for this deployment type")
+    if rule.sub_scores is not None:
+        scores = []
+        for sub in rule.sub_scores.values():
+            v = value_only(sub.value, row)
+            if v is not None:
+                scores.append(rules.scores[place(v, sub.bands, sub.display).color])
+        if not scores:
+            return _quick_empty(key, rule, "no sub-score has data")
+        value = sum(scores) / len(scores)
+        bands: tuple[Band, ...] | None = rule.bands
+    else:
+        v = value_only(rule.value, row)  # type: ignore[arg-type]
+        if v is None:
+            return _quick_empty(key, rule, "empty")
+        value = v
+        if rule.bands is not None:
+            bands = rule.bands
+        else:
+            since = customer_since or (subscription.start_date if subscription else None)
+            bands = rule.bands_for_age(months_between(since, row.snapshot_month) if since else None)
+    if bands is None:
+        return MeasureResult(key=key, label=rule.label, value=value, score=None, color=NO_DATA, reason="not scored")
+    p = place(value, bands, rule.display)
+    return MeasureResult(
+        key=key,
+        label=rule.label,
+        value=value,
+        score=rules.scores[p.color],
+        color=p.color,
+        band=p.band,
+        next_threshold=p.next_threshold,
+    )
+
+
 def score_row(
     row: UsageRow,
     subscription: SubscriptionInfo | None,
@@ -206,7 +272,7 @@ def score_row(
     }
 
 
-def overall_of(scores: Mapping[str, float | None], rules: Rules) -> Overall:
+def overall_of(scores: Mapping[str, float | None], rules: Rules, explain: bool = True) -> Overall:
     """Weighted sum of the non-empty scores, weights rescaled to sum to 1."""
     used = {k: rules.measures[k].weight for k in MEASURE_KEYS if scores.get(k) is not None}
     used = {k: w for k, w in used.items() if w > 0}
@@ -218,6 +284,8 @@ def overall_of(scores: Mapping[str, float | None], rules: Rules) -> Overall:
     score = round(score, 9)
     weights = {k: w / total for k, w in used.items()}
     p = place(score, rules.overall.bands, "number")
+    if not explain:
+        return Overall(score, p.color, weights)
     dropped = [rules.measures[k].label for k in MEASURE_KEYS if k not in used]
     parts = ", ".join(f"{rules.measures[k].label} {w:.0%}" for k, w in weights.items())
     text = f"Product health is {p.color} ({fmt_value(score, 'number')}): weights {parts}"

@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from scoring.rules import Rules
 
 Color = Literal["Red", "Yellow", "Green", "No data", "N/A"]
 RED: Color = "Red"
@@ -190,6 +193,19 @@ class InstanceMonth:
     license_user_count: int | None
     subscription_ids: tuple[str, ...]
     excluded_reason: str | None = None  # why it does not count for the account, if it does not
+    # `measures` of instances that are not a primary carry values and colours only (cheap for long
+    # instance lists); `explain(rules)` gives them with sentences, inputs and sub-scores on request.
+    explained: bool = True
+    subscription: SubscriptionInfo | None = None  # the shown row's subscription
+    customer_since: date | None = None
+
+    def explain(self, rules: Rules) -> Mapping[str, MeasureResult]:
+        """The measures with their full explanations."""
+        if self.explained or self.row is None:
+            return self.measures
+        from scoring.measures import score_row
+
+        return score_row(self.row, self.subscription, self.customer_since, rules)
 
 
 @dataclass(frozen=True)

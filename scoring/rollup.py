@@ -99,17 +99,18 @@ def _row_exclusion(
     rules: Rules,
 ) -> str | None:
     """Why a row of the month cannot be a primary (steps 1-3), or None when it can."""
-    name = describe_instance(inst, row.instance_id)
     if row.subscription_id not in active:
         sub = subs.get(row.subscription_id)
         label = sub.name if sub else row.subscription_id
-        return f"{name}: its subscription {label} is not active this month"
+        return f"{describe_instance(inst, row.instance_id)}: its subscription {label} is not active this month"
     if row.label != rules.account.production_label:
-        return f"{name}: not {rules.account.production_label} (labelled {row.label})"
+        return (
+            f"{describe_instance(inst, row.instance_id)}: not {rules.account.production_label} (labelled {row.label})"
+        )
     if row.opt_out:
-        return f"{name}: marked {rules.account.opt_out_value}"
+        return f"{describe_instance(inst, row.instance_id)}: marked {rules.account.opt_out_value}"
     if not is_scored_row(row):
-        return f"{name}: no license user count (empty or 0), so not scored"
+        return f"{describe_instance(inst, row.instance_id)}: no license user count (empty or 0), so not scored"
     return None
 
 
@@ -138,13 +139,13 @@ def _account_measure(
     values: list[tuple[_Group, float]] = []
     for g in groups:
         sub_name = g.subscription.name
-        inst_name = describe_instance(instances.get(g.primary.instance_id), g.primary.instance_id)
         if not tier_applies(rule, g.subscription.tier):
             left_out.append(
                 Exclusion(f"{sub_name}: not {rule.only_tiers_containing}", g.subscription.id, g.primary.instance_id)
             )
             continue
         if not g.reporting:
+            inst_name = describe_instance(instances.get(g.primary.instance_id), g.primary.instance_id)
             left_out.append(
                 Exclusion(
                     f"{sub_name}: not reporting (no ping this month from its primary instance {inst_name})",
@@ -155,6 +156,7 @@ def _account_measure(
             continue
         m = g.measures[key]
         if m.value is None:
+            inst_name = describe_instance(instances.get(g.primary.instance_id), g.primary.instance_id)
             left_out.append(
                 Exclusion(f"{sub_name}: empty on {inst_name} ({m.reason})", g.subscription.id, g.primary.instance_id)
             )
@@ -302,7 +304,7 @@ def roll_up(
     measures = {
         key: _account_measure(key, groups, exclusions, month_subs, age, instances, rules) for key in MEASURE_KEYS
     }
-    overall = overall_of({k: m.score for k, m in measures.items()}, rules)
+    overall = overall_of({k: m.score for k, m in measures.items()}, rules, explain=with_instances)
 
     # Step 8: share of the month's ARR (else of its subscriptions) that reports.
     reporting_ids = {g.subscription.id for g in groups if g.reporting}
@@ -390,13 +392,16 @@ def _instance_months(
     for inst_id, inst in sorted(instances.items()):
         rows = by_instance.get(inst_id, [])
         row = primaries.get(inst_id) or (min(rows, key=primary_order) if rows else None)
+        explained = True
         if inst_id in scored:
             measures = dict(scored[inst_id])
         elif row is not None:
-            measures = score_row(row, subs_by_id.get(row.subscription_id), customer_since, rules)
+            # Not a primary: values and colours now, sentences on request (`InstanceMonth.explain`).
+            measures = score_row(row, subs_by_id.get(row.subscription_id), customer_since, rules, explain=False)
+            explained = False
         else:
             measures = {k: empty(k, rules.measures[k], "no row for this instance this month") for k in MEASURE_KEYS}
-        overall = overall_of({k: m.score for k, m in measures.items()}, rules)
+        overall = overall_of({k: m.score for k, m in measures.items()}, rules, explain=explained)
         reason = None if inst_id in primaries else excluded_reason.get(inst_id)
         if reason is None and inst_id not in primaries:
             reason = "no row this month" if row is None else "another instance is the subscription's primary"
@@ -413,6 +418,9 @@ def _instance_months(
                 license_user_count=row.license_user_count if row else None,
                 subscription_ids=tuple(sorted({r.subscription_id for r in rows})),
                 excluded_reason=reason,
+                explained=explained,
+                subscription=subs_by_id.get(row.subscription_id) if row else None,
+                customer_since=customer_since,
             )
         )
     return tuple(out)

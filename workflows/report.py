@@ -83,7 +83,7 @@ def build_account_report(
         data.account, data.subscriptions, instances, data.rows, month, rules, last_pings=pings, versions=versions
     )
     newest = newest_version_seen(session)
-    flags = account_flags(current, data.rows, instances, newest, rules)
+    flags = account_flags(current, data.rows, instances, newest, rules, pings)
     trends = build_trends(data.account, data.subscriptions, instances, data.rows, current, rules)
     return AccountReport(
         account=data.account,
