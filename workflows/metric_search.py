@@ -37,8 +37,15 @@ CANDIDATES = 60  # hits that get the fuzzy comparison (the slowest step)
 K1, B = 1.2, 0.6
 # Weight of a word by where it appears in a definition.
 FIELD_WEIGHTS = {"key": 1.0, "description": 1.0, "group": 0.4, "events": 0.4}
-EXPANSION_WEIGHT = 0.6  # a synonym counts less than the word the person typed
+# A synonym counts less than the word the person typed: a listed equivalent ("MR" for "merge request") a
+# little less, a broader word ("ci" also looks for "pipeline", "job"…) clearly less.
+GROUP_WEIGHT = 0.85
+EXPANSION_WEIGHT = 0.6
+# Ranking weights: BM25 (relative to the best hit), coverage of the typed words, key-name precision, fuzzy.
+W_BM25, W_COVERAGE, W_LEAF, W_FUZZY = 0.35, 0.3, 0.3, 0.1
 HEALTH_PRIOR = 1.06
+# "How many pipelines" wants a count of pipelines, "how many people…" a count of users: a mismatch costs this much.
+AUDIENCE_MISMATCH = 0.85
 STATUS_FACTOR = {"active": 1.0, "broken": 0.8, "removed": 0.7}
 
 _STOP_TEXT = """a an the of in on at for to from and or by with about into over as is are was were be been being do does
@@ -46,7 +53,7 @@ _STOP_TEXT = """a an the of in on at for to from and or by with about into over 
     what which when where why can could would should will shall may might any some all each every please show tell
     me my i get got give find see know want need number numbers count counts counting amount total totals use used
     uses using usage have has had having than then so if not no yes just also only very really customer customers
-    metric metrics"""
+    metric metrics s ve re ll d t m don doesn isn aren didn haven hasn wasn weren whats"""
 STOP_WORDS = frozenset(_STOP_TEXT.split())
 
 # Generic verbs ("how many pipelines ran", "do they use") say little about which metric is meant.
@@ -59,7 +66,7 @@ TIME_WORDS = {
     "28d": {"month", "monthly", "28d", "28", "mom"},
     "7d": {"week", "weekly", "7d", "7"},
     # "how many X do they have" asks for what exists now: the all-time count, not last month's activity.
-    "all": {"ever", "alltime", "overall", "cumulative", "lifetime", "have", "total", "exist", "existing"},
+    "all": {"ever", "alltime", "overall", "cumulative", "have", "total", "exist", "existing"},
 }
 # Words that hint at a time frame but are also searched for (the dictionary says "MAU" in descriptions).
 TIME_HINTS = {"mau": "28d", "wau": "7d"}
@@ -170,17 +177,20 @@ def stems(text: str) -> list[str]:
 
 @dataclass
 class Synonyms:
-    """Stemmed phrase -> stemmed phrases it also looks for."""
+    """Stemmed phrase -> stemmed phrases it also looks for, with the weight of each."""
 
-    expansions: dict[tuple[str, ...], set[tuple[str, ...]]] = field(default_factory=dict)
+    expansions: dict[tuple[str, ...], dict[tuple[str, ...], float]] = field(default_factory=dict)
     longest: int = 1
 
-    def add(self, phrase: str, others: Iterable[str]) -> None:
+    def add(self, phrase: str, others: Iterable[str], weight: float) -> None:
         key = tuple(stems(phrase))
         if not key:
             return
-        targets = self.expansions.setdefault(key, set())
-        targets.update(t for t in (tuple(stems(o)) for o in others) if t and t != key)
+        targets = self.expansions.setdefault(key, {})
+        for other in others:
+            target = tuple(stems(other))
+            if target and target != key:
+                targets[target] = max(targets.get(target, 0.0), weight)
         self.longest = max(self.longest, len(key))
 
 
@@ -190,9 +200,9 @@ def load_synonyms(path: Path = SYNONYMS_PATH) -> Synonyms:
     synonyms = Synonyms()
     for group in data.get("groups") or []:
         for phrase in group:
-            synonyms.add(str(phrase), (str(p) for p in group))
+            synonyms.add(str(phrase), (str(p) for p in group), GROUP_WEIGHT)
     for phrase, targets in (data.get("expands") or {}).items():
-        synonyms.add(str(phrase), (str(t) for t in targets))
+        synonyms.add(str(phrase), (str(t) for t in targets), EXPANSION_WEIGHT)
     return synonyms
 
 
@@ -210,7 +220,7 @@ class Query:
     # A definition scores the best term of each group, so a word's many synonyms never outweigh the word.
     groups: list[dict[str, float]]
     typed: list[str]  # stemmed words the person typed (after stop and time words)
-    alternatives: dict[str, set[str]]  # typed word -> itself and the words of its synonyms
+    alternatives: dict[str, dict[str, float]]  # typed word -> itself and its synonyms' words, with weights
     time_frame: str | None  # "28d", "7d", "all", or None when the words name none
     about_users: bool  # the question asks about people (unique users), not about things
     text: str  # the typed words joined, for fuzzy comparison
@@ -240,7 +250,7 @@ def parse_query(text: str, synonyms: Synonyms) -> Query:
     )
 
     # Synonyms are matched on the full sentence, so phrases like "turned on" or "to do" are seen.
-    alternatives: dict[str, set[str]] = {word: {word} for word in typed}
+    alternatives: dict[str, dict[str, float]] = {word: {word: 1.0} for word in typed}
     loose: dict[str, float] = {}  # expansions of phrases made only of stop words ("do they use")
     for size in range(synonyms.longest, 0, -1):
         for start in range(len(stemmed) - size + 1):
@@ -249,33 +259,33 @@ def parse_query(text: str, synonyms: Synonyms) -> Query:
             if not targets:
                 continue
             found = [w for w in phrase if w in alternatives]
-            for target in targets:
+            for target, weight in targets.items():
                 for word in target:
                     if word in STOP_WORDS or word in time_stems:
                         continue
                     if found:
                         for owner in found:
-                            alternatives[owner].add(word)
+                            alternatives[owner][word] = max(alternatives[owner].get(word, 0.0), weight)
                     else:
                         loose[word] = 1.0
     # "creating new issues": "new" is a synonym of "creating", one idea typed twice, so it is searched once.
     merged: list[str] = []
     for word in typed:
-        if not any((word,) in synonyms.expansions.get((kept,), ()) for kept in merged):
+        if not any(_same(synonyms, word, kept) for kept in merged):
             merged.append(word)
     typed = merged
     groups: list[dict[str, float]] = []
     for word in typed:
         strength = WEAK_WEIGHT if word in WEAK_WORDS else 1.0
-        group = {alt: EXPANSION_WEIGHT * strength for alt in alternatives[word]}
+        group = {alt: weight * strength for alt, weight in alternatives[word].items()}
         group[word] = strength
         groups.append(group)
     for word, weight in loose.items():
         if word not in alternatives:
             groups.append({word: weight})
-            alternatives[word] = {word}
+            alternatives[word] = {word: 1.0}
             typed.append(word)
-    about_users = any(alternatives[w] & USER_WORDS for w in typed)
+    about_users = any(USER_WORDS.intersection(alternatives[w]) for w in typed)
     return Query(
         groups=groups,
         typed=typed,
@@ -284,6 +294,11 @@ def parse_query(text: str, synonyms: Synonyms) -> Query:
         about_users=about_users,
         text=" ".join(typed),
     )
+
+
+def _same(synonyms: Synonyms, one: str, other: str) -> bool:
+    """Two words listed as synonyms of each other (both ways; "ci" -> "pipeline" alone is not enough)."""
+    return (one,) in synonyms.expansions.get((other,), ()) and (other,) in synonyms.expansions.get((one,), ())
 
 
 def _time_frame(tokens: list[str], lowered: str) -> str | None:
@@ -342,7 +357,9 @@ def build_index(definitions: Iterable[Any], version: str) -> Index:
             if leaf_words:
                 break
         leaf = frozenset(leaf_words)
-        about_users = bool(USER_WORDS & (set(fields["description"]) | set(fields["key"])))
+        # Counts people when its name says so, or its description opens with it ("Count of unique users who…");
+        # "Count of unique projects where a user visited…" counts projects.
+        about_users = bool(USER_WORDS & (set(leaf_words) | set(fields["description"][:5])))
         docs.append(
             _Doc(
                 key_path=d.key_path,
@@ -418,14 +435,15 @@ def search_index(index: Index, text: str, limit: int = 10) -> list[MetricHit]:
     for score, number in pool:
         doc = index.docs[number]
         coverage, leaf, factor = _features(index, doc, query)
-        staged.append(((0.35 * score / top + 0.3 * coverage + 0.2 * leaf) * factor, number, coverage, leaf, factor))
+        cheap = (W_BM25 * score / top + W_COVERAGE * coverage + W_LEAF * leaf) * factor
+        staged.append((cheap, number, coverage, leaf, factor))
     staged.sort(key=lambda item: -item[0])
     # Stage 2: the best of those also get a fuzzy comparison of the question with the definition's words.
     ranked = []
     for cheap, number, coverage, leaf, factor in staged[: max(CANDIDATES, limit)]:
         doc = index.docs[number]
         similarity = fuzz.token_set_ratio(query.text, doc.fuzzy_text) / 100.0 if query.text else 0.0
-        rank = cheap + 0.15 * similarity * factor
+        rank = cheap + W_FUZZY * similarity * factor
         confidence = (0.5 * coverage + 0.3 * leaf + 0.2 * similarity) * (0.7 + 0.3 * factor)
         ranked.append((rank, round(min(max(confidence, 0.0), 0.99), 2), doc))
     ranked.sort(key=lambda r: (-r[0], len(r[2].key_path), r[2].key_path))
@@ -468,14 +486,15 @@ def _features(index: Index, doc: _Doc, query: Query) -> tuple[float, float, floa
         total += rarity
         if word in doc.vocabulary:
             covered += rarity
-        elif query.alternatives.get(word, set()) & doc.vocabulary:
-            covered += rarity * 0.8
+        else:
+            credit = max((w for alt, w in query.alternatives.get(word, {}).items() if alt in doc.vocabulary), default=0)
+            covered += rarity * credit
     coverage = covered / total if total else 0.0
     # Leaf precision: how much of the key path's own name the question accounts for.
     weights = query.weights
     leaf = sum(weights.get(w, 0.0) for w in doc.leaf) / len(doc.leaf) if doc.leaf else 0.5
     # Context: active before removed; the time frame asked for; people vs things.
-    audience = 1.0 if query.about_users == doc.about_users else (0.85 if query.about_users else 0.9)
+    audience = 1.0 if query.about_users == doc.about_users else AUDIENCE_MISMATCH
     factor = STATUS_FACTOR.get(doc.status, 0.7) * _time_factor(doc.time_frames, query.time_frame) * audience
     if doc.is_health_metric:  # the canonical metrics TAMs see in health scores win near-ties
         factor *= HEALTH_PRIOR
