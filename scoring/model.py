@@ -217,6 +217,8 @@ class SubscriptionMonth:
     utilization: float | None  # billable users / license user count of the primary (first one)
     months_since_start: int  # age used for the license utilization band
     excluded_reason: str | None = None  # why it does not feed the roll-up, if it does not
+    # The primary's License utilization (band for its age, what the next colour needs); None without a primary.
+    license: MeasureResult | None = None
 
     @property
     def primary_instance_id(self) -> int | None:
@@ -263,6 +265,8 @@ class Trends:
     billable_users: tuple[TrendPoint, ...]
     licensed_seats: tuple[TrendPoint, ...]
     utilization: tuple[TrendPoint, ...]  # billable users / licensed seats, account-wide
+    # subscription id -> its primary's billable users / license user count, month by month.
+    subscription_utilization: Mapping[str, tuple[TrendPoint, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -339,6 +339,7 @@ def roll_up(
                 utilization=util,
                 months_since_start=months_between(customer_since or sub.start_date, month),
                 excluded_reason=reason,
+                license=own[0].measures["license_utilization"] if own else None,
             )
         )
     reporting_billable = [

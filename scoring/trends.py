@@ -83,4 +83,20 @@ def build_trends(
             for am in rolled
         ]
     )
-    return Trends(months, measures, overall, billable, seats, util)
+    sub_ids = sorted({sm.info.id for am in rolled for sm in am.subscriptions})
+    per_sub = {}
+    for sid in sub_ids:
+        points = []
+        for am in rolled:
+            sm = next((x for x in am.subscriptions if x.info.id == sid), None)
+            lic = sm.license if sm else None
+            points.append(
+                (
+                    am.month,
+                    sm.utilization if sm else None,
+                    lic.score if lic else None,
+                    lic.color if lic else NO_DATA,
+                )
+            )
+        per_sub[sid] = _series(points)
+    return Trends(months, measures, overall, billable, seats, util, per_sub)

@@ -103,3 +103,19 @@ def test_adding_an_empty_measure_never_changes_overall(all_scores, dropped, rule
     if a.score is not None:
         assert 25 <= a.score <= 88
         assert abs(sum(a.weights_used.values()) - 1) < 1e-9
+
+
+@settings(max_examples=300, deadline=None)
+@given(metrics, maybe_count, maybe_count, tiers, deployments, since, rule_names)
+def test_fast_path_matches_explained_path(m, billable, license, tier, deployment, since_, rules_name) -> None:  # type: ignore[no-untyped-def]
+    """Trends use the value-only path: it must give exactly the explained path's values and colours."""
+    rules = RULES[rules_name]
+    r = row(billable=billable, license=license, metrics=m, deployment=deployment)
+    full = score_row(r, sub(tier=tier), since_, rules, explain=True)
+    fast = score_row(r, sub(tier=tier), since_, rules, explain=False)
+    for key in MEASURE_KEYS:
+        assert (fast[key].value, fast[key].score, fast[key].color) == (
+            full[key].value,
+            full[key].score,
+            full[key].color,
+        )

@@ -272,3 +272,21 @@ def test_trends_series_and_change() -> None:
     assert [p.value for p in t.billable_users[-3:]] == [100, 120, 150]
     assert t.licensed_seats[-1].value == 500
     assert t.utilization[-1].value == pytest.approx(150 / 500)
+    per_sub = t.subscription_utilization["S1"]
+    assert [p.value for p in per_sub[-3:]] == [0.5, 0.6, 0.75]
+    assert per_sub[-1].change == pytest.approx(0.15) and per_sub[-1].color == "Red"  # 0.75 at 10+ months: Red
+    lic = am.subscriptions[0].license
+    assert lic is not None and lic.value == 0.75 and lic.next_threshold == "Green needs more than 75%"
+
+
+def test_non_primary_instances_explain_on_request() -> None:
+    rows = [row(1, "S1", billable=100, metrics={SCM: 50}), row(2, "S1", billable=50, metrics={SCM: 5})]
+    am = rollup([sub("S1")], rows)
+    other = next(i for i in am.instances if i.instance.id == 2)
+    assert not other.primary and not other.explained
+    assert other.measures["scm"].color == "Red" and other.measures["scm"].sentence == ""
+    full = other.explain(RULES)
+    assert full["scm"].color == "Red"
+    assert full["scm"].sentence.startswith("SCM is Red: 5 of 50 billable users")
+    primary = next(i for i in am.instances if i.primary)
+    assert primary.explain(RULES) is primary.measures and primary.measures["scm"].sentence
