@@ -28,6 +28,8 @@ log = logging.getLogger("usagebot.app")
 
 # Listener modules, grouped by kind; each has `register(app: App) -> None`.
 LISTENER_MODULES: tuple[str, ...] = (
+    "bot.commands.usage",
+    "bot.actions.usage",
     "bot.actions.alerts",
     "bot.events.app_home",
     "bot.actions.home",
