@@ -169,3 +169,25 @@ def test_cli_bad_rules_file(settings, db_url: str, tmp_path) -> None:  # type: i
     res = CliRunner().invoke(cli, ["report", ACC], env={"DATABASE_URL": db_url, "SCORING_RULES": str(bad)})
     assert res.exit_code == 1
     assert str(bad) in res.output and "measures: Field required" in res.output
+
+
+def test_opt_out_rows_never_count(db_url: str) -> None:
+    seed(db_url)
+    with session_scope(db_url) as s:
+        big = add_instance(s, ACC, "optout", "Production", last_version="17.3.2")
+        add_usage(
+            s,
+            big,
+            "SUB1",
+            OCT,
+            billable_user_count=190,
+            included_in_health="opt-out",
+            action_monthly_active_users_project_repo_28_days_user=0,
+        )
+    with session_scope(db_url) as s:
+        rep = build_account_report(s, ACC)
+    sub1 = next(x for x in rep.subscriptions if x.info.id == "SUB1")
+    hostnames = {i.instance.id: i.instance.hostname for i in rep.instances}
+    assert hostnames[sub1.primary_instance_id] == "prod.example.com"
+    assert rep.measures["scm"].value == 0.4
+    assert any("optout.example.com: marked Opt-Out" in e.reason for e in rep.measures["scm"].left_out)

@@ -65,6 +65,7 @@ def format_report(report: AccountReport) -> str:
     out.append("Subscriptions:")
     if not report.subscriptions:
         out.append("  (none active this month)")
+    per_sub = report.trends.subscription_utilization
     for s in report.subscriptions:
         arr = "no ARR" if s.info.arr is None else f"ARR {s.info.arr:,.0f}"
         status = "reporting" if s.reporting else f"not reporting ({s.excluded_reason})"
@@ -73,6 +74,14 @@ def format_report(report: AccountReport) -> str:
             f"billable {s.billable_users if s.billable_users is not None else 'n/a'} · "
             f"utilization {_pct(s.utilization)} · {status} · primary {s.primary_instance_id or '—'}"
         )
+        lic = s.license
+        if lic is not None and lic.value is not None:
+            series = per_sub.get(s.info.id, ())
+            change = series[-1].change if series else None
+            mom = "" if change is None else f"; {change * 100:+.1f} points on last month"
+            band = f"band {lic.band}" if lic.band else (lic.reason or "")
+            nxt = f"; {lic.next_threshold}" if lic.next_threshold else ""
+            out.append(f"      month {s.months_since_start} as a customer: {lic.color}, {band}{nxt}{mom}")
     out.append("")
     out.append("Instances:")
     for i in report.instances:
