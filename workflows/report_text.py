@@ -22,7 +22,16 @@ def _pct(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.0%}"
 
 
-def _measure_lines(m: AccountMeasure) -> list[str]:
+def _names(report: AccountReport) -> tuple[dict[str, str], dict[int, str]]:
+    subs = {s.info.id: s.info.name for s in report.subscriptions}
+    insts = {
+        i.instance.id: i.instance.hostname or i.instance.namespace_name or i.instance.identity for i in report.instances
+    }
+    return subs, insts
+
+
+def _measure_lines(m: AccountMeasure, common: set[str], report: AccountReport) -> list[str]:
+    subs, insts = _names(report)
     lines = [f"  • {m.sentence}"]
     if m.band:
         lines.append(f"      band: {m.band}")
@@ -31,12 +40,21 @@ def _measure_lines(m: AccountMeasure) -> list[str]:
     for s in m.sub_scores:
         lines.append(f"      - {s.sentence}")
     for c in m.used:
-        lines.append(
-            f"      used: subscription {c.subscription_id} via instance {c.instance_id}, weight {c.weight:.0%}"
-        )
+        sub_name = subs.get(c.subscription_id, c.subscription_id)
+        inst_name = insts.get(c.instance_id, str(c.instance_id))
+        lines.append(f"      used: {sub_name} via {inst_name}, weight {c.weight:.0%}")
     for e in m.left_out:
-        lines.append(f"      left out: {e.reason}")
+        if e.reason not in common:
+            lines.append(f"      left out: {e.reason}")
     return lines
+
+
+def _change(key: str, change: float | None) -> str:
+    if change is None:
+        return ""
+    if key in ("license_utilization", "user_engagement", "scm"):
+        return f" ({change * 100:+.1f} points on last month)"
+    return f" ({change:+.3g} on last month)"
 
 
 def format_report(report: AccountReport) -> str:
@@ -59,8 +77,14 @@ def format_report(report: AccountReport) -> str:
         out.append(f"  Reporting share: {_pct(share)}{note}")
     out.append("")
     out.append("Measures:")
+    # What every measure left out (not Production, Opt-Out, not reporting…) is said once, below.
+    reasons = [{e.reason for e in report.measures[k].left_out} for k in MEASURE_KEYS]
+    common = set.intersection(*reasons) if reasons else set()
     for key in MEASURE_KEYS:
-        out.extend(_measure_lines(report.measures[key]))
+        out.extend(_measure_lines(report.measures[key], common, report))
+    if common:
+        out.append("  Left out of every measure:")
+        out.extend(f"    - {r}" for r in sorted(common))
     out.append("")
     out.append("Subscriptions:")
     if not report.subscriptions:
@@ -107,7 +131,7 @@ def format_report(report: AccountReport) -> str:
         series = t.measures[key]
         last = series[-1]
         label = report.measures[key].label
-        change = "" if last.change is None else f" (change {last.change:+.3g})"
+        change = _change(key, last.change)
         out.append(f"  {label:<22} {sparkline(series)}  now {last.color}{change}")
     out.append(f"  {'Product health':<22} {sparkline(t.overall)}  now {t.overall[-1].color}")
     return "\n".join(out)
