@@ -28,7 +28,8 @@ from db.queries import metrics as queries
 SYNONYMS_PATH = Path(__file__).parent / "data" / "metric_synonyms.yaml"
 
 MAX_QUERY_CHARS = 500  # a question is a sentence; anything longer is cut, not rejected
-MAX_QUERY_WORDS = 40
+MAX_QUERY_WORDS = 60
+MAX_SEARCHED_WORDS = 16  # distinct meaningful words searched for; a question has far fewer
 MAX_LIMIT = 100
 POOL_FLOOR = 0.3  # BM25 hits below this share of the best one are not considered
 POOL_MAX = 2000
@@ -247,7 +248,7 @@ def parse_query(text: str, synonyms: Synonyms) -> Query:
     time_stems = {stem(w) for group in TIME_WORDS.values() for w in group} | {stem(w) for w in TIME_FILLERS}
     typed = list(
         dict.fromkeys(s for s, t in zip(stemmed, tokens, strict=True) if t not in STOP_WORDS and s not in time_stems)
-    )
+    )[:MAX_SEARCHED_WORDS]
 
     # Synonyms are matched on the full sentence, so phrases like "turned on" or "to do" are seen.
     alternatives: dict[str, dict[str, float]] = {word: {word: 1.0} for word in typed}
@@ -332,14 +333,14 @@ class _Doc:
 class Index:
     version: str
     docs: list[_Doc]
-    postings: dict[str, list[tuple[int, float]]]
+    postings: dict[str, list[tuple[int, float]]]  # word -> (definition number, BM25 tf part)
     idf: dict[str, float]
     avg_length: float
 
 
 def build_index(definitions: Iterable[Any], version: str) -> Index:
     docs: list[_Doc] = []
-    postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    postings: dict[str, list[tuple[int, float]]] = defaultdict(list)  # word -> (definition number, weighted tf)
     for number, d in enumerate(definitions):
         tf: Counter[str] = Counter()
         fields = {
@@ -380,8 +381,13 @@ def build_index(definitions: Iterable[Any], version: str) -> Index:
             postings[word].append((number, weight))
     n = max(len(docs), 1)
     idf = {w: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for w, p in postings.items()}
-    avg = sum(d.length for d in docs) / n if docs else 1.0
-    return Index(version=version, docs=docs, postings=dict(postings), idf=idf, avg_length=avg or 1.0)
+    avg = (sum(d.length for d in docs) / n if docs else 1.0) or 1.0
+    # Store each posting's BM25 term-frequency part, so a query only multiplies by idf and weight.
+    saturated = {
+        word: [(number, tf * (K1 + 1) / (tf + K1 * (1 - B + B * docs[number].length / avg))) for number, tf in plist]
+        for word, plist in postings.items()
+    }
+    return Index(version=version, docs=docs, postings=saturated, idf=idf, avg_length=avg)
 
 
 _CACHE: dict[str, Index] = {}
@@ -465,10 +471,10 @@ def _bm25(index: Index, query: Query) -> dict[int, float]:
             if not postings:
                 continue
             idf = index.idf[word] * weight
-            for number, tf in postings:
-                norm = K1 * (1 - B + B * index.docs[number].length / index.avg_length)
-                score = idf * tf * (K1 + 1) / (tf + norm)
-                if score > best.get(number, 0.0):
+            get = best.get
+            for number, part in postings:
+                score = idf * part
+                if score > get(number, 0.0):
                     best[number] = score
         for number, score in best.items():
             scores[number] += score
