@@ -43,6 +43,10 @@ class Deps:
     settings: Settings
     sessions: sessionmaker[Session]
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Deps:
+        # Bolt deep-copies the context for lazy listeners; the deps are shared, read-only services.
+        return self
+
 
 def retry_handlers() -> list[RetryHandler]:
     # 429s wait for Retry-After; 5xx and dropped connections retry with backoff. Configured once here.

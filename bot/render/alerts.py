@@ -6,12 +6,15 @@ commands that explain them) and an actions block with a Mute button.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
-from bot.render.ids import encode_value, view_action
 from db.models import AlertRecord
 
+# The `/usage` view buttons' ids and values (the contract in bot/render/ids.py: `usage_view:<view>`,
+# value {"a": account id}); spelled out here so alert DMs do not depend on the usage renderers.
+VIEW_ACTION_PREFIX = "usage_view:"
 MUTE_ACTION = "alerts_mute"
 UNMUTE_ACTION = "alerts_unmute"
 MAX_BLOCKS = 50
@@ -62,9 +65,9 @@ def view_buttons(account_id: str, records: Sequence[AlertRecord]) -> list[dict[s
     return [
         {
             "type": "button",
-            "action_id": view_action(v),
+            "action_id": VIEW_ACTION_PREFIX + v,
             "text": {"type": "plain_text", "text": v.capitalize()},
-            "value": encode_value(a=account_id),
+            "value": json.dumps({"a": account_id}, separators=(",", ":")),
         }
         for v in views
     ]

@@ -1,0 +1,133 @@
+"""Submission of the "Report a data issue" modal.
+
+The ack answers validation problems inline (`response_action: errors`); the rest runs after the ack:
+store the report (idempotent on the view id: a double submit does nothing twice), post the triage
+thread in #cs-product-analytics, file the confidential upstream issue through the outbox (the link
+lands in the thread, now or when GitLab is back), then DM the reporter a link to the thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.app import Deps, deps_of
+from bot.render.data_quality import (
+    CALLBACK_ID,
+    confirmation_text,
+    failure_text,
+    modal_errors,
+    pending_reply,
+    read_submission,
+    thread_blocks,
+    thread_text,
+)
+from db.models import DataIssue
+from workflows import outbox
+from workflows.data_quality import ReportError, enqueue_upstream, mark_confirmed, record_thread, submit_report, validate
+from workflows.gitlab_client import gitlab_factory
+
+log = logging.getLogger("usagebot.data_quality")
+
+
+def ack_submission(ack: Ack, view: dict[str, Any]) -> None:
+    fields = read_submission(view)
+    problems = validate(fields["what"], fields["metric"], fields["scope"])
+    if not fields["account_id"]:
+        problems.setdefault("what", "This dialog lost track of the account; please open it again from /usage.")
+    if problems:
+        ack(response_action="errors", errors=modal_errors(problems))
+    else:
+        ack()
+
+
+def _dm(client: WebClient, user_id: str, text: str) -> None:
+    try:
+        client.chat_postMessage(channel=user_id, text=text, unfurl_links=False)
+    except SlackApiError:
+        log.warning("could not DM %s about their data issue", user_id, exc_info=True)
+
+
+def process_submission(body: dict[str, Any], view: dict[str, Any], client: WebClient, deps: Deps) -> None:
+    fields = read_submission(view)
+    if validate(fields["what"], fields["metric"], fields["scope"]) or not fields["account_id"]:
+        return  # answered in the ack
+    user = body.get("user") or {}
+    user_id = user.get("id", "")
+    settings = deps.settings
+    with deps.sessions() as session:
+        try:
+            issue, created = submit_report(
+                session,
+                key=str(view.get("id") or body.get("trigger_id") or ""),
+                account_id=fields["account_id"],
+                instance_id=fields["instance_id"],
+                metric=fields["metric"],
+                what=fields["what"],
+                scope=fields["scope"],
+                reporter_id=user_id,
+                reporter_name=user.get("username") or user.get("name"),
+            )
+        except ReportError as exc:
+            _dm(client, user_id, f":warning: {exc}")
+            return
+        if not created:
+            return  # a double submit: the first one does the work
+        issue_id = issue.id
+
+        channel = settings.product_analytics_channel
+        if not channel:
+            log.error("PRODUCT_ANALYTICS_CHANNEL is not set: data issue %s stored but not posted", issue_id)
+            _dm(client, user_id, failure_text(issue.account_name))
+            return
+        try:
+            posted = client.chat_postMessage(
+                channel=channel, text=thread_text(issue), blocks=thread_blocks(issue), unfurl_links=False
+            )
+            ts = posted["ts"]
+            channel = posted.get("channel") or channel
+            try:
+                permalink = client.chat_getPermalink(channel=channel, message_ts=ts).get("permalink")
+            except SlackApiError:
+                permalink = None
+            record_thread(session, issue_id, channel, ts, permalink)
+        except SlackApiError as exc:
+            log.error("data issue %s: thread not posted: %s", issue_id, exc.response.get("error"))
+            _dm(client, user_id, failure_text(issue.account_name))
+            return
+
+        status: str | None = None
+        if issue.scope == "upstream":
+            key = enqueue_upstream(session, issue, settings.data_quality_project, settings.data_quality_epic)
+            outcome = outbox.file_one(deps.sessions, gitlab_factory(settings), client, key)
+            status = outcome.status
+            if outcome.status != "filed":
+                try:
+                    client.chat_postMessage(channel=channel, thread_ts=ts, text=pending_reply())
+                except SlackApiError:
+                    log.warning("data issue %s: pending note not posted", issue_id, exc_info=True)
+        session.expire_all()
+        issue = session.get_one(DataIssue, issue_id)
+        _dm(client, user_id, confirmation_text(issue, permalink, status))
+        mark_confirmed(session, issue_id)
+
+
+def register(app: App) -> None:
+    @app.view(CALLBACK_ID)
+    def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: Any) -> None:
+        # Bolt answers Slack as soon as ack() is called (process_before_response is off); the work
+        # continues in the listener's thread. Not a lazy listener: those lose `context["deps"]`.
+        ack_submission(ack, view)
+        try:
+            process_submission(body, view, client, deps_of(context))
+        except Exception:
+            log.exception("data issue submission failed: user=%s", (body.get("user") or {}).get("id"))
+            _dm(
+                client,
+                (body.get("user") or {}).get("id", ""),
+                ":warning: Sorry, something went wrong while reporting your data issue. It has been logged.",
+            )
