@@ -10,6 +10,8 @@ Managers' teams come from the `CS_MANAGERS` setting: `manager_email:tam_email,ta
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -22,6 +24,7 @@ from db.queries.health import data_as_of
 from db.queries.portfolio import (
     PortfolioData,
     alert_counts,
+    data_fingerprint,
     latest_usage_month,
     load_portfolio_data,
     normalise_emails,
@@ -43,6 +46,9 @@ UNKNOWN = "Unknown"
 # Instances not seen for this many months are history, as in the account report's 12-month window.
 RECENT_MONTHS = 12
 _NEED_ORDER: dict[str, int] = {RED: 0, YELLOW: 1, GREEN: 2}
+# Portfolios of at least this many accounts are kept in memory until the data changes (see `cached_portfolio`).
+CACHE_MIN_ACCOUNTS = 1000
+_CACHE_SIZE = 8
 
 
 @dataclass(frozen=True)
@@ -214,3 +220,52 @@ def build_portfolio(
         accounts=tuple(accounts),
         totals=totals_of(accounts, alerts is not None),
     )
+
+
+_cache: OrderedDict[tuple[object, ...], Portfolio] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def cached_portfolio(
+    session: Session,
+    scope: Scope,
+    emails: Collection[str] | None,
+    rules: Rules | str | None = None,
+    *,
+    min_accounts: int | None = None,
+) -> Portfolio:
+    """`build_portfolio` for the as-of month, remembered while the data stays the same.
+
+    Scoring every account (an admin's "all accounts" at 20,000 accounts) takes seconds; paging through it
+    must not redo that. The key holds a fingerprint of the data (sync runs, relabels, alerts, counts), so a
+    sync or a relabel is seen at once. Small portfolios are cheap and always built fresh. Per process: each
+    web worker builds its own once.
+    """
+    rules = rules_for(rules)
+    wanted = None if emails is None else frozenset(normalise_emails(emails))
+    key = _cache_key(session, scope, wanted, rules)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    portfolio = build_portfolio(session, scope, wanted, rules=rules)
+    if len(portfolio.accounts) >= (CACHE_MIN_ACCOUNTS if min_accounts is None else min_accounts):
+        with _cache_lock:
+            _cache[key] = portfolio
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+    return portfolio
+
+
+def _cache_key(session: Session, scope: Scope, wanted: frozenset[str] | None, rules: Rules) -> tuple[object, ...]:
+    return (str(session.get_bind().url), scope, wanted, rules.name, id(rules), data_fingerprint(session))
+
+
+def is_cached(session: Session, scope: Scope, emails: Collection[str] | None, rules: Rules | str | None = None) -> bool:
+    """Whether `cached_portfolio` would answer from memory (the Home tab shows "loading" otherwise)."""
+    rules = rules_for(rules)
+    wanted = None if emails is None else frozenset(normalise_emails(emails))
+    key = _cache_key(session, scope, wanted, rules)
+    with _cache_lock:
+        return key in _cache

@@ -2,7 +2,8 @@
 Summary, Health or Instances answer.
 
 A Home tab has no response URL and no channel, so account answers arrive as a DM from the bot (only the
-person sees it, like `/usage`'s ephemeral answers). Customer data goes to nobody else.
+person sees it, like `/usage`'s ephemeral answers), built by `/usage`'s own `account_answer`, so they are
+the same answers with the same buttons. Customer data goes to nobody else.
 """
 
 from __future__ import annotations
@@ -14,20 +15,19 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from sqlalchemy.orm import Session
 
+from bot import guard
 from bot.app import deps_of
-from bot.events.app_home import publish_home, viewer_for
+from bot.events.app_home import publish_home
 from bot.render.home import ACTION_OPEN, ACTION_PAGE_NEXT, ACTION_PAGE_PREV, ACTION_VIEW, OPEN_VIEWS
 from bot.settings import Settings
 from db.session import session_scope
 from workflows.portfolio import SCOPES
-from workflows.report import AccountNotFound, build_account_report
-from workflows.report_text import format_report
 
 log = logging.getLogger("usagebot.home")
 
 MAX_ACCOUNT_ID = 64
+STALE_BUTTON = "Sorry, that button is out of date. Open the Home tab again to refresh it."
 
 
 def _action(body: dict[str, Any]) -> dict[str, Any]:
@@ -38,11 +38,15 @@ def _user(body: dict[str, Any]) -> str:
     return (body.get("user") or {}).get("id") or ""
 
 
+def _team(body: dict[str, Any]) -> str | None:
+    return (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
+
+
 def on_view(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
     ack()
     scope = str(_action(body).get("value") or "")
     # publish_home falls back to the person's first allowed view when they may not see this one.
-    publish_home(client, deps_of(context).settings, _user(body), scope if scope in SCOPES else None, 1)
+    publish_home(client, deps_of(context).settings, _user(body), scope if scope in SCOPES else None, 1, _team(body))
 
 
 def on_page(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
@@ -52,7 +56,7 @@ def on_page(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> 
         scope, page = str(value.get("scope") or ""), int(value.get("page") or 1)
     except (ValueError, TypeError, AttributeError):
         scope, page = "", 1
-    publish_home(client, deps_of(context).settings, _user(body), scope if scope in SCOPES else None, page)
+    publish_home(client, deps_of(context).settings, _user(body), scope if scope in SCOPES else None, page, _team(body))
 
 
 def _dm(client: WebClient, user_id: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
@@ -62,56 +66,26 @@ def _dm(client: WebClient, user_id: str, text: str, blocks: list[dict[str, Any]]
 
 def on_open(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
     ack()
+    from bot.commands.usage import Viewer, account_answer, upload_chart
+
     settings: Settings = deps_of(context).settings
     user_id = _user(body)
     action = _action(body)
     view = str(action.get("action_id") or "").partition(":")[2]
     account_id = str(action.get("value") or "").strip()[:MAX_ACCOUNT_ID]
-    viewer, refused = viewer_for(client, settings, user_id)
-    if refused or viewer is None:
-        _dm(client, user_id, "Sorry, customer usage data is only available to members of this workspace.")
+    refusal = guard.refusal_for_user(client, user_id, _team(body))
+    if refusal is not None:
+        _dm(client, user_id, refusal)
         return
     if view not in dict(OPEN_VIEWS) or not account_id:
-        _dm(client, user_id, "Sorry, that button is out of date. Open the Home tab again to refresh it.")
+        _dm(client, user_id, STALE_BUTTON)
         return
+    viewer = Viewer(person=guard.person(client, user_id), admin_ids=settings.admin_ids)
     with session_scope(settings.database_url) as session:
-        text, blocks = account_answer(session, account_id, view, settings)
-    _dm(client, user_id, text, blocks)
-
-
-def account_answer(
-    session: Session, account_id: str, view: str, settings: Settings
-) -> tuple[str, list[dict[str, Any]]]:
-    """The same answer `/usage ACCOUNT <view>` gives, as (fallback text, blocks)."""
-    try:
-        report = build_account_report(session, account_id, rules=settings.scoring_rules)
-    except AccountNotFound:
-        return "That account is no longer in the data. Open the Home tab again to refresh it.", []
-    text = format_report(report)
-    title = f"{report.account.name}: {dict(OPEN_VIEWS)[view]}"
-    return title, text_blocks(title, text)
-
-
-def text_blocks(title: str, text: str, limit: int = 2900, max_blocks: int = 45) -> list[dict[str, Any]]:
-    """A long text as message blocks within Slack's limits (sections of < 3,000 chars, < 50 blocks)."""
-    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": title[:150]}}]
-    chunk: list[str] = []
-    size = 0
-    for line in text.splitlines():
-        line = line[:limit]
-        if size + len(line) + 1 > limit and chunk:
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "```" + "\n".join(chunk) + "```"}})
-            chunk, size = [], 0
-        chunk.append(line)
-        size += len(line) + 1
-    if chunk:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "```" + "\n".join(chunk) + "```"}})
-    if len(blocks) > max_blocks:
-        blocks = [
-            *blocks[: max_blocks - 1],
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": "… cut short: use `/usage` for the rest."}]},
-        ]
-    return blocks
+        answer = account_answer(session, settings, account_id, view, viewer)
+    _dm(client, user_id, answer.text, answer.blocks)
+    if answer.chart is not None:
+        upload_chart(client, answer.chart, answer.text, user_id=user_id)
 
 
 def register(app: App) -> None:

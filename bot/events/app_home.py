@@ -24,19 +24,27 @@ from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from bot import guard
 from bot.app import deps_of
-from bot.render.home import PAGE_SIZE, render_guide, render_home, render_refusal
+from bot.render.home import PAGE_SIZE, render_guide, render_home, render_loading, render_refusal
 from bot.settings import Settings, get_settings
 from db.models import Account, HomeViewer
-from db.queries.portfolio import has_accounts
+from db.queries.portfolio import count_accounts, has_accounts
 from db.session import session_scope
-from workflows.portfolio import SCOPES, Scope, Viewer, build_portfolio, parse_managers
+from workflows import portfolio as portfolio_rules
+from workflows.portfolio import (
+    SCOPES,
+    Scope,
+    Viewer,
+    cached_portfolio,
+    is_cached,
+    parse_managers,
+)
 
 log = logging.getLogger("usagebot.home")
 
@@ -53,33 +61,62 @@ class Published:
     server_ms: float = 0.0  # time spent building the view (database + scoring + rendering)
 
 
-def viewer_for(client: WebClient, settings: Settings, user_id: str) -> tuple[Viewer | None, bool]:
-    """(viewer, refused): the person's email from users.info; guests and other workspaces are refused."""
-    try:
-        user = client.users_info(user=user_id)["user"]
-    except SlackApiError as exc:
-        log.warning("home: users.info failed for %s: %s", user_id, exc.response.get("error"))
-        return Viewer(user_id=user_id, email=None, is_admin=user_id in settings.admin_ids), False
-    if user.get("is_restricted") or user.get("is_ultra_restricted") or user.get("deleted") or user.get("is_bot"):
-        return None, True
-    email = ((user.get("profile") or {}).get("email") or "").strip().lower() or None
+def viewer_for(
+    client: WebClient, settings: Settings, user_id: str, team_id: str | None = None
+) -> tuple[Viewer | None, str | None]:
+    """(viewer, refusal): the person from users.info (cached by the guard); guests, other workspaces' users
+    and people Slack cannot confirm get a refusal instead."""
+    refusal = guard.refusal_for_user(client, user_id, team_id)
+    person = guard.person(client, user_id)
+    if refusal is not None or person is None:
+        return None, refusal or guard.REFUSE_UNKNOWN
+    email = (person.email or "").strip().lower() or None
     team = parse_managers(settings.cs_managers).get(email or "", frozenset())
-    return Viewer(user_id=user_id, email=email, is_admin=user_id in settings.admin_ids, team=team), False
+    return Viewer(user_id=user_id, email=email, is_admin=user_id in settings.admin_ids, team=team), None
+
+
+def allowed_scopes(session: Session, viewer: Viewer) -> tuple[Scope, ...]:
+    has_own = bool(viewer.email) and has_accounts(session, [viewer.email or ""])
+    return viewer.scopes(has_own)
+
+
+def choose_scope(scopes: tuple[Scope, ...], wanted: str | None) -> Scope:
+    # A view the person may not see (a forged or stale button) falls back to their first one.
+    return next((s for s in scopes if s == wanted), scopes[0])
 
 
 def build_home_view(
-    session: Session, viewer: Viewer, scope: str | None = None, page: int = 1
+    session: Session,
+    viewer: Viewer,
+    scope: str | None = None,
+    page: int = 1,
+    rules: str | None = None,
 ) -> tuple[dict[str, Any], Scope | None, int, int]:
     """(view, scope shown, page shown, accounts in the scope): the portfolio, or the guide."""
-    has_own = bool(viewer.email) and has_accounts(session, [viewer.email or ""])
-    scopes = viewer.scopes(has_own)
+    scopes = allowed_scopes(session, viewer)
     if not scopes:
         return render_guide(viewer.email), None, 1, 0
-    chosen: Scope = scope if scope in scopes else scopes[0]  # type: ignore[assignment]
-    portfolio = build_portfolio(session, chosen, viewer.emails_for(chosen))
+    chosen = choose_scope(scopes, scope)
+    portfolio = cached_portfolio(session, chosen, viewer.emails_for(chosen), rules)
     view = render_home(portfolio, scopes, page)
     shown = portfolio.page(page, PAGE_SIZE)[0]
     return view, chosen, shown, len(portfolio.accounts)
+
+
+def _loading_if_slow(
+    client: WebClient, session: Session, settings: Settings, viewer: Viewer, scope: str | None
+) -> None:
+    """Scoring thousands of accounts takes seconds the first time: say so instead of showing stale data."""
+    scopes = allowed_scopes(session, viewer)
+    if not scopes:
+        return
+    chosen = choose_scope(scopes, scope)
+    emails = viewer.emails_for(chosen)
+    if chosen == "mine" or is_cached(session, chosen, emails, settings.scoring_rules):
+        return
+    count = count_accounts(session, emails)
+    if count >= portfolio_rules.CACHE_MIN_ACCOUNTS:
+        client.views_publish(user_id=viewer.user_id, view=render_loading(count, chosen))
 
 
 def _remember(session: Session, user_id: str, email: str | None, scope: str, page: int) -> None:
@@ -93,16 +130,23 @@ def _remember(session: Session, user_id: str, email: str | None, scope: str, pag
 
 
 def publish_home(
-    client: WebClient, settings: Settings, user_id: str, scope: str | None = None, page: int = 1
+    client: WebClient,
+    settings: Settings,
+    user_id: str,
+    scope: str | None = None,
+    page: int = 1,
+    team_id: str | None = None,
 ) -> Published:
     """Build and publish one person's Home tab (views.publish)."""
-    viewer, refused = viewer_for(client, settings, user_id)
-    if refused or viewer is None:
-        client.views_publish(user_id=user_id, view=render_refusal())
+    viewer, refusal = viewer_for(client, settings, user_id, team_id)
+    if viewer is None:
+        client.views_publish(user_id=user_id, view=render_refusal(refusal or guard.REFUSE_UNKNOWN))
         return Published(user_id, "refused")
     started = time.perf_counter()
     with session_scope(settings.database_url) as session:
-        view, shown_scope, shown_page, count = build_home_view(session, viewer, scope, page)
+        _loading_if_slow(client, session, settings, viewer, scope)
+        started = time.perf_counter()
+        view, shown_scope, shown_page, count = build_home_view(session, viewer, scope, page, settings.scoring_rules)
         if shown_scope is not None:
             _remember(session, user_id, viewer.email, shown_scope, shown_page)
     elapsed = (time.perf_counter() - started) * 1000
@@ -180,14 +224,14 @@ def refresh_home_for_accounts(
     return refresh_home(client, users, settings=settings) if users else 0
 
 
-def on_app_home_opened(event: dict[str, Any], client: WebClient, context: Any) -> None:
+def on_app_home_opened(event: dict[str, Any], body: dict[str, Any], client: WebClient, context: Any) -> None:
     if event.get("tab") != "home":
         return  # the Messages tab: nothing to publish
     user_id = event.get("user")
     if not user_id:
         return
     deps = deps_of(context)
-    publish_home(client, deps.settings, user_id)
+    publish_home(client, deps.settings, user_id, team_id=body.get("team_id"))
 
 
 def register(app: App) -> None:

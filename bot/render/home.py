@@ -219,14 +219,20 @@ def render_guide(email: str | None) -> dict[str, Any]:
     return view
 
 
-def render_refusal() -> dict[str, Any]:
-    """Guests and people from other workspaces never see customer data."""
+def render_refusal(reason: str) -> dict[str, Any]:
+    """Guests and people from other workspaces never see customer data: the guard's reason, nothing else."""
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": "usagebot", "emoji": True}},
-        _section(
-            "Customer usage data is only available to members of this workspace's Customer Success teams. "
-            "If you think you should have access, ask CS Operations."
-        ),
+        _section(reason),
+    ]
+    return {"type": "home", "blocks": blocks}
+
+
+def render_loading(accounts: int, scope: Scope) -> dict[str, Any]:
+    """Shown while a large portfolio is scored for the first time since the data changed."""
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": _SCOPE_TITLE[scope], "emoji": True}},
+        _section(f":hourglass_flowing_sand: Scoring {accounts:,} accounts… this takes a few seconds the first time."),
     ]
     return {"type": "home", "blocks": blocks}
 

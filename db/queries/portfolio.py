@@ -197,3 +197,31 @@ def alert_counts(session: Session, emails: Collection[str] | None, month: date) 
     if emails is not None:
         stmt = stmt.where(AlertRecord.account_id.in_(account_ids_for(emails)))
     return {acc: n for acc, n in session.execute(stmt)}
+
+
+def count_accounts(session: Session, emails: Collection[str] | None) -> int:
+    stmt = select(func.count()).select_from(Account)
+    if emails is not None:
+        stmt = stmt.where(Account.id.in_(account_ids_for(emails)))
+    return int(session.scalar(stmt) or 0)
+
+
+def data_fingerprint(session: Session) -> tuple[object, ...]:
+    """Changes whenever what a portfolio shows can change: a sync run, a relabel, alerts, accounts added.
+
+    Label versions are bumped by every label change (person or sync), so their sum moves with any relabel.
+    """
+    from db.models import LabelChange, SyncRun
+
+    sync = session.execute(select(func.max(SyncRun.id), func.count(SyncRun.id))).one()
+    labels = session.execute(select(func.max(LabelChange.id), func.count(LabelChange.id))).one()
+    inst = session.execute(select(func.count(Instance.id), func.sum(Instance.label_version))).one()
+    accounts = session.scalar(select(func.count(Account.id)))
+    alerts: tuple[object, ...] = ()
+    try:
+        from db.models.quality import AlertRecord
+
+        alerts = tuple(session.execute(select(func.max(AlertRecord.id), func.count(AlertRecord.id))).one())
+    except ImportError:
+        pass
+    return (*sync, *labels, *inst, accounts, *alerts)
