@@ -31,6 +31,8 @@ LISTENER_MODULES: tuple[str, ...] = (
     "bot.commands.usage",
     "bot.actions.usage",
     "bot.actions.alerts",
+    "bot.actions.data_quality",
+    "bot.views.data_quality",
     "bot.events.app_home",
     "bot.actions.home",
 )
