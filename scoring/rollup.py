@@ -52,10 +52,10 @@ def active_in(sub: SubscriptionInfo, month: date) -> bool:
 
 
 def pinged_in(row: UsageRow, month: date) -> bool:
-    """Step 4: a ping in the month. A ping older than the month is old data, never used as this month's."""
+    """Step 4: a ping dated in the month (UTC). A ping from another month is not this month's data."""
     if row.ping_created_at is None:
         return False
-    return row.ping_created_at.date() >= month.replace(day=1)
+    return month.replace(day=1) <= row.ping_created_at.date() <= month_end(month)
 
 
 def primary_order(row: UsageRow) -> tuple[bool, int, bool, float, int]:

@@ -112,7 +112,8 @@ def reference_rollup(acc, subs, rows, month):  # type: ignore[no-untyped-def]
         rs.sort(key=lambda r: r.instance_id)
         rs.sort(key=lambda r: -(r.ping_created_at.timestamp()) if r.ping_created_at else float("inf"))
         rs.sort(key=lambda r: -r.billable_user_count if r.billable_user_count is not None else float("inf"))
-        primaries.append((by_id[sid], rs[0], rs[0].ping_created_at is not None))
+        ping = rs[0].ping_created_at
+        primaries.append((by_id[sid], rs[0], ping is not None and month <= ping.date() < last))
     since = acc.customer_since_date or min((s.start_date for s in subs), default=None)
     age = months(since, month) if since else None
     values, colors = {}, {}
@@ -154,7 +155,15 @@ maybe_count = st.one_of(st.none(), st.integers(0, 3000))
 value = st.one_of(st.none(), st.just(0.0), st.integers(0, 5000).map(float), st.floats(0, 5000, allow_nan=False))
 COLUMNS = sorted(c for c in RULES.columns() if c not in ("billable_user_count", "license_user_count"))
 metric_dicts = st.dictionaries(st.sampled_from(COLUMNS), value, max_size=len(COLUMNS))
-pings = st.sampled_from([None, datetime(2026, 10, 2, tzinfo=UTC), datetime(2026, 10, 29, tzinfo=UTC)])
+pings = st.sampled_from(
+    [
+        None,
+        datetime(2026, 10, 2, tzinfo=UTC),
+        datetime(2026, 10, 29, tzinfo=UTC),
+        datetime(2026, 9, 29, tzinfo=UTC),  # an older ping: not this month's
+        datetime(2026, 11, 1, 0, 30, tzinfo=UTC),  # the next month's: not this month's either
+    ]
+)
 specs = st.lists(
     st.tuples(
         st.integers(1, 5),
