@@ -352,11 +352,7 @@ def build_index(definitions: Iterable[Any], version: str) -> Index:
         for name, field_stems in fields.items():
             for s in field_stems:
                 tf[s] += FIELD_WEIGHTS[name]
-        leaf_words: list[str] = []
-        for segment in reversed(d.key_path.split(".")):  # "project_imports.total": the name is "project_imports"
-            leaf_words = [w for w in stems(segment) if w not in KEY_NOISE_STEMS and not w.isdigit()]
-            if leaf_words:
-                break
+        leaf_words = _leaf_words(d.key_path)
         leaf = frozenset(leaf_words)
         # Counts people when its name says so, or its description opens with it ("Count of unique users who…");
         # "Count of unique projects where a user visited…" counts projects.
@@ -388,6 +384,27 @@ def build_index(definitions: Iterable[Any], version: str) -> Index:
         for word, plist in postings.items()
     }
     return Index(version=version, docs=docs, postings=saturated, idf=idf, avg_length=avg)
+
+
+def _leaf_words(key_path: str) -> list[str]:
+    """The meaningful words of a metric's own name: the last key path segment that has any.
+
+    "project_imports.total" is named by "project_imports"; Redis HLL event names repeat their category after
+    a one-letter scope ("code_review.i_code_review_create_mr_monthly"), so that prefix is dropped too.
+    """
+    segments = key_path.split(".")
+    for position in range(len(segments) - 1, -1, -1):
+        raw = words(segments[position])
+        if position > 0 and len(raw) > 1 and raw[0] in ("i", "g", "p", "o"):
+            parent = words(segments[position - 1])
+            rest = raw[1:]
+            if rest[: len(parent)] == parent and len(rest) > len(parent):
+                raw = rest[len(parent) :]
+        meaningful = [stem(w) for w in raw]
+        meaningful = [w for w in meaningful if w not in KEY_NOISE_STEMS and not w.isdigit()]
+        if meaningful:
+            return meaningful
+    return []
 
 
 _CACHE: dict[str, Index] = {}
