@@ -21,6 +21,7 @@ from sqlalchemy import select
 from bot.app import build_app, make_web_client
 from bot.render.data_quality import CALLBACK_ID, INSTANCE_BLOCK, METRIC_BLOCK, SCOPE_BLOCK, WHAT_BLOCK
 from bot.render.ids import REPORT_ISSUE_ACTION, encode_value
+from bot.render.limits import check_limits
 from bot.settings import Settings, load_settings
 from db.models import DataIssue, SyncRun
 from db.session import session_factory, session_scope
@@ -187,6 +188,7 @@ def test_modal_thread_and_confirmation(app_url, fake_slack, fake_gitlab, instanc
         "Billable users show 100 but the license app says 180.",
     ):
         assert expected in text, expected
+    assert check_limits(parents[0]["blocks"]) == [] and check_limits(view["blocks"], "modal") == []
     dm = fake_slack.dm_messages(REPORTER)[0]["text"]
     assert f"https://test.slack.com/archives/{CHANNEL}/p{parents[0]['ts'].replace('.', '')}" in dm
     assert fake_gitlab.created() == []  # not upstream: no issue
@@ -284,3 +286,14 @@ def test_usage_report_subcommand_opens_the_modal(app_url, fake_slack, instance_i
     view = call.params["view"]
     view = json.loads(view) if isinstance(view, str) else view
     assert view["callback_id"] == CALLBACK_ID and json.loads(view["private_metadata"])["a"] == ACC
+
+
+def test_full_app_routes_the_button_to_the_modal(bot_url, dq_settings, fake_slack, instance_id) -> None:  # type: ignore[no-untyped-def]
+    # The whole bot (every listener module): the usage placeholder steps aside for the real handler.
+    value = encode_value(a=ACC, v="summary")
+    payload = block_action_payload(REPORT_ISSUE_ACTION, value, user_id=REPORTER)
+    assert post(f"{bot_url}/slack/events", interaction_body(payload)).status == 200
+    view = fake_slack.wait_for("views.open")[-1].params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert view["callback_id"] == CALLBACK_ID
+    assert check_limits(view["blocks"], "modal") == []

@@ -10,6 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from bot.render.limits import pack_lines
 from db.models import AlertRecord
 
 # The `/usage` view buttons' ids and values (the contract in bot/render/ids.py: `usage_view:<view>`,
@@ -116,18 +117,25 @@ def alert_blocks(records: Sequence[AlertRecord]) -> list[dict[str, Any]]:
             ],
         },
     ]
+    # Accounts beyond what fits with buttons are listed in a few compact sections (names, counts, commands).
+    overflow_sections = 3
+    room = MAX_BLOCKS - len(blocks)
+    full = len(by_account) if 2 * len(by_account) <= room else (room - overflow_sections) // 2
     overflow: list[str] = []
-    for account_id, recs in by_account.items():
+    for n, (account_id, recs) in enumerate(by_account.items()):
         name = (recs[0].details or {}).get("account_name") or account_id
-        # Keep room for the overflow section: two blocks per account plus one at the end.
-        if len(blocks) + 3 > MAX_BLOCKS:
-            overflow.append(f"*{name}*: " + "; ".join(r.message for r in recs))
+        if n >= full:
+            kinds = sorted({r.kind.replace("_", " ") for r in recs})
+            overflow.append(f"• *{name}*: {len(recs)} alert(s) ({', '.join(kinds)})")
             continue
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": account_section(name, recs)}})
         elements = [*view_buttons(account_id, recs), mute_button(account_id)]
         blocks.append({"type": "actions", "block_id": actions_block_id(account_id), "elements": elements})
     if overflow:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip("More:\n" + "\n".join(overflow))}})
+        chunks = pack_lines([f"*{len(overflow)} more account(s)* (run `/usage ACCOUNT health` for each):", *overflow])
+        if len(chunks) > overflow_sections:
+            chunks = [*chunks[: overflow_sections - 1], _clip("\n".join(chunks[overflow_sections - 1 :]))]
+        blocks.extend({"type": "section", "text": {"type": "mrkdwn", "text": c}} for c in chunks)
     return blocks
 
 
