@@ -328,6 +328,8 @@ def upload_chart(
         )
     except SlackApiError as exc:  # the message itself has the sparklines; a missing chart is not fatal
         log.warning("chart upload failed: %s", exc.response.get("error"))
+    except Exception:  # network trouble after retries: same, but keep the details for the log
+        log.warning("chart upload failed", exc_info=True)
 
 
 def run_usage(ctx: SlashContext) -> None:

@@ -196,7 +196,9 @@ class FakeSlack:
         url = urlparse(req.path)
         auth = req.headers.get("Authorization") or ""
         token = auth.removeprefix("Bearer ").strip() or None
-        params = self._parse_params(req.headers.get("Content-Type") or "", raw, url.query)
+        # File uploads carry raw bytes, not form fields.
+        is_upload = url.path.startswith("/upload/")
+        params = {} if is_upload else self._parse_params(req.headers.get("Content-Type") or "", raw, url.query)
         if token is None and isinstance(params.get("token"), str):
             token = params["token"]
 
