@@ -201,10 +201,21 @@ class RetryReport:
     pending: list[FilingOutcome] = field(default_factory=list)
     followed_up: int = 0
     follow_up_failed: list[FilingOutcome] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # from extra retry steps (e.g. "+1" notes)
 
     @property
     def ok(self) -> bool:
-        return not self.pending and not self.follow_up_failed
+        return not self.pending and not self.follow_up_failed and not self.problems
+
+
+# Extra work a retry pass does for a kind besides filing (e.g. GitLab notes that failed earlier):
+# name -> fn(session_factory, gitlab_client_factory, settings) -> list of problems (empty when all done).
+RetryStep = Callable[[SessionFactory, GitLabFactory, Any], list[str]]
+_RETRY_STEPS: dict[str, RetryStep] = {}
+
+
+def register_retry_step(name: str, step: RetryStep) -> None:
+    _RETRY_STEPS[name] = step
 
 
 def _claim(session_factory: SessionFactory, filing_id: int, *, filed: bool, now: datetime) -> bool:
@@ -446,3 +457,21 @@ def pending_filings(session: Session, kinds: Iterable[str] | None = None) -> lis
     if kinds is not None:
         q = q.where(GitLabFiling.kind.in_(list(kinds)))
     return list(session.scalars(q.order_by(GitLabFiling.id)))
+
+
+def retry_pending(settings: Any, *, due_only: bool = True) -> RetryReport:
+    """One full pass with clients built from settings: the scheduler's job and `usagebot requests retry`."""
+    from bot.app import make_web_client  # the Slack client is configured in one place (retries, base URL)
+    from db.session import session_factory
+    from workflows.gitlab_client import gitlab_factory
+
+    sessions = session_factory(settings.database_url)
+    gl = gitlab_factory(settings)
+    slack = make_web_client(settings) if settings.secret("slack_bot_token") else None
+    report = file_pending(sessions, gl, slack, due_only=due_only)
+    for name, step in sorted(_RETRY_STEPS.items()):
+        try:
+            report.problems.extend(step(sessions, gl, settings))
+        except Exception as exc:  # one failing step must not hide the others' results
+            report.problems.append(f"{name}: {describe_error(exc)}")
+    return report

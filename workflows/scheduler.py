@@ -52,6 +52,7 @@ class PeriodicJob(NamedTuple):
 # The registry. One line per job; see the module docstring.
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("monthly_digest", "digest", "workflows.digest:scheduled_run", catch_up=True),
+    PeriodicJob("requests_retry", "every 5 minutes", "workflows.outbox:retry_pending"),
 ]
 
 # Hours: a clock that was busy or restarting still runs a due job late rather than never.
