@@ -140,8 +140,9 @@ def load_context(
     metric = (metric or "").strip()[:METRIC_MAX] or None
     as_of = data_as_of(session)
     inst = session.get(Instance, instance_id) if instance_id is not None else None
-    if inst is not None and inst.account_id != account_id:
-        inst = None  # a forged or stale id: never show another account's instance
+    if inst is None or inst.account_id != account_id:
+        # Unknown, or another account's instance (a forged or stale id): never show it; use the default.
+        inst, instance_id = None, None
     q = select(UsageMonthly).where(UsageMonthly.account_id == account_id)
     if inst is not None:
         q = q.where(UsageMonthly.instance_id == inst.id)
