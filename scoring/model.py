@@ -31,7 +31,7 @@ FlagKind = Literal["license_unmapped", "not_reporting", "stale", "no_production"
 # ---------------------------------------------------------------------------------------------- inputs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AccountInfo:
     id: str
     name: str
@@ -41,7 +41,7 @@ class AccountInfo:
     sales_segment: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SubscriptionInfo:
     id: str  # dim_subscription_id_original
     name: str
@@ -53,7 +53,7 @@ class SubscriptionInfo:
     arr: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InstanceInfo:
     id: int
     identity: str
@@ -69,7 +69,7 @@ class InstanceInfo:
     last_version: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UsageRow:
     """One instance × subscription × month (the month's last ping, or none)."""
 
@@ -100,7 +100,7 @@ class UsageRow:
 # --------------------------------------------------------------------------------------------- results
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InputValue:
     """A metric that fed a measure, with its value (None = not reported)."""
 
@@ -109,7 +109,7 @@ class InputValue:
     value: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SubScore:
     """A CD or Security sub-score of one instance-month."""
 
@@ -125,7 +125,7 @@ class SubScore:
     sentence: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MeasureResult:
     """One measure of one instance-month (or of the account, as `AccountMeasure`)."""
 
@@ -143,7 +143,7 @@ class MeasureResult:
     reason: str | None = None  # why there is no score, when there is none
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Contribution:
     """A primary instance-month that fed an account value, with the weight it got."""
 
@@ -154,7 +154,7 @@ class Contribution:
     weight: float  # normalised: the contributions of one measure sum to 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Exclusion:
     """Something left out of a roll-up, and why (in words a TAM understands)."""
 
@@ -163,14 +163,14 @@ class Exclusion:
     instance_id: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AccountMeasure(MeasureResult):
     used: tuple[Contribution, ...] = ()
     left_out: tuple[Exclusion, ...] = ()
     equal_weights: bool = False  # True when the ARR weights summed to 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Overall:
     score: float | None  # weighted sum of the non-empty scores, in [25, 88]
     color: Color
@@ -178,7 +178,7 @@ class Overall:
     sentence: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InstanceMonth:
     """One instance in the month shown: its row, its own measures, whether it is a primary."""
 
@@ -208,7 +208,7 @@ class InstanceMonth:
         return score_row(self.row, self.subscription, self.customer_since, rules)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SubscriptionMonth:
     info: SubscriptionInfo
     reporting: bool
@@ -225,7 +225,7 @@ class SubscriptionMonth:
         return self.primary_instance_ids[0] if self.primary_instance_ids else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AccountMonth:
     """The account roll-up of one month (SCORING.md steps 1-8)."""
 
@@ -240,7 +240,7 @@ class AccountMonth:
     age_months: int | None  # account age used for the license band
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Flag:
     kind: FlagKind
     message: str  # tells the TAM what to do
@@ -248,7 +248,7 @@ class Flag:
     subscription_id: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TrendPoint:
     month: date
     value: float | None
@@ -257,7 +257,7 @@ class TrendPoint:
     change: float | None  # value minus the previous month's value; None when either is empty
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Trends:
     months: tuple[date, ...]  # oldest first, up to 12, ending with the month shown
     measures: Mapping[str, tuple[TrendPoint, ...]]  # measure key -> series
@@ -269,7 +269,7 @@ class Trends:
     subscription_utilization: Mapping[str, tuple[TrendPoint, ...]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AccountReport:
     """Everything `/usage acme` and `usagebot report` show for one account and month."""
 
