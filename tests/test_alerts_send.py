@@ -151,3 +151,17 @@ def test_cli_dry_run_sends_nothing(settings, db_url: str) -> None:  # type: igno
     # Sending needs the Slack token: a clean message, not a traceback.
     nosend = CliRunner().invoke(cli, ["alerts"])
     assert nosend.exit_code == 1 and "SLACK_BOT_TOKEN" in nosend.output
+
+
+def test_after_sync_hook_never_fails_the_sync(bot_settings, fake_slack, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    from bot.actions.alerts import alerts_after_sync
+    from bot.settings import load_settings
+
+    seed(db_url)
+    _users(fake_slack)
+    # Without Slack settings the sync just says alerts were skipped.
+    no_slack = load_settings(_env_file=None, database_url=db_url, slack_bot_token="")
+    assert "skipped" in alerts_after_sync(no_slack, OCT)
+    # Acme: utilization, SCM, overall; Beta: an instance stopped; Cobalt: low; Echo: like Acme.
+    assert alerts_after_sync(bot_settings, OCT) == "Alerts: 8 new, 3 message(s) to TAMs."
+    assert alerts_after_sync(bot_settings, OCT) == "Alerts: 0 new, 0 message(s) to TAMs."

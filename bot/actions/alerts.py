@@ -153,3 +153,26 @@ def register(app: App) -> None:
     @app.action(UNMUTE_ACTION)
     def on_unmute(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
         _toggle(ack, body, client, context, False)
+
+
+def alerts_after_sync(settings: Settings, as_of_month: date | None) -> str:
+    """Run the alerts after a successful sync; one line for the sync's output. Never raises: a Slack
+    problem must not turn a good sync into a failure (undelivered alerts stay pending for the next run)."""
+    if as_of_month is None:
+        return "Alerts: no usage rows, nothing to compare."
+    if not settings.slack_bot_token:
+        return "Alerts: skipped (SLACK_BOT_TOKEN is not set)."
+    try:
+        run = run_alerts(settings, as_of_month)
+    except Exception as exc:  # logged with details; the sync itself succeeded
+        log.exception("alerts after sync failed")
+        return f"Alerts: not sent ({type(exc).__name__}); run `usagebot alerts` to retry."
+    r = run.result
+    if r is None:
+        return "Alerts: nothing to compare."
+    line = f"Alerts: {r.recorded} new, {r.messages} message(s) to TAMs"
+    if r.tams_not_found:
+        line += f"; {len(r.tams_not_found)} TAM(s) not found in Slack"
+    if r.failed:
+        line += f"; {len(r.failed)} DM(s) failed and stay pending (`usagebot alerts` retries)"
+    return line + "."
