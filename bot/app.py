@@ -35,6 +35,8 @@ LISTENER_MODULES: tuple[str, ...] = (
     "bot.views.data_quality",
     "bot.events.app_home",
     "bot.actions.home",
+    "bot.actions.relabel",
+    "bot.commands.digest",
     "bot.views.metric_request",
     "bot.actions.metric_request",
 )

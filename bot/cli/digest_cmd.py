@@ -1,7 +1,69 @@
+"""`usagebot digest [--month YYYY-MM] [--dry-run] [--tam EMAIL]`: the monthly digest, by hand."""
+
 from __future__ import annotations
 
 import click
 
+from bot.cli import Failure, settings_from
+from bot.settings import SettingsError
+
 
 def register(cli: click.Group) -> None:
-    """Commands of this module are added by their issue's work."""
+    @cli.command("digest")
+    @click.option("--month", help="Month the digest is for, YYYY-MM (default: this month in TIMEZONE).")
+    @click.option("--dry-run", is_flag=True, help="Print what would be sent; send and change nothing.")
+    @click.option("--tam", "tam_email", help="Only this TAM (by email).")
+    @click.option("--pace", type=float, default=1.0, show_default=True, hidden=True, help="Seconds between parts.")
+    @click.pass_context
+    def digest(ctx: click.Context, month: str | None, dry_run: bool, tam_email: str | None, pace: float) -> None:
+        """DM each TAM their accounts' Unknown instances (exactly once per TAM and month)."""
+        from bot.digest_slack import run_and_report
+        from bot.render.digest import render_digest_text
+        from db.migrate import current_heads
+        from workflows.digest import current_month, parse_month
+
+        settings = settings_from(ctx)
+        try:
+            month_key = parse_month(month) if month else current_month(settings.timezone)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--month") from None
+        if tam_email is not None and "@" not in tam_email:
+            raise click.BadParameter(f"{tam_email!r} is not an email address", param_hint="--tam")
+        if not dry_run:
+            try:
+                settings.require("slack_bot_token")
+            except SettingsError as exc:
+                raise Failure(str(exc)) from None
+        try:
+            if not current_heads(settings.database_url):
+                raise Failure("The database has no schema yet: run `usagebot db upgrade` first.")
+            result = run_and_report(settings, month=month_key, tam_email=tam_email, dry_run=dry_run, pace_seconds=pace)
+        except Failure:
+            raise
+        except Exception as exc:  # database or Slack down: a clean message, the log has details
+            raise Failure(f"The digest could not run: {exc}") from None
+
+        if dry_run:
+            click.echo(f"Dry run for {month_key}: nothing was sent or recorded.")
+            for digest_, parts in result.previews:
+                click.echo("")
+                click.echo(render_digest_text(digest_))
+                click.echo(f"  -> {len(parts)} message(s), {sum(len(p['blocks']) for p in parts)} blocks")
+        click.echo("")
+        click.echo(result.summary_text)
+        if result.tams_not_found:
+            click.echo("TAMs not found in Slack: " + ", ".join(result.tams_not_found))
+        if result.accounts_without_tam:
+            click.echo(
+                "Accounts with Unknown instances but no TAM: "
+                + ", ".join(f"{name} ({n})" for _, name, n in result.accounts_without_tam[:50])
+                + (" …" if len(result.accounts_without_tam) > 50 else "")
+            )
+        if result.in_progress_elsewhere:
+            click.echo("Being sent by another run right now: " + ", ".join(result.in_progress_elsewhere))
+        if result.failures:
+            click.echo("Failed (rerun to retry; nothing is sent twice):")
+            for line in result.failures:
+                click.echo(f"  {line}")
+            raise Failure(f"{len(result.failures)} digest(s) could not be delivered.")
+        click.echo(f"Composed in {result.compose_seconds:.2f}s; {result.messages_posted} message(s) posted.")

@@ -1,0 +1,97 @@
+"""The digest's Slack side: slack_sdk's WebClient behind `workflows.digest.SlackPort`, and one
+`run_and_report` used by both `usagebot digest` and the scheduler."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.settings import Settings
+from db.session import session_factory
+from workflows.digest import RunResult, record_run, run_digest
+
+log = logging.getLogger("usagebot.digest")
+
+
+class WebClientPort:
+    """SlackPort over a WebClient built by `bot.app.make_web_client` (429/5xx retries configured there)."""
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+
+    def lookup_user(self, email: str) -> str | None:
+        try:
+            response = self.client.users_lookupByEmail(email=email)
+        except SlackApiError as exc:
+            if exc.response.get("error") == "users_not_found":
+                return None
+            raise
+        user = response.get("user") or {}
+        if user.get("deleted") or user.get("is_bot"):
+            return None
+        return user.get("id")
+
+    def open_dm(self, user_id: str) -> str:
+        return self.client.conversations_open(users=user_id)["channel"]["id"]
+
+    def post(self, channel: str, text: str, blocks: list[dict[str, Any]], metadata: dict[str, Any]) -> str:
+        return self.client.chat_postMessage(
+            channel=channel, text=text, blocks=blocks, metadata=metadata, unfurl_links=False
+        )["ts"]
+
+    def recent_metadata(self, channel: str, limit: int) -> list[tuple[str, dict[str, Any]]]:
+        out: list[tuple[str, dict[str, Any]]] = []
+        cursor = None
+        seen = 0
+        while seen < limit:
+            response = self.client.conversations_history(
+                channel=channel, include_all_metadata=True, limit=min(200, limit - seen), cursor=cursor
+            )
+            messages = response.get("messages") or []
+            seen += len(messages)
+            out.extend((m["ts"], m["metadata"]) for m in messages if m.get("metadata"))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not response.get("has_more") or not cursor or not messages:
+                break
+        return out
+
+    def post_summary(self, channel: str, text: str) -> str:
+        return self.client.chat_postMessage(channel=channel, text=text)["ts"]
+
+
+def run_and_report(
+    settings: Settings,
+    *,
+    month: str,
+    tam_email: str | None = None,
+    dry_run: bool = False,
+    pace_seconds: float = 1.0,
+    client: WebClient | None = None,
+) -> RunResult:
+    """Run the digest; unless dry, record the run and post the one-line summary to PRODUCT_ANALYTICS_CHANNEL."""
+    from bot.app import make_web_client
+    from bot.render.digest import render_digest
+
+    sessions = session_factory(settings.database_url)
+    port = None
+    if not dry_run or settings.slack_bot_token:
+        port = WebClientPort(client or make_web_client(settings))
+    result = run_digest(
+        sessions, port, render_digest, month=month, tam_email=tam_email, dry_run=dry_run, pace_seconds=pace_seconds
+    )
+    if dry_run:
+        return result
+    summary_ts = None
+    # A rerun that found every digest already delivered has nothing new to say.
+    if settings.product_analytics_channel and not result.nothing_happened:
+        try:
+            assert port is not None
+            summary_ts = port.post_summary(settings.product_analytics_channel, result.summary_text)
+        except SlackApiError as exc:
+            log.warning("could not post the digest summary: %s", exc)
+            result.failures.append(f"summary to {settings.product_analytics_channel}: {exc.response.get('error')}")
+    record_run(sessions, result, summary_ts)
+    return result

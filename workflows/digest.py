@@ -1,0 +1,644 @@
+"""Monthly digest of Unknown instances: compose per TAM, then deliver exactly once per TAM and month.
+
+Composing is two set-based queries (Unknown instances with their accounts; unmapped licenses on
+instances' latest rows), whatever the number of accounts.
+
+Delivering follows "write before the outside call, confirm after it":
+1. claim the (tam_email, month) row: an INSERT that the unique constraint lets only one run win,
+   or a compare-and-set take-over of a row whose claimer is gone (lease expired, or a dead process
+   on this host); the composed parts are frozen in the row;
+2. if the row was already being sent (a crashed run), ask Slack which parts arrived: each message
+   carries metadata {event_type: usagebot_digest, digest_id, part}; `conversations.history`
+   with include_all_metadata shows them;
+3. post only the missing parts, recording each ts as it is confirmed; then mark the row sent.
+Two runs at once, a kill at any point, 429s and 5xxs (retried by the WebClient's handlers) all end
+with each part posted once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.models import Account, Instance, UsageMonthly
+from db.models.digest import DigestDelivery, DigestRun, SlackUserCache
+
+log = logging.getLogger("usagebot.digest")
+
+EVENT_TYPE = "usagebot_digest"
+OBSOLETE_AFTER_DAYS = 90
+CLAIM_TTL = timedelta(minutes=5)
+HISTORY_SCAN_LIMIT = 1000  # messages of the TAM's DM read back when resuming a delivery
+USER_CACHE_FOUND_TTL = timedelta(days=7)
+USER_CACHE_MISSING_TTL = timedelta(hours=1)  # a new TAM may join Slack any day
+
+
+# ----------------------------------------------------------------------------- composed data (plain)
+@dataclass(frozen=True)
+class DigestInstance:
+    id: int
+    name: str
+    kind: str  # "self-managed" | "namespace"
+    version: str | None
+    first_seen: date | None
+    last_ping: datetime | None
+    billable_users: int | None
+    label_version: int
+    probably_obsolete: bool
+    silent_days: int | None
+
+
+@dataclass
+class DigestAccount:
+    id: str
+    name: str
+    instances: list[DigestInstance] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DigestFlag:
+    account_id: str
+    account_name: str
+    instance_name: str
+    kind: str
+    message: str
+
+
+@dataclass
+class TamDigest:
+    tam_email: str  # lower-cased
+    tam_name: str | None
+    month: str
+    accounts: list[DigestAccount] = field(default_factory=list)
+    flags: list[DigestFlag] = field(default_factory=list)
+
+    @property
+    def instance_count(self) -> int:
+        return sum(len(a.instances) for a in self.accounts)
+
+
+@dataclass
+class Composition:
+    month: str
+    digests: list[TamDigest]
+    # Accounts with Unknown instances but no TAM: (account id, name, Unknown instances).
+    accounts_without_tam: list[tuple[str, str, int]]
+
+
+def month_key(d: date | datetime) -> str:
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+def parse_month(text: str) -> str:
+    """'YYYY-MM' validated; ValueError with a clear message otherwise."""
+    try:
+        parsed = datetime.strptime(text.strip(), "%Y-%m")
+    except ValueError:
+        raise ValueError(f"{text!r} is not a month; expected YYYY-MM such as 2026-11") from None
+    return month_key(parsed)
+
+
+def compose(session: Session, month: str, *, now: datetime | None = None, tam_email: str | None = None) -> Composition:
+    """Every TAM's digest: their accounts' Unknown instances, grouped by account, plus flags needing them."""
+    now = now or datetime.now(UTC)
+    email_key = func.lower(func.trim(Account.tam_email))
+    query = (
+        select(
+            Instance.id,
+            Instance.hostname,
+            Instance.namespace_name,
+            Instance.namespace_id,
+            Instance.identity,
+            Instance.delivery_type,
+            Instance.last_version,
+            Instance.first_seen_month,
+            Instance.creation_date,
+            Instance.last_ping_at,
+            Instance.last_billable_users,
+            Instance.label_version,
+            Account.id,
+            Account.name,
+            Account.tam_email,
+            Account.tam_name,
+        )
+        .join(Account, Account.id == Instance.account_id)
+        .where(Instance.label == "Unknown")
+    )
+    if tam_email:
+        query = query.where(email_key == tam_email.strip().lower())
+    by_tam: dict[str, TamDigest] = {}
+    accounts: dict[tuple[str, str], DigestAccount] = {}
+    no_tam: dict[str, list[Any]] = {}
+    for row in session.execute(query):
+        (iid, host, ns_name, ns_id, identity, _delivery, version, first_seen, created, last_ping, billable, lv) = row[
+            :12
+        ]
+        account_id, account_name, raw_email, tam_name = row[12:]
+        email = (raw_email or "").strip().lower()
+        if not email:
+            entry = no_tam.setdefault(account_id, [account_name, 0])
+            entry[1] += 1
+            continue
+        digest = by_tam.get(email)
+        if digest is None:
+            digest = by_tam[email] = TamDigest(tam_email=email, tam_name=tam_name, month=month)
+        account = accounts.get((email, account_id))
+        if account is None:
+            account = accounts[(email, account_id)] = DigestAccount(account_id, account_name)
+            digest.accounts.append(account)
+        ping = _aware(last_ping)
+        silent = (now - ping).days if ping is not None else None
+        name = host or ns_name or (f"namespace {ns_id}" if ns_id else identity)
+        account.instances.append(
+            DigestInstance(
+                id=iid,
+                name=name,
+                kind="namespace" if ns_id and not host else "self-managed",
+                version=version,
+                first_seen=first_seen or created,
+                last_ping=ping,
+                billable_users=billable,
+                label_version=lv,
+                probably_obsolete=silent is not None and silent >= OBSOLETE_AFTER_DAYS,
+                silent_days=silent,
+            )
+        )
+    for digest in by_tam.values():
+        digest.accounts.sort(key=lambda a: a.name.lower())
+        for account in digest.accounts:
+            account.instances.sort(key=lambda i: (i.probably_obsolete, i.name.lower()))
+    _add_unmapped_license_flags(session, by_tam, tam_email)
+    return Composition(
+        month=month,
+        digests=sorted(by_tam.values(), key=lambda d: d.tam_email),
+        accounts_without_tam=sorted(((k, v[0], v[1]) for k, v in no_tam.items()), key=lambda t: t[1].lower()),
+    )
+
+
+def _add_unmapped_license_flags(session: Session, by_tam: dict[str, TamDigest], tam_email: str | None) -> None:
+    """One query: instances whose latest usage row (the sync keeps `last_seen_month`) has an unmapped license."""
+    if not by_tam:
+        return
+    query = (
+        select(
+            func.lower(func.trim(Account.tam_email)),
+            Account.id,
+            Account.name,
+            Instance.hostname,
+            Instance.namespace_name,
+            Instance.namespace_id,
+            Instance.identity,
+        )
+        .select_from(UsageMonthly)
+        .join(
+            Instance,
+            (Instance.id == UsageMonthly.instance_id) & (Instance.last_seen_month == UsageMonthly.snapshot_month),
+        )
+        .join(Account, Account.id == Instance.account_id)
+        .where(UsageMonthly.license_mapped.is_(False))
+        .distinct()
+    )
+    if tam_email:
+        query = query.where(func.lower(func.trim(Account.tam_email)) == tam_email.strip().lower())
+    for email, account_id, account_name, host, ns_name, ns_id, identity in session.execute(query):
+        digest = by_tam.get(email)
+        if digest is None:  # nothing Unknown for this TAM: no DM, so no flags either
+            continue
+        name = host or ns_name or (f"namespace {ns_id}" if ns_id else identity)
+        digest.flags.append(
+            DigestFlag(
+                account_id,
+                account_name,
+                name,
+                "license_unmapped",
+                "the license is not linked to a subscription: ask Support to generate a new license "
+                "with the right subscription id",
+            )
+        )
+    for digest in by_tam.values():
+        digest.flags.sort(key=lambda f: (f.account_name.lower(), f.instance_name))
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+# ----------------------------------------------------------------------------- Slack, as the digest needs it
+class SlackPort(Protocol):
+    """What delivering needs from Slack; `bot/digest_slack.py` implements it with slack_sdk's WebClient
+    (whose retry handlers wait out 429s and retry 5xx). Methods raise on a failure that retries didn't fix."""
+
+    def lookup_user(self, email: str) -> str | None: ...
+
+    def open_dm(self, user_id: str) -> str: ...
+
+    def post(self, channel: str, text: str, blocks: list[dict[str, Any]], metadata: dict[str, Any]) -> str: ...
+
+    def recent_metadata(self, channel: str, limit: int) -> list[tuple[str, dict[str, Any]]]:
+        """(ts, metadata) of the messages with metadata among the `limit` most recent in `channel`."""
+        ...
+
+
+# A renderer turns one TAM's digest into messages: [{"text": …, "blocks": […]}, …]. bot/render/digest.py.
+Renderer = Callable[[TamDigest], list[dict[str, Any]]]
+
+
+# ----------------------------------------------------------------------------- Slack user lookup, cached
+def find_slack_user(
+    sessions: sessionmaker[Session], slack: SlackPort, email: str, *, now: datetime | None = None, write: bool = True
+) -> str | None:
+    """The Slack user id for `email` (None: not in Slack), from the cache while fresh."""
+    now = now or datetime.now(UTC)
+    email = email.strip().lower()
+    with sessions() as session:
+        cached = session.get(SlackUserCache, email)
+        if cached is not None and _aware(cached.expires_at) > now:  # type: ignore[operator]
+            return cached.user_id
+    user_id = slack.lookup_user(email)
+    if write:
+        ttl = USER_CACHE_FOUND_TTL if user_id else USER_CACHE_MISSING_TTL
+        with sessions() as session:
+            row = session.get(SlackUserCache, email)
+            if row is None:
+                session.add(SlackUserCache(email=email, user_id=user_id, fetched_at=now, expires_at=now + ttl))
+            else:
+                row.user_id, row.fetched_at, row.expires_at = user_id, now, now + ttl
+            try:
+                session.commit()
+            except IntegrityError:  # another run cached it at the same moment: theirs is as good
+                session.rollback()
+    return user_id
+
+
+# ----------------------------------------------------------------------------- claiming deliveries
+def runner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _claimer_is_dead(claimed_by: str | None) -> bool:
+    """A claim by a process on this host that no longer exists (killed mid-run) need not wait for its lease."""
+    if not claimed_by:
+        return True
+    host, _, rest = claimed_by.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False  # this process: another thread's run is alive
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+@dataclass
+class Claim:
+    delivery_id: int
+    digest_id: str
+    resumed: bool  # the row existed: parts may already be in Slack
+
+
+def claim(
+    sessions: sessionmaker[Session],
+    *,
+    tam_email: str,
+    month: str,
+    runner: str,
+    parts: list[dict[str, Any]],
+    instance_count: int,
+    slack_user_id: str,
+    now: datetime | None = None,
+) -> Claim | None:
+    """Win the right to send this TAM's digest for `month`, or None (sent already, or another run is on it)."""
+    now = now or datetime.now(UTC)
+    digest_id = uuid.uuid4().hex
+    with sessions() as session:
+        try:
+            result = session.execute(
+                insert(DigestDelivery).values(
+                    tam_email=tam_email,
+                    month=month,
+                    digest_id=digest_id,
+                    status="sending",
+                    slack_user_id=slack_user_id,
+                    parts=parts,
+                    sent_ts={},
+                    message_count=0,
+                    instance_count=instance_count,
+                    claimed_by=runner,
+                    claimed_until=now + CLAIM_TTL,
+                    attempts=1,
+                    created_at=now,
+                )
+            )
+            session.commit()
+            return Claim(result.inserted_primary_key[0], digest_id, resumed=False)
+        except IntegrityError:
+            session.rollback()
+        row = session.execute(
+            select(
+                DigestDelivery.id, DigestDelivery.status, DigestDelivery.claimed_by, DigestDelivery.claimed_until
+            ).where(DigestDelivery.tam_email == tam_email, DigestDelivery.month == month)
+        ).first()
+        session.rollback()
+        if row is None or row.status == "sent":
+            return None
+        expired = row.claimed_until is None or _aware(row.claimed_until) < now
+        if not (expired or row.claimed_by == runner or _claimer_is_dead(row.claimed_by)):
+            return None
+        # Compare-and-set on the claimer we saw: of two runs taking over at once, one wins.
+        taken = session.execute(
+            update(DigestDelivery)
+            .where(
+                DigestDelivery.id == row.id,
+                DigestDelivery.status == "sending",
+                DigestDelivery.claimed_by.is_(None)
+                if row.claimed_by is None
+                else DigestDelivery.claimed_by == row.claimed_by,
+            )
+            .values(
+                claimed_by=runner,
+                claimed_until=now + CLAIM_TTL,
+                attempts=DigestDelivery.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+        if taken.rowcount != 1:
+            return None
+        digest_id = session.scalar(select(DigestDelivery.digest_id).where(DigestDelivery.id == row.id))
+        session.rollback()
+        return Claim(row.id, str(digest_id), resumed=True)
+
+
+def _update_delivery(sessions: sessionmaker[Session], delivery_id: int, runner: str, **values: Any) -> None:
+    with sessions() as session:
+        session.execute(
+            update(DigestDelivery)
+            .where(DigestDelivery.id == delivery_id, DigestDelivery.claimed_by == runner)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+
+
+# ----------------------------------------------------------------------------- the run
+@dataclass
+class RunResult:
+    month: str
+    dry_run: bool = False
+    tams_total: int = 0
+    tams_messaged: list[str] = field(default_factory=list)  # sent (or completed) by this run
+    already_sent: list[str] = field(default_factory=list)
+    in_progress_elsewhere: list[str] = field(default_factory=list)
+    tams_not_found: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # "email: reason"
+    accounts_without_tam: list[tuple[str, str, int]] = field(default_factory=list)
+    instances_listed: int = 0
+    messages_posted: int = 0
+    parts_recovered: int = 0  # found already in Slack after a crash
+    compose_seconds: float = 0.0
+    previews: list[tuple[TamDigest, list[dict[str, Any]]]] = field(default_factory=list)  # dry run
+    summary_text: str = ""
+
+    @property
+    def nothing_happened(self) -> bool:
+        return not (self.tams_messaged or self.tams_not_found or self.failures or self.accounts_without_tam)
+
+
+def summary_line(result: RunResult) -> str:
+    parts = [
+        f"Unknown-instance digest {result.month}: {len(result.tams_messaged)} TAMs messaged",
+        f"{result.instances_listed:,} instances listed",
+        f"{len(result.tams_not_found)} TAMs not found in Slack"
+        + (
+            f" ({', '.join(result.tams_not_found[:10])}{'…' if len(result.tams_not_found) > 10 else ''})"
+            if result.tams_not_found
+            else ""
+        ),
+        f"{len(result.accounts_without_tam)} accounts with Unknown instances but no TAM",
+    ]
+    if result.already_sent:
+        parts.append(f"{len(result.already_sent)} already had theirs")
+    if result.failures:
+        parts.append(f"{len(result.failures)} failed (will be retried on the next run)")
+    return "; ".join(parts) + "."
+
+
+def run_digest(
+    sessions: sessionmaker[Session],
+    slack: SlackPort | None,
+    render: Renderer,
+    *,
+    month: str,
+    tam_email: str | None = None,
+    dry_run: bool = False,
+    pace_seconds: float = 1.0,
+    now: datetime | None = None,
+    on_part_posted: Callable[[str, int], None] | None = None,
+) -> RunResult:
+    """Compose and deliver (or, with dry_run, only compose and look up: nothing is written or sent).
+
+    `on_part_posted(tam_email, part)` runs after Slack accepted a part and before it is recorded: tests
+    use it to simulate a crash at the worst moment.
+    """
+    now = now or datetime.now(UTC)
+    result = RunResult(month=month, dry_run=dry_run)
+    started = time.perf_counter()
+    with sessions() as session:
+        composition = compose(session, month, now=now, tam_email=tam_email)
+        delivered = dict(
+            session.execute(
+                select(DigestDelivery.tam_email, DigestDelivery.status).where(DigestDelivery.month == month)
+            ).all()
+        )
+    result.compose_seconds = time.perf_counter() - started
+    result.accounts_without_tam = [] if tam_email else composition.accounts_without_tam
+    result.tams_total = len(composition.digests)
+    runner = runner_id()
+
+    for digest in composition.digests:
+        if delivered.get(digest.tam_email) == "sent":
+            result.already_sent.append(digest.tam_email)
+            continue
+        parts = render(digest)
+        if dry_run:
+            result.previews.append((digest, parts))
+            if slack is not None and find_slack_user(sessions, slack, digest.tam_email, write=False) is None:
+                result.tams_not_found.append(digest.tam_email)
+            continue
+        assert slack is not None, "sending needs Slack"
+        try:
+            user_id = find_slack_user(sessions, slack, digest.tam_email, now=now)
+        except Exception as exc:  # Slack kept failing even after retries: try this TAM next run
+            log.warning("lookup of %s failed: %s", digest.tam_email, exc)
+            result.failures.append(f"{digest.tam_email}: Slack lookup failed ({exc})")
+            continue
+        if user_id is None:
+            result.tams_not_found.append(digest.tam_email)
+            continue
+        ticket = claim(
+            sessions,
+            tam_email=digest.tam_email,
+            month=month,
+            runner=runner,
+            parts=parts,
+            instance_count=digest.instance_count,
+            slack_user_id=user_id,
+            now=now,
+        )
+        if ticket is None:
+            with sessions() as session:
+                status = session.scalar(
+                    select(DigestDelivery.status).where(
+                        DigestDelivery.tam_email == digest.tam_email, DigestDelivery.month == month
+                    )
+                )
+            (result.already_sent if status == "sent" else result.in_progress_elsewhere).append(digest.tam_email)
+            continue
+        try:
+            posted, recovered, count = _deliver(
+                sessions, slack, ticket, runner, user_id, digest.tam_email, pace_seconds, on_part_posted
+            )
+        except Exception as exc:
+            log.warning("digest for %s failed: %s", digest.tam_email, exc)
+            _update_delivery(
+                sessions,
+                ticket.delivery_id,
+                runner,
+                last_error=str(exc)[:2000],
+                claimed_until=datetime(1970, 1, 1, tzinfo=UTC),  # free for the next run at once
+            )
+            result.failures.append(f"{digest.tam_email}: {exc}")
+            continue
+        result.tams_messaged.append(digest.tam_email)
+        result.messages_posted += posted
+        result.parts_recovered += recovered
+        result.instances_listed += count
+    result.summary_text = summary_line(result)
+    return result
+
+
+def _deliver(
+    sessions: sessionmaker[Session],
+    slack: SlackPort,
+    ticket: Claim,
+    runner: str,
+    user_id: str,
+    tam_email: str,
+    pace_seconds: float,
+    on_part_posted: Callable[[str, int], None] | None,
+) -> tuple[int, int, int]:
+    """Post the parts not yet in Slack; returns (posted, recovered from Slack, instances listed)."""
+    with sessions() as session:
+        row = session.get(DigestDelivery, ticket.delivery_id)
+        assert row is not None
+        parts: list[dict[str, Any]] = list(row.parts or [])
+        sent: dict[str, str] = dict(row.sent_ts or {})
+        channel = row.channel
+        instance_count = row.instance_count
+    if channel is None:
+        channel = slack.open_dm(user_id)
+        _update_delivery(sessions, ticket.delivery_id, runner, channel=channel)
+    recovered = 0
+    if ticket.resumed and len(sent) < len(parts):
+        # A run died after posting and before recording: Slack's copy of the metadata is the truth. The DM
+        # is the bot's own conversation with the TAM, so the parts are among its latest messages.
+        for ts, meta in slack.recent_metadata(channel, HISTORY_SCAN_LIMIT):
+            payload = meta.get("event_payload") or {}
+            if meta.get("event_type") == EVENT_TYPE and payload.get("digest_id") == ticket.digest_id:
+                key = str(payload.get("part"))
+                if key not in sent:
+                    sent[key] = ts
+                    recovered += 1
+        if recovered:
+            _update_delivery(sessions, ticket.delivery_id, runner, sent_ts=dict(sent))
+    posted = 0
+    last_post = 0.0
+    for number, part in enumerate(parts, start=1):
+        if str(number) in sent:
+            continue
+        # Slack allows about one message per second per channel; only this TAM's parts share a channel.
+        wait = pace_seconds - (time.monotonic() - last_post)
+        if posted and wait > 0:
+            time.sleep(wait)
+        metadata = {
+            "event_type": EVENT_TYPE,
+            "event_payload": {"digest_id": ticket.digest_id, "part": number, "parts": len(parts)},
+        }
+        ts = slack.post(channel, part["text"], part["blocks"], metadata)
+        last_post = time.monotonic()
+        if on_part_posted is not None:
+            on_part_posted(tam_email, number)
+        sent[str(number)] = ts
+        posted += 1
+        _update_delivery(
+            sessions,
+            ticket.delivery_id,
+            runner,
+            sent_ts=dict(sent),
+            claimed_until=datetime.now(UTC) + CLAIM_TTL,
+        )
+    _update_delivery(
+        sessions,
+        ticket.delivery_id,
+        runner,
+        status="sent",
+        message_count=len(parts),
+        sent_at=datetime.now(UTC),
+        claimed_until=None,
+        last_error=None,
+    )
+    return posted, recovered, instance_count
+
+
+def record_run(sessions: sessionmaker[Session], result: RunResult, summary_ts: str | None) -> None:
+    with sessions() as session:
+        session.add(
+            DigestRun(
+                month=result.month,
+                finished_at=datetime.now(UTC),
+                tams_messaged=len(result.tams_messaged),
+                instances_listed=result.instances_listed,
+                tams_not_found=list(result.tams_not_found),
+                accounts_without_tam=len(result.accounts_without_tam),
+                failures=list(result.failures),
+                summary_ts=summary_ts,
+            )
+        )
+        session.commit()
+
+
+def current_month(timezone: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    return month_key(datetime.now(ZoneInfo(timezone)))
+
+
+def scheduled_run(settings: Any) -> str:
+    """The scheduler's entry point (PERIODIC_JOBS): this month's digest, then the summary line."""
+    from bot.digest_slack import run_and_report
+
+    return run_and_report(settings, month=current_month(settings.timezone)).summary_text
+
+
+def names(items: Sequence[tuple[str, str, int]]) -> list[str]:
+    return [name for _, name, _ in items]
