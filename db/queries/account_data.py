@@ -17,7 +17,12 @@ from db.models import SCORED_METRIC_COLUMNS, Account, Instance, Subscription, Us
 from db.names import name_key
 from scoring.model import AccountInfo, InstanceInfo, SubscriptionInfo, UsageRow
 
-OPT_OUT = "opt-out"  # included_in_health_measures_str, compared case-insensitively
+OPT_OUT = "Opt-Out"  # included_in_health_measures_str of rows that must not count (other modules import this)
+
+
+def is_opt_out(value: str | None) -> bool:
+    """The row is marked Opt-Out (compared ignoring case and surrounding spaces)."""
+    return (value or "").strip().casefold() == OPT_OUT.casefold()
 
 
 @dataclass(frozen=True)
@@ -142,7 +147,7 @@ def load_account_data(
                 r[6],  # billable_user_count
                 r[7],  # license_user_count
                 labels.get(r[1], "Unknown"),  # the label now, after any relabelling
-                (r[8] or "").strip().casefold() == OPT_OUT,
+                is_opt_out(r[8]),
                 metrics,
                 r[9],  # cleaned_version
                 r[10],  # license_mapped
