@@ -71,7 +71,7 @@ def build_account_report(
         month = as_of or latest_account_month(session, account_id) or date.today()
     month = month.replace(day=1)
     first = add_months(month, -(rules.trend_months - 1))
-    data = load_account_data(session, account_id, first, month, rules.columns())
+    data = load_account_data(session, account_id, first, month, rules.columns(), rules.account.opt_out_value)
     if data is None:
         raise AccountNotFound(account_id, nearest_account_names(session, account_id))
     # Instances seen in the window: older ones are history, not part of this month's picture.

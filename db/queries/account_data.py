@@ -20,9 +20,9 @@ from scoring.model import AccountInfo, InstanceInfo, SubscriptionInfo, UsageRow
 OPT_OUT = "Opt-Out"  # included_in_health_measures_str of rows that must not count (other modules import this)
 
 
-def is_opt_out(value: str | None) -> bool:
+def is_opt_out(value: str | None, marker: str = OPT_OUT) -> bool:
     """The row is marked Opt-Out (compared ignoring case and surrounding spaces)."""
-    return (value or "").strip().casefold() == OPT_OUT.casefold()
+    return (value or "").strip().casefold() == marker.casefold()
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ def load_account_data(
     first_month: date,
     last_month: date,
     metric_columns: Iterable[str] = SCORED_METRIC_COLUMNS,
+    opt_out_value: str = OPT_OUT,
 ) -> AccountData | None:
     """The account, all its subscriptions and instances, and its usage rows from first_month to last_month.
 
@@ -147,7 +148,7 @@ def load_account_data(
                 r[6],  # billable_user_count
                 r[7],  # license_user_count
                 labels.get(r[1], "Unknown"),  # the label now, after any relabelling
-                is_opt_out(r[8]),
+                is_opt_out(r[8], opt_out_value),
                 metrics,
                 r[9],  # cleaned_version
                 r[10],  # license_mapped
