@@ -1,7 +1,105 @@
+"""`usagebot sync PATH` and `usagebot sync --from-sql URL [--schema NAME]` (DATA_CONTRACT.md)."""
+
 from __future__ import annotations
+
+import sys
+from typing import Any
 
 import click
 
+from bot.cli import Failure, settings_from
+
+# A rejected export can have thousands of problems; print enough to act on, count the rest.
+MAX_PRINTED = 200
+
+
+class BarProgress:
+    """A click progress bar per table, drawn only when stderr is a terminal."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._done = 0
+
+    def start(self, label: str, total: int | None) -> None:
+        self._bar = click.progressbar(length=total or 0, label=f"{label:<22}", file=sys.stderr, show_eta=True)
+        self._bar.__enter__()
+        self._done = 0
+
+    def update(self, done: int) -> None:
+        if self._bar is not None and done > self._done:
+            self._bar.update(done - self._done)
+            self._done = done
+
+    def finish(self) -> None:
+        if self._bar is not None:
+            self._bar.finish()
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+
+def progress_for_terminal() -> BarProgress | None:
+    return BarProgress() if sys.stderr.isatty() else None
+
+
+def report_result(result: Any) -> None:
+    """Print a sync's outcome; raise Failure (exit 1) when the export was rejected."""
+    if not result.ok:
+        for line in result.problems[:MAX_PRINTED]:
+            click.echo(line, err=True)
+        more = result.problem_count - min(len(result.problems), MAX_PRINTED)
+        if more > 0:
+            click.echo(f"… and {more:,} more", err=True)
+        noun = "problem" if result.problem_count == 1 else "problems"
+        raise Failure(f"export rejected: {result.problem_count:,} {noun}; the database was not changed.")
+    ch = result.changes
+    as_of = result.as_of_month.strftime("%Y-%m") if result.as_of_month else "no usage rows"
+    click.echo(
+        f"Synced {result.source}\n"
+        f"  read:    {result.accounts:,} accounts, {result.subscriptions:,} subscriptions, "
+        f"{result.instances:,} instances, {result.usage_rows:,} usage rows\n"
+        f"  changed: {ch.accounts:,} accounts, {ch.subscriptions:,} subscriptions, "
+        f"{ch.instances:,} instances, {ch.usage_rows:,} usage rows ({ch.total:,} rows in all)\n"
+        f"Data as of {as_of}."
+    )
+
 
 def register(cli: click.Group) -> None:
-    """Commands of this module are added by their issue's work."""
+    @cli.command("sync")
+    @click.argument("path", required=False, type=click.Path(path_type=str))
+    @click.option("--from-sql", "from_sql", metavar="URL", help="Read the export's tables from this SQLAlchemy URL.")
+    @click.option("--schema", metavar="NAME", help="Schema holding the tables (with --from-sql).")
+    @click.pass_context
+    def sync(ctx: click.Context, path: str | None, from_sql: str | None, schema: str | None) -> None:
+        """Load a warehouse export: a folder with accounts.csv, subscriptions.csv and
+        usage_monthly.csv, or the same tables in a database (--from-sql).
+
+        Every row is validated first; one bad row rejects the whole export (exit 1) with each
+        problem as file:line: column: what is wrong, and the database stays as it was.
+        """
+        from workflows.sync import CsvExport, SourceError, SqlExport, SyncFailed, sync_export
+
+        if bool(path) == bool(from_sql):
+            raise click.UsageError("give exactly one of PATH (a folder of CSV files) or --from-sql URL")
+        if schema and not from_sql:
+            raise click.UsageError("--schema only applies to --from-sql")
+        settings = settings_from(ctx)
+        try:
+            export = CsvExport(path) if path else SqlExport(from_sql or "", schema=schema)
+        except SourceError as exc:
+            raise Failure(str(exc)) from None
+        try:
+            result = sync_export(export, settings.database_url, progress=progress_for_terminal())
+        except SyncFailed as exc:
+            raise Failure(str(exc)) from None
+        except OSError as exc:
+            raise Failure(f"could not read the export: {exc}") from None
+        finally:
+            if isinstance(export, SqlExport):
+                export.close()
+        report_result(result)
+        # App Home (colleague H): everyone who opened the Home tab lately sees the new month (needs a bot token).
+        from bot.events.app_home import refresh_home_after_sync
+
+        refreshed = refresh_home_after_sync(settings)
+        if refreshed:
+            click.echo(f"Refreshed {refreshed:,} App Home tab(s).")

@@ -1,0 +1,173 @@
+"""Where an export comes from: a folder of CSV files, or tables in any SQLAlchemy database.
+
+Both give the same thing per table: lower-cased column names and a stream of rows, each with its
+CSV line number (or None for SQL, where problems are located by the row's key instead).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import MetaData, Table, create_engine, func, inspect, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+# Rows are read in batches of this size from SQL sources, so memory stays flat.
+SQL_BATCH = 5_000
+# Long text fields (e.g. a dumped JSON blob in an extra column) must not stop a sync.
+csv.field_size_limit(64 * 1024 * 1024)
+
+
+class SourceError(Exception):
+    """The source cannot be read at all (folder or database missing, unreachable)."""
+
+
+@dataclass
+class TableReader:
+    label: str  # how problems name this table: "accounts.csv" or "accounts"
+    is_csv: bool
+    columns: list[str]
+    rows: Iterator[tuple[int | None, Sequence[Any]]]
+    total: int | None = None  # for progress: bytes (CSV) or rows (SQL)
+    position: Any = field(default=None)  # callable -> progress so far, in the unit of `total`
+
+
+class Export(Protocol):
+    description: str
+
+    def table(self, name: str) -> AbstractContextManager[TableReader | str]:
+        """The table's reader, or a one-line problem when it is absent."""
+        ...
+
+
+class CsvExport:
+    """`accounts.csv`, `subscriptions.csv`, `usage_monthly.csv` in one folder (UTF-8, RFC 4180)."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise SourceError(
+                f"{self.folder} is not a folder (expected accounts.csv, subscriptions.csv, usage_monthly.csv)"
+            )
+        self.description = str(self.folder.resolve())
+
+    @contextmanager
+    def table(self, name: str) -> Iterator[TableReader | str]:
+        path = self.folder / f"{name}.csv"
+        label = path.name
+        if not path.is_file():
+            yield f"{label}: file not found in {self.folder}"
+            return
+        raw = path.open("rb")
+        try:
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            reader = csv.reader(text)
+            try:
+                header = next(reader)
+            except StopIteration:
+                yield f"{label}:1: -: the file is empty (expected a header row)"
+                return
+            except UnicodeDecodeError:
+                yield f"{label}:1: -: not valid UTF-8"
+                return
+            columns = [h.strip().lower() for h in header]
+            yield TableReader(
+                label=label,
+                is_csv=True,
+                columns=columns,
+                rows=_csv_rows(reader, label),
+                total=path.stat().st_size,
+                position=raw.tell,
+            )
+        finally:
+            raw.close()
+
+
+class CsvDecodeError(Exception):
+    def __init__(self, line: int) -> None:
+        super().__init__(f"not valid UTF-8 at line {line}")
+        self.line = line
+
+
+def _csv_rows(reader: Any, label: str) -> Iterator[tuple[int | None, Sequence[Any]]]:
+    last = reader.line_num
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except UnicodeDecodeError:
+            raise CsvDecodeError(last + 1) from None
+        except csv.Error as exc:
+            raise CsvDecodeError(last + 1) from exc
+        # A record may span several physical lines (quoted newlines): report its first one.
+        start = last + 1
+        last = reader.line_num
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue  # blank line
+        yield start, row
+
+
+class SqlExport:
+    """Tables (or views) named accounts, subscriptions, usage_monthly in any SQLAlchemy database."""
+
+    def __init__(self, url: str, schema: str | None = None, engine: Engine | None = None) -> None:
+        try:
+            self.engine = engine or create_engine(url)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise SourceError(f"cannot open {_safe(url)}: {exc}") from None
+        self.schema = schema
+        self.description = _safe(url) + (f" (schema {schema})" if schema else "")
+        try:
+            insp = inspect(self.engine)
+            names = insp.get_table_names(schema=schema) + insp.get_view_names(schema=schema)
+        except SQLAlchemyError as exc:
+            raise SourceError(f"cannot read {self.description}: {exc.__class__.__name__}: {exc}") from None
+        # Snowflake and others upper-case unquoted names: match case-insensitively.
+        self._names = {n.lower(): n for n in names}
+
+    @contextmanager
+    def table(self, name: str) -> Iterator[TableReader | str]:
+        real = self._names.get(name)
+        if real is None:
+            yield f"{name}: table not found in {self.description}"
+            return
+        table = Table(real, MetaData(schema=self.schema), autoload_with=self.engine)
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(table)).scalar_one()
+            done = [0]
+            yield TableReader(
+                label=name,
+                is_csv=False,
+                columns=[c.name.lower() for c in table.columns],
+                rows=_sql_rows(conn, table, done),
+                total=int(total),
+                position=lambda: done[0],
+            )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _sql_rows(conn: Any, table: Table, done: list[int]) -> Iterator[tuple[int | None, Sequence[Any]]]:
+    result = conn.execution_options(yield_per=SQL_BATCH).execute(select(table))
+    for batch in result.partitions(SQL_BATCH):
+        for row in batch:
+            yield None, row
+        done[0] += len(batch)
+
+
+def _safe(url: str) -> str:
+    """The URL without its password: sync sources are printed and stored."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparsable URL>"

@@ -1,0 +1,111 @@
+"""Temporary staging tables, filled fast: COPY on PostgreSQL, batched executemany on SQLite.
+
+Staging lives inside the sync's transaction (PostgreSQL drops it at commit or rollback), so a
+rejected or failed sync leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from db.models.usage import SCORED_METRIC_COLUMNS
+from workflows.sync.validate import ACCOUNT_STAGE, SUBSCRIPTION_STAGE, USAGE_STAGE
+
+STAGE_TABLES = {
+    "accounts": "sync_stage_accounts",
+    "subscriptions": "sync_stage_subscriptions",
+    "usage_monthly": "sync_stage_usage",
+}
+
+_TYPES: dict[str, str] = {
+    "customer_since_date": "date",
+    "start_date": "date",
+    "end_date": "date",
+    "snapshot_month": "date",
+    "creation_date": "date",
+    "ping_created_at": "timestamptz",
+    "license_mapped": "boolean",
+    "licensed_seats": "integer",
+    "license_user_count": "integer",
+    "billable_user_count": "integer",
+    "active_user_count": "integer",
+    "max_historical_user_count": "integer",
+    "arr": "double precision",
+    **dict.fromkeys(SCORED_METRIC_COLUMNS, "double precision"),
+}
+
+_NEEDS_FORMAT = ("date", "timestamptz", "boolean")
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "accounts": ACCOUNT_STAGE,
+    "subscriptions": SUBSCRIPTION_STAGE,
+    "usage_monthly": USAGE_STAGE,
+}
+
+
+def _sqlite_value(v: Any) -> Any:
+    """What SQLAlchemy itself stores on SQLite, so ORM reads and later comparisons agree."""
+    if isinstance(v, datetime):
+        # SQLAlchemy's SQLite DateTime format; stored as naive UTC (the zone is not kept).
+        return v.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(v, date):
+        return v.isoformat()
+    if isinstance(v, bool):
+        return int(v)
+    return v
+
+
+class Stager:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.postgres = conn.dialect.name == "postgresql"
+        self._time_cols: dict[str, list[int]] = {}
+        for table, cols in COLUMNS.items():
+            name = STAGE_TABLES[table]
+            self._time_cols[table] = [i for i, c in enumerate(cols) if _TYPES.get(c) in _NEEDS_FORMAT]
+            if self.postgres:
+                ddl = ", ".join(f"{c} {_TYPES.get(c, 'text')}" for c in cols)
+                conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} ({ddl}) ON COMMIT DROP")
+            else:
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{name}")
+                ddl = ", ".join(f"{c} {_TYPES.get(c, 'text').split()[0].upper()}" for c in cols)
+                conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} ({ddl})")
+
+    def write(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        name, cols = STAGE_TABLES[table], COLUMNS[table]
+        dbapi = self.conn.connection.driver_connection
+        assert dbapi is not None
+        if self.postgres:
+            with dbapi.cursor() as cur, cur.copy(f"COPY {name} ({', '.join(cols)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            idx = self._time_cols[table]
+            fixed: Iterable[Sequence[Any]] = rows
+            if idx:
+                out = []
+                for row in rows:
+                    r = list(row)
+                    for i in idx:
+                        if r[i] is not None:
+                            r[i] = _sqlite_value(r[i])
+                    out.append(r)
+                fixed = out
+            marks = ", ".join("?" * len(cols))
+            cur = dbapi.cursor()
+            try:
+                cur.executemany(f"INSERT INTO temp.{name} ({', '.join(cols)}) VALUES ({marks})", fixed)
+            finally:
+                cur.close()
+
+    def drop(self) -> None:
+        """SQLite keeps temp tables for the connection's life; PostgreSQL drops them at commit."""
+        if not self.postgres:
+            for name in STAGE_TABLES.values():
+                self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{name}")

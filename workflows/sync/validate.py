@@ -1,0 +1,357 @@
+"""Streaming validation: every row is checked and turned into a staging tuple, one at a time.
+
+Nothing here holds the export in memory. What must be remembered across rows is kept compact:
+account ids, subscription ids (with their line, for duplicate reports), and one 64-bit hash per
+usage key (snapshot_month, instance identity, subscription) for duplicate detection.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from db.names import name_key
+from workflows.sync.contract import (
+    ACCOUNT_COLS,
+    METRIC_NAME,
+    SCORED_COLS,
+    SUBSCRIPTION_COLS,
+    USAGE_COLS,
+    Col,
+    to_metric,
+)
+from workflows.sync.sources import CsvDecodeError, TableReader
+
+# Staging column order per table (what `check_*` yields, what the stager writes).
+ACCOUNT_STAGE: tuple[str, ...] = (*(c.dest for c in ACCOUNT_COLS), "name_key")
+SUBSCRIPTION_STAGE: tuple[str, ...] = tuple(c.dest for c in SUBSCRIPTION_COLS)
+USAGE_STAGE: tuple[str, ...] = (
+    "identity",
+    *(c.dest for c in USAGE_COLS if not c.dest.endswith("_creation_date")),
+    "creation_date",
+    *(c.dest for c in SCORED_COLS),
+    "extra_metrics",
+)
+
+
+class Problems:
+    """Every problem is counted; the first `keep` are kept for printing."""
+
+    def __init__(self, keep: int = 200) -> None:
+        self.keep = keep
+        self.count = 0
+        self.lines: list[str] = []
+
+    def add(self, line: str) -> None:
+        self.count += 1
+        if len(self.lines) < self.keep:
+            self.lines.append(line)
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+
+@dataclass
+class Tally:
+    accounts: int = 0
+    subscriptions: int = 0
+    usage_rows: int = 0
+    as_of_month: date | None = None
+    extra_metric_columns: list[str] = field(default_factory=list)
+
+
+class Validator:
+    """Checks the three tables in order (accounts, subscriptions, usage) and remembers their keys."""
+
+    def __init__(self, existing_accounts: set[str], existing_subscriptions: dict[str, str]) -> None:
+        self.problems = Problems()
+        self.tally = Tally()
+        # Keys known before this export: a partial export may refer to them.
+        self.accounts: dict[str, int | None] = dict.fromkeys(existing_accounts)
+        self._seen_accounts: set[str] = set()
+        self.subscriptions: dict[str, int | None] = dict.fromkeys(existing_subscriptions)
+        self._seen_subscriptions: set[str] = set()
+        self._usage_keys: set[int] = set()
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _plan(self, reader: TableReader, cols: Sequence[Col]) -> list[int | None]:
+        """Position of each contract column in the reader's columns; a missing required one is reported once."""
+        where = {name: i for i, name in reversed(list(enumerate(reader.columns)))}
+        plan: list[int | None] = []
+        for col in cols:
+            pos = where.get(col.name)
+            if pos is None and col.required:
+                head = f"{reader.label}:1" if reader.is_csv else reader.label
+                self.problems.add(f"{head}: {col.name}: missing required column")
+            plan.append(pos)
+        return plan
+
+    def _rows(self, reader: TableReader) -> Iterator[tuple[int | None, Sequence[Any]]]:
+        """The reader's rows; ragged CSV rows and unreadable bytes become problems."""
+        width = len(reader.columns)
+        try:
+            for line, values in reader.rows:
+                if reader.is_csv and len(values) != width:
+                    self.problems.add(f"{reader.label}:{line}: -: expected {width} fields, found {len(values)}")
+                    continue
+                yield line, values
+        except CsvDecodeError as exc:
+            reason = exc.__cause__ or "not valid UTF-8"
+            self.problems.add(f"{reader.label}:{exc.line}: -: {reason}; reading stopped here")
+
+    def _convert(
+        self, values: Sequence[Any], cols: Sequence[Col], plan: list[int | None], where: str
+    ) -> list[Any] | None:
+        out: list[Any] = [None] * len(cols)
+        ok = True
+        for i, col in enumerate(cols):
+            pos = plan[i]
+            if pos is None:
+                continue
+            try:
+                v = col.conv(values[pos])
+            except ValueError as exc:
+                self.problems.add(f"{where}: {col.name}: {exc}")
+                ok = False
+                continue
+            if v is None and col.required:
+                self.problems.add(f"{where}: {col.name}: missing value")
+                ok = False
+            out[i] = v
+        return out if ok else None
+
+    @staticmethod
+    def _where(reader: TableReader, line: int | None, key: str) -> str:
+        return f"{reader.label}:{line}" if line is not None else f"{reader.label}[{key}]"
+
+    @staticmethod
+    def _raw(values: Sequence[Any], pos: int | None) -> str:
+        if pos is None:
+            return "?"
+        v = values[pos]
+        s = "" if v is None else str(v).strip()
+        return s or "?"
+
+    # -- tables ----------------------------------------------------------------------------
+    def check_accounts(self, reader: TableReader) -> Iterator[tuple[Any, ...]]:
+        plan = self._plan(reader, ACCOUNT_COLS)
+        for line, values in self._rows(reader):
+            self.tally.accounts += 1
+            where = self._where(reader, line, self._raw(values, plan[0]))
+            row = self._convert(values, ACCOUNT_COLS, plan, where)
+            key = row[0] if row is not None else _clean(values, plan[0])
+            if key is not None:
+                if key in self._seen_accounts:
+                    first = self.accounts.get(key)
+                    at = f" (first on line {first})" if first else ""
+                    self.problems.add(f"{where}: dim_crm_account_id: duplicate account {key!r}{at}")
+                    continue
+                self._seen_accounts.add(key)
+                self.accounts[key] = line
+            if row is not None:
+                yield (*row, name_key(row[1]))
+
+    def check_subscriptions(self, reader: TableReader) -> Iterator[tuple[Any, ...]]:
+        plan = self._plan(reader, SUBSCRIPTION_COLS)
+        for line, values in self._rows(reader):
+            self.tally.subscriptions += 1
+            where = self._where(reader, line, self._raw(values, plan[0]))
+            row = self._convert(values, SUBSCRIPTION_COLS, plan, where)
+            key = row[0] if row is not None else _clean(values, plan[0])
+            if key is not None:
+                if key in self._seen_subscriptions:
+                    first = self.subscriptions.get(key)
+                    at = f" (first on line {first})" if first else ""
+                    self.problems.add(f"{where}: dim_subscription_id_original: duplicate subscription {key!r}{at}")
+                    continue
+                self._seen_subscriptions.add(key)
+                self.subscriptions[key] = line
+            if row is None:
+                continue
+            if row[2] not in self.accounts:
+                self.problems.add(f"{where}: dim_crm_account_id: unknown account {row[2]!r}")
+                continue
+            yield tuple(row)
+
+    def check_usage(self, reader: TableReader) -> Iterator[tuple[Any, ...]]:
+        base_plan = self._plan(reader, USAGE_COLS)
+        scored_plan = self._plan(reader, SCORED_COLS)
+        names = {c.name for c in USAGE_COLS + SCORED_COLS}
+        # Extra columns: metrics by name are checked as numbers; others are metrics when their
+        # first non-empty value is a number, and ignored text columns otherwise.
+        extras: list[tuple[int, str]] = [(i, n) for i, n in enumerate(reader.columns) if n and n not in names]
+        kind: dict[str, bool | None] = {n: (True if METRIC_NAME.search(n) else None) for _, n in extras}
+        self.tally.extra_metric_columns = [n for _, n in extras]
+        scored: list[tuple[int, int, str]] = [
+            (j, p, SCORED_COLS[j].name) for j, p in enumerate(scored_plan) if p is not None
+        ]
+        n_scored = len(SCORED_COLS)
+        pos = {c.dest: base_plan[i] for i, c in enumerate(USAGE_COLS)}
+        i_month, i_sub = pos["snapshot_month"], pos["subscription_id"]
+        i_inst, i_uuid, i_host, i_ns = pos["installation_id"], pos["uuid"], pos["hostname"], pos["namespace_id"]
+        i_delivery = pos["delivery_type"]
+        as_of = self.tally.as_of_month
+        seen = self._usage_keys
+        problems = self.problems
+        dumps = json.dumps
+
+        for line, values in self._rows(reader):
+            self.tally.usage_rows += 1
+            if line is not None:
+                where = f"{reader.label}:{line}"
+            else:
+                raw_identity = _raw_identity(values, i_delivery, i_inst, i_uuid, i_host, i_ns)
+                where = f"{reader.label}[{self._raw(values, i_month)}, {raw_identity}, {self._raw(values, i_sub)}]"
+            row = self._convert(values, USAGE_COLS, base_plan, where)
+            ok = row is not None
+
+            # Metrics: the hot loop of a big sync, so plain float() first and the careful path on failure.
+            metric_values: list[Any] = [None] * n_scored
+            for j, p, name in scored:
+                raw = values[p]
+                if raw is None or raw == "":
+                    continue
+                try:
+                    f = float(raw)
+                except (TypeError, ValueError):
+                    try:
+                        f = to_metric(raw)
+                    except ValueError as exc:
+                        problems.add(f"{where}: {name}: {exc}")
+                        ok = False
+                        continue
+                    if f is None:
+                        continue
+                if not 0 <= f < _INF:
+                    problems.add(f"{where}: {name}: {_bad_metric(raw, f)}")
+                    ok = False
+                    continue
+                metric_values[j] = f
+            metrics: dict[str, float | int] = {}
+            for i, n in extras:
+                raw = values[i]
+                if raw is None or raw == "":
+                    continue
+                k = kind[n]
+                if k is False:
+                    continue
+                try:
+                    f = float(raw)
+                except (TypeError, ValueError):
+                    try:
+                        f = to_metric(raw)
+                    except ValueError as exc:
+                        if k is None:  # its first value is text: a text column, not a metric
+                            kind[n] = False
+                            continue
+                        problems.add(f"{where}: {n}: {exc}")
+                        ok = False
+                        continue
+                    if f is None:
+                        continue
+                if not 0 <= f < _INF and (k or f != f or abs(f) == _INF):
+                    problems.add(f"{where}: {n}: {_bad_metric(raw, f)}")
+                    ok = False
+                    continue
+                kind[n] = True
+                metrics[n] = int(f) if f.is_integer() and abs(f) < 2**53 else f
+            if row is None:
+                continue
+
+            (month, account, sub, version, delivery, deployment, inst, uuid, host, inst_created, ns, ns_name,
+             ns_created) = row[:13]  # fmt: skip
+            if month.day != 1:
+                problems.add(f"{where}: snapshot_month: {month.isoformat()} is not the first day of a month")
+                ok = False
+            if account not in self.accounts:
+                problems.add(f"{where}: dim_crm_account_id: unknown account {account!r}")
+                ok = False
+            if sub not in self.subscriptions:
+                problems.add(f"{where}: dim_subscription_id_original: unknown subscription {sub!r}")
+                ok = False
+            if delivery == "SaaS":
+                if ns is None:
+                    problems.add(f"{where}: dim_namespace_id: missing value (a SaaS row needs dim_namespace_id)")
+                    continue
+                identity = f"saas:{ns}"
+                created = ns_created
+            else:
+                if inst is not None:
+                    identity = f"sm:{inst}"
+                elif uuid is not None and host is not None:
+                    identity = f"sm:{uuid}|{host}"
+                else:
+                    problems.add(
+                        f"{where}: dim_installation_id: missing value"
+                        " (a self-managed row needs dim_installation_id, or uuid and hostname)"
+                    )
+                    continue
+                created = inst_created
+            key = hash((month, identity, sub))
+            if key in seen:
+                problems.add(
+                    f"{where}: dim_subscription_id_original: duplicate row for"
+                    f" ({month.isoformat()}, {identity}, {sub}): an earlier row has the same key"
+                )
+                continue
+            seen.add(key)
+            if not ok:
+                continue
+            if as_of is None or month > as_of:
+                as_of = self.tally.as_of_month = month
+            yield (
+                identity,
+                month,
+                account,
+                sub,
+                version,
+                delivery,
+                deployment,
+                inst,
+                uuid,
+                host,
+                ns,
+                ns_name,
+                *row[13:],
+                created,
+                *metric_values,
+                dumps(metrics, sort_keys=True, separators=(",", ":")),
+            )
+
+
+_INF = float("inf")
+
+
+def _bad_metric(raw: Any, f: float) -> str:
+    if f != f or abs(f) == _INF:
+        return f"bad number {str(raw).strip()!r}"
+    return f"negative count {str(raw).strip()}"
+
+
+def _clean(values: Sequence[Any], pos: int | None) -> str | None:
+    if pos is None:
+        return None
+    v = values[pos]
+    s = "" if v is None else str(v).strip()
+    return s or None
+
+
+def _raw_identity(
+    values: Sequence[Any],
+    i_delivery: int | None,
+    i_inst: int | None,
+    i_uuid: int | None,
+    i_host: int | None,
+    i_ns: int | None,
+) -> str:
+    """The instance identity as best the raw values tell it (to locate a problem in a SQL source)."""
+    delivery = (_clean(values, i_delivery) or "").lower()
+    if delivery == "saas":
+        return f"saas:{_clean(values, i_ns) or '?'}"
+    inst = _clean(values, i_inst)
+    if inst:
+        return f"sm:{inst}"
+    return f"sm:{_clean(values, i_uuid) or '?'}|{_clean(values, i_host) or '?'}"
