@@ -8,9 +8,10 @@ import time
 from typing import Any
 
 import pytest
-from fakes.signing import block_action_payload, event_body, interaction_body, post
+from fakes.signing import event_body, post
 from fakes.slack import FakeSlack
 from home_data import LEVELS, add_account, as_of
+from home_slack import ADMIN, TAM, TAM_EMAIL, account_ids, account_sections, click, open_home, sections
 from sqlalchemy import select
 
 from bot.app import make_web_client
@@ -19,40 +20,6 @@ from bot.render.home import MAX_BLOCKS, MAX_SECTION, PAGE_SIZE, check_limits
 from bot.settings import Settings
 from db.models import HomeViewer, Instance, LabelChange
 from db.session import session_scope
-
-TAM = "U0TAM0001"
-TAM_EMAIL = "avery.tam@example.com"
-ADMIN = "U0ADMIN01"
-
-
-def open_home(bot_url: str, fake: FakeSlack, user: str, expected_publishes: int) -> dict[str, Any]:
-    event = {"type": "app_home_opened", "user": user, "channel": "D0HOME01", "tab": "home", "event_ts": "1.2"}
-    reply = post(bot_url + "/slack/events", event_body(event), content_type="application/json")
-    assert reply.status == 200
-    fake.wait_for("views.publish", expected_publishes)
-    return fake.published[user]
-
-
-def click(bot_url: str, fake: FakeSlack, user: str, action_id: str, value: str, expected_publishes: int) -> None:
-    payload = block_action_payload(
-        action_id, value, user_id=user, container={"type": "view", "view_id": f"VHOME{user}"}
-    )
-    payload["view"] = fake.published.get(user)
-    reply = post(bot_url + "/slack/events", interaction_body(payload))
-    assert reply.status == 200
-    fake.wait_for("views.publish", expected_publishes)
-
-
-def sections(view: dict[str, Any]) -> list[str]:
-    return [b["text"]["text"] for b in view["blocks"] if b["type"] == "section"]
-
-
-def account_sections(view: dict[str, Any]) -> list[str]:
-    return [b["text"]["text"] for b in view["blocks"] if b.get("block_id", "").startswith("home_acct:")]
-
-
-def account_ids(view: dict[str, Any]) -> list[str]:
-    return [b["block_id"].split(":", 1)[1] for b in view["blocks"] if b.get("block_id", "").startswith("home_acct:")]
 
 
 def assert_within_limits(view: dict[str, Any]) -> None:

@@ -238,11 +238,13 @@ def cached_portfolio(
 
     Scoring every account (an admin's "all accounts" at 20,000 accounts) takes seconds; paging through it
     must not redo that. The key holds a fingerprint of the data (sync runs, relabels, alerts, counts), so a
-    sync or a relabel is seen at once. Small portfolios are cheap and always built fresh. Per process: each
-    web worker builds its own once.
+    sync or a relabel is seen at once. Small portfolios are cheap and always built fresh, and a TAM's own
+    ("mine") skips even the fingerprint. Per process: each web worker builds its own once.
     """
     rules = rules_for(rules)
     wanted = None if emails is None else frozenset(normalise_emails(emails))
+    if scope == "mine":
+        return build_portfolio(session, scope, wanted, rules=rules)
     key = _cache_key(session, scope, wanted, rules)
     with _cache_lock:
         hit = _cache.get(key)

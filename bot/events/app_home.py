@@ -10,21 +10,25 @@ Hooks for colleagues (never raise; failures are logged):
 - `refresh_home(client, user_ids, settings=…)`: re-publish for these Slack users (None = everyone who
   opened the Home tab in the last 90 days), e.g. after a sync.
 - `refresh_home_for_accounts(client, account_ids, settings=…)`: re-publish for the accounts' TAMs who have
-  a Home tab and for team / all-account viewers, e.g. after a relabel.
+  a Home tab and their managers' team views; `refresh_home_later(...)` does it in a background thread
+  (what a relabel click calls, so the click's own answer is not delayed).
+- `refresh_home_after_sync(settings)`: after `usagebot sync` succeeds (does nothing without a bot token).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -49,6 +53,7 @@ from workflows.portfolio import (
 log = logging.getLogger("usagebot.home")
 
 REFRESH_RECENT = timedelta(days=90)
+REFRESH_THREADS = 4
 
 
 @dataclass(frozen=True)
@@ -183,38 +188,53 @@ def _stored(settings: Settings, user_ids: Iterable[str] | None) -> list[tuple[st
 
 
 def refresh_home(client: WebClient, user_ids: Iterable[str] | None = None, *, settings: Settings | None = None) -> int:
-    """Re-publish the Home tab of these users (None = everyone who opened it lately); returns how many."""
+    """Re-publish the Home tab of these users (None = everyone who opened it lately); returns how many.
+
+    Each person gets the view and page they last looked at. A few at a time: Slack answers in parallel.
+    """
     settings = settings or get_settings()
-    done = 0
     try:
         targets = _stored(settings, None if user_ids is None else list(user_ids))
     except Exception:
         log.exception("home refresh: could not read whom to refresh")
         return 0
-    for user_id, scope, page in targets:
+
+    def one(target: tuple[str, str, int]) -> bool:
+        user_id, scope, page = target
         try:
             publish_home(client, settings, user_id, scope if scope in SCOPES else None, page)
-            done += 1
+            return True
         except Exception:  # one person's Home must not stop the others'
             log.exception("home refresh failed for %s", user_id)
-    return done
+            return False
+
+    if len(targets) <= 1:
+        return sum(one(t) for t in targets)
+    with ThreadPoolExecutor(max_workers=REFRESH_THREADS, thread_name_prefix="home-refresh") as pool:
+        return sum(pool.map(one, targets))
 
 
 def refresh_home_for_accounts(
     client: WebClient, account_ids: Iterable[str], *, settings: Settings | None = None
 ) -> int:
-    """After a change to these accounts (a relabel): refresh their TAMs' and team / all viewers' Home tabs."""
+    """After a change to these accounts (a relabel): refresh the Home tabs of their TAMs and of the managers
+    whose team includes those TAMs. All-accounts viewers are not recomputed for every click; they see the
+    change the next time they open the tab (their cached portfolio is keyed by the data, so it is fresh)."""
     settings = settings or get_settings()
     ids = sorted(set(account_ids))
     if not ids:
         return 0
     try:
         with session_scope(settings.database_url) as session:
-            tams = select(func.lower(Account.tam_email)).where(Account.id.in_(ids))
+            tams = {e.lower() for e in session.scalars(select(Account.tam_email).where(Account.id.in_(ids))) if e}
+            managers = [m for m, team in parse_managers(settings.cs_managers).items() if team & tams]
             users = list(
                 session.scalars(
                     select(HomeViewer.user_id).where(
-                        or_(HomeViewer.email.in_(tams), HomeViewer.scope.in_(("team", "all")))
+                        or_(
+                            HomeViewer.email.in_(sorted(tams)),
+                            and_(HomeViewer.scope == "team", HomeViewer.email.in_(managers)),
+                        )
                     )
                 )
             )
@@ -222,6 +242,23 @@ def refresh_home_for_accounts(
         log.exception("home refresh: could not find the viewers of %s", ids)
         return 0
     return refresh_home(client, users, settings=settings) if users else 0
+
+
+def refresh_home_later(client: WebClient, account_ids: Iterable[str], *, settings: Settings | None = None) -> None:
+    """`refresh_home_for_accounts` in the background: a relabel click must not wait for Home tabs."""
+    ids = list(account_ids)
+    threading.Thread(
+        target=refresh_home_for_accounts, args=(client, ids), kwargs={"settings": settings}, daemon=True
+    ).start()
+
+
+def refresh_home_after_sync(settings: Settings) -> int:
+    """After a successful sync: refresh everyone who opened the Home tab lately (when Slack is configured)."""
+    if not settings.slack_bot_token:
+        return 0
+    from bot.app import make_web_client
+
+    return refresh_home(make_web_client(settings), None, settings=settings)
 
 
 def on_app_home_opened(event: dict[str, Any], body: dict[str, Any], client: WebClient, context: Any) -> None:
