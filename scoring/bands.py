@@ -9,15 +9,21 @@ from scoring.model import Color
 from scoring.rules import Band, Display, Rules
 
 
-def fmt_value(value: float | None, display: Display) -> str:
-    """Display rounding only: comparisons always use the unrounded value."""
+def fmt_value(value: float | None, display: Display, precise: bool = False) -> str:
+    """Display rounding only: comparisons always use the unrounded value.
+
+    Measured percentages read like a person says them (22%, 4.5% below 10%); `precise` keeps one
+    decimal for thresholds such as 33.3%.
+    """
     if value is None:
         return "empty"
     if not math.isfinite(value):
         return str(value)
     if display == "percent":
-        pct = round(value * 100, 1)
-        return f"{pct:g}%"
+        pct = value * 100
+        if precise or abs(pct) < 10:
+            return f"{round(pct, 1):g}%"
+        return f"{round(pct):d}%"
     if display == "count":
         return f"{value:g}" if value != int(value) else str(int(value))
     if value == int(value) and abs(value) < 1e15:
@@ -51,11 +57,11 @@ def classify(value: float, bands: tuple[Band, ...]) -> int:
 
 def _lower_text(prev: Band, display: Display) -> str:
     # The band above an inclusive edge starts just above it, the band above an exclusive edge at it.
-    return ("> " if prev.inclusive else "≥ ") + fmt_value(prev.edge, display)
+    return ("> " if prev.inclusive else "≥ ") + fmt_value(prev.edge, display, precise=True)
 
 
 def _upper_text(band: Band, display: Display) -> str:
-    return ("≤ " if band.inclusive else "< ") + fmt_value(band.edge, display)
+    return ("≤ " if band.inclusive else "< ") + fmt_value(band.edge, display, precise=True)
 
 
 def band_text(bands: tuple[Band, ...], index: int, display: Display) -> str:
@@ -74,7 +80,7 @@ def next_threshold_text(bands: tuple[Band, ...], index: int, display: Display) -
         return None
     band, nxt = bands[index], bands[index + 1]
     need = "more than" if band.inclusive else "at least"
-    return f"{nxt.color} needs {need} {fmt_value(band.edge, display)}"
+    return f"{nxt.color} needs {need} {fmt_value(band.edge, display, precise=True)}"
 
 
 # Band texts and edges depend only on the (cached, immutable) rules: build them once per band list.

@@ -152,6 +152,7 @@ class Contribution:
     value: float
     arr: float | None
     weight: float  # normalised: the contributions of one measure sum to 1
+    sentence: str = ""  # the primary instance's own explanation of this measure
 
 
 @dataclass(frozen=True, slots=True)

@@ -190,7 +190,9 @@ def _account_measure(
         if w == 0:
             left_out.append(Exclusion(f"{g.subscription.name}: no ARR, so weight 0", g.subscription.id))
             continue
-        used.append(Contribution(g.subscription.id, g.primary.instance_id, v, g.subscription.arr, w))
+        used.append(
+            Contribution(g.subscription.id, g.primary.instance_id, v, g.subscription.arr, w, g.measures[key].sentence)
+        )
     single = len(used) == 1
     first = next(g for (g, _), w in zip(values, weights, strict=True) if w > 0).measures[key]
     if single:

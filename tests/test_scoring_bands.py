@@ -320,7 +320,7 @@ def test_engagement_only_self_managed_and_security_only_ultimate() -> None:
 def test_explanation_sentence() -> None:
     m = measure("scm", {SCM: 92}, billable=410, license=500)
     assert m.sentence == (
-        "SCM is Yellow: 92 of 410 billable users did a Git operation in the last 28 days (22.4%); "
+        "SCM is Yellow: 92 of 410 billable users did a Git operation in the last 28 days (22%); "
         "Green needs more than 33%"
     )
     assert m.band == "> 10% to ≤ 33%" and m.next_threshold == "Green needs more than 33%"

@@ -34,6 +34,7 @@ def test_arr_weighted_mean() -> None:
     assert am.measures["scm"].color == "Yellow"
     assert {c.subscription_id: c.weight for c in am.measures["scm"].used} == {"S1": 0.75, "S2": 0.25}
     assert "ARR-weighted over 2 subscriptions" in am.measures["scm"].sentence
+    assert [c.sentence.split(":")[0] for c in am.measures["scm"].used] == ["SCM is Yellow", "SCM is Green"]
 
 
 def test_one_subscription_without_arr_gets_weight_zero() -> None:

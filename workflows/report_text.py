@@ -43,6 +43,8 @@ def _measure_lines(m: AccountMeasure, common: set[str], report: AccountReport) -
         sub_name = subs.get(c.subscription_id, c.subscription_id)
         inst_name = insts.get(c.instance_id, str(c.instance_id))
         lines.append(f"      used: {sub_name} via {inst_name}, weight {c.weight:.0%}")
+        if c.sentence and len(m.used) > 1:
+            lines.append(f"        {c.sentence}")
     for e in m.left_out:
         if e.reason not in common:
             lines.append(f"      left out: {e.reason}")
