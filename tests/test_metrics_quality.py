@@ -64,9 +64,7 @@ def test_quality_on_the_shared_dictionary(db_url: str, shared_dir: Path, capsys:
         import_definitions(session, shared_dir / "data" / "metrics_dictionary")
     items = questions()
     r1, r5 = report(capsys, "shared dictionary, all", items, db_url)
-    c1, c5 = report(
-        capsys, "shared dictionary, check split", [i for i in items if i["split"] == "check"], db_url
-    )
+    c1, c5 = report(capsys, "shared dictionary, check split", [i for i in items if i["split"] == "check"], db_url)
     assert r1 >= 0.85 and r5 >= 0.95, (r1, r5)
     assert c1 >= 0.80 and c5 >= 0.90, (c1, c5)
 
