@@ -191,3 +191,15 @@ def test_opt_out_rows_never_count(db_url: str) -> None:
     assert hostnames[sub1.primary_instance_id] == "prod.example.com"
     assert rep.measures["scm"].value == 0.4
     assert any("optout.example.com: marked Opt-Out" in e.reason for e in rep.measures["scm"].left_out)
+
+
+def test_two_accounts_with_one_name_ask_for_the_id(settings, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    seed(db_url)
+    with session_scope(db_url) as s:
+        add_account(s, "0016100001DupeA", "Twin Co")
+        add_account(s, "0016100001DupeB", "TWIN CO.")
+    res = CliRunner().invoke(cli, ["report", "twin co"], env={"DATABASE_URL": db_url})
+    assert res.exit_code == 1
+    assert "0016100001DupeA" in res.output and "0016100001DupeB" in res.output
+    res = CliRunner().invoke(cli, ["report", "0016100001DupeB", "--json"], env={"DATABASE_URL": db_url})
+    assert res.exit_code == 0 and json.loads(res.output)["account"]["name"] == "TWIN CO."

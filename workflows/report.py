@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from db.queries.account_data import (
-    find_account_exact,
+    find_accounts_exact,
     latest_account_month,
     load_account_data,
     nearest_account_names,
@@ -36,12 +36,28 @@ class AccountNotFound(LookupError):
         super().__init__(f"No account with the id or name {text!r}.{hint}")
 
 
+class AccountAmbiguous(AccountNotFound):
+    """Several accounts have that exact name; `candidates` holds their (id, name)."""
+
+    def __init__(self, text: str, candidates: list[tuple[str, str]]) -> None:
+        self.candidates = candidates
+        LookupError.__init__(
+            self,
+            f"{len(candidates)} accounts are named {text!r}: use the account id, one of "
+            + ", ".join(i for i, _ in candidates)
+            + ".",
+        )
+        self.text, self.suggestions = text, [n for _, n in candidates]
+
+
 def resolve_account(session: Session, text: str) -> tuple[str, str]:
     """(id, name) for an account id or exact name (case, accents and punctuation ignored)."""
-    hit = find_account_exact(session, text)
-    if hit is None:
+    hits = find_accounts_exact(session, text)
+    if len(hits) > 1:
+        raise AccountAmbiguous((text or "").strip()[:100], hits)
+    if not hits:
         raise AccountNotFound((text or "").strip()[:100], nearest_account_names(session, text))
-    return hit
+    return hits[0]
 
 
 def rules_for(rules: Rules | str | None) -> Rules:

@@ -179,20 +179,28 @@ def latest_account_month(session: Session, account_id: str) -> date | None:
     return session.scalar(select(func.max(UsageMonthly.snapshot_month)).where(UsageMonthly.account_id == account_id))
 
 
-def find_account_exact(session: Session, text: str) -> tuple[str, str] | None:
-    """(id, name) of the account whose id is `text`, or whose name is `text` ignoring case, accents, punctuation."""
+def find_accounts_exact(session: Session, text: str, limit: int = 6) -> list[tuple[str, str]]:
+    """(id, name) of the account whose id is `text`, else of every account whose name is `text` ignoring
+    case, accents and punctuation (more than one when two accounts share a name)."""
     text = (text or "").strip()[:300]
     if not text:
-        return None
+        return []
     hit = session.execute(select(Account.id, Account.name).where(Account.id == text)).first()
-    if hit is None:
-        key = name_key(text)
-        if not key:
-            return None
-        hit = session.execute(
-            select(Account.id, Account.name).where(Account.name_key == key).order_by(Account.id).limit(1)
-        ).first()
-    return (hit[0], hit[1]) if hit else None
+    if hit is not None:
+        return [(hit[0], hit[1])]
+    key = name_key(text)
+    if not key:
+        return []
+    rows = session.execute(
+        select(Account.id, Account.name).where(Account.name_key == key).order_by(Account.id).limit(limit)
+    ).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def find_account_exact(session: Session, text: str) -> tuple[str, str] | None:
+    """The one account `text` names exactly (id, or name when only one account has it)."""
+    hits = find_accounts_exact(session, text, limit=2)
+    return hits[0] if len(hits) == 1 else None
 
 
 def nearest_account_names(session: Session, text: str, limit: int = 5) -> list[str]:
