@@ -12,6 +12,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    request_queue_size = 128  # bursts of concurrent clicks must queue, not be reset (socketserver's default is 5)
 
 
 class _QuietHandler(WSGIRequestHandler):
