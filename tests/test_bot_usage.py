@@ -260,6 +260,23 @@ def test_share_to_channel_posts_visible_copy(bot_url: str, people: FakeSlack, bo
     assert not any(b["type"] == "actions" for b in posted[0]["blocks"])  # a shared copy has no buttons
 
 
+def test_share_trends_posts_chart_in_channel(bot_url: str, people: FakeSlack, bot_settings: Settings) -> None:
+    seed(bot_settings.database_url)
+    click(bot_url, people, "usage_share", json.dumps({"a": ACME_ID, "v": "trends"}))
+    people.wait_for("files.completeUploadExternal")
+    assert people.calls_to("files.completeUploadExternal")[0].params["channel_id"] == "C0GENERAL1"
+    assert "The chart is below" in json.dumps(people.messages["C0GENERAL1"][0]["blocks"])
+
+
+def test_response_url_failure_is_retried(bot_url: str, people: FakeSlack, bot_settings: Settings) -> None:
+    seed(bot_settings.database_url)
+    people.fail("response_url", status=500, times=1, retry_after=None)
+    post(bot_url + "/slack/events", slash_body("acme corp", response_url=people.response_url("retry")))
+    first, second = people.wait_for("response_url", 2)[:2]
+    assert first.params == second.params  # the same answer, sent again after the 500
+    assert "Product health" in _all_text(second.params)
+
+
 def test_view_buttons_and_placeholders(bot_url: str, people: FakeSlack, bot_settings: Settings) -> None:
     seed(bot_settings.database_url)
     health = click(bot_url, people, "usage_view:health", json.dumps({"a": GLOBEX_ID}))

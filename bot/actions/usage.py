@@ -91,17 +91,12 @@ def share(ctx: SlashContext) -> None:
         return
     if answer.chart is not None:
         upload_chart(ctx.client, answer.chart, account.name, channel=channel)
-    ctx.respond(text=f"Shared with <#{channel}>.", response_type="ephemeral", replace_original=False)
+    ctx.send(text=f"Shared with <#{channel}>.")
 
 
 def placeholder(ctx: SlashContext) -> None:
     what = PLACEHOLDERS.get(str(_action(ctx.body).get("action_id")), ("This", ""))[0]
-    ctx.respond(
-        text=render_placeholder(what).text,
-        blocks=render_placeholder(what).blocks,
-        response_type="ephemeral",
-        replace_original=False,
-    )
+    ctx.show(render_placeholder(what))
 
 
 def register(app: Any) -> None:

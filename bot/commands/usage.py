@@ -243,12 +243,24 @@ class SlashContext:
         return Viewer(person=self.person, admin_ids=self.deps.settings.admin_ids)
 
     def show(self, answer: Answer, *, replace_original: bool = False) -> None:
-        self.respond(
-            text=answer.text,
-            blocks=answer.blocks,
-            response_type="ephemeral",
-            replace_original=replace_original,
+        self.send(text=answer.text, blocks=answer.blocks, replace_original=replace_original)
+
+    def send(self, *, text: str, blocks: list[dict[str, Any]] | None = None, replace_original: bool = False) -> None:
+        """An ephemeral answer through the response_url, retried on 429 / 5xx / dropped connections like
+        every other Slack call (Bolt's own `respond()` does not retry)."""
+        url = self.body.get("response_url")
+        if not url:
+            self.respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=replace_original)
+            return
+        from slack_sdk.webhook import WebhookClient
+
+        from bot.app import retry_handlers
+
+        resp = WebhookClient(url, timeout=15, retry_handlers=retry_handlers()).send(
+            text=text, blocks=blocks, response_type="ephemeral", replace_original=replace_original
         )
+        if resp.status_code != 200:
+            log.warning("response_url answered %s: %s", resp.status_code, (resp.body or "")[:200])
 
 
 GlobalHandler = Callable[[SlashContext], None]

@@ -360,7 +360,8 @@ def render_trends(report: AccountReport, opts: ViewOptions = ViewOptions(), char
     span = f"{ym(t.months[0])} to {ym(t.months[-1])}" if t.months else "no months"
     body: list[Block] = [section(f"*Last 12 months* ({span}), oldest first; `·` = no data\n```{table}```")]
     if chart is not None:
-        body.append(context(":bar_chart: The chart is in your DM with me."))
+        where = "below" if opts.shared_by else "in your DM with me"
+        body.append(context(f":bar_chart: The chart is {where}."))
     answer = _finish(report, "trends", body, opts, f"{report.account.name}: trends {span}")
     return Answer(answer.text, answer.blocks, chart=chart)
 
