@@ -30,6 +30,7 @@ from scoring.model import (
     AccountInfo,
     AccountMeasure,
     AccountMonth,
+    Color,
     Contribution,
     Exclusion,
     InstanceInfo,
@@ -39,7 +40,7 @@ from scoring.model import (
     SubscriptionMonth,
     UsageRow,
 )
-from scoring.rules import Rules
+from scoring.rules import MeasureRule, Rules
 
 
 def month_end(month: date) -> date:
@@ -236,7 +237,7 @@ def _account_measure(
     )
 
 
-def _empty_fields(key: str, rule, reason: str, color) -> dict:  # type: ignore[no-untyped-def]
+def _empty_fields(key: str, rule: MeasureRule, reason: str, color: Color) -> dict[str, object]:
     m = empty(key, rule, reason, color)
     return {
         "key": m.key,
