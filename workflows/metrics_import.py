@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import time
 from collections import Counter
@@ -19,9 +20,13 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session
 
+from bot.settings import Settings
 from db.models.base import utcnow
 from db.models.metrics import METRIC_STATUSES, MetricImport
 from db.queries import metrics as queries
+from db.session import session_scope
+
+log = logging.getLogger("usagebot.metrics_import")
 
 # The bundled sample of real definitions, for `usagebot demo` and fresh clones without ../shared.
 SAMPLE_PATH = Path(__file__).parent / "data" / "metrics_sample"
@@ -314,3 +319,21 @@ def _upsert(session: Session, definitions: list[dict[str, Any]], result: ImportR
     queries.insert_definitions(session, inserts)
     queries.update_definitions(session, updates)
     result.inserted, result.updated = len(inserts), len(updates)
+
+
+def scheduled_import(settings: Settings) -> ImportResult | None:
+    """The scheduler's weekly job: re-import `METRICS_DICTIONARY_PATH` when it is set."""
+    if not settings.metrics_dictionary_path:
+        log.info("metrics re-import skipped: METRICS_DICTIONARY_PATH is not set")
+        return None
+    with session_scope(settings.database_url) as session:
+        result = import_definitions(session, settings.metrics_dictionary_path)
+    log.info(
+        "metrics re-import from %s: %d inserted, %d updated, %d unchanged, %d problems",
+        result.source,
+        result.inserted,
+        result.updated,
+        result.unchanged,
+        len(result.problems),
+    )
+    return result

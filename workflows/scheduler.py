@@ -53,6 +53,7 @@ class PeriodicJob(NamedTuple):
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("monthly_digest", "digest", "workflows.digest:scheduled_run", catch_up=True),
     PeriodicJob("requests_retry", "every 5 minutes", "workflows.outbox:retry_pending"),
+    PeriodicJob("metrics_reimport", "cron: 0 6 * * 1", "workflows.metrics_import:scheduled_import"),
 ]
 
 # Hours: a clock that was busy or restarting still runs a due job late rather than never.
