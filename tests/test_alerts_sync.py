@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+from datetime import date
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -49,7 +50,7 @@ def test_two_syncs_alert_once_per_tam(bot_settings, fake_slack, db_url: str, tmp
     assert october.exit_code == 0, october.output
     assert "Data as of 2026-10" in october.output
     with session_scope(db_url) as s:
-        records = s.scalars(select(AlertRecord).where(AlertRecord.month == "2026-10-01")).all()
+        records = s.scalars(select(AlertRecord).where(AlertRecord.month == date(2026, 10, 1))).all()
         kinds = {(r.account_id, r.kind) for r in records}
     assert ("0016100001AcmeA", "utilization_drop") in kinds
     assert {r.status for r in records} <= {"sent", "no_tam", "tam_not_found"}

@@ -68,8 +68,9 @@ def register(cli: click.Group) -> None:
     @click.argument("path", required=False, type=click.Path(path_type=str))
     @click.option("--from-sql", "from_sql", metavar="URL", help="Read the export's tables from this SQLAlchemy URL.")
     @click.option("--schema", metavar="NAME", help="Schema holding the tables (with --from-sql).")
+    @click.option("--no-alerts", is_flag=True, help="Do not DM TAMs health-drop alerts after the load.")
     @click.pass_context
-    def sync(ctx: click.Context, path: str | None, from_sql: str | None, schema: str | None) -> None:
+    def sync(ctx: click.Context, path: str | None, from_sql: str | None, schema: str | None, no_alerts: bool) -> None:
         """Load a warehouse export: a folder with accounts.csv, subscriptions.csv and
         usage_monthly.csv, or the same tables in a database (--from-sql).
 
@@ -97,6 +98,10 @@ def register(cli: click.Group) -> None:
             if isinstance(export, SqlExport):
                 export.close()
         report_result(result)
+        if not no_alerts:  # health-drop alerts to TAMs (colleague G); skipped without Slack settings
+            from bot.actions.alerts import alerts_after_sync
+
+            click.echo(alerts_after_sync(settings, result.as_of_month))
         # App Home (colleague H): everyone who opened the Home tab lately sees the new month (needs a bot token).
         from bot.events.app_home import refresh_home_after_sync
 
