@@ -34,9 +34,12 @@ def fake_gitlab() -> Iterator[FakeGitLab]:
 
 @pytest.fixture
 def req_settings(
-    bot_settings: Settings, fake_gitlab: FakeGitLab, monkeypatch: pytest.MonkeyPatch
+    bot_settings: Settings, fake_gitlab: FakeGitLab, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Settings]:
-    """The bot's settings plus GitLab (the fake) and the PM; metrics imported from the test fixture."""
+    """The bot's settings plus GitLab (the fake) and the PM; metrics imported from the test fixture;
+    three TAMs in Slack (the guard refuses people Slack does not know)."""
+    for user_id, name in ((TAM, "avery"), ("U0TAM0002", "blake"), ("U0TAM0003", "casey")):
+        fake_slack.add_user(user_id, name, f"{name}@example.com")
     for k, v in {"GITLAB_URL": fake_gitlab.url, "GITLAB_TOKEN": TOKEN, "PRODUCT_ANALYTICS_PM": PM}.items():
         monkeypatch.setenv(k, v)
     settings = bot_settings.model_copy(

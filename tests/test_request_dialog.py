@@ -5,9 +5,20 @@ from __future__ import annotations
 import json
 
 from fakes.gitlab import FakeGitLab
-from fakes.signing import block_action_payload, interaction_body, post
+from fakes.signing import block_action_payload, interaction_body, post, slash_body
 from fakes.slack import FakeSlack
-from request_helpers import PM, PROJECT, TAM, events, open_modal, submission_body, view_click_body, view_text, wait_view
+from request_helpers import (
+    PM,
+    PROJECT,
+    TAM,
+    events,
+    open_modal,
+    shortcut_body,
+    submission_body,
+    view_click_body,
+    view_text,
+    wait_view,
+)
 from sqlalchemy import select
 
 from bot.render.limits import check_limits
@@ -22,6 +33,27 @@ def _submit(app_url: str, view_id: str, what: str, **kw: object) -> dict:
     reply = post(events(app_url), submission_body(view_id, what, **kw))  # type: ignore[arg-type]
     assert reply.status == 200
     return reply.json() if reply.body else {}
+
+
+def test_slash_command_opens_the_form(app_url: str, fake_slack: FakeSlack) -> None:
+    reply = post(events(app_url), slash_body("request-metric", user_id=TAM, trigger_id="555.666.trigger"))
+    assert reply.status == 200
+    call = fake_slack.wait_for("views.open")[-1]
+    assert call.params["trigger_id"] == "555.666.trigger"
+    view = call.params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert view["callback_id"] == "metric_request"
+    assert json.loads(view["private_metadata"])["c"] == "C0GENERAL1"
+
+
+def test_guests_are_refused(app_url: str, fake_slack: FakeSlack) -> None:
+    fake_slack.add_user("U0GUEST01", "gus", is_restricted=True)
+    assert post(events(app_url), shortcut_body("U0GUEST01")).status == 200
+    call = fake_slack.wait_for("views.open")[-1]
+    view = call.params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert view["callback_id"] != "metric_request" and "submit" not in view
+    assert "guest accounts" in json.dumps(view["blocks"])
 
 
 def test_shortcut_opens_the_form_with_product_groups(app_url: str, fake_slack: FakeSlack) -> None:

@@ -189,7 +189,6 @@ def test_duplicates_offer_add_me_locally_and_in_gitlab(
     )
 
     other = "U0TAM0002"
-    fake_slack.add_user(other, "blake")
     view_id, request_id = _start(app_url, fake_slack, "Merge requests reverted per project each month", other, "blake")
     _click(app_url, view_id, "mr_none", {"r": request_id}, other)
     text = wait_view(fake_slack, view_id, "Add me to it")

@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from bot.app import Deps, deps_of
 from bot.render import ids
 from bot.render import metric_request as render
-from bot.views.metric_request import open_form
+from bot.views.metric_request import open_form, open_refusal, refused
 from workflows import metric_request as wf
 from workflows.gitlab_client import gitlab_factory
 
@@ -62,6 +62,10 @@ def register(app: App) -> None:
     @app.action(ids.REQUEST_METRIC_ACTION)
     def on_request_button(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
         ack()
+        reason = refused(client, body)
+        if reason is not None:
+            open_refusal(client, body["trigger_id"], reason)
+            return
         deps = deps_of(context)
         value = ids.decode_value((body.get("actions") or [{}])[0].get("value"))
         with deps.sessions() as s:
