@@ -166,7 +166,9 @@ def account_answer(
         if with_chart:
             from bot.charts import trends_png
 
-            chart = trends_png(report)
+            def chart() -> bytes:
+                return trends_png(report)
+
         from bot.render.usage import render_trends
 
         return render_trends(report, opts, chart=chart)
@@ -324,9 +326,14 @@ def show_account(ctx: SlashContext, account: AccountRef, view: str, *, replace_o
 
 
 def upload_chart(
-    client: WebClient, png: bytes, account_name: str, *, user_id: str | None = None, channel: str | None = None
+    client: WebClient,
+    png: Callable[[], bytes],
+    account_name: str,
+    *,
+    user_id: str | None = None,
+    channel: str | None = None,
 ) -> None:
-    """The trends PNG into the person's DM with the bot (or `channel` when shared)."""
+    """The trends PNG (drawn now, after the answer is shown) into the person's DM with the bot, or `channel`."""
     from slack_sdk.errors import SlackApiError
 
     try:
@@ -334,7 +341,7 @@ def upload_chart(
             channel = client.conversations_open(users=user_id)["channel"]["id"]
         client.files_upload_v2(
             channel=channel,
-            content=png,
+            content=png(),
             filename="usage-trends.png",
             title=f"{account_name}: last 12 months",
         )

@@ -9,7 +9,7 @@ Buttons and their values: `bot/render/ids.py`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.render import ids
@@ -51,7 +51,8 @@ class Answer:
 
     text: str
     blocks: list[Block]
-    chart: bytes | None = None  # a PNG to upload next to the answer (trends)
+    # Draws the PNG to upload next to the answer (trends); called after the answer is shown, as drawing is slow.
+    chart: Callable[[], bytes] | None = None
     ok: bool = True  # False for refusals and "not found": nothing to share
 
 
@@ -336,7 +337,9 @@ def render_versions(report: AccountReport, opts: ViewOptions = ViewOptions()) ->
     return _finish(report, "versions", body, opts, f"{report.account.name}: versions of {len(sm)} instances")
 
 
-def render_trends(report: AccountReport, opts: ViewOptions = ViewOptions(), chart: bytes | None = None) -> Answer:
+def render_trends(
+    report: AccountReport, opts: ViewOptions = ViewOptions(), chart: Callable[[], bytes] | None = None
+) -> Answer:
     t = report.trends
     rows: list[tuple[str, str, str]] = []
     last_u = t.utilization[-1] if t.utilization else None
