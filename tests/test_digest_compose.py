@@ -1,0 +1,143 @@
+"""Composing digests (set-based, grouped, flagged) and the `usagebot digest` command (dry run, bad input)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from click.testing import CliRunner
+from digest_data import account, instance, portfolio
+from sqlalchemy import func, select
+
+from bot.cli import cli
+from bot.render.digest import render_digest
+from bot.render.limits import check_limits
+from bot.settings import Settings
+from db.models import DigestDelivery, SlackUserCache
+from db.session import session_scope
+from workflows.digest import compose, parse_month
+
+
+def test_compose_groups_by_tam_and_account(db_url: str) -> None:
+    portfolio(db_url)
+    with session_scope(db_url) as s:
+        comp = compose(s, "2026-11")
+    by_tam = {d.tam_email: d for d in comp.digests}
+    # Blake's only instance is labelled: no digest. Emails are matched in any case.
+    assert set(by_tam) == {"avery@example.com", "casey@example.com"}
+    avery = by_tam["avery@example.com"]
+    assert [a.name for a in avery.accounts] == ["Acme Corp", "Beta Industries"]
+    acme = avery.accounts[0]
+    assert [i.name for i in acme.instances] == ["gitlab.acme.com", "old.acme.com"]  # probably obsolete last
+    old = acme.instances[1]
+    assert old.probably_obsolete and old.silent_days is not None and old.silent_days >= 90
+    assert not acme.instances[0].probably_obsolete
+    assert avery.instance_count == 3
+    assert [(f.instance_name, f.kind) for f in avery.flags] == [("gitlab.acme.com", "license_unmapped")]
+    assert comp.accounts_without_tam == [("0016E", "Echo (no TAM)", 1)]
+
+
+def test_compose_for_one_tam_and_namespaces(db_url: str) -> None:
+    with session_scope(db_url) as s:
+        account(s, "A1", "Saas Co", "tam@example.com")
+        instance(s, "A1", None, namespace="saas-co-group", silent_days=None, billable=None)
+    with session_scope(db_url) as s:
+        comp = compose(s, "2026-11", tam_email=" TAM@example.com ")
+    (digest,) = comp.digests
+    inst = digest.accounts[0].instances[0]
+    assert (inst.name, inst.kind, inst.last_ping, inst.probably_obsolete) == ("saas-co-group", "namespace", None, False)
+    text = str(render_digest(digest)[0]["blocks"])
+    assert "saas-co-group" in text and "never pinged" in text
+
+
+def test_unmapped_flag_reads_only_the_latest_row(db_url: str) -> None:
+    from datetime import date
+
+    from db.models import UsageMonthly
+
+    with session_scope(db_url) as s:
+        account(s, "A1", "Acme", "tam@example.com")
+        inst = instance(s, "A1", "gitlab.acme.com", license_mapped=True)
+        # An older month was unmapped; the latest is mapped: no flag.
+        s.add(
+            UsageMonthly(
+                snapshot_month=date(2024, 1, 1),
+                instance_id=inst.id,
+                account_id="A1",
+                subscription_id="sub-A1",
+                delivery_type="Self-Managed",
+                deployment_type="Self-Managed",
+                license_mapped=False,
+                extra_metrics={},
+            )
+        )
+    with session_scope(db_url) as s:
+        assert compose(s, "2026-11").digests[0].flags == []
+
+
+def test_markup_in_data_is_escaped(db_url: str) -> None:
+    with session_scope(db_url) as s:
+        account(s, "A1", "<!channel> & *bold*", "tam@example.com")
+        instance(s, "A1", "<https://evil|click>")
+    with session_scope(db_url) as s:
+        (digest,) = compose(s, "2026-11").digests
+    blocks = render_digest(digest)[0]["blocks"]
+    text = str(blocks)
+    assert "<!channel>" not in text and "&lt;!channel&gt;" in text and "&lt;https://evil|click&gt;" in text
+    assert check_limits(blocks) == []
+
+
+def test_parse_month() -> None:
+    assert parse_month("2026-1") == "2026-01"
+    for bad in ("2026-13", "nov", "", "2026/11"):
+        try:
+            parse_month(bad)
+        except ValueError as exc:
+            assert "YYYY-MM" in str(exc)
+        else:
+            raise AssertionError(bad)
+
+
+def test_cli_dry_run_prints_and_changes_nothing(bot_settings: Settings, fake_slack, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    fake_slack.add_user("U0AVERY01", "avery", "avery@example.com")
+    portfolio(db_url)
+    result = CliRunner().invoke(cli, ["digest", "--month", "2026-11", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "Dry run for 2026-11" in out and "gitlab.acme.com" in out and "Acme Corp" in out
+    assert "casey@example.com" in out  # not in Slack: reported
+    assert "Echo (no TAM)" in out
+    assert fake_slack.calls_to("chat.postMessage") == [] and fake_slack.calls_to("conversations.open") == []
+    with session_scope(db_url) as s:
+        assert s.scalar(select(func.count()).select_from(DigestDelivery)) == 0
+        assert s.scalar(select(func.count()).select_from(SlackUserCache)) == 0
+
+
+def test_cli_sends_for_one_tam(bot_settings: Settings, fake_slack, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    fake_slack.add_user("U0AVERY01", "avery", "avery@example.com")
+    portfolio(db_url)
+    result = CliRunner().invoke(cli, ["digest", "--month", "2026-11", "--tam", "avery@example.com", "--pace", "0"])
+    assert result.exit_code == 0, result.output
+    assert "1 TAMs messaged" in result.output
+    assert len(fake_slack.dm_messages("U0AVERY01")) == 1
+    again = CliRunner().invoke(cli, ["digest", "--month", "2026-11", "--tam", "avery@example.com"])
+    assert again.exit_code == 0 and "0 TAMs messaged" in again.output and "1 already had theirs" in again.output
+
+
+def test_cli_bad_input_is_friendly(bot_settings: Settings, db_url: str) -> None:
+    bad_month = CliRunner().invoke(cli, ["digest", "--month", "November"])
+    assert bad_month.exit_code == 2 and "YYYY-MM" in bad_month.output and "Traceback" not in bad_month.output
+    bad_tam = CliRunner().invoke(cli, ["digest", "--tam", "avery"])
+    assert bad_tam.exit_code == 2 and "not an email" in bad_tam.output
+
+
+def test_cli_without_token_fails_cleanly(settings: Settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    result = CliRunner().invoke(cli, ["digest", "--month", "2026-11"], env={"SLACK_BOT_TOKEN": ""})
+    assert result.exit_code == 1 and "SLACK_BOT_TOKEN" in result.output
+
+
+def test_scheduler_list_shows_jobs(settings: Settings) -> None:
+    result = CliRunner().invoke(cli, ["scheduler", "--list"], env={"TIMEZONE": "Europe/Berlin"})
+    assert result.exit_code == 0, result.output
+    assert "monthly_digest: first working day of the month at 09:00 (Europe/Berlin)" in result.output
+    assert datetime.now(UTC).year <= int(result.output.split("next ")[1][:4])
