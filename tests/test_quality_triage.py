@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from fakes.gitlab import TOKEN, FakeGitLab
 from fakes.signing import block_action_payload, interaction_body, post, slash_body
 from fakes.slack import TEAM_ID, FakeSlack
@@ -18,15 +19,15 @@ from scoring_helpers import add_account, add_instance, add_subscription, add_usa
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import select
 
-from bot.app import build_app, make_web_client
+from bot.app import build_app
+from bot.cli import cli
 from bot.render.data_quality import CALLBACK_ID, INSTANCE_BLOCK, METRIC_BLOCK, SCOPE_BLOCK, WHAT_BLOCK
 from bot.render.ids import REPORT_ISSUE_ACTION, encode_value
 from bot.render.limits import check_limits
 from bot.settings import Settings, load_settings
 from db.models import DataIssue, SyncRun
-from db.session import session_factory, session_scope
+from db.session import session_scope
 from workflows import outbox
-from workflows.gitlab_client import gitlab_factory
 
 ACC = "0016100001AcMeQ"
 OCT = date(2026, 10, 1)
@@ -43,8 +44,12 @@ def fake_gitlab() -> Iterator[FakeGitLab]:
 
 
 @pytest.fixture
-def dq_settings(bot_settings: Settings, fake_gitlab: FakeGitLab, fake_slack: FakeSlack) -> Settings:
+def dq_settings(
+    bot_settings: Settings, fake_gitlab: FakeGitLab, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
     fake_slack.add_user(REPORTER, "avery", "avery@example.com")
+    monkeypatch.setenv("GITLAB_URL", fake_gitlab.url)  # for the CLI (`usagebot requests retry`)
+    monkeypatch.setenv("GITLAB_TOKEN", TOKEN)
     values = {k: v for k, v in bot_settings.model_dump().items()}
     values.update(gitlab_url=fake_gitlab.url, gitlab_token=TOKEN)
     for k in ("slack_bot_token", "slack_signing_secret"):
@@ -265,10 +270,11 @@ def test_gitlab_down_then_back_files_once_and_links(
         assert s.scalars(select(DataIssue)).one().gitlab_status == "pending"
 
     # GitLab is back: the retry pass (scheduler / `usagebot requests retry`) files it once and links it.
-    sf = session_factory(db_url)
-    report = outbox.file_pending(sf, gitlab_factory(dq_settings), make_web_client(dq_settings), due_only=False)
-    again = outbox.file_pending(sf, gitlab_factory(dq_settings), make_web_client(dq_settings), due_only=False)
-    assert len(report.filed) == 1 and report.followed_up == 1 and again.filed == []
+    retry = CliRunner().invoke(cli, ["requests", "retry"])
+    assert retry.exit_code == 0, retry.output
+    assert "1 filed, 0 still pending, 1 follow-ups done" in retry.output
+    again = CliRunner().invoke(cli, ["requests", "retry"])
+    assert again.exit_code == 0 and "0 filed" in again.output
     issues = fake_gitlab.issues(PROJECT)
     assert len(issues) == 1 and issues[0]["confidential"] is True
     replies = _replies(fake_slack, parent["ts"])
