@@ -7,7 +7,7 @@ are what the CLI and the Slack renderers show. Keep these shapes stable: colleag
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Literal
@@ -280,8 +280,18 @@ class AccountReport:
     rules_name: str
     current: AccountMonth
     flags: tuple[Flag, ...]
-    trends: Trends
+    # Builds the 12-month trends on first use (`report.trends`): the JSON answer never needs them,
+    # the summary card and trend views do, and they cost as much as the month itself.
+    trends_builder: Callable[[], Trends]
     newest_version: str | None = None
+    _cache: dict[str, Trends] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def trends(self) -> Trends:
+        hit = self._cache.get("trends")
+        if hit is None:
+            hit = self._cache["trends"] = self.trends_builder()
+        return hit
 
     # Shortcuts to the month shown.
     @property

@@ -100,7 +100,6 @@ def build_account_report(
     )
     newest = newest_version_seen(session)
     flags = account_flags(current, data.rows, instances, newest, rules, pings)
-    trends = build_trends(data.account, data.subscriptions, instances, data.rows, current, rules)
     return AccountReport(
         account=data.account,
         as_of=as_of,
@@ -108,7 +107,7 @@ def build_account_report(
         rules_name=rules.name,
         current=current,
         flags=flags,
-        trends=trends,
+        trends_builder=lambda: build_trends(data.account, data.subscriptions, instances, data.rows, current, rules),
         newest_version=newest,
     )
 
