@@ -167,3 +167,29 @@ def test_request_metric_button_prefills_the_account(app_url: str, fake_slack: Fa
     account = next(b for b in view["blocks"] if b.get("block_id") == "mr_account")
     assert account["element"]["initial_value"] == "Acme Corp"
     assert json.loads(view["private_metadata"])["c"] == "C0GENERAL1"
+
+
+def test_many_product_groups_use_an_external_select(app_url: str, fake_slack: FakeSlack) -> None:
+    from bot.render.metric_request import form_view
+
+    areas = [f"group_{i:03d}" for i in range(150)]
+    view = form_view(areas)
+    area = next(b for b in view["blocks"] if b.get("block_id") == "mr_area")["element"]
+    assert area["type"] == "external_select" and area["action_id"] == "mr_product_area"
+    assert check_limits(view["blocks"], "modal") == []
+    # Slack asks the app for options as the person types (served from the imported dictionary).
+    suggestion = {
+        "type": "block_suggestion",
+        "user": {"id": TAM, "username": "avery", "team_id": "T0TEAM01"},
+        "team": {"id": "T0TEAM01", "domain": "test"},
+        "api_app_id": "A0APP0001",
+        "token": "verification_token",
+        "container": {"type": "view", "view_id": "V1"},
+        "action_id": "mr_product_area",
+        "block_id": "mr_area",
+        "value": "pipe",
+        "view": {"id": "V1", "type": "modal", "callback_id": "metric_request"},
+    }
+    reply = post(events(app_url), interaction_body(suggestion))
+    assert reply.status == 200
+    assert [o["value"] for o in reply.json()["options"]] == ["pipeline_execution"]

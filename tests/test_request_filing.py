@@ -233,3 +233,49 @@ def test_file_a_new_one_files_despite_a_duplicate(
     _click(app_url, view_id, "mr_file_new", {"r": request_id}, "U0TAM0002")
     wait_view(fake_slack, view_id, "/-/issues/2")
     assert len(fake_gitlab.issues(PROJECT)) == 2
+
+
+def test_joining_a_pending_request_gets_the_dm_and_the_note_once_filed(
+    app_url: str, fake_slack: FakeSlack, fake_gitlab: FakeGitLab, req_settings
+) -> None:
+    first_view, first_id = _start(app_url, fake_slack)
+    fake_gitlab.fail(503, times=2 * TRIES)
+    _click(app_url, first_view, "mr_none", {"r": first_id})
+    wait_view(fake_slack, first_view, "saved")
+
+    other = "U0TAM0002"
+    view_id, request_id = _start(app_url, fake_slack, "Merge requests reverted per project each month", other, "blake")
+    _click(app_url, view_id, "mr_none", {"r": request_id}, other)
+    wait_view(fake_slack, view_id, "Add me to it")
+    assert "being filed" in json.dumps(fake_slack.views[view_id]["blocks"])
+    _click(app_url, view_id, "mr_add_me", {"r": request_id, "t": f"local:{first_id}"}, other)
+    assert "being filed" in wait_view(fake_slack, view_id, "You're added")
+
+    result = CliRunner().invoke(cli, ["requests", "retry"])
+    assert result.exit_code == 0, result.output
+    issues = fake_gitlab.issues(PROJECT)
+    assert len(issues) == 1
+    assert [n["body"].split(":")[0] for n in issues[0]["notes"]] == ["+1 from **blake** (via Slack)"]
+    for user in (TAM, other):
+        dms = fake_slack.dm_messages(user)
+        assert len(dms) == 1 and issues[0]["web_url"] in dms[0]["text"]
+
+
+def test_a_failed_channel_note_is_retried_without_repeating_the_dm(
+    app_url: str, fake_slack: FakeSlack, fake_gitlab: FakeGitLab, req_settings
+) -> None:
+    view_id, request_id = _start(app_url, fake_slack)
+    fake_gitlab.fail(503, times=2 * TRIES)
+    _click(app_url, view_id, "mr_none", {"r": request_id})
+    wait_view(fake_slack, view_id, "saved")
+    channel = fake_slack.channels.pop("C0PRODANA1")  # the bot was removed from the channel meanwhile
+
+    result = CliRunner().invoke(cli, ["requests", "retry"])
+    assert result.exit_code == 1 and "filed, but telling people failed" in result.output
+    assert len(fake_slack.dm_messages(TAM)) == 1 and len(fake_gitlab.issues(PROJECT)) == 1
+
+    fake_slack.channels["C0PRODANA1"] = channel
+    result = CliRunner().invoke(cli, ["requests", "retry"])
+    assert result.exit_code == 0, result.output
+    assert len(fake_slack.dm_messages(TAM)) == 1 and len(fake_gitlab.issues(PROJECT)) == 1
+    assert len(fake_slack.messages["C0PRODANA1"]) == 1

@@ -153,3 +153,12 @@ def test_missing_token_and_401_are_plain_reasons(db_url: str, fake_gitlab: FakeG
     assert out.reason == "GitLab refused the token (401 Unauthorized); check GITLAB_TOKEN"
     assert "wrong" not in repr(bad())
     assert fake_gitlab.issues(PROJECT) == []
+
+
+def test_a_slow_gitlab_is_a_timeout_and_stays_pending(db_url: str, fake_gitlab: FakeGitLab) -> None:
+    _enqueue(db_url)
+    settings = load_settings(_env_file=None, gitlab_url=fake_gitlab.url, gitlab_token=TOKEN)
+    fake_gitlab.hang(1.5, times=1)
+    out = outbox.file_one(session_factory(db_url), gitlab_factory(settings, timeout=0.5, max_retries=0), None, "dq:V1")
+    assert out.status == "pending" and out.reason == "GitLab did not answer in time (timeout)"
+    assert fake_gitlab.issues(PROJECT) == []

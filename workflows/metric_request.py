@@ -491,7 +491,11 @@ def file_request(
 
 @outbox.follow_up(FOLLOW_UP)
 def _notify(ctx: outbox.FollowUpContext) -> None:
-    """Once filed: record the issue on the request, "+1" notes, DMs to everyone who asked, a channel note."""
+    """Once filed: record the issue on the request, DM everyone who asked, post a channel note, "+1" notes.
+
+    Each step is recorded in the filing's payload as it succeeds, so a retry after a failure (Slack
+    down halfway) repeats none of the messages already sent.
+    """
     s, filing = ctx.session, ctx.filing
     request = s.get(MetricRequest, int(ctx.payload["request_id"]))
     if request is None:
@@ -500,15 +504,28 @@ def _notify(ctx: outbox.FollowUpContext) -> None:
     request.issue_iid = filing.issue_iid
     request.issue_url = filing.issue_url
     s.commit()  # the request knows its issue even if telling people fails below (retried later)
+    done = set(ctx.payload.get("done") or [])
+
+    def mark(step: str) -> None:
+        done.add(step)
+        filing.on_filed_payload = {**ctx.payload, "done": sorted(done)}
+        s.commit()
+
+    if ctx.gitlab is not None:
+        _notes_for_joiners(s, request, ctx.gitlab, filing.project)
     if ctx.slack is None:
         raise RuntimeError("Slack is not configured: the requester cannot be told the link yet")
     link = f"<{filing.issue_url}|#{filing.issue_iid}>"
     for person in request.requesters:
+        step = f"dm:{person.user_id}"
+        if step in done:
+            continue
         whose = "Your metric request" if person.user_id == request.requester_id else "The metric request you joined"
         text = f":white_check_mark: {whose} was filed in GitLab: {link} — _{summary(request.what)}_"
         ctx.slack.chat_postMessage(channel=person.user_id, text=text, unfurl_links=False)
+        mark(step)
     channel = ctx.payload.get("channel")
-    if channel:
+    if channel and "channel" not in done:
         who = request.requester_name or f"<@{request.requester_id}>"
         account = f" (account: {request.account})" if request.account else ""
         ctx.slack.chat_postMessage(
@@ -516,6 +533,27 @@ def _notify(ctx: outbox.FollowUpContext) -> None:
             text=f":bar_chart: New metric request from {who}{account}: {summary(request.what)} → {link}",
             unfurl_links=False,
         )
+        mark("channel")
+
+
+def _notes_for_joiners(s: Session, request: MetricRequest, gl: gitlab.Gitlab, project: str) -> None:
+    """ "+1" notes for people who joined while the request was pending (best effort; retried by the pass)."""
+    joiners = [r for r in request.requesters if r.user_id != request.requester_id and not r.noted_on_issue]
+    if not joiners or request.issue_iid is None:
+        return
+    try:
+        issue = gl.projects.get(project, lazy=True).issues.get(request.issue_iid)
+        for person in joiners:
+            source = s.scalars(
+                select(MetricRequest).where(
+                    MetricRequest.duplicate_of_id == request.id, MetricRequest.requester_id == person.user_id
+                )
+            ).first()
+            issue.notes.create({"body": _join_note(person.user_name or person.user_id, source or request)})
+            person.noted_on_issue = True
+            s.commit()
+    except Exception as exc:  # `write_missing_notes` in the next retry pass picks up the rest
+        log.info("+1 notes on %s #%s deferred: %s", project, request.issue_iid, describe_error(exc, project))
 
 
 def account_label(session: Session, account_id: str | None) -> str | None:
