@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from scoring.bands import fmt_value
+from scoring.bands import fmt_value, place
 from scoring.measures import (
     age_reason,
     banded,
@@ -113,6 +113,16 @@ def _row_exclusion(
     if not is_scored_row(row):
         return f"{describe_instance(inst, row.instance_id)}: no license user count (empty or 0), so not scored"
     return None
+
+
+def _eligible(row: UsageRow, active: set[str], rules: Rules) -> bool:
+    """The same test as `_row_exclusion(...) is None`, without building the reason."""
+    return (
+        row.subscription_id in active
+        and row.label == rules.account.production_label
+        and not row.opt_out
+        and is_scored_row(row)
+    )
 
 
 def _weighted(values: list[tuple[_Group, float]]) -> tuple[float, list[float], bool]:
@@ -237,6 +247,38 @@ def _account_measure(
     )
 
 
+def _quick_account_measure(
+    key: str, groups: list[_Group], month_subs: list[SubscriptionInfo], age: int | None, rules: Rules
+) -> AccountMeasure:
+    """`_account_measure` without explanations (same values, scores and colours): for trends."""
+    rule = rules.measures[key]
+    if rule.only_tiers_containing and not any(tier_applies(rule, s.tier) for s in month_subs):
+        return AccountMeasure(key=key, label=rule.label, value=None, score=None, color=NOT_APPLICABLE)
+    values: list[tuple[_Group, float]] = []
+    for g in groups:
+        if g.reporting and tier_applies(rule, g.subscription.tier):
+            v = g.measures[key].value
+            if v is not None:
+                values.append((g, v))
+    if not values:
+        return AccountMeasure(key=key, label=rule.label, value=None, score=None, color=NO_DATA)
+    value, _weights, equal = _weighted(values)
+    bands = rule.bands_for_age(age)
+    if bands is None:
+        return AccountMeasure(key=key, label=rule.label, value=value, score=None, color=NO_DATA, equal_weights=equal)
+    p = place(value, bands, rule.display)
+    return AccountMeasure(
+        key=key,
+        label=rule.label,
+        value=value,
+        score=rules.scores[p.color],
+        color=p.color,
+        band=p.band,
+        next_threshold=p.next_threshold,
+        equal_weights=equal,
+    )
+
+
 def _empty_fields(key: str, rule: MeasureRule, reason: str, color: Color) -> dict[str, object]:
     m = empty(key, rule, reason, color)
     return {
@@ -277,6 +319,11 @@ def roll_up(
     grouped: dict[tuple[str, str], list[UsageRow]] = {}
     excluded_reason: dict[int, str] = {}
     for row in month_rows:
+        if not with_instances:
+            # Trends: only whether the row can be a primary matters, not the words for why not.
+            if _eligible(row, active, rules):
+                grouped.setdefault((row.subscription_id, row.delivery_type), []).append(row)
+            continue
         why = _row_exclusion(row, subs_by_id, active, instances.get(row.instance_id), rules)
         if why is None:
             grouped.setdefault((row.subscription_id, row.delivery_type), []).append(row)
@@ -304,9 +351,12 @@ def roll_up(
             exclusions.append(Exclusion(f"{sub.name}: no scored {rules.account.production_label} instance", sub.id))
 
     age = account_age(account, subscriptions, month)
-    measures = {
-        key: _account_measure(key, groups, exclusions, month_subs, age, instances, rules) for key in MEASURE_KEYS
-    }
+    if with_instances:
+        measures = {
+            key: _account_measure(key, groups, exclusions, month_subs, age, instances, rules) for key in MEASURE_KEYS
+        }
+    else:
+        measures = {key: _quick_account_measure(key, groups, month_subs, age, rules) for key in MEASURE_KEYS}
     overall = overall_of({k: m.score for k, m in measures.items()}, rules, explain=with_instances)
 
     # Step 8: share of the month's ARR (else of its subscriptions) that reports.

@@ -119,3 +119,29 @@ def test_fast_path_matches_explained_path(m, billable, license, tier, deployment
             full[key].score,
             full[key].color,
         )
+
+
+@settings(max_examples=150, deadline=None)
+@given(account_rows, st.tuples(arrs, arrs, arrs), st.tuples(tiers, tiers, tiers), since, rule_names)
+def test_trend_rollup_matches_explained_rollup(rows_spec, arr3, tier3, since_, rules_name) -> None:  # type: ignore[no-untyped-def]
+    """Trends roll up without explanations: same values, scores, colours, overall and share."""
+    rules = RULES[rules_name]
+    subs = [sub(f"S{i + 1}", tier=tier3[i], arr=arr3[i], start=date(2025, 1 + i, 1)) for i in range(3)]
+    label_of: dict[int, str] = {}
+    rows, seen = [], set()
+    for inst_id, sub_id, billable, license, m, ping, label in rows_spec:
+        if (inst_id, sub_id) not in seen:
+            seen.add((inst_id, sub_id))
+            label = label_of.setdefault(inst_id, label)
+            rows.append(row(inst_id, sub_id, billable=billable, license=license, metrics=m, ping=ping, label=label))
+    insts = {i: inst(i, label) for i, label in label_of.items()}
+    full = roll_up(account(since=since_), subs, insts, rows, MONTH, rules)
+    light = roll_up(account(since=since_), subs, insts, rows, MONTH, rules, with_instances=False)
+    for key in MEASURE_KEYS:
+        a, b = full.measures[key], light.measures[key]
+        assert (a.value, a.score, a.color) == (b.value, b.score, b.color), key
+    assert (full.overall.score, full.overall.color) == (light.overall.score, light.overall.color)
+    assert full.reporting_share == light.reporting_share
+    assert [(s.info.id, s.reporting, s.utilization) for s in full.subscriptions] == [
+        (s.info.id, s.reporting, s.utilization) for s in light.subscriptions
+    ]
