@@ -303,3 +303,34 @@ def test_full_app_routes_the_button_to_the_modal(bot_url, dq_settings, fake_slac
     view = json.loads(view) if isinstance(view, str) else view
     assert view["callback_id"] == CALLBACK_ID
     assert check_limits(view["blocks"], "modal") == []
+
+
+def test_thread_refused_then_posted_by_the_retry_pass(app_url, fake_slack, fake_gitlab, instance_id, db_url) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    fake_slack.fail("chat.postMessage", times=1, error="channel_not_found")  # the thread is refused
+    view = _open_from_button(app_url, fake_slack, instance_id)
+    body = _submission(view, "V0DQ0005", "Billable users doubled overnight, the license app disagrees.", "upstream")
+    assert post(app_url, body).status == 200
+    _wait(lambda: len(fake_slack.dm_messages(REPORTER)) == 1)
+    assert _thread(fake_slack) == []
+    assert "will be posted automatically" in fake_slack.dm_messages(REPORTER)[0]["text"]
+    # Nothing is lost: the upstream issue was filed anyway, once.
+    assert len(fake_gitlab.issues(PROJECT)) == 1
+    with session_scope(db_url) as s:
+        s.execute(update(DataIssue).values(created_at=datetime.now(UTC) - timedelta(minutes=5)))
+
+    retry = CliRunner().invoke(cli, ["requests", "retry"])
+    assert retry.exit_code == 0, retry.output
+    parents = _thread(fake_slack)
+    assert len(parents) == 1 and "Billable users doubled overnight" in str(parents[0]["blocks"])
+    replies = _replies(fake_slack, parents[0]["ts"])
+    assert len(replies) == 1 and fake_gitlab.issues(PROJECT)[0]["web_url"] in replies[0]["text"]
+    dms = fake_slack.dm_messages(REPORTER)
+    assert len(dms) == 2 and parents[0]["ts"].replace(".", "") in dms[1]["text"]
+    # A second pass does nothing more.
+    assert CliRunner().invoke(cli, ["requests", "retry"]).exit_code == 0
+    assert len(_thread(fake_slack)) == 1 and len(fake_slack.dm_messages(REPORTER)) == 2
+    assert len(fake_gitlab.issues(PROJECT)) == 1

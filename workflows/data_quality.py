@@ -251,6 +251,27 @@ def record_thread(session: Session, issue_id: int, channel: str, ts: str, permal
     session.commit()
 
 
+def unconfirmed_reports(session: Session, created_before: datetime) -> list[int]:
+    """Reports with Slack work left: reporter not told yet (thread not posted, or the DM failed), or an
+    upstream issue filed but not linked in the thread yet. Oldest first."""
+    from sqlalchemy import and_, or_
+
+    return list(
+        session.scalars(
+            select(DataIssue.id)
+            .where(
+                or_(
+                    DataIssue.confirmed.is_(False),
+                    and_(DataIssue.gitlab_status == "filed", DataIssue.issue_linked.is_(False)),
+                ),
+                DataIssue.created_at < created_before,
+            )
+            .order_by(DataIssue.id)
+            .limit(200)
+        )
+    )
+
+
 def mark_confirmed(session: Session, issue_id: int) -> None:
     session.get_one(DataIssue, issue_id).confirmed = True
     session.commit()
@@ -323,11 +344,9 @@ def _link_in_thread(ctx: outbox.FollowUpContext) -> None:
     issue.issue_url = ctx.filing.issue_url
     if issue.issue_linked:
         return
-    if not issue.thread_ts or not issue.channel_id:
-        # The thread is not posted yet (or failed): keep the follow-up pending so a later pass links it.
-        raise RuntimeError("the triage thread is not posted yet")
-    if ctx.slack is None:
-        raise RuntimeError("no Slack client to post the link")
+    if not issue.thread_ts or not issue.channel_id or ctx.slack is None:
+        # No thread yet (Slack refused it) or no Slack here: the retry pass posts the thread, then the link.
+        return
     ctx.slack.chat_postMessage(
         channel=issue.channel_id,
         thread_ts=issue.thread_ts,
@@ -335,3 +354,16 @@ def _link_in_thread(ctx: outbox.FollowUpContext) -> None:
         unfurl_links=False,
     )
     issue.issue_linked = True
+
+
+def _retry_threads(session_factory: Any, _gitlab_factory: Any, settings: Any) -> list[str]:
+    """The outbox's retry pass also posts triage threads that Slack refused earlier (see bot.views)."""
+    if not settings.secret("slack_bot_token"):
+        return []
+    from bot.app import make_web_client  # the one configured Slack client (retries, base URL)
+    from bot.views.data_quality import post_unposted
+
+    return post_unposted(session_factory, make_web_client(settings), settings)
+
+
+outbox.register_retry_step("data_quality.threads", _retry_threads)

@@ -239,6 +239,6 @@ def confirmation_text(issue: DataIssue, permalink: str | None, filing_status: st
 
 def failure_text(account_name: str) -> str:
     return (
-        f":warning: Your data issue about *{escape(account_name)}* is saved, but I could not post it to "
-        "#cs-product-analytics. CS Operations can see it; please mention it there if it is urgent."
+        f":warning: Your data issue about *{escape(account_name)}* is saved, but Slack did not let me post it to "
+        "#cs-product-analytics just now. It will be posted automatically and you will get the link here."
     )
