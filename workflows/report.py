@@ -20,7 +20,7 @@ from db.queries.account_data import (
 )
 from db.queries.health import data_as_of
 from scoring.flags import account_flags, latest_pings, latest_versions
-from scoring.model import MEASURE_KEYS, AccountReport, MeasureResult
+from scoring.model import MEASURE_KEYS, AccountReport, InstanceInfo, MeasureResult
 from scoring.rollup import roll_up
 from scoring.rules import Rules, load_rules
 from scoring.trends import add_months, build_trends
@@ -124,6 +124,12 @@ def _ts(ts: datetime | None) -> str | None:
     return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def export_instance_id(inst: InstanceInfo) -> str:
+    """The instance's id as the warehouse knows it: installation id (self-managed), namespace id (SaaS),
+    else "uuid|hostname". People and scripts compare these with the export, never with our row ids."""
+    return inst.installation_id or inst.namespace_id or inst.identity.split(":", 1)[-1]
+
+
 def _measure_json(m: MeasureResult) -> dict[str, Any]:
     return {"value": m.value, "score": m.score, "color": m.color}
 
@@ -131,6 +137,14 @@ def _measure_json(m: MeasureResult) -> dict[str, Any]:
 def report_to_json(report: AccountReport) -> dict[str, Any]:
     """The `usagebot report --json` shape of INTERFACES.md (extra keys only added, never renamed)."""
     acc = report.account
+    by_id = {i.instance.id: i.instance for i in report.instances}
+
+    def ext(instance_id: int | None) -> str | None:
+        if instance_id is None:
+            return None
+        inst = by_id.get(instance_id)
+        return export_instance_id(inst) if inst is not None else str(instance_id)
+
     return {
         "account": {"id": acc.id, "name": acc.name, "tam_email": acc.tam_email},
         "as_of": _ym(report.as_of),
@@ -147,7 +161,8 @@ def report_to_json(report: AccountReport) -> dict[str, Any]:
                 "licensed_seats": s.info.licensed_seats,
                 "arr": s.info.arr,
                 "reporting": s.reporting,
-                "primary_instance": None if s.primary_instance_id is None else str(s.primary_instance_id),
+                "primary_instance": ext(s.primary_instance_id),
+                "primary_instances": [ext(i) for i in s.primary_instance_ids],
                 "start_date": s.info.start_date.isoformat(),
                 "end_date": s.info.end_date.isoformat() if s.info.end_date else None,
                 "billable_users": s.billable_users,
@@ -156,7 +171,7 @@ def report_to_json(report: AccountReport) -> dict[str, Any]:
         ],
         "instances": [
             {
-                "id": str(i.instance.id),
+                "id": export_instance_id(i.instance),
                 "identity": i.instance.identity,
                 "hostname": i.instance.hostname,
                 "namespace_id": i.instance.namespace_id,
@@ -175,7 +190,7 @@ def report_to_json(report: AccountReport) -> dict[str, Any]:
         "flags": [
             {
                 "kind": f.kind,
-                "instance": None if f.instance_id is None else str(f.instance_id),
+                "instance": ext(f.instance_id),
                 "subscription": f.subscription_id,
                 "message": f.message,
             }
