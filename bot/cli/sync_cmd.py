@@ -90,7 +90,7 @@ def register(cli: click.Group) -> None:
             raise Failure(str(exc)) from None
         try:
             result = sync_export(export, settings.database_url, progress=progress_for_terminal())
-        except SyncFailed as exc:
+        except (SyncFailed, SourceError) as exc:
             raise Failure(str(exc)) from None
         except OSError as exc:
             raise Failure(f"could not read the export: {exc}") from None

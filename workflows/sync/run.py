@@ -22,7 +22,7 @@ from db.models.base import utcnow
 from db.models.usage import Account, Subscription, SyncRun
 from db.session import get_engine, session_scope
 from workflows.sync.merge import Changes, Merger
-from workflows.sync.sources import Export, TableReader
+from workflows.sync.sources import Export, SourceError, TableReader
 from workflows.sync.stage import Stager
 from workflows.sync.validate import Validator
 
@@ -180,6 +180,15 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
             with contextlib.suppress(SQLAlchemyError):
                 _record_rejected(database_url, result, started, "failed", reason[:2000])
             raise SyncFailed(f"the database refused the load, nothing was changed ({reason})") from exc
+        except SourceError as exc:
+            if trans.is_active:
+                trans.rollback()
+            if stager is not None:
+                with contextlib.suppress(SQLAlchemyError):
+                    stager.drop()
+            with contextlib.suppress(SQLAlchemyError):
+                _record_rejected(database_url, result, started, "failed", str(exc)[:2000])
+            raise
         except BaseException:
             if trans.is_active:
                 trans.rollback()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import MetaData, Table, create_engine, func, inspect, select
+from sqlalchemy import column, create_engine, func, inspect, select, table
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -128,7 +128,7 @@ class SqlExport:
             insp = inspect(self.engine)
             names = insp.get_table_names(schema=schema) + insp.get_view_names(schema=schema)
         except SQLAlchemyError as exc:
-            raise SourceError(f"cannot read {self.description}: {exc.__class__.__name__}: {exc}") from None
+            raise SourceError(f"cannot read {self.description}: {_reason(exc)}") from None
         # Snowflake and others upper-case unquoted names: match case-insensitively.
         self._names = {n.lower(): n for n in names}
 
@@ -138,29 +138,50 @@ class SqlExport:
         if real is None:
             yield f"{name}: table not found in {self.description}"
             return
-        table = Table(real, MetaData(schema=self.schema), autoload_with=self.engine)
-        with self.engine.connect() as conn:
-            total = conn.execute(select(func.count()).select_from(table)).scalar_one()
+        try:
+            # Column names only: full reflection asks dialect-specific catalog questions (comments,
+            # constraints) that some engines, DuckDB among them, cannot answer.
+            names = [c["name"] for c in inspect(self.engine).get_columns(real, schema=self.schema)]
+            source = table(real, *(column(n) for n in names), schema=self.schema)
+            conn = self.engine.connect()
+        except SQLAlchemyError as exc:
+            raise SourceError(f"cannot read {name} from {self.description}: {_reason(exc)}") from None
+        try:
+            total = conn.execute(select(func.count()).select_from(source)).scalar_one()
             done = [0]
             yield TableReader(
                 label=name,
                 is_csv=False,
-                columns=[c.name.lower() for c in table.columns],
-                rows=_sql_rows(conn, table, done),
+                columns=[n.lower() for n in names],
+                rows=_sql_rows(conn, source, done, name, self.description),
                 total=int(total),
                 position=lambda: done[0],
             )
+        except SQLAlchemyError as exc:
+            raise SourceError(f"cannot read {name} from {self.description}: {_reason(exc)}") from None
+        finally:
+            conn.close()
 
     def close(self) -> None:
         self.engine.dispose()
 
 
-def _sql_rows(conn: Any, table: Table, done: list[int]) -> Iterator[tuple[int | None, Sequence[Any]]]:
-    result = conn.execution_options(yield_per=SQL_BATCH).execute(select(table))
-    for batch in result.partitions(SQL_BATCH):
-        for row in batch:
-            yield None, row
-        done[0] += len(batch)
+def _reason(exc: SQLAlchemyError) -> str:
+    return f"{exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}".splitlines()[0]
+
+
+def _sql_rows(
+    conn: Any, source: Any, done: list[int], name: str, description: str
+) -> Iterator[tuple[int | None, Sequence[Any]]]:
+    try:
+        result = conn.execution_options(yield_per=SQL_BATCH).execute(select(source))
+        for batch in result.partitions(SQL_BATCH):
+            for row in batch:
+                yield None, row
+            done[0] += len(batch)
+    except SQLAlchemyError as exc:
+        # The source failed mid-read: not the target database's fault, and not a row problem.
+        raise SourceError(f"cannot read {name} from {description}: {_reason(exc)}") from None
 
 
 def _safe(url: str) -> str:

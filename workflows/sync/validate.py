@@ -104,7 +104,8 @@ class Validator:
 
     def _convert(
         self, values: Sequence[Any], cols: Sequence[Col], plan: list[int | None], where: str
-    ) -> list[Any] | None:
+    ) -> tuple[list[Any], bool]:
+        """Typed values (None where missing or bad) and whether all were good."""
         out: list[Any] = [None] * len(cols)
         ok = True
         for i, col in enumerate(cols):
@@ -121,7 +122,7 @@ class Validator:
                 self.problems.add(f"{where}: {col.name}: missing value")
                 ok = False
             out[i] = v
-        return out if ok else None
+        return out, ok
 
     @staticmethod
     def _where(reader: TableReader, line: int | None, key: str) -> str:
@@ -141,8 +142,8 @@ class Validator:
         for line, values in self._rows(reader):
             self.tally.accounts += 1
             where = self._where(reader, line, self._raw(values, plan[0]))
-            row = self._convert(values, ACCOUNT_COLS, plan, where)
-            key = row[0] if row is not None else _clean(values, plan[0])
+            row, ok = self._convert(values, ACCOUNT_COLS, plan, where)
+            key = row[0]
             if key is not None:
                 if key in self._seen_accounts:
                     first = self.accounts.get(key)
@@ -151,7 +152,7 @@ class Validator:
                     continue
                 self._seen_accounts.add(key)
                 self.accounts[key] = line
-            if row is not None:
+            if ok:
                 yield (*row, name_key(row[1]))
 
     def check_subscriptions(self, reader: TableReader) -> Iterator[tuple[Any, ...]]:
@@ -159,8 +160,8 @@ class Validator:
         for line, values in self._rows(reader):
             self.tally.subscriptions += 1
             where = self._where(reader, line, self._raw(values, plan[0]))
-            row = self._convert(values, SUBSCRIPTION_COLS, plan, where)
-            key = row[0] if row is not None else _clean(values, plan[0])
+            row, ok = self._convert(values, SUBSCRIPTION_COLS, plan, where)
+            key = row[0]
             if key is not None:
                 if key in self._seen_subscriptions:
                     first = self.subscriptions.get(key)
@@ -169,12 +170,11 @@ class Validator:
                     continue
                 self._seen_subscriptions.add(key)
                 self.subscriptions[key] = line
-            if row is None:
-                continue
-            if row[2] not in self.accounts:
+            if row[2] is not None and row[2] not in self.accounts:
                 self.problems.add(f"{where}: dim_crm_account_id: unknown account {row[2]!r}")
                 continue
-            yield tuple(row)
+            if ok:
+                yield tuple(row)
 
     def check_usage(self, reader: TableReader) -> Iterator[tuple[Any, ...]]:
         base_plan = self._plan(reader, USAGE_COLS)
@@ -205,8 +205,7 @@ class Validator:
             else:
                 raw_identity = _raw_identity(values, i_delivery, i_inst, i_uuid, i_host, i_ns)
                 where = f"{reader.label}[{self._raw(values, i_month)}, {raw_identity}, {self._raw(values, i_sub)}]"
-            row = self._convert(values, USAGE_COLS, base_plan, where)
-            ok = row is not None
+            row, ok = self._convert(values, USAGE_COLS, base_plan, where)
 
             # Metrics: the hot loop of a big sync, so plain float() first and the careful path on failure.
             metric_values: list[Any] = [None] * n_scored
@@ -258,20 +257,19 @@ class Validator:
                     continue
                 kind[n] = True
                 metrics[n] = int(f) if f.is_integer() and abs(f) < 2**53 else f
-            if row is None:
-                continue
-
             (month, account, sub, version, delivery, deployment, inst, uuid, host, inst_created, ns, ns_name,
              ns_created) = row[:13]  # fmt: skip
-            if month.day != 1:
+            if month is not None and month.day != 1:
                 problems.add(f"{where}: snapshot_month: {month.isoformat()} is not the first day of a month")
                 ok = False
-            if account not in self.accounts:
+            if account is not None and account not in self.accounts:
                 problems.add(f"{where}: dim_crm_account_id: unknown account {account!r}")
                 ok = False
-            if sub not in self.subscriptions:
+            if sub is not None and sub not in self.subscriptions:
                 problems.add(f"{where}: dim_subscription_id_original: unknown subscription {sub!r}")
                 ok = False
+            if delivery is None:
+                continue  # already reported; the identity rule depends on it
             if delivery == "SaaS":
                 if ns is None:
                     problems.add(f"{where}: dim_namespace_id: missing value (a SaaS row needs dim_namespace_id)")
@@ -290,6 +288,8 @@ class Validator:
                     )
                     continue
                 created = inst_created
+            if month is None or sub is None:
+                continue  # already reported; no key to check for duplicates
             key = hash((month, identity, sub))
             if key in seen:
                 problems.add(

@@ -1,0 +1,96 @@
+"""The demo export: deterministic, realistic, and covering every case the bot must handle."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+from click.testing import CliRunner
+from sqlalchemy import select
+from sync_helpers import count
+
+from bot.cli import cli
+from bot.settings import Settings
+from db.models import Account, Instance, SyncRun
+from db.session import session_scope
+from workflows.demo import generate_export, last_full_month
+
+TODAY = date(2026, 11, 27)
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_default_demo_export_has_everything_the_bot_must_handle(tmp_path: Path) -> None:
+    summary = generate_export(tmp_path, today=TODAY)
+    accounts = _read(tmp_path / "accounts.csv")
+    subs = _read(tmp_path / "subscriptions.csv")
+    usage = _read(tmp_path / "usage_monthly.csv")
+
+    names = [a["crm_account_name"] for a in accounts]
+    assert len(accounts) == summary.accounts >= 40
+    assert "Acme Corp" in names
+    assert any(n.startswith("Acme") and n != "Acme Corp" for n in names)
+    assert len(names) == len(set(names))
+    tams = {a["technical_account_manager_email"] for a in accounts if a["technical_account_manager_email"]}
+    assert len(tams) == 6
+
+    months = sorted({r["snapshot_month"] for r in usage})
+    assert len(months) == 13
+    assert months[-1] == "2026-10-01" == last_full_month(TODAY).isoformat()
+    assert months[0] == "2025-10-01"
+
+    assert {r["delivery_type"] for r in usage} == {"Self-Managed", "SaaS"}
+    assert {s["product_tier_name"].split(" - ")[1] for s in subs} == {"Premium", "Ultimate"}
+    per_account = Counter(s["dim_crm_account_id"] for s in subs)
+    assert max(per_account.values()) >= 3
+    assert any(s["subscription_end_date"] and s["subscription_end_date"] < months[-1] for s in subs)  # ended
+    assert any(s["subscription_start_date"] > months[0] for s in subs)  # started mid-period
+    assert any(s["arr"] == "" for s in subs)
+
+    assert {r["instance_type"] for r in usage} >= {
+        "Unknown", "Non-Production", "Obsolete", "Production", "Geo Secondary Node", ""
+    }  # fmt: skip
+    assert "Opt-Out" in {r["included_in_health_measures_str"] for r in usage}
+    assert any(r["ping_created_at"] == "" for r in usage)
+    assert any(r["ci_builds_28_days_event_post_16_9"] == "" and r["ping_created_at"] for r in usage)
+    assert any(r["is_usage_ping_license_mapped_to_subscription"] == "false" for r in usage)
+    assert len(usage[0]) - 24 - 18 >= 20  # ~20 non-scored metric columns besides the scored ones
+
+    # A spread of colours: e.g. SCM (git users / billable users) in Red, Yellow and Green bands.
+    scm = Counter()
+    for r in usage:
+        if r["ping_created_at"] and r["billable_user_count"] and r["instance_type"] == "Production":
+            ratio = int(r["action_monthly_active_users_project_repo_28_days_user"]) / int(r["billable_user_count"])
+            scm["Red" if ratio <= 0.10 else "Yellow" if ratio <= 0.33 else "Green"] += 1
+    assert set(scm) == {"Red", "Yellow", "Green"}
+
+
+def test_same_seed_same_files_other_seed_other_files(tmp_path: Path) -> None:
+    generate_export(tmp_path / "a", accounts=12, months=4, seed=5, today=TODAY)
+    generate_export(tmp_path / "b", accounts=12, months=4, seed=5, today=TODAY)
+    generate_export(tmp_path / "c", accounts=12, months=4, seed=6, today=TODAY)
+    for name in ("accounts.csv", "subscriptions.csv", "usage_monthly.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert (tmp_path / "a" / "usage_monthly.csv").read_bytes() != (tmp_path / "c" / "usage_monthly.csv").read_bytes()
+
+
+def test_demo_command_writes_syncs_and_says_what_to_try(settings: Settings, tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(cli, ["demo", "--accounts", "12", "--months", "4", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "usage_monthly.csv").is_file()
+    assert 'usagebot try "/usage acme"' in result.output
+    assert 'usagebot report "Acme Corp"' in result.output
+    assert "Metrics Dictionary sample:" in result.output
+    with session_scope(settings.database_url) as s:
+        assert s.scalars(select(Account.name).where(Account.name_key.like("acme%"))).all()
+        assert s.scalars(select(Instance).where(Instance.label == "Unknown")).first() is not None
+        run = s.scalars(select(SyncRun)).one()
+        assert run.status == "succeeded"
+        assert run.as_of_month == last_full_month(date.today())
+    assert count(settings.database_url, "usage_monthly") == run.usage_rows
