@@ -42,7 +42,7 @@ def number(value: float | int | None) -> str:
 def seats_text(billable: int | None, seats: int, utilization: float | None = None) -> str:
     """People's numbers: '84 of 200 seats, 42%'."""
     if seats <= 0:
-        return f"{number(billable)} billable users, no licensed seats"
+        return "no licensed seats this month" if billable is None else f"{billable:,} billable users, no licensed seats"
     if billable is None:
         return f"no billable users reported, {seats:,} seats"
     share = utilization if utilization is not None else billable / seats

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.render import ids
 from bot.render.format import (
@@ -119,6 +120,10 @@ def _measure_short(m: MeasureResult) -> str:
     return f"{color_text(m.color)}{score}"
 
 
+def _weighted(value: float | None) -> str:
+    return "" if value is None else f": {pct(value)} ARR-weighted"
+
+
 def _sub_names(report: AccountReport) -> dict[str, str]:
     return {s.info.id: s.info.name for s in report.subscriptions}
 
@@ -140,7 +145,7 @@ def render_summary(report: AccountReport, opts: ViewOptions = ViewOptions()) -> 
         fields_section(
             [
                 f"*Product health*\n{color_text(overall.color)}{score}",
-                f"*License utilization*\n{color_text(lu.color)}: {pct(lu.value)} ARR-weighted"
+                f"*License utilization*\n{color_text(lu.color)}{_weighted(lu.value)}"
                 f"\n{seats_text(cur.billable_users, cur.licensed_seats)} · `{util_series}` 12 months",
                 "*Use cases*\n"
                 + " · ".join(f"{report.measures[k].label} {color_text(report.measures[k].color)}" for k in USE_CASES),
@@ -182,7 +187,7 @@ def render_utilization(report: AccountReport, opts: ViewOptions = ViewOptions())
     mom = "" if change is None else f" · month over month {change * 100:+.1f} pts"
     body: list[Block] = [
         section(
-            f"*Account*: {color_text(lu.color)}: {pct(lu.value)} ARR-weighted · "
+            f"*Account*: {color_text(lu.color)}{_weighted(lu.value)} · "
             f"{seats_text(cur.billable_users, cur.licensed_seats)}{mom}\n"
             f"{escape(lu.sentence)}"
             + (f"\nBand: {escape(lu.band)}" if lu.band else "")
@@ -214,10 +219,19 @@ def render_utilization(report: AccountReport, opts: ViewOptions = ViewOptions())
     return _finish(report, "utilization", body, opts, f"{report.account.name}: license utilization {lu.color}")
 
 
-def _measure_block(m: AccountMeasure, subs: Mapping[str, str], insts: Mapping[int, str]) -> list[str]:
+def _inputs(inputs: Sequence[Any]) -> str:
+    seen: dict[str, str] = {}
+    for v in inputs:
+        seen.setdefault(v.name, f"`{escape(v.name)}` = {number(v.value)}")
+    return ", ".join(seen.values())
+
+
+def _measure_block(
+    m: AccountMeasure, subs: Mapping[str, str], insts: Mapping[int, str], by_id: Mapping[int, InstanceMonth]
+) -> list[str]:
     lines = [f"*{escape(m.label)}*: {_measure_short(m)}", escape(m.sentence)]
     if m.inputs:
-        lines.append("Inputs: " + ", ".join(f"`{escape(v.name)}` = {number(v.value)}" for v in m.inputs))
+        lines.append("Inputs: " + _inputs(m.inputs))
     if m.formula:
         lines.append(f"Formula: `{escape(m.formula)}`")
     if m.band:
@@ -226,6 +240,20 @@ def _measure_block(m: AccountMeasure, subs: Mapping[str, str], insts: Mapping[in
         lines.append(f"Next: {escape(m.next_threshold)}")
     for s in m.sub_scores:
         lines.append(f"  ◦ {escape(s.sentence)}")
+    # The metric values behind the colour: each primary instance that fed it, with its own inputs.
+    shown: list[str] = []
+    for iid in dict.fromkeys(c.instance_id for c in m.used):
+        inst = by_id.get(iid)
+        im = inst.measures.get(m.key) if inst is not None else None
+        if im is None:
+            continue
+        entry = f"  ◦ _{escape(insts.get(iid, str(iid)))}_: {escape(im.sentence)}"
+        if im.sub_scores:
+            entry += "".join(f"\n      – {escape(ss.sentence)}" for ss in im.sub_scores)
+        elif im.inputs:
+            entry += f"\n      {_inputs(im.inputs)}"
+        shown.append(entry)
+    lines += summarize(shown, 4, "more instances")
     used = [
         f"{escape(subs.get(c.subscription_id, c.subscription_id))}"
         f" via {escape(insts.get(c.instance_id, str(c.instance_id)))} ({pct(c.weight)})"
@@ -257,9 +285,10 @@ def render_health(report: AccountReport, opts: ViewOptions = ViewOptions()) -> A
         divider(),
     ]
     subs, insts = _sub_names(report), _inst_names(report)
+    by_id = {i.instance.id: i for i in report.instances}
     for key in MEASURE_KEYS:
         m = report.measures[key]
-        body += [section(t) for t in pack_lines(_measure_block(m, subs, insts))]
+        body += [section(t) for t in pack_lines(_measure_block(m, subs, insts, by_id))]
     return _finish(report, "health", body, opts, f"{report.account.name}: product health {overall.color}")
 
 
@@ -343,9 +372,7 @@ def render_trends(
     t = report.trends
     rows: list[tuple[str, str, str]] = []
     last_u = t.utilization[-1] if t.utilization else None
-    rows.append(
-        ("License utilization", sparkline([p.value for p in t.utilization]), pct(last_u.value if last_u else None))
-    )
+    rows.append(("Seats used", sparkline([p.value for p in t.utilization]), pct(last_u.value if last_u else None)))
     for key in ("scm", "ci", "cd", "security"):
         series = t.measures.get(key, ())
         last = series[-1] if series else None
