@@ -129,7 +129,8 @@ def render_digest(digest: TamDigest) -> list[dict[str, Any]]:
                 }
             ],
         }
-        blocks = [fit_block(b) for b in [header, *page, footer]]
+        # Our own button rows are within limits by construction (short texts, small values): only texts need fitting.
+        blocks = [b if b["type"] == "actions" else fit_block(b) for b in [header, *page, footer]]
         messages.append({"text": header_text, "blocks": blocks})
     return messages
 
