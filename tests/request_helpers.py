@@ -26,10 +26,23 @@ PM = "pa-pm"
 TAM = "U0TAM0001"
 
 
-@pytest.fixture
-def fake_gitlab() -> Iterator[FakeGitLab]:
+@pytest.fixture(scope="session")
+def _gitlab_server() -> Iterator[FakeGitLab]:
+    # One server for the run (starting and stopping one costs about half a second per test).
     with FakeGitLab() as fake:
         yield fake
+
+
+@pytest.fixture
+def fake_gitlab(_gitlab_server: FakeGitLab) -> FakeGitLab:
+    """The fake GitLab, emptied: fresh projects, no requests, no injected faults left by another test."""
+    fake = _gitlab_server
+    fake.projects.clear()
+    for path in ("gitlab-org/product-analytics", "gitlab-data/analytics"):
+        fake.add_project(path)
+    fake.requests.clear()
+    fake._faults.clear()  # our own test fake; it has no public reset
+    return fake
 
 
 @pytest.fixture

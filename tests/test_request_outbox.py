@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +15,8 @@ from db.session import session_factory
 from workflows import outbox
 from workflows.gitlab_client import gitlab_factory, make_gitlab
 
+pytest_plugins = ["request_helpers"]  # fixture: fake_gitlab
+
 PROJECT = "gitlab-data/analytics"
 seen: list[dict[str, Any]] = []
 
@@ -25,12 +26,6 @@ def _record(ctx: outbox.FollowUpContext) -> None:
     if ctx.payload.get("explode"):
         raise RuntimeError("slack is down")
     seen.append({"url": ctx.filing.issue_url, **ctx.payload})
-
-
-@pytest.fixture
-def fake_gitlab() -> Iterator[FakeGitLab]:
-    with FakeGitLab() as fake:
-        yield fake
 
 
 @pytest.fixture
