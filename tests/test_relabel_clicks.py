@@ -275,3 +275,39 @@ def test_usage_digest_shows_callers_digest(bot_url: str, fake_slack: FakeSlack, 
     # Blake has nothing Unknown: a friendly answer.
     post(fake_url(bot_url), slash_body("digest", user_id=BLAKE, response_url=fake_slack.response_url("d2")))
     _wait(lambda: any("No Unknown instances" in str(r.get("text")) for r in fake_slack.responses()))
+
+
+def test_relabel_from_usage_instances_answer_counts_at_once(
+    bot_url: str, fake_slack: FakeSlack, dm: dict[str, Any], db_url: str
+) -> None:
+    iid = dm["iid"]
+    body = slash_body("Acme Corp instances", user_id=AVERY, response_url=fake_slack.response_url("u1"))
+    assert post(fake_url(bot_url), body).status == 200
+    _wait(lambda: any(f"relabel:{iid}" in str(r.get("blocks")) for r in fake_slack.responses()))
+    answer = next(r for r in fake_slack.responses() if f"relabel:{iid}" in str(r.get("blocks")))
+    button = _button({"blocks": answer["blocks"]}, f"relabel:{iid}", "relabel:Non-Production")
+    assert decode_value(button["value"])["o"] == "usage"
+
+    # Clicked in the ephemeral answer: Slack sends no message blocks back.
+    payload = block_action_payload(
+        "relabel:Non-Production",
+        button["value"],
+        user_id=AVERY,
+        channel_id="C0GENERAL1",
+        message=None,
+        response_url=fake_slack.response_url("u2"),
+        block_id=f"relabel:{iid}",
+    )
+    assert post(fake_url(bot_url), interaction_body(payload)).status == 200
+    _wait(lambda: any("labelled *Non-Production*" in str(r.get("blocks")) for r in fake_slack.responses()))
+    inst = _instance(db_url, iid)
+    assert (inst.label, inst.label_source) == ("Non-Production", "person")
+    assert [c.origin for c in _changes(db_url, iid)] == ["usage"]
+
+    # The next answer already counts the new label: no relabel buttons for that instance any more.
+    before = len(fake_slack.responses())
+    body = slash_body("Acme Corp instances", user_id=AVERY, response_url=fake_slack.response_url("u3"))
+    assert post(fake_url(bot_url), body).status == 200
+    _wait(lambda: len(fake_slack.responses()) > before + 0 and "gitlab.acme.com" in str(fake_slack.responses()[-1]))
+    latest = fake_slack.responses()[-1]
+    assert f"relabel:{iid}" not in str(latest.get("blocks")) and "Non-Production" in str(latest.get("blocks"))
