@@ -111,6 +111,7 @@ def test_each_view(bot_url: str, people: FakeSlack, bot_settings: Settings) -> N
     util = _all_text(ask(bot_url, people, "Acme Corp utilization"))
     assert "A-S-ACME-1" in util and "of 200 seats" in util and "months since purchase" in util
     health = _all_text(ask(bot_url, people, "acme corp health"))
+    assert "action_monthly_active_users_project_repo_28_days_user` = " in health  # the metric values behind SCM
     for words in ("License utilization", "SCM", "CI", "CD", "Security", "Formula", "Weights used", "Left out"):
         assert words in health, words
     inst = _all_text(ask(bot_url, people, "acme corp instances"))
@@ -199,8 +200,13 @@ def test_unknown_name_suggests_nearest(bot_url: str, people: FakeSlack, bot_sett
     seed(bot_settings.database_url)
     text = _all_text(ask(bot_url, people, "Globx Corporatoin Intl"))
     assert "Globex Corporation" in text  # a fuzzy match is found, or suggested
-    text = _all_text(ask(bot_url, people, "qqqzzzxxx"))
-    assert "couldn't find" in text and "Nearest names" in text
+    answer = ask(bot_url, people, "qqqzzzxxx trends")
+    assert "couldn't find" in _all_text(answer) and "Nearest names" in _all_text(answer)
+    # the nearest names are buttons too: a click runs the view that was asked for
+    picks = [b for aid, b in _buttons(answer).items() if aid.startswith("usage_pick:")]
+    assert len(picks) == 3 and all(json.loads(b["value"])["v"] == "trends" for b in picks)
+    globex = next(b for b in picks if b["text"]["text"] == "Globex Corporation")
+    assert "Globex Corporation · Trends" in _all_text(click(bot_url, people, globex["action_id"], globex["value"]))
 
 
 @pytest.mark.parametrize(

@@ -449,14 +449,28 @@ def render_pick(query: str, candidates: Sequence[tuple[str, str]], view: str) ->
     )
 
 
-def render_not_found(query: str, nearest: Sequence[str]) -> Answer:
+def render_not_found(
+    query: str, nearest: Sequence[str], view: str = "summary", accounts: Sequence[tuple[str, str]] = ()
+) -> Answer:
+    """No match: say so, name the nearest accounts, and offer them as buttons (a click runs `view`)."""
     text = f"I couldn't find an account matching “{escape(clip(query, 80))}”."
     if nearest:
         text += " Nearest names: " + ", ".join(f"*{escape(n)}*" for n in nearest) + "."
     else:
         text += " There are no accounts loaded yet (CS Operations runs `usagebot sync`)."
     text += "\nTry the CRM account id or the start of the name, e.g. `/usage acme`."
-    return message(text)
+    extra: list[Block] = []
+    if accounts:
+        extra.append(
+            actions(
+                [
+                    button(clip(name, 75), ids.pick_action(n), ids.encode_value(a=acc_id, v=view))
+                    for n, (acc_id, name) in enumerate(accounts)
+                ],
+                block_id="usage_pick",
+            )
+        )
+    return message(text, extra=extra)
 
 
 def render_placeholder(what: str) -> Answer:

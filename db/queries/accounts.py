@@ -38,6 +38,7 @@ class Resolution:
     account: AccountRef | None = None
     candidates: tuple[AccountRef, ...] = ()
     nearest: tuple[str, ...] = field(default_factory=tuple)
+    nearest_accounts: tuple[AccountRef, ...] = ()  # the same, with ids (for "did you mean" buttons)
 
 
 @dataclass
@@ -95,7 +96,7 @@ def resolve_account(session: Session, text: str) -> Resolution:
     key = name_key(text)
     cache = _names(session)
     if not key:
-        return Resolution("none", nearest=tuple(r.name for r in cache.refs[:MAX_CANDIDATES]))
+        return _none(cache.refs[:MAX_CANDIDATES])
     # 2. Exact name, ignoring case, accents and punctuation.
     exact = session.execute(
         select(Account.id, Account.name).where(Account.name_key == key).order_by(Account.id).limit(MAX_CANDIDATES + 1)
@@ -128,7 +129,11 @@ def resolve_account(session: Session, text: str) -> Resolution:
         return Resolution("one", close[0])
     if close:
         return Resolution("many", candidates=tuple(close))
-    return Resolution("none", nearest=tuple(cache.refs[i].name for _, _, i in best))
+    return _none([cache.refs[i] for _, _, i in best])
+
+
+def _none(refs: list[AccountRef]) -> Resolution:
+    return Resolution("none", nearest=tuple(r.name for r in refs), nearest_accounts=tuple(refs))
 
 
 def label_versions(session: Session, instance_ids: list[int]) -> dict[int, int]:
