@@ -303,6 +303,17 @@ def test_full_app_routes_the_button_to_the_modal(bot_url, dq_settings, fake_slac
     view = json.loads(view) if isinstance(view, str) else view
     assert view["callback_id"] == CALLBACK_ID
     assert check_limits(view["blocks"], "modal") == []
+    # Opened from the summary: no metric; the account's main instance is pre-selected.
+    blocks = {b.get("block_id"): b for b in view["blocks"]}
+    assert "initial_value" not in blocks[METRIC_BLOCK]["element"]
+    assert blocks[INSTANCE_BLOCK]["element"]["initial_option"]["value"] == str(instance_id)
+    # Opened from the utilization view: billable users is the metric in question.
+    payload = block_action_payload(REPORT_ISSUE_ACTION, encode_value(a=ACC, v="utilization"), user_id=REPORTER)
+    assert post(f"{bot_url}/slack/events", interaction_body(payload)).status == 200
+    view = fake_slack.wait_for("views.open", 2)[-1].params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    blocks = {b.get("block_id"): b for b in view["blocks"]}
+    assert blocks[METRIC_BLOCK]["element"]["initial_value"] == "billable_user_count"
 
 
 def test_thread_refused_then_posted_by_the_retry_pass(app_url, fake_slack, fake_gitlab, instance_id, db_url) -> None:  # type: ignore[no-untyped-def]

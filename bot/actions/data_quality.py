@@ -20,6 +20,8 @@ from bot.render.ids import REPORT_ISSUE_ACTION, decode_value
 from workflows.data_quality import ReportError, account_instances, load_context
 
 log = logging.getLogger("usagebot.data_quality")
+# The metric a view is about, pre-filled when the person opened the dialog from that view.
+VIEW_METRIC = {"utilization": "billable_user_count"}
 
 
 def open_report_modal(
@@ -32,6 +34,7 @@ def open_report_modal(
     view: str | None = None,
 ) -> str | None:
     """Open the modal pre-filled for the account (and instance, metric); returns a problem to tell, or None."""
+    metric = metric or VIEW_METRIC.get(view or "")
     with deps.sessions() as session:
         try:
             ctx = load_context(session, account_id, instance_id, metric)
