@@ -17,6 +17,7 @@ lease only avoids wasted work and duplicate log noise.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -286,6 +287,7 @@ def run_clock(settings: Settings, stop: threading.Event | None = None, *, poll_s
     TTL and another clock took over) or `stop` is set, the scheduler stops and this process goes
     back to standing by (or returns).
     """
+    from apscheduler.schedulers import SchedulerNotRunningError
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     stop = stop or threading.Event()
@@ -312,6 +314,14 @@ def run_clock(settings: Settings, stop: threading.Event | None = None, *, poll_s
             scheduler.add_job(
                 heartbeat, IntervalTrigger(seconds=poll), id=HEARTBEAT_JOB_ID, replace_existing=True, coalesce=True
             )
-            scheduler.start()  # blocks until heartbeat() shuts it down
+
+            def stop_on_signal(scheduler: BlockingScheduler = scheduler) -> None:
+                # SIGTERM sets `stop`: shut down now rather than at the next heartbeat.
+                stop.wait()
+                with contextlib.suppress(SchedulerNotRunningError):
+                    scheduler.shutdown(wait=False)
+
+            threading.Thread(target=stop_on_signal, daemon=True, name="clock-stop").start()
+            scheduler.start()  # blocks until heartbeat() or stop_on_signal() shuts it down
     finally:
         release_lease(url, holder)
