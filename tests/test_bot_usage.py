@@ -351,3 +351,19 @@ def test_failure_inside_is_logged_and_told_politely(
             conn.execute(sql("ALTER TABLE accounts_gone RENAME TO accounts"))
     assert "something went wrong" in answer and "accounts" not in answer.lower().replace("acme", "")
     assert any("/usage failed" in r.getMessage() and "acme corp" in r.getMessage() for r in caplog.records)
+
+
+def test_forged_or_stale_click_gets_401_and_changes_nothing(
+    bot_url: str, people: FakeSlack, bot_settings: Settings
+) -> None:
+    seed(bot_settings.database_url)
+    body = interaction_body(
+        block_action_payload(
+            "usage_share", json.dumps({"a": ACME_ID, "v": "summary"}), response_url=people.response_url("forged")
+        )
+    )
+    forged = post(bot_url + "/slack/events", body, secret="not-the-secret")
+    stale = post(bot_url + "/slack/events", body, timestamp=int(time.time()) - 6 * 60)
+    assert (forged.status, stale.status) == (401, 401)
+    time.sleep(0.3)
+    assert people.calls == [] and people.messages["C0GENERAL1"] == []
