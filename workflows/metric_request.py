@@ -46,10 +46,20 @@ DUPLICATES_SHOWN = 3
 SUMMARY_MAX = 80
 METRICS_PAGE = "https://metrics.gitlab.com/?q="
 
+
+def safe_markdown(value: Any) -> str:
+    """People's text made inert in a GitLab issue: no at-mentions (a zero-width space after "@") and no
+    HTML comments (which could hide text or forge another request's marker)."""
+    if value is None:
+        return ""
+    return str(value).replace("<!--", "&lt;!--").replace("-->", "--&gt;").replace("@", "@\u200b")
+
+
 _TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     undefined=StrictUndefined,
     autoescape=False,  # Markdown, not HTML; GitLab sanitizes what it renders
+    finalize=safe_markdown,  # every {{ value }}; the PM mention is literal "@" in the template
     keep_trailing_newline=True,
 )
 
@@ -362,7 +372,7 @@ def _join_note(name: str, request: MetricRequest) -> str:
         lines.append(f"Account: {request.account}")
     if request.why:
         lines.append(f"Why it matters: {request.why}")
-    return "\n\n".join(lines)
+    return safe_markdown("\n\n".join(lines))
 
 
 def _mark_noted(session_factory: SessionFactory, request_id: int, user_id: str) -> None:
@@ -424,7 +434,7 @@ def summary(what: str, limit: int = SUMMARY_MAX) -> str:
 
 
 def title_for(request: MetricRequest) -> str:
-    return f"Metric request: {summary(request.what)}"
+    return f"Metric request: {safe_markdown(summary(request.what))}"
 
 
 def _cell(text: str) -> str:
@@ -444,7 +454,13 @@ def render_description(request: MetricRequest, pm: str | None) -> str:
         product_group=request.product_group,
         count_kind=COUNT_KINDS.get(request.count_kind or "", request.count_kind),
         rejected=[
-            {**c, "description": _cell(summary(c.get("description") or "", 160))} for c in request.candidates or []
+            {
+                "key_path": c.get("key_path") or "?",
+                "status": c.get("status") or "unknown",
+                "time_frame": c.get("time_frame") or "",
+                "description": _cell(summary(c.get("description") or "", 160)),
+            }
+            for c in request.candidates or []
         ],
         pm=(pm or "").lstrip("@") or None,
         others=", ".join(others),
