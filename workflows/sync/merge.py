@@ -73,43 +73,6 @@ class Changes:
         return self.accounts + self.subscriptions + self.instances + self.usage_rows
 
 
-def _summary(rows: str, key: str) -> str:
-    """Per instance (`key`): first/last month, last ping, the latest row's type, and version and
-    billable users from the latest row with a ping. `rows` must expose key, snapshot_month,
-    ping_created_at, subscription_id, instance_type, cleaned_version, billable_user_count.
-
-    The tie-break (month, ping, subscription) is the same for staging and stored rows, so a new
-    instance's summary computed from staging equals the one later computed from history.
-    """
-    order = "snapshot_month DESC, ping_created_at DESC NULLS LAST, subscription_id DESC"
-    return f"""
-        SELECT agg.k AS k, agg.first_seen_month, agg.last_seen_month, agg.last_ping_at,
-               COALESCE(lr.instance_type, 'Unknown') AS export_label,
-               pr.cleaned_version AS last_version, pr.billable_user_count AS last_billable_users
-        FROM (SELECT {key} AS k, MIN(snapshot_month) AS first_seen_month, MAX(snapshot_month) AS last_seen_month,
-                     MAX(ping_created_at) AS last_ping_at
-              FROM ({rows}) r0 GROUP BY {key}) agg
-        JOIN (SELECT {key} AS k, instance_type,
-                     ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY {order}) AS rn
-              FROM ({rows}) r1) lr ON lr.k = agg.k AND lr.rn = 1
-        LEFT JOIN (SELECT {key} AS k, cleaned_version, billable_user_count,
-                          ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY {order}) AS rn
-                   FROM ({rows}) r2 WHERE ping_created_at IS NOT NULL) pr ON pr.k = agg.k AND pr.rn = 1
-    """
-
-
-def _latest_attrs(stage: str) -> str:
-    """Each staged instance's attributes (account, hostname…) from its latest staged row."""
-    attrs = ", ".join(INSTANCE_ATTRS)
-    order = "snapshot_month DESC, ping_created_at DESC NULLS LAST, subscription_id DESC"
-    return f"""
-        SELECT identity, {attrs} FROM (
-            SELECT identity, {attrs}, ROW_NUMBER() OVER (PARTITION BY identity ORDER BY {order}) AS rn
-            FROM {stage}) x
-        WHERE rn = 1
-    """
-
-
 class Merger:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -141,26 +104,32 @@ class Merger:
             f"ON CONFLICT (id) DO UPDATE SET {sets} WHERE {self._guard(table, fields)}"
         )
 
-    def merge(self) -> Changes:
-        stage_usage = STAGE_TABLES["usage_monthly"]
-        ch = Changes()
-        ch.accounts = self.upsert_simple("accounts", STAGE_TABLES["accounts"], ACCOUNT_FIELDS)
-        ch.subscriptions = self.upsert_simple("subscriptions", STAGE_TABLES["subscriptions"], SUBSCRIPTION_FIELDS)
+    def accounts(self) -> int:
+        return self.upsert_simple("accounts", STAGE_TABLES["accounts"], ACCOUNT_FIELDS)
 
-        # Instances that exist before this sync get their summaries from their full history after
-        # the usage rows are in; new ones are complete from staging alone.
-        max_before = self.conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM instances").scalar_one()
-        attrs = ", ".join(INSTANCE_ATTRS)
-        summary = ", ".join(INSTANCE_SUMMARY)
-        ch.instances = self._run(f"""
-            INSERT INTO instances (identity, {attrs}, export_label, label, label_source, label_version, {summary})
-            SELECT a.identity, {", ".join("a." + c for c in INSTANCE_ATTRS)}, s.export_label, s.export_label,
-                   'export', 0, {", ".join("s." + c for c in INSTANCE_SUMMARY)}
-            FROM ({_latest_attrs(stage_usage)}) a
-            JOIN ({_summary(f"SELECT * FROM {stage_usage}", "identity")}) s ON s.k = a.identity
-            WHERE NOT EXISTS (SELECT 1 FROM instances i WHERE i.identity = a.identity)
+    def subscriptions(self) -> int:
+        return self.upsert_simple("subscriptions", STAGE_TABLES["subscriptions"], SUBSCRIPTION_FIELDS)
+
+    def max_instance_id(self) -> int:
+        return int(self.conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM instances").scalar_one())
+
+    def new_instances(self) -> int:
+        """Rows for identities first seen in this batch, so its usage rows have an instance id.
+        Their attributes and summaries are placeholders until `finish_instances`."""
+        stage = STAGE_TABLES["usage_monthly"]
+        return self._run(f"""
+            INSERT INTO instances (identity, account_id, delivery_type, deployment_type, export_label, label,
+                                   label_source, label_version)
+            SELECT s.identity, MIN(s.account_id), MIN(s.delivery_type), MIN(s.deployment_type),
+                   'Unknown', 'Unknown', 'export', 0
+            FROM {stage} s
+            WHERE NOT EXISTS (SELECT 1 FROM instances i WHERE i.identity = s.identity)
+            GROUP BY s.identity
         """)
 
+    def usage(self) -> int:
+        """Upsert the staged batch of usage rows by (snapshot_month, instance, subscription)."""
+        stage = STAGE_TABLES["usage_monthly"]
         usage_cols = ("snapshot_month", "instance_id", "subscription_id", *USAGE_FIELDS, "extra_metrics")
         select_cols = ", ".join(
             "i.id"
@@ -170,42 +139,50 @@ class Merger:
         )
         usage_fields = (*USAGE_FIELDS, "extra_metrics")
         sets = ", ".join(f"{f} = excluded.{f}" for f in usage_fields)
-        ch.usage_rows = self._run(f"""
+        return self._run(f"""
             INSERT INTO usage_monthly ({", ".join(usage_cols)})
-            SELECT {select_cols} FROM {stage_usage} s JOIN instances i ON i.identity = s.identity WHERE true
+            SELECT {select_cols} FROM {stage} s JOIN instances i ON i.identity = s.identity WHERE true
             ON CONFLICT (snapshot_month, instance_id, subscription_id) DO UPDATE SET {sets}
             WHERE {self._guard("usage_monthly", usage_fields)}
         """)
 
-        if max_before:
-            ch.instances += self._refresh_existing(int(max_before), stage_usage)
-        return ch
+    def finish_instances(self, max_before: int) -> int:
+        """Write each instance's summary from the staged one (one row per instance).
 
-    def _refresh_existing(self, max_before: int, stage_usage: str) -> int:
-        """Attributes from the export, summaries from history; the label follows the export only
-        while nobody has set it (label_source = 'export'); a person's label is never touched."""
-        touched = f"""
-            SELECT i.id FROM instances i WHERE i.id <= {max_before}
-            AND i.identity IN (SELECT identity FROM {stage_usage})
+        Instances created by this sync (id > max_before) take it whole; that is not counted again.
+        Instances that existed keep what is newer: attributes and the export's label from
+        whichever latest row is newer (the export's when equal), first/last month as min/max,
+        version and users from the newer ping. The label follows the export's only while nobody
+        has set it (label_source = 'export'); a person's label is never touched.
         """
-        history = f"""
-            SELECT instance_id, snapshot_month, ping_created_at, subscription_id, instance_type, cleaned_version,
-                   billable_user_count
-            FROM usage_monthly WHERE instance_id IN ({touched})
-        """
+        stage = STAGE_TABLES["instances"]
         fields = (*INSTANCE_ATTRS, "export_label", *INSTANCE_SUMMARY)
         sets = ", ".join(f"{f} = n.{f}" for f in fields)
+        self._run(f"""
+            UPDATE instances SET {sets}, label = n.export_label
+            FROM {stage} n
+            WHERE instances.identity = n.identity AND instances.id > {max_before}
+        """)
+        if not max_before:
+            return 0
+        take_new = "(i.last_seen_month IS NULL OR n.last_seen_month >= i.last_seen_month)"
+        new_ping = "(n.last_ping_at IS NOT NULL AND (i.last_ping_at IS NULL OR n.last_ping_at >= i.last_ping_at))"
+        picks = [f"CASE WHEN {take_new} THEN n.{f} ELSE i.{f} END AS {f}" for f in (*INSTANCE_ATTRS, "export_label")]
+        picks += [
+            "CASE WHEN i.first_seen_month IS NULL OR n.first_seen_month < i.first_seen_month"
+            " THEN n.first_seen_month ELSE i.first_seen_month END AS first_seen_month",
+            "CASE WHEN i.last_seen_month IS NULL OR n.last_seen_month > i.last_seen_month"
+            " THEN n.last_seen_month ELSE i.last_seen_month END AS last_seen_month",
+        ]
+        picks += [f"CASE WHEN {new_ping} THEN n.{f} ELSE i.{f} END AS {f}" for f in INSTANCE_SUMMARY[2:]]
         return self._run(f"""
             UPDATE instances SET {sets},
                 label = CASE WHEN instances.label_source = 'export' THEN n.export_label ELSE instances.label END,
                 label_version = instances.label_version + CASE
                     WHEN instances.label_source = 'export' AND instances.label <> n.export_label THEN 1 ELSE 0 END
             FROM (
-                SELECT i.id AS iid, {", ".join("a." + c for c in INSTANCE_ATTRS)}, h.export_label,
-                       {", ".join("h." + c for c in INSTANCE_SUMMARY)}
-                FROM instances i
-                JOIN ({_latest_attrs(stage_usage)}) a ON a.identity = i.identity
-                JOIN ({_summary(history, "instance_id")}) h ON h.k = i.id
+                SELECT i.id AS iid, {", ".join(picks)}
+                FROM instances i JOIN {stage} n ON n.identity = i.identity
                 WHERE i.id <= {max_before}
             ) n
             WHERE instances.id = n.iid AND (

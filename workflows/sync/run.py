@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import islice
@@ -89,6 +91,70 @@ def _record_rejected(database_url: str, result: SyncResult, started: Any, status
         return run.id
 
 
+class _UsageWriter(threading.Thread):
+    """Stages and upserts usage batches while the main thread reads and validates the next ones.
+
+    The database works on one core while Python parses on the other; the connection is used by
+    this thread only until `close()` returns. Everything stays inside the sync's transaction.
+    """
+
+    def __init__(self, stager: Stager, merger: Merger, changes: Changes) -> None:
+        super().__init__(name="sync-usage-writer", daemon=True)
+        self.stager, self.merger, self.changes = stager, merger, changes
+        self.queue: queue.Queue[list[tuple[Any, ...]] | None] = queue.Queue(maxsize=3)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        while (batch := self.queue.get()) is not None:
+            if self.error is not None:
+                continue  # keep draining so the producer never blocks
+            try:
+                self.stager.write("usage_monthly", batch)
+                self.changes.instances += self.merger.new_instances()
+                self.changes.usage_rows += self.merger.usage()
+                self.stager.clear("usage_monthly")
+            except BaseException as exc:
+                self.error = exc
+
+    def put(self, batch: list[tuple[Any, ...]]) -> None:
+        self.queue.put(batch)
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
+def _load_usage(
+    reader: TableReader,
+    validator: Validator,
+    stager: Stager,
+    merger: Merger,
+    changes: Changes,
+    progress: Progress | None,
+) -> None:
+    """Validate every usage row; while none has a problem, load them batch by batch."""
+    writer = _UsageWriter(stager, merger, changes)
+    writer.start()
+    try:
+        if progress is not None:
+            progress.start(reader.label, reader.total)
+        for batch in _batched(validator.check_usage(reader), BATCH):
+            # After the first problem nothing will be kept (the transaction rolls back): stop
+            # writing, keep validating so every problem is reported.
+            if not validator.problems and writer.error is None:
+                writer.put(batch)
+            if progress is not None and reader.position is not None:
+                progress.update(reader.position())
+            if writer.error is not None:
+                break  # the database refused a batch; `close` raises it
+    finally:
+        if progress is not None:
+            progress.finish()
+        writer.close()
+
+
 def sync_export(export: Export, database_url: str, progress: Progress | None = None) -> SyncResult:
     """Validate and load one export into `database_url`. Returns the outcome; never half-loads."""
     started, t0 = utcnow(), time.perf_counter()
@@ -102,31 +168,39 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
             existing_accounts = set(conn.scalars(select(Account.id)))
             existing_subs = dict(conn.execute(select(Subscription.id, Subscription.account_id)).tuples().all())
             validator = Validator(existing_accounts, existing_subs)
-            checks: dict[str, Callable[[TableReader], Iterator[tuple[Any, ...]]]] = {
-                "accounts": validator.check_accounts,
-                "subscriptions": validator.check_subscriptions,
-                "usage_monthly": validator.check_usage,
-            }
-            for name, check in checks.items():
+            merger = Merger(conn)
+            changes = result.changes
+            max_before = merger.max_instance_id()
+            for name, check in (
+                ("accounts", validator.check_accounts),
+                ("subscriptions", validator.check_subscriptions),
+            ):
                 with export.table(name) as reader:
                     if isinstance(reader, str):
                         validator.problems.add(reader)
                         continue
-                    if progress is not None:
-                        progress.start(reader.label, reader.total)
                     for batch in _batched(check(reader), BATCH):
                         # Once a problem is found nothing will be loaded: keep validating, stop staging.
                         if not validator.problems:
                             stager.write(name, batch)
-                        if progress is not None and reader.position is not None:
-                            progress.update(reader.position())
-                    if progress is not None:
-                        progress.finish()
+                # Usage rows refer to accounts and subscriptions: those go in first (same transaction).
+                if not validator.problems:
+                    if name == "accounts":
+                        changes.accounts = merger.accounts()
+                    else:
+                        changes.subscriptions = merger.subscriptions()
 
-            log.debug("validated and staged in %.1fs", time.perf_counter() - t0)
+            with export.table("usage_monthly") as reader:
+                if isinstance(reader, str):
+                    validator.problems.add(reader)
+                else:
+                    _load_usage(reader, validator, stager, merger, changes, progress)
+
+            log.debug("validated and loaded usage in %.1fs", time.perf_counter() - t0)
             tally, problems = validator.tally, validator.problems
             result.accounts, result.subscriptions = tally.accounts, tally.subscriptions
             result.usage_rows, result.as_of_month = tally.usage_rows, tally.as_of_month
+            result.instances = len(validator.instances)
             if problems:
                 trans.rollback()
                 stager.drop()
@@ -137,11 +211,10 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
                 return result
 
             t1 = time.perf_counter()
-            result.changes = Merger(conn).merge()
-            log.debug("merged in %.1fs: %s", time.perf_counter() - t1, result.changes)
-            result.instances = int(
-                conn.exec_driver_sql("SELECT COUNT(DISTINCT identity) FROM sync_stage_usage").scalar_one()
-            )
+            for batch in _batched(validator.instance_rows(), BATCH):
+                stager.write("instances", batch)
+            changes.instances += merger.finish_instances(max_before)
+            log.debug("instances finished in %.1fs: %s", time.perf_counter() - t1, changes)
             ch = result.changes
             run = SyncRun(
                 source=result.source,

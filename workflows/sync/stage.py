@@ -13,12 +13,13 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from db.models.usage import SCORED_METRIC_COLUMNS
-from workflows.sync.validate import ACCOUNT_STAGE, SUBSCRIPTION_STAGE, USAGE_STAGE
+from workflows.sync.validate import ACCOUNT_STAGE, INSTANCE_STAGE, SUBSCRIPTION_STAGE, USAGE_STAGE
 
 STAGE_TABLES = {
     "accounts": "sync_stage_accounts",
     "subscriptions": "sync_stage_subscriptions",
     "usage_monthly": "sync_stage_usage",
+    "instances": "sync_stage_instances",
 }
 
 _TYPES: dict[str, str] = {
@@ -27,6 +28,10 @@ _TYPES: dict[str, str] = {
     "end_date": "date",
     "snapshot_month": "date",
     "creation_date": "date",
+    "first_seen_month": "date",
+    "last_seen_month": "date",
+    "last_ping_at": "timestamptz",
+    "last_billable_users": "integer",
     "ping_created_at": "timestamptz",
     "license_mapped": "boolean",
     "licensed_seats": "integer",
@@ -44,6 +49,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "accounts": ACCOUNT_STAGE,
     "subscriptions": SUBSCRIPTION_STAGE,
     "usage_monthly": USAGE_STAGE,
+    "instances": INSTANCE_STAGE,
 }
 
 
@@ -103,6 +109,11 @@ class Stager:
                 cur.executemany(f"INSERT INTO temp.{name} ({', '.join(cols)}) VALUES ({marks})", fixed)
             finally:
                 cur.close()
+
+    def clear(self, table: str) -> None:
+        """Empty a staging table between batches."""
+        name = STAGE_TABLES[table]
+        self.conn.exec_driver_sql(f"TRUNCATE {name}" if self.postgres else f"DELETE FROM temp.{name}")
 
     def drop(self) -> None:
         """SQLite keeps temp tables for the connection's life; PostgreSQL drops them at commit."""

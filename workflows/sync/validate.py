@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from db.names import name_key
@@ -34,6 +34,26 @@ USAGE_STAGE: tuple[str, ...] = (
     "creation_date",
     *(c.dest for c in SCORED_COLS),
     "extra_metrics",
+)
+
+
+INSTANCE_STAGE: tuple[str, ...] = (
+    "identity",
+    "account_id",
+    "delivery_type",
+    "deployment_type",
+    "installation_id",
+    "uuid",
+    "hostname",
+    "namespace_id",
+    "namespace_name",
+    "creation_date",
+    "export_label",
+    "first_seen_month",
+    "last_seen_month",
+    "last_ping_at",
+    "last_version",
+    "last_billable_users",
 )
 
 
@@ -75,6 +95,9 @@ class Validator:
         self.subscriptions: dict[str, int | None] = dict.fromkeys(existing_subscriptions)
         self._seen_subscriptions: set[str] = set()
         self._usage_keys: set[int] = set()
+        # Per instance identity, what its `instances` row needs (see `_note_instance`): a few
+        # dozen bytes per instance, however many usage rows it has.
+        self.instances: dict[str, list[Any]] = {}
 
     # -- helpers ---------------------------------------------------------------------------
     def _plan(self, reader: TableReader, cols: Sequence[Col]) -> list[int | None]:
@@ -135,6 +158,47 @@ class Validator:
         v = values[pos]
         s = "" if v is None else str(v).strip()
         return s or "?"
+
+    # -- instances -------------------------------------------------------------------------
+    def _note_instance(
+        self,
+        identity: str,
+        month: date,
+        sub: str,
+        ping: datetime | None,
+        instance_type: str | None,
+        version: str | None,
+        billable: int | None,
+        attrs: tuple[Any, ...],
+    ) -> None:
+        """Fold one usage row into its instance's summary.
+
+        The latest row (by month, then ping, rows with a ping first, then subscription id) gives the
+        attributes and the export's label; the latest row with a ping gives version and users.
+        """
+        latest = (month, ping is not None, ping or _NO_PING, sub)
+        s = self.instances.get(identity)
+        if s is None:
+            pinged = (month, ping, sub) if ping is not None else None
+            self.instances[identity] = [latest, attrs, instance_type, month, month, ping, pinged, version, billable]
+            return
+        if latest > s[0]:
+            s[0], s[1], s[2] = latest, attrs, instance_type
+        if month < s[3]:
+            s[3] = month
+        elif month > s[4]:
+            s[4] = month
+        if ping is not None:
+            if s[5] is None or ping > s[5]:
+                s[5] = ping
+            pinged = (month, ping, sub)
+            if s[6] is None or pinged > s[6]:
+                s[6], s[7], s[8] = pinged, version, billable
+
+    def instance_rows(self) -> Iterator[tuple[Any, ...]]:
+        """One staging row per instance, in INSTANCE_STAGE order."""
+        for identity, s in self.instances.items():
+            yield (identity, *s[1], s[2] or "Unknown", s[3], s[4], s[5], s[7], s[8])
 
     # -- tables ----------------------------------------------------------------------------
     def check_accounts(self, reader: TableReader) -> Iterator[tuple[Any, ...]]:
@@ -302,6 +366,11 @@ class Validator:
                 continue
             if as_of is None or month > as_of:
                 as_of = self.tally.as_of_month = month
+            ping = row[13]
+            self._note_instance(
+                identity, month, sub, ping, row[17], row[14], row[21],
+                (account, delivery, deployment, inst, uuid, host, ns, ns_name, created),
+            )  # fmt: skip
             yield (
                 identity,
                 month,
@@ -329,6 +398,9 @@ def _bad_metric(raw: Any, f: float) -> str:
     if f != f or abs(f) == _INF:
         return f"bad number {str(raw).strip()!r}"
     return f"negative count {str(raw).strip()}"
+
+
+_NO_PING = datetime.min.replace(tzinfo=UTC)
 
 
 def _clean(values: Sequence[Any], pos: int | None) -> str | None:
