@@ -165,3 +165,43 @@ def test_after_sync_hook_never_fails_the_sync(bot_settings, fake_slack, db_url: 
     # Acme: utilization, SCM, overall; Beta: an instance stopped; Cobalt: low; Echo: like Acme.
     assert alerts_after_sync(bot_settings, OCT) == "Alerts: 8 new, 3 message(s) to TAMs."
     assert alerts_after_sync(bot_settings, OCT) == "Alerts: 0 new, 0 message(s) to TAMs."
+
+
+def test_a_sender_that_died_mid_send_is_recovered_without_repeats(bot_settings, fake_slack, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from bot.actions.alerts import ALERT_EVENT
+    from bot.app import make_web_client
+
+    seed(db_url)
+    _users(fake_slack)
+    # A sender recorded and claimed everything, posted TAM 1's DM (tagged), then died before recording it;
+    # it never got to TAM 2.
+    from workflows.alerts import compute_alerts, record_alerts
+
+    with session_scope(db_url) as s:
+        record_alerts(s, compute_alerts(s, OCT, SEP))
+        long_ago = datetime.now(UTC) - timedelta(hours=1)
+        for email, token in ((TAM1, "a" * 32), (TAM2, "b" * 32)):
+            s.execute(
+                update(AlertRecord)
+                .where(AlertRecord.tam_email == email)
+                .values(status="sending", claim_token=token, sent_at=long_ago)
+            )
+    make_web_client(bot_settings).chat_postMessage(
+        channel="U0TAM0001",
+        text="Health alerts (sent before the crash)",
+        metadata={"event_type": ALERT_EVENT, "event_payload": {"claim": "a" * 32}},
+    )
+    run = run_alerts(bot_settings)
+    assert run.result is not None
+    # TAM 1's DM was found by its tag: not sent again. TAM 2's claim went back to pending and was sent.
+    assert len(fake_slack.dm_messages("U0TAM0001")) == 1
+    assert len(fake_slack.dm_messages("U0TAM0002")) == 1 and "Cobalt Labs" in _all_text(
+        fake_slack.dm_messages("U0TAM0002")[0]
+    )
+    with session_scope(db_url) as s:
+        statuses = dict(s.execute(select(AlertRecord.tam_email, AlertRecord.status)).all())
+    assert statuses == {TAM1: "sent", TAM2: "sent", TAM3: "sent"}

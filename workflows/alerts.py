@@ -21,8 +21,10 @@ count of the primary Production instances, SCORING.md step 5), the value `/usage
 
 `send_alerts` records each alert before sending (unique on account, kind, measure, month, so a re-run
 of a sync repeats nothing), claims a TAM's pending records with a token (two senders never post the
-same record), sends ONE message per TAM, and marks the records sent. A send that fails leaves the
-records pending for the next run. Slack is reached through the small `AlertSender` protocol, so this
+same record), sends ONE message per TAM tagged with the token (Slack message metadata), and marks the
+records sent. A send that fails leaves the records pending for the next run; a sender that died
+between posting and recording is detected by the tag on the next run, so nothing is sent twice.
+Slack is reached through the small `AlertSender` protocol, so this
 module holds no Slack types.
 """
 
@@ -32,7 +34,7 @@ import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select, update
@@ -242,8 +244,12 @@ class AlertSender(Protocol):
 
     def user_for_email(self, email: str) -> str | None: ...
 
-    def send(self, user_id: str, records: Sequence[AlertRecord]) -> tuple[str, str]:
-        """Post one DM with all `records`; returns (channel, ts). Raises on failure."""
+    def send(self, user_id: str, records: Sequence[AlertRecord], claim_token: str) -> tuple[str, str]:
+        """Post one DM with all `records`, tagged with `claim_token`; returns (channel, ts). Raises on failure."""
+        ...
+
+    def find_sent(self, user_id: str, claim_token: str) -> tuple[str, str] | None:
+        """(channel, ts) of a DM already tagged with `claim_token`, or None (a sender that crashed mid-way)."""
         ...
 
 
@@ -312,7 +318,8 @@ def _claim(session: Session, tam_email: str) -> tuple[str, list[AlertRecord]]:
     session.execute(
         update(AlertRecord)
         .where(AlertRecord.status == "pending", AlertRecord.tam_email == tam_email)
-        .values(status="sending", claim_token=token)
+        # sent_at holds the claim time while sending (the delivery time once sent): stuck claims are found by it.
+        .values(status="sending", claim_token=token, sent_at=datetime.now(UTC))
     )
     session.commit()
     records = list(
@@ -334,10 +341,43 @@ def _finish(session: Session, token: str, status: str, **values: Any) -> None:
     session.commit()
 
 
+STUCK_AFTER = timedelta(minutes=10)
+
+
+def recover_stuck(session: Session, sender: AlertSender, *, older_than: timedelta = STUCK_AFTER) -> int:
+    """Claims left "sending" by a sender that died: if Slack has the tagged DM they were sent (mark them),
+    else they go back to pending and are sent now. Returns how many records were put back."""
+    cutoff = datetime.now(UTC) - older_than
+    stuck = session.execute(
+        select(AlertRecord.claim_token, AlertRecord.tam_email)
+        .where(AlertRecord.status == "sending", AlertRecord.sent_at < cutoff)
+        .distinct()
+    ).all()
+    put_back = 0
+    for token, email in stuck:
+        try:
+            user_id = sender.user_for_email(email) if email else None
+            found = sender.find_sent(user_id, token) if user_id else None
+        except Exception as exc:  # Slack unreachable: decide on a later run
+            log.warning("alerts: could not check stuck claim %s: %s", token, exc)
+            continue
+        if found is not None:
+            _finish(session, token, "sent", slack_channel=found[0], slack_ts=found[1])
+        else:
+            put_back += session.execute(
+                update(AlertRecord)
+                .where(AlertRecord.claim_token == token, AlertRecord.status == "sending")
+                .values(status="pending", claim_token=None, sent_at=None)
+            ).rowcount
+            session.commit()
+    return put_back
+
+
 def send_alerts(session: Session, alerts: Iterable[Alert], sender: AlertSender) -> SendResult:
     """Record new alerts, then deliver every pending record: one DM per TAM."""
     alerts = list(alerts)
     result = SendResult()
+    recover_stuck(session, sender)
     result.recorded, result.already = record_alerts(session, alerts)
     result.no_tam = sorted({a.account_id for a in alerts if not a.tam_email})
     muted = muted_accounts(session)
@@ -364,18 +404,18 @@ def send_alerts(session: Session, alerts: Iterable[Alert], sender: AlertSender) 
             user_id = sender.user_for_email(email)
         except Exception as exc:  # Slack unreachable: keep them for the next run
             log.warning("alerts: could not look up %s: %s", email, exc)
-            _finish(session, token, "pending", claim_token=None)
+            _finish(session, token, "pending", claim_token=None, sent_at=None)
             result.failed.append(email)
             continue
         if user_id is None:
-            _finish(session, token, "tam_not_found", claim_token=None)
+            _finish(session, token, "tam_not_found", claim_token=None, sent_at=None)
             result.tams_not_found.append(email)
             continue
         try:
-            channel, ts = sender.send(user_id, records)
+            channel, ts = sender.send(user_id, records, token)
         except Exception as exc:
             log.warning("alerts: DM to %s failed, kept for the next run: %s", email, exc)
-            _finish(session, token, "pending", claim_token=None)
+            _finish(session, token, "pending", claim_token=None, sent_at=None)
             result.failed.append(email)
             continue
         _finish(session, token, "sent", sent_at=datetime.now(UTC), slack_channel=channel, slack_ts=ts)

@@ -32,6 +32,8 @@ from workflows.alerts import (
 )
 
 log = logging.getLogger("usagebot.alerts")
+# Slack message metadata event type of alert DMs: tags each DM with its claim, to recognise it after a crash.
+ALERT_EVENT = "usagebot_alerts"
 
 
 class SlackAlertSender:
@@ -52,9 +54,23 @@ class SlackAlertSender:
             return None
         return user.get("id")
 
-    def send(self, user_id: str, records: Sequence[AlertRecord]) -> tuple[str, str]:
-        resp = self.client.chat_postMessage(channel=user_id, text=alert_text(records), blocks=alert_blocks(records))
+    def send(self, user_id: str, records: Sequence[AlertRecord], claim_token: str) -> tuple[str, str]:
+        resp = self.client.chat_postMessage(
+            channel=user_id,
+            text=alert_text(records),
+            blocks=alert_blocks(records),
+            metadata={"event_type": ALERT_EVENT, "event_payload": {"claim": claim_token}},
+        )
         return resp["channel"], resp["ts"]
+
+    def find_sent(self, user_id: str, claim_token: str) -> tuple[str, str] | None:
+        channel = self.client.conversations_open(users=user_id)["channel"]["id"]
+        history = self.client.conversations_history(channel=channel, limit=100, include_all_metadata=True)
+        for msg in history.get("messages") or []:
+            meta = msg.get("metadata") or {}
+            if meta.get("event_type") == ALERT_EVENT and (meta.get("event_payload") or {}).get("claim") == claim_token:
+                return channel, msg["ts"]
+        return None
 
 
 @dataclass
