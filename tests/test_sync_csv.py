@@ -205,3 +205,25 @@ def test_extra_metric_json_is_canonical(db_url: str) -> None:
     assert all(list(m) == sorted(m) for m in raw)
     assert any(m for m in raw)
     assert json.dumps(raw[0])  # plain JSON values
+
+
+def test_extra_metric_values_are_normalized_numbers(db_url: str, tmp_path: Path) -> None:
+    export = copy_fixture(tmp_path / "export")
+    _rewrite(export / "usage_monthly.csv", "41,,125,EE,210", "41,,007,EE,2.50")
+    _rewrite(export / "usage_monthly.csv", "10,,45,,60", "10,,1e3,,0")
+    result = sync_export(CsvExport(export), db_url)
+    assert result.ok, result.problems
+    with session_scope(db_url) as s:
+        extras = {
+            (r.account_id, r.snapshot_month, r.subscription_id): r.extra_metrics
+            for r in s.scalars(select(UsageMonthly))
+        }
+    assert extras[("0016100001AcmeA", date(2026, 9, 1), "sub-acme-sm")] == {
+        "issues_created_28_days_user": 7,
+        "merge_requests_28_days_user": 2.5,
+    }
+    assert extras[("0016100001AcmeA", date(2026, 9, 1), "sub-acme-saas")] == {
+        "issues_created_28_days_user": 1000,
+        "merge_requests_28_days_user": 0,
+    }
+    assert sync_export(CsvExport(export), db_url).rows_changed == 0

@@ -246,9 +246,14 @@ class Validator:
         names = {c.name for c in USAGE_COLS + SCORED_COLS}
         # Extra columns: metrics by name are checked as numbers; others are metrics when their
         # first non-empty value is a number, and ignored text columns otherwise.
-        extras: list[tuple[int, str]] = [(i, n) for i, n in enumerate(reader.columns) if n and n not in names]
-        kind: dict[str, bool | None] = {n: (True if METRIC_NAME.search(n) else None) for _, n in extras}
-        self.tally.extra_metric_columns = [n for _, n in extras]
+        first_pos: dict[str, int] = {}
+        for i, n in enumerate(reader.columns):
+            if n and n not in names:
+                first_pos.setdefault(n, i)
+        # Sorted by name, so the JSON text is canonical (re-syncs compare it) without sorting per row.
+        extras: list[tuple[int, str, str]] = [(first_pos[n], n, json.dumps(n) + ":") for n in sorted(first_pos)]
+        kind: dict[str, bool | None] = {n: (True if METRIC_NAME.search(n) else None) for n in first_pos}
+        self.tally.extra_metric_columns = sorted(first_pos)
         scored: list[tuple[int, int, str]] = [
             (j, p, SCORED_COLS[j].name) for j, p in enumerate(scored_plan) if p is not None
         ]
@@ -260,7 +265,6 @@ class Validator:
         as_of = self.tally.as_of_month
         seen = self._usage_keys
         problems = self.problems
-        dumps = json.dumps
 
         for line, values in self._rows(reader):
             self.tally.usage_rows += 1
@@ -293,13 +297,18 @@ class Validator:
                     ok = False
                     continue
                 metric_values[j] = f
-            metrics: dict[str, float | int] = {}
-            for i, n in extras:
+            parts: list[str] = []
+            for i, n, prefix in extras:
                 raw = values[i]
                 if raw is None or raw == "":
                     continue
                 k = kind[n]
                 if k is False:
+                    continue
+                # Most metric values are plain non-negative integers: already valid, canonical JSON.
+                if raw.__class__ is str and raw.isdigit() and raw.isascii() and (raw[0] != "0" or len(raw) == 1):
+                    kind[n] = True
+                    parts.append(prefix + raw)
                     continue
                 try:
                     f = float(raw)
@@ -320,7 +329,7 @@ class Validator:
                     ok = False
                     continue
                 kind[n] = True
-                metrics[n] = int(f) if f.is_integer() and abs(f) < 2**53 else f
+                parts.append(prefix + (str(int(f)) if f.is_integer() and abs(f) < 2**53 else repr(f)))
             (month, account, sub, version, delivery, deployment, inst, uuid, host, inst_created, ns, ns_name,
              ns_created) = row[:13]  # fmt: skip
             if month is not None and month.day != 1:
@@ -387,7 +396,7 @@ class Validator:
                 *row[13:],
                 created,
                 *metric_values,
-                dumps(metrics, sort_keys=True, separators=(",", ":")),
+                "{" + ",".join(parts) + "}",
             )
 
 
