@@ -186,3 +186,14 @@ def wait_view(fake: FakeSlack, view_id: str, needle: str, timeout: float = 10.0)
             return text
         time.sleep(0.02)
     raise AssertionError(f"view {view_id} never showed {needle!r}; it shows {view_text(fake.views.get(view_id) or {})}")
+
+
+def candidates_shown(fake: FakeSlack, view_id: str) -> dict[str, Any]:
+    """The modal once the search filled it in (the submission itself only shows "Looking…")."""
+    wait_view(fake, view_id, '"mr_none"')
+    return fake.views[view_id]
+
+
+def request_id_of(view: dict[str, Any]) -> int:
+    none = next(b for b in view["blocks"] if b.get("block_id") == "mr_none")
+    return int(json.loads(none["elements"][0]["value"])["r"])

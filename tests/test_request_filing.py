@@ -13,7 +13,17 @@ from click.testing import CliRunner
 from fakes.gitlab import TOKEN, FakeGitLab
 from fakes.signing import post
 from fakes.slack import FakeSlack
-from request_helpers import PROJECT, TAM, events, open_modal, submission_body, view_click_body, wait_view
+from request_helpers import (
+    PROJECT,
+    TAM,
+    candidates_shown,
+    events,
+    open_modal,
+    request_id_of,
+    submission_body,
+    view_click_body,
+    wait_view,
+)
 from sqlalchemy import select
 
 from bot.cli import cli
@@ -34,9 +44,8 @@ def _start(
     """Open the modal, submit it; the view id and the request id."""
     view_id, _ = open_modal(app_url, fake, user_id)
     reply = post(events(app_url), submission_body(view_id, what, user_id=user_id, user_name=user_name))
-    shown = reply.json()["view"]
-    none = next(b for b in shown["blocks"] if b.get("block_id") == "mr_none")
-    return view_id, json.loads(none["elements"][0]["value"])["r"]
+    assert reply.json()["response_action"] == "update"
+    return view_id, request_id_of(candidates_shown(fake, view_id))
 
 
 def _click(app_url: str, view_id: str, action: str, value: dict[str, Any], user_id: str = TAM) -> None:
@@ -72,12 +81,13 @@ def test_double_submit_and_double_click_file_one_issue(
 ) -> None:
     view_id, _ = open_modal(app_url, fake_slack)
     body = submission_body(view_id, WHAT)
+    fake_slack.reset_calls()
     replies = _parallel(lambda: post(events(app_url), body), lambda: post(events(app_url), body))
+    assert [r.json()["response_action"] for r in replies] == ["update", "update"]
+    shown = fake_slack.wait_for("views.update", 2)
     ids = {
-        json.loads(
-            next(b for b in r.json()["view"]["blocks"] if b.get("block_id") == "mr_none")["elements"][0]["value"]
-        )["r"]
-        for r in replies
+        request_id_of(c.params["view"] if isinstance(c.params["view"], dict) else json.loads(c.params["view"]))
+        for c in shown
     }
     assert len(ids) == 1
     request_id = ids.pop()

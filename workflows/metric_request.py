@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,6 +120,28 @@ def product_areas(session: Session) -> list[str]:
 
 
 # ----------------------------------------------------------------------------------- search
+_WARMING = threading.Lock()
+
+
+def warm_search(session_factory: SessionFactory) -> None:
+    """Build this process's Metrics Dictionary index in the background (a no-op when it is current)."""
+
+    def build() -> None:
+        if not _WARMING.acquire(blocking=False):
+            return  # already being built
+        try:
+            from workflows.metric_search import index_for
+
+            with session_factory() as s:
+                index_for(s)
+        except Exception:  # only a head start: the search builds it itself when needed
+            log.warning("warming the metric search index failed", exc_info=True)
+        finally:
+            _WARMING.release()
+
+    threading.Thread(target=build, name="metric-search-warm", daemon=True).start()
+
+
 def _candidates(session: Session, form: RequestForm) -> list[dict[str, Any]]:
     from workflows.metric_search import search
 

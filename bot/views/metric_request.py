@@ -12,6 +12,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.app import Deps, deps_of
 from bot.render import metric_request as render
@@ -27,6 +28,8 @@ def open_form(
     with deps.sessions() as s:
         areas = wf.product_areas(s)
     client.views_open(trigger_id=trigger_id, view=render.form_view(areas, account=account, channel=channel_id))
+    # While the person types, build the search index if this process has not yet (seconds, once).
+    wf.warm_search(deps.sessions)
 
 
 def refused(client: WebClient, body: dict[str, Any]) -> str | None:
@@ -68,7 +71,7 @@ def register(app: App) -> None:
         open_form(client, deps_of(context), body["trigger_id"])
 
     @app.view(render.CALLBACK_FORM)
-    def on_submit(ack: Ack, body: dict[str, Any], context: Any) -> None:
+    def on_submit(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
         deps = deps_of(context)
         view = body.get("view") or {}
         values = render.read_form(((view.get("state") or {}).get("values")) or {})
@@ -83,16 +86,26 @@ def register(app: App) -> None:
         if errors:
             ack(response_action="errors", errors=render.form_errors(errors))
             return
+        # Answer Slack at once; the search (a cold index takes seconds) fills the modal right after.
+        ack(response_action="update", view=render.working_view("Looking for existing metrics…"))
         meta = render.decode(view.get("private_metadata"))
         user_id, user_name = _user(body)
         # The view id is the submission's identity: a double submit of the same view is one request.
-        key = f"view:{view.get('id') or body.get('trigger_id')}"
-        with deps.sessions() as s:
-            request = wf.start_request(
-                s, key=key, requester_id=user_id, requester_name=user_name, form=form, channel_id=meta.get("c")
-            )
-            view_out = render.candidates_view(request.id, request.what, request.candidates)
-        ack(response_action="update", view=view_out)
+        view_id = str(view.get("id") or "")
+        key = f"view:{view_id or body.get('trigger_id')}"
+        try:
+            with deps.sessions() as s:
+                request = wf.start_request(
+                    s, key=key, requester_id=user_id, requester_name=user_name, form=form, channel_id=meta.get("c")
+                )
+                view_out = render.candidates_view(request.id, request.what, request.candidates)
+        except Exception:
+            log.exception("metric request submission failed: user=%s view=%s", user_id, view_id)
+            view_out = render.problem_view("Sorry, something went wrong on our side; please try again in a minute.")
+        try:
+            client.views_update(view_id=view_id, view=view_out)
+        except SlackApiError as exc:  # the person closed the modal; the request is stored anyway
+            log.info("could not show the candidates: %s", exc.response.get("error"))
 
     @app.options(render.AREA_OPTIONS_ACTION)
     def on_area_options(ack: Ack, body: dict[str, Any], context: Any) -> None:
