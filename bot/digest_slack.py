@@ -69,6 +69,7 @@ def run_and_report(
     tam_email: str | None = None,
     dry_run: bool = False,
     pace_seconds: float = 1.0,
+    workers: int = 4,
     client: WebClient | None = None,
 ) -> RunResult:
     """Run the digest; unless dry, record the run and post the one-line summary to PRODUCT_ANALYTICS_CHANNEL."""
@@ -80,7 +81,14 @@ def run_and_report(
     if not dry_run or settings.slack_bot_token:
         port = WebClientPort(client or make_web_client(settings))
     result = run_digest(
-        sessions, port, render_digest, month=month, tam_email=tam_email, dry_run=dry_run, pace_seconds=pace_seconds
+        sessions,
+        port,
+        render_digest,
+        month=month,
+        tam_email=tam_email,
+        dry_run=dry_run,
+        pace_seconds=pace_seconds,
+        workers=workers,
     )
     if dry_run:
         return result

@@ -20,9 +20,11 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
@@ -419,6 +421,20 @@ class RunResult:
     previews: list[tuple[TamDigest, list[dict[str, Any]]]] = field(default_factory=list)  # dry run
     summary_text: str = ""
 
+    def merge(self, other: RunResult) -> None:
+        for name in (
+            "tams_messaged",
+            "already_sent",
+            "in_progress_elsewhere",
+            "tams_not_found",
+            "failures",
+            "previews",
+        ):
+            getattr(self, name).extend(getattr(other, name))
+        self.instances_listed += other.instances_listed
+        self.messages_posted += other.messages_posted
+        self.parts_recovered += other.parts_recovered
+
     @property
     def nothing_happened(self) -> bool:
         return not (self.tams_messaged or self.tams_not_found or self.failures or self.accounts_without_tam)
@@ -454,6 +470,7 @@ def run_digest(
     pace_seconds: float = 1.0,
     now: datetime | None = None,
     on_part_posted: Callable[[str, int], None] | None = None,
+    workers: int = 1,
 ) -> RunResult:
     """Compose and deliver (or, with dry_run, only compose and look up: nothing is written or sent).
 
@@ -475,26 +492,34 @@ def run_digest(
     result.tams_total = len(composition.digests)
     runner = runner_id()
 
-    for digest in composition.digests:
+    lock = threading.Lock()
+
+    def one(digest: TamDigest) -> None:
+        out = RunResult(month=month)  # this TAM's share, merged under the lock
+        deliver_one(digest, out)
+        with lock:
+            result.merge(out)
+
+    def deliver_one(digest: TamDigest, out: RunResult) -> None:
         if delivered.get(digest.tam_email) == "sent":
-            result.already_sent.append(digest.tam_email)
-            continue
+            out.already_sent.append(digest.tam_email)
+            return
         parts = render(digest)
         if dry_run:
-            result.previews.append((digest, parts))
+            out.previews.append((digest, parts))
             if slack is not None and find_slack_user(sessions, slack, digest.tam_email, write=False) is None:
-                result.tams_not_found.append(digest.tam_email)
-            continue
+                out.tams_not_found.append(digest.tam_email)
+            return
         assert slack is not None, "sending needs Slack"
         try:
-            user_id = find_slack_user(sessions, slack, digest.tam_email, now=now)
+            user_id = find_slack_user(sessions, slack, digest.tam_email)
         except Exception as exc:  # Slack kept failing even after retries: try this TAM next run
             log.warning("lookup of %s failed: %s", digest.tam_email, exc)
-            result.failures.append(f"{digest.tam_email}: Slack lookup failed ({exc})")
-            continue
+            out.failures.append(f"{digest.tam_email}: Slack lookup failed ({exc})")
+            return
         if user_id is None:
-            result.tams_not_found.append(digest.tam_email)
-            continue
+            out.tams_not_found.append(digest.tam_email)
+            return
         ticket = claim(
             sessions,
             tam_email=digest.tam_email,
@@ -503,7 +528,7 @@ def run_digest(
             parts=parts,
             instance_count=digest.instance_count,
             slack_user_id=user_id,
-            now=now,
+            # The claim's lease starts now, not when the run started: a long run must not claim already-expired.
         )
         if ticket is None:
             with sessions() as session:
@@ -512,8 +537,8 @@ def run_digest(
                         DigestDelivery.tam_email == digest.tam_email, DigestDelivery.month == month
                     )
                 )
-            (result.already_sent if status == "sent" else result.in_progress_elsewhere).append(digest.tam_email)
-            continue
+            (out.already_sent if status == "sent" else out.in_progress_elsewhere).append(digest.tam_email)
+            return
         try:
             posted, recovered, count = _deliver(
                 sessions, slack, ticket, runner, user_id, digest.tam_email, pace_seconds, on_part_posted
@@ -527,12 +552,23 @@ def run_digest(
                 last_error=str(exc)[:2000],
                 claimed_until=datetime(1970, 1, 1, tzinfo=UTC),  # free for the next run at once
             )
-            result.failures.append(f"{digest.tam_email}: {exc}")
-            continue
-        result.tams_messaged.append(digest.tam_email)
-        result.messages_posted += posted
-        result.parts_recovered += recovered
-        result.instances_listed += count
+            out.failures.append(f"{digest.tam_email}: {exc}")
+            return
+        out.tams_messaged.append(digest.tam_email)
+        out.messages_posted += posted
+        out.parts_recovered += recovered
+        out.instances_listed += count
+
+    if workers <= 1 or dry_run:
+        for digest in composition.digests:
+            one(digest)
+    else:
+        # Different TAMs are different channels: deliver several at once (pacing is per channel).
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="digest") as pool:
+            for future in [pool.submit(one, d) for d in composition.digests]:
+                future.result()
+    for name in ("tams_messaged", "already_sent", "in_progress_elsewhere", "tams_not_found", "failures"):
+        getattr(result, name).sort()
     result.summary_text = summary_line(result)
     return result
 
