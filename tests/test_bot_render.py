@@ -168,3 +168,15 @@ def test_pick_not_found_help_fit() -> None:
 def test_parse(text: str, kind: str, query: str, view: str) -> None:
     req = parse(text)
     assert (req.kind, req.query, req.view) == (kind, query, view)
+
+
+def test_reporting_share_shown_only_below_100_percent(settings: Settings) -> None:
+    seed(settings.database_url, acme_instances=2, unknown=2)  # no Production instance: nothing reports
+    with session_scope(settings.database_url) as s:
+        for view in ids.VIEWS:
+            text = blocks_to_text(account_answer(s, settings, ACME_ID, view, Viewer(), with_chart=False).blocks)
+            assert "reporting share 0%" in text and "Data as of 2026-10" in text, view
+        from bot_usage_data import GLOBEX_ID
+
+        full = blocks_to_text(account_answer(s, settings, GLOBEX_ID, "summary", Viewer(), with_chart=False).blocks)
+        assert "reporting share" not in full and "Data as of 2026-10" in full
