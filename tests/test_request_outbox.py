@@ -157,3 +157,15 @@ def test_a_slow_gitlab_is_a_timeout_and_stays_pending(db_url: str, fake_gitlab: 
     out = outbox.file_one(session_factory(db_url), gitlab_factory(settings, timeout=0.5, max_retries=0), None, "dq:V1")
     assert out.status == "pending" and out.reason == "GitLab did not answer in time (timeout)"
     assert fake_gitlab.issues(PROJECT) == []
+
+
+def test_the_scheduler_runs_a_pass_every_five_minutes(db_url: str, fake_gitlab: FakeGitLab) -> None:
+    from workflows.scheduler import PERIODIC_JOBS, parse_trigger, run_registered_job
+
+    job = next(j for j in PERIODIC_JOBS if j.job_id == "requests_retry")
+    settings = load_settings(_env_file=None, database_url=db_url, gitlab_url=fake_gitlab.url, gitlab_token=TOKEN)
+    assert parse_trigger(job.trigger, settings).interval == timedelta(minutes=5)
+    _enqueue(db_url)
+    report = run_registered_job(job.job_id, job.target, settings)
+    assert [o.status for o in report.filed] == ["filed"] and len(fake_gitlab.issues(PROJECT)) == 1
+    assert report.followed_up == 1 and seen == [{"url": fake_gitlab.issues(PROJECT)[0]["web_url"], "thread": "123.4"}]

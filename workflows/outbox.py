@@ -474,4 +474,13 @@ def retry_pending(settings: Any, *, due_only: bool = True) -> RetryReport:
             report.problems.extend(step(sessions, gl, settings))
         except Exception as exc:  # one failing step must not hide the others' results
             report.problems.append(f"{name}: {describe_error(exc)}")
+    if report.filed or report.pending or report.follow_up_failed or report.problems:
+        log.info(
+            "GitLab outbox pass: %d filed, %d still pending, %d follow-ups done, %d follow-ups failed, %d problems",
+            len(report.filed),
+            len(report.pending),
+            report.followed_up,
+            len(report.follow_up_failed),
+            len(report.problems),
+        )
     return report
