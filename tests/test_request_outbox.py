@@ -165,6 +165,7 @@ def test_the_scheduler_runs_a_pass_every_five_minutes(db_url: str, fake_gitlab: 
     job = next(j for j in PERIODIC_JOBS if j.job_id == "requests_retry")
     settings = load_settings(_env_file=None, database_url=db_url, gitlab_url=fake_gitlab.url, gitlab_token=TOKEN)
     assert parse_trigger(job.trigger, settings).interval == timedelta(minutes=5)
+    seen.clear()
     _enqueue(db_url)
     report = run_registered_job(job.job_id, job.target, settings)
     assert [o.status for o in report.filed] == ["filed"] and len(fake_gitlab.issues(PROJECT)) == 1
