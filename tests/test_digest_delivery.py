@@ -107,10 +107,12 @@ def test_slack_user_lookups_are_cached(bot_settings: Settings, fake_slack: FakeS
 def test_429_storm_and_5xx_still_deliver_once(bot_settings: Settings, fake_slack: FakeSlack, db_url: str) -> None:
     _users(fake_slack)
     portfolio(db_url)
-    fake_slack.fail("users.lookupByEmail", 429, times=2, retry_after=1)
-    fake_slack.fail("conversations.open", 503, times=2)
-    # The WebClient's handlers share one retry budget per call: a storm of 429s, then 5xx on the summary.
-    fake_slack.fail("chat.postMessage", 429, times=4, retry_after=1)
+    fake_slack.fail("users.lookupByEmail", 429, times=1, retry_after=1)
+    fake_slack.fail("conversations.open", 503, times=1)
+    fake_slack.fail("conversations.open", 503, times=1)
+    # A 5xx, then a storm of 429s on the post (each waits Retry-After): retried, posted once.
+    fake_slack.fail("chat.postMessage", 500, times=1)
+    fake_slack.fail("chat.postMessage", 429, times=2, retry_after=1)
     result = run_and_report(bot_settings, month=MONTH, pace_seconds=0)
     assert result.failures == []
     assert result.tams_messaged == ["avery@example.com"]
