@@ -13,7 +13,7 @@ from fakes.slack import FakeSlack
 from sqlalchemy import func, select
 
 from bot.digest_slack import run_and_report
-from bot.render.ids import decode_value
+from bot.render.ids import decode_value, encode_value
 from bot.settings import Settings
 from db.models import Instance, LabelChange
 from db.session import session_scope
@@ -311,3 +311,51 @@ def test_relabel_from_usage_instances_answer_counts_at_once(
     _wait(lambda: len(fake_slack.responses()) > before + 0 and "gitlab.acme.com" in str(fake_slack.responses()[-1]))
     latest = fake_slack.responses()[-1]
     assert f"relabel:{iid}" not in str(latest.get("blocks")) and "Non-Production" in str(latest.get("blocks"))
+
+
+def test_undo_in_ephemeral_confirmation_and_keep(
+    bot_url: str, fake_slack: FakeSlack, dm: dict[str, Any], db_url: str
+) -> None:
+    iid = dm["iid"]
+    value = _button(dm["message"], f"relabel:{iid}", "relabel:Obsolete")["value"]
+
+    def ephemeral_click(action_id: str, value: str, key: str, block_id: str) -> None:
+        payload = block_action_payload(
+            action_id,
+            value,
+            user_id=AVERY,
+            channel_id="C0GENERAL1",
+            message=None,
+            response_url=fake_slack.response_url(key),
+            block_id=block_id,
+        )
+        assert post(fake_url(bot_url), interaction_body(payload)).status == 200
+
+    ephemeral_click("relabel:Obsolete", value, "e1", f"relabel:{iid}")
+    _wait(lambda: any("labelled *Obsolete*" in str(r.get("blocks")) for r in fake_slack.responses()))
+    confirmation = next(r for r in fake_slack.responses() if "labelled *Obsolete*" in str(r.get("blocks")))
+    undo = confirmation["blocks"][0]["accessory"]
+    ephemeral_click("relabel_undo", undo["value"], "e2", f"relabel:{iid}")
+    _wait(lambda: _instance(db_url, iid).label == "Unknown")
+    _wait(lambda: any("Undone" in str(r.get("blocks")) for r in fake_slack.responses()))
+    undone = next(r for r in fake_slack.responses() if "Undone" in str(r.get("blocks")))
+    assert undone["replace_original"] in (True, "true")
+    assert [(c.from_label, c.to_label) for c in _changes(db_url, iid)] == [
+        ("Unknown", "Obsolete"),
+        ("Obsolete", "Unknown"),
+    ]
+
+    ephemeral_click("relabel_keep", encode_value(i=iid), "e3", f"relabel_stale:{iid}")
+    _wait(lambda: any("Kept as it is" in str(r.get("text")) for r in fake_slack.responses()))
+    assert len(_changes(db_url, iid)) == 2
+
+
+def test_forged_or_old_button_values_are_refused_politely(
+    bot_url: str, fake_slack: FakeSlack, dm: dict[str, Any], db_url: str
+) -> None:
+    _click(bot_url, fake_slack, dm, "relabel:Production", value="not json")
+    _click(bot_url, fake_slack, dm, "relabel:Nonsense", value=encode_value(i=dm["iid"], n=0), response_key="r2")
+    _wait(lambda: len(fake_slack.responses()) >= 2)
+    texts = " ".join(str(r.get("text")) for r in fake_slack.responses())
+    assert "no longer in the data" in texts and "is not a label" in texts
+    assert _changes(db_url, dm["iid"]) == []
