@@ -25,7 +25,7 @@ from sqlalchemy import insert, select
 
 from bot.events.app_home import build_home_view
 from db.migrate import upgrade
-from db.models import Account, Instance, Subscription, SyncRun, UsageMonthly
+from db.models import SCORED_METRIC_COLUMNS, Account, Instance, Subscription, SyncRun, UsageMonthly
 from db.names import name_key
 from db.session import get_engine, session_scope
 from scoring.trends import add_months
@@ -96,7 +96,7 @@ def seed(url: str, n_accounts: int, months: int, last: date) -> None:
             r.identity: (r.id, r.account_id)
             for r in conn.execute(select(Instance.identity, Instance.id, Instance.account_id))
         }
-        cols = [c for c in UsageMonthly.__table__.columns if c.endswith(("_user", "_event", "_16_9"))]
+        cols = list(SCORED_METRIC_COLUMNS)
         batch = []
         for identity, (inst_id, acc_id) in ids.items():
             a = int(acc_id[5:])
