@@ -248,3 +248,23 @@ def test_messages_tab_publishes_nothing(bot_url: str, fake_slack: FakeSlack, tam
     assert post(bot_url + "/slack/events", event_body(event), content_type="application/json").status == 200
     time.sleep(0.3)
     assert fake_slack.calls_to("views.publish") == []
+
+
+def test_database_down_shows_a_calm_note(fake_slack: FakeSlack) -> None:
+    from fakes.signing import SIGNING_SECRET
+    from fakes.wsgi import serve
+
+    from bot.server import make_wsgi_app
+    from bot.settings import load_settings
+
+    fake_slack.add_user(TAM, "avery.tam", TAM_EMAIL)
+    bad = load_settings(
+        _env_file=None,
+        database_url="postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1",
+        slack_bot_token="xoxb-x",
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=fake_slack.api_url,
+    )
+    with serve(make_wsgi_app(bad)) as url:
+        view = open_home(url, fake_slack, TAM, 1)
+    assert "can't be loaded right now" in json.dumps(view) and "Traceback" not in json.dumps(view)

@@ -31,15 +31,24 @@ from slack_sdk import WebClient
 from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot import guard
 from bot.app import deps_of
-from bot.render.home import PAGE_SIZE, render_guide, render_home, render_loading, render_refusal
+from bot.render.home import (
+    PAGE_SIZE,
+    render_guide,
+    render_home,
+    render_loading,
+    render_refusal,
+    render_unavailable,
+)
 from bot.settings import Settings, get_settings
 from db.models import Account, HomeViewer
 from db.queries.portfolio import count_accounts, has_accounts
 from db.session import session_scope
+from scoring.rules import RulesError
 from workflows import portfolio as portfolio_rules
 from workflows.portfolio import (
     SCOPES,
@@ -59,7 +68,7 @@ REFRESH_THREADS = 4
 @dataclass(frozen=True)
 class Published:
     user_id: str
-    kind: str  # "portfolio" | "guide" | "refused"
+    kind: str  # "portfolio" | "guide" | "refused" | "unavailable"
     scope: Scope | None = None
     page: int = 1
     accounts: int = 0
@@ -148,12 +157,18 @@ def publish_home(
         client.views_publish(user_id=user_id, view=render_refusal(refusal or guard.REFUSE_UNKNOWN))
         return Published(user_id, "refused")
     started = time.perf_counter()
-    with session_scope(settings.database_url) as session:
-        _loading_if_slow(client, session, settings, viewer, scope)
-        started = time.perf_counter()
-        view, shown_scope, shown_page, count = build_home_view(session, viewer, scope, page, settings.scoring_rules)
-        if shown_scope is not None:
-            _remember(session, user_id, viewer.email, shown_scope, shown_page)
+    try:
+        with session_scope(settings.database_url) as session:
+            _loading_if_slow(client, session, settings, viewer, scope)
+            started = time.perf_counter()
+            view, shown_scope, shown_page, count = build_home_view(session, viewer, scope, page, settings.scoring_rules)
+            if shown_scope is not None:
+                _remember(session, user_id, viewer.email, shown_scope, shown_page)
+    except (SQLAlchemyError, RulesError):
+        # The database is down or the rules file is broken: say so on the tab rather than show stale data.
+        log.exception("home: could not build the Home tab for %s", user_id)
+        client.views_publish(user_id=user_id, view=render_unavailable())
+        return Published(user_id, "unavailable")
     elapsed = (time.perf_counter() - started) * 1000
     client.views_publish(user_id=user_id, view=view)
     kind = "guide" if shown_scope is None else "portfolio"

@@ -228,6 +228,18 @@ def render_refusal(reason: str) -> dict[str, Any]:
     return {"type": "home", "blocks": blocks}
 
 
+def render_unavailable() -> dict[str, Any]:
+    """When the portfolio cannot be built right now (database unreachable): a calm note, no traceback."""
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": "usagebot", "emoji": True}},
+        _section(
+            ":warning: Your portfolio can't be loaded right now. It has been logged; please open this tab again "
+            "in a minute. `/usage ACCOUNT` works the same way once the data is back."
+        ),
+    ]
+    return {"type": "home", "blocks": blocks}
+
+
 def render_loading(accounts: int, scope: Scope) -> dict[str, Any]:
     """Shown while a large portfolio is scored for the first time since the data changed."""
     blocks = [
