@@ -14,9 +14,15 @@ from db.models import AlertRecord, Instance, LabelChange, UsageMonthly
 from db.session import session_scope
 from scoring.model import Flag
 from workflows.managers import ManagersError, parse_managers
-from workflows.portfolio import Viewer, build_portfolio, cached_portfolio
+from workflows.portfolio import Viewer, build_portfolio, cached_portfolio, clear_portfolio_cache
 
 TAM = "avery.tam@example.com"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_portfolio_cache() -> None:
+    # Each test's database restarts ids and counts, so a remembered portfolio could look current.
+    clear_portfolio_cache()
 
 
 def test_counts_alerts_and_old_unknown_instances(db_url: str) -> None:
@@ -123,3 +129,21 @@ def test_managers_setting() -> None:
     assert viewer.emails_for("team") == {"mia@example.com", "a@example.com", "b@example.com", "c@example.com"}
     assert Viewer("U2", "x@example.com", is_admin=True).scopes(has_own=True) == ("mine", "all")
     assert Viewer("U2", "x@example.com", is_admin=True).emails_for("all") is None
+
+
+def test_concurrent_requests_build_a_large_portfolio_once(db_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with session_scope(db_url) as s:
+        as_of(s)
+        for i in range(6):
+            add_account(s, f"0016C{i}", f"Customer {i}", f"tam{i}@example.com", ("red", "green")[i % 2])
+
+    def one(_: int) -> object:
+        with session_scope(db_url) as s:
+            return cached_portfolio(s, "all", None, min_accounts=1)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(one, range(8)))
+    assert all(r is results[0] for r in results)
+    assert len(results[0].accounts) == 6  # type: ignore[attr-defined]

@@ -20,6 +20,13 @@ from bot.render.home import MAX_BLOCKS, MAX_SECTION, PAGE_SIZE, check_limits
 from bot.settings import Settings
 from db.models import HomeViewer, Instance, LabelChange
 from db.session import session_scope
+from workflows.portfolio import clear_portfolio_cache
+
+
+@pytest.fixture(autouse=True)
+def _fresh_portfolio_cache() -> None:
+    # Each test's database restarts ids and counts, so a remembered portfolio could look current.
+    clear_portfolio_cache()
 
 
 def assert_within_limits(view: dict[str, Any]) -> None:

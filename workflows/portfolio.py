@@ -224,6 +224,7 @@ def build_portfolio(
 
 _cache: OrderedDict[tuple[object, ...], Portfolio] = OrderedDict()
 _cache_lock = threading.Lock()
+_building: dict[tuple[object, ...], threading.Lock] = {}
 
 
 def cached_portfolio(
@@ -246,18 +247,29 @@ def cached_portfolio(
     if scope == "mine":
         return build_portfolio(session, scope, wanted, rules=rules)
     key = _cache_key(session, scope, wanted, rules)
+    # One build per key at a time: several people (or refresh threads) asking at once wait for the first.
     with _cache_lock:
-        hit = _cache.get(key)
-        if hit is not None:
-            _cache.move_to_end(key)
-            return hit
-    portfolio = build_portfolio(session, scope, wanted, rules=rules)
-    if len(portfolio.accounts) >= (CACHE_MIN_ACCOUNTS if min_accounts is None else min_accounts):
+        building = _building.setdefault(key, threading.Lock())
+    with building:
         with _cache_lock:
-            _cache[key] = portfolio
-            while len(_cache) > _CACHE_SIZE:
-                _cache.popitem(last=False)
+            hit = _cache.get(key)
+            if hit is not None:
+                _cache.move_to_end(key)
+                return hit
+        portfolio = build_portfolio(session, scope, wanted, rules=rules)
+        with _cache_lock:
+            if len(portfolio.accounts) >= (CACHE_MIN_ACCOUNTS if min_accounts is None else min_accounts):
+                _cache[key] = portfolio
+                while len(_cache) > _CACHE_SIZE:
+                    _cache.popitem(last=False)
+            _building.pop(key, None)
     return portfolio
+
+
+def clear_portfolio_cache() -> None:
+    """Forget every remembered portfolio (tests whose databases reuse ids and counts call this)."""
+    with _cache_lock:
+        _cache.clear()
 
 
 def _cache_key(session: Session, scope: Scope, wanted: frozenset[str] | None, rules: Rules) -> tuple[object, ...]:
