@@ -40,7 +40,11 @@ _DATE_CACHE: dict[str, date] = {}
 
 
 def to_date(v: Any) -> date | None:
-    if v is None:
+    if v.__class__ is str:
+        hit = _DATE_CACHE.get(v)  # the common case: a month or date seen before, as text
+        if hit is not None:
+            return hit
+    elif v is None:
         return None
     if isinstance(v, datetime):
         return v.date()
@@ -113,6 +117,8 @@ def to_decimal(v: Any) -> float | None:
 
 def to_count(v: Any) -> int | None:
     """A non-negative integer; '12.0' is accepted (warehouses often render integers as floats)."""
+    if v.__class__ is str and v.isdigit() and v.isascii() and len(v) < 10:
+        return int(v)  # fast path: plain digits
     try:
         f = _number(v)
     except ValueError:

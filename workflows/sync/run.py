@@ -29,6 +29,9 @@ from workflows.sync.stage import Stager
 from workflows.sync.validate import Validator
 
 BATCH = 10_000
+# Usage rows per upsert statement: big enough that per-statement work (joining the batch to the
+# instances) is amortized, small enough that the batches in flight stay well under 1 GB.
+USAGE_BATCH = 25_000
 log = logging.getLogger(__name__)
 
 
@@ -101,7 +104,7 @@ class _UsageWriter(threading.Thread):
     def __init__(self, stager: Stager, merger: Merger, changes: Changes) -> None:
         super().__init__(name="sync-usage-writer", daemon=True)
         self.stager, self.merger, self.changes = stager, merger, changes
-        self.queue: queue.Queue[list[tuple[Any, ...]] | None] = queue.Queue(maxsize=3)
+        self.queue: queue.Queue[list[tuple[Any, ...]] | None] = queue.Queue(maxsize=2)
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -140,7 +143,7 @@ def _load_usage(
     try:
         if progress is not None:
             progress.start(reader.label, reader.total)
-        for batch in _batched(validator.check_usage(reader), BATCH):
+        for batch in _batched(validator.check_usage(reader), USAGE_BATCH):
             # After the first problem nothing will be kept (the transaction rolls back): stop
             # writing, keep validating so every problem is reported.
             if not validator.problems and writer.error is None:

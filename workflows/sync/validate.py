@@ -125,24 +125,31 @@ class Validator:
             reason = exc.__cause__ or "not valid UTF-8"
             self.problems.add(f"{reader.label}:{exc.line}: -: {reason}; reading stopped here")
 
+    @staticmethod
+    def _steps(cols: Sequence[Col], plan: list[int | None]) -> list[tuple[int, int, Any, bool, str]]:
+        """(out index, value position, converter, required, name) for the columns present: the
+        per-row loop then does no attribute lookups and skips absent columns for free."""
+        return [
+            (i, pos, c.conv, c.required, c.name)
+            for i, (c, pos) in enumerate(zip(cols, plan, strict=True))
+            if pos is not None
+        ]
+
     def _convert(
-        self, values: Sequence[Any], cols: Sequence[Col], plan: list[int | None], where: str
+        self, values: Sequence[Any], steps: list[tuple[int, int, Any, bool, str]], width: int, where: str
     ) -> tuple[list[Any], bool]:
         """Typed values (None where missing or bad) and whether all were good."""
-        out: list[Any] = [None] * len(cols)
+        out: list[Any] = [None] * width
         ok = True
-        for i, col in enumerate(cols):
-            pos = plan[i]
-            if pos is None:
-                continue
+        for i, pos, conv, required, name in steps:
             try:
-                v = col.conv(values[pos])
+                v = conv(values[pos])
             except ValueError as exc:
-                self.problems.add(f"{where}: {col.name}: {exc}")
+                self.problems.add(f"{where}: {name}: {exc}")
                 ok = False
                 continue
-            if v is None and col.required:
-                self.problems.add(f"{where}: {col.name}: missing value")
+            if v is None and required:
+                self.problems.add(f"{where}: {name}: missing value")
                 ok = False
             out[i] = v
         return out, ok
@@ -203,10 +210,11 @@ class Validator:
     # -- tables ----------------------------------------------------------------------------
     def check_accounts(self, reader: TableReader) -> Iterator[tuple[Any, ...]]:
         plan = self._plan(reader, ACCOUNT_COLS)
+        steps, width = self._steps(ACCOUNT_COLS, plan), len(ACCOUNT_COLS)
         for line, values in self._rows(reader):
             self.tally.accounts += 1
             where = self._where(reader, line, self._raw(values, plan[0]))
-            row, ok = self._convert(values, ACCOUNT_COLS, plan, where)
+            row, ok = self._convert(values, steps, width, where)
             key = row[0]
             if key is not None:
                 if key in self._seen_accounts:
@@ -221,10 +229,11 @@ class Validator:
 
     def check_subscriptions(self, reader: TableReader) -> Iterator[tuple[Any, ...]]:
         plan = self._plan(reader, SUBSCRIPTION_COLS)
+        steps, width = self._steps(SUBSCRIPTION_COLS, plan), len(SUBSCRIPTION_COLS)
         for line, values in self._rows(reader):
             self.tally.subscriptions += 1
             where = self._where(reader, line, self._raw(values, plan[0]))
-            row, ok = self._convert(values, SUBSCRIPTION_COLS, plan, where)
+            row, ok = self._convert(values, steps, width, where)
             key = row[0]
             if key is not None:
                 if key in self._seen_subscriptions:
@@ -242,6 +251,7 @@ class Validator:
 
     def check_usage(self, reader: TableReader) -> Iterator[tuple[Any, ...]]:
         base_plan = self._plan(reader, USAGE_COLS)
+        steps, width = self._steps(USAGE_COLS, base_plan), len(USAGE_COLS)
         scored_plan = self._plan(reader, SCORED_COLS)
         names = {c.name for c in USAGE_COLS + SCORED_COLS}
         # Extra columns: metrics by name are checked as numbers; others are metrics when their
@@ -273,7 +283,7 @@ class Validator:
             else:
                 raw_identity = _raw_identity(values, i_delivery, i_inst, i_uuid, i_host, i_ns)
                 where = f"{reader.label}[{self._raw(values, i_month)}, {raw_identity}, {self._raw(values, i_sub)}]"
-            row, ok = self._convert(values, USAGE_COLS, base_plan, where)
+            row, ok = self._convert(values, steps, width, where)
 
             # Metrics: the hot loop of a big sync, so plain float() first and the careful path on failure.
             metric_values: list[Any] = [None] * n_scored
