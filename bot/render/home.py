@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from scoring.model import Color
+from bot.render.format import color_text, escape, seats_text
 from workflows.portfolio import USE_CASES, Portfolio, PortfolioAccount, Scope
 
 MAX_BLOCKS = 100
@@ -27,7 +27,6 @@ ACTION_PAGE_NEXT = "home_page_next"
 ACTION_OPEN = "home_open"  # action id "home_open:<summary|health|instances>", value: account id
 OPEN_VIEWS: tuple[tuple[str, str], ...] = (("summary", "Summary"), ("health", "Health"), ("instances", "Instances"))
 
-_EMOJI: dict[str, str] = {"Red": "🔴", "Yellow": "🟡", "Green": "🟢", "No data": "⚪"}
 _SCOPE_TITLE: dict[str, str] = {"mine": "Your accounts", "team": "Your team's accounts", "all": "All accounts"}
 _SCOPE_BUTTON: dict[str, str] = {"mine": "My accounts", "team": "My team", "all": "All accounts"}
 _FLAG_WORDS: dict[str, str] = {
@@ -40,25 +39,11 @@ _FLAG_WORDS: dict[str, str] = {
 }
 
 
-def color_text(color: Color | str) -> str:
-    """Colour as emoji and word, never colour alone: '🔴 Red', '⚪ No data', 'N/A'."""
-    emoji = _EMOJI.get(color)
-    return f"{emoji} {color}" if emoji else str(color)
-
-
-def escape(text: str) -> str:
-    """Slack mrkdwn escaping: names are data, not markup."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def utilization_text(a: PortfolioAccount) -> str:
-    """'84 of 200 seats, 42%' in people's numbers."""
-    if a.licensed_seats <= 0:
+    """'84 of 200 seats, 42%' in people's numbers (the same words as `/usage`)."""
+    if a.licensed_seats <= 0 and a.billable_users is None:
         return "no active subscription this month"
-    if a.billable_users is None:
-        return f"no billable users reported ({a.licensed_seats:,} seats)"
-    pct = f"{a.utilization:.0%}" if a.utilization is not None else "n/a"
-    return f"{a.billable_users:,} of {a.licensed_seats:,} seats, {pct}"
+    return seats_text(a.billable_users, a.licensed_seats, a.utilization)
 
 
 def _plural(n: int, word: str) -> str:
