@@ -1,7 +1,14 @@
-"""A sync: validate every row while staging it, then merge in the same transaction, then record the run.
+"""A sync: validate every row, load in one transaction, record the run.
 
-The real tables are touched only after the whole export has been read without a problem; a
-rejected export rolls back its staging and leaves a `SyncRun` with status `rejected` behind.
+Validation streams: accounts, then subscriptions, then usage rows. While no problem has been found,
+validated rows are loaded as they come (usage rows by a writer thread, so the database works while
+Python parses the next batch), all inside one transaction that is committed only when the whole
+export was clean. Nobody sees a half-loaded export: on the first problem loading stops, validation
+goes on to report everything, and the transaction rolls back. The rejected run is then recorded
+in a small transaction of its own.
+
+On SQLite the transaction holds the database's write lock while the usage rows load; SQLite is for
+development and demos, PostgreSQL (row locks only) for production.
 """
 
 from __future__ import annotations
