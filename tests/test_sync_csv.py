@@ -227,3 +227,23 @@ def test_extra_metric_values_are_normalized_numbers(db_url: str, tmp_path: Path)
         "merge_requests_28_days_user": 0,
     }
     assert sync_export(CsvExport(export), db_url).rows_changed == 0
+
+
+def test_partial_older_export_does_not_roll_instance_summaries_back(db_url: str, tmp_path: Path) -> None:
+    export = copy_fixture(tmp_path / "export")
+    assert sync_export(CsvExport(export), db_url).ok
+    before = dump(db_url)
+    # Only August's rows, with a different instance_type: old news for every instance.
+    usage = export / "usage_monthly.csv"
+    header, *rows = usage.read_text().splitlines()
+    august = [r.replace(",Production,", ",Non-Production,") for r in rows if ",2026-08-01," in r]
+    assert len(august) == 1
+    usage.write_text("\n".join([header, *august]) + "\n")
+
+    result = sync_export(CsvExport(export), db_url)
+    assert result.ok, result.problems
+    assert result.as_of_month == date(2026, 8, 1)
+    after = dump(db_url)
+    assert after["instances"] == before["instances"]  # latest data still wins
+    assert result.changes.usage_rows == 1  # the August row itself is what the export says now
+    assert len(after["usage_monthly"]) == len(before["usage_monthly"])
