@@ -296,3 +296,52 @@ def test_pacing_spaces_parts_to_one_channel(bot_settings: Settings, fake_slack: 
     assert time.monotonic() - started >= 0.6
     posts = [c.at for c in fake_slack.calls_to("chat.postMessage") if str(c.params.get("channel", "")).startswith("D")]
     assert len(posts) == 3 and all(b - a >= 0.28 for a, b in itertools.pairwise(posts))
+
+
+def test_resume_job_finishes_a_delivery_whose_claim_lapsed(
+    bot_settings: Settings, fake_slack: FakeSlack, db_url: str
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.app import make_web_client
+    from bot.digest_slack import WebClientPort
+    from bot.render.digest import render_digest
+    from db.session import session_factory
+    from workflows.digest import current_month, resume_unfinished, run_digest
+
+    month = current_month(bot_settings.timezone)
+    tams = _many_tams(db_url, fake_slack, 2, per_tam=30)  # 2 parts each
+
+    def crash(email: str, part: int) -> None:
+        if email == tams[1][0] and part == 1:
+            raise Crash()
+
+    with pytest.raises(Crash):
+        run_digest(
+            session_factory(db_url),
+            WebClientPort(make_web_client(bot_settings)),
+            render_digest,
+            month=month,
+            pace_seconds=0,
+            on_part_posted=crash,
+        )
+    # The claim is still alive (the "crashed" run could be another process on another host): hands off.
+    assert resume_unfinished(bot_settings).startswith("resumed 0 of 0")
+    with session_scope(db_url) as s:
+        row = s.scalars(select(DigestDelivery).where(DigestDelivery.status == "sending")).one()
+        row.claimed_by = "other-host:1234:abcd:ef"
+        row.claimed_until = datetime.now(UTC) - timedelta(seconds=1)
+    assert resume_unfinished(bot_settings).startswith("resumed 1 of 1")
+    for email, uid in tams:
+        assert_exactly_once(fake_slack, uid, db_url, email)
+
+
+def test_same_pid_from_an_earlier_process_counts_as_dead() -> None:
+    import socket
+
+    from workflows.digest import PROCESS_TOKEN, _claimer_is_dead
+
+    host, pid = socket.gethostname(), os.getpid()
+    assert _claimer_is_dead(f"{host}:{pid}:deadbeef:1234")  # a restarted container reuses the pid
+    assert not _claimer_is_dead(f"{host}:{pid}:{PROCESS_TOKEN}:1234")  # this very process
+    assert not _claimer_is_dead("elsewhere:1:deadbeef:1234")  # other hosts: wait for the lease

@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -287,21 +287,27 @@ def find_slack_user(
 
 
 # ----------------------------------------------------------------------------- claiming deliveries
+# Tells this process apart from an earlier one with the same host and pid (a restarted container's pid 1).
+PROCESS_TOKEN = uuid.uuid4().hex[:8]
+
+
 def runner_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return f"{socket.gethostname()}:{os.getpid()}:{PROCESS_TOKEN}:{uuid.uuid4().hex[:8]}"
 
 
 def _claimer_is_dead(claimed_by: str | None) -> bool:
-    """A claim by a process on this host that no longer exists (killed mid-run) need not wait for its lease."""
+    """A claim by a process on this host that no longer exists (killed mid-run) need not wait for its lease.
+
+    Claims from other hosts wait for their lease to lapse (CLAIM_TTL); `resume_unfinished` picks them up then.
+    """
     if not claimed_by:
         return True
-    host, _, rest = claimed_by.partition(":")
-    pid_text = rest.partition(":")[0]
+    host, pid_text, token = ([*claimed_by.split(":"), "", ""])[:3]
     if host != socket.gethostname() or not pid_text.isdigit():
         return False
     pid = int(pid_text)
     if pid == os.getpid():
-        return False  # this process: another thread's run is alive
+        return token != PROCESS_TOKEN  # same pid, earlier process: dead; this process: another thread, alive
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -676,5 +682,20 @@ def scheduled_run(settings: Any) -> str:
     return run_and_report(settings, month=current_month(settings.timezone)).summary_text
 
 
-def names(items: Sequence[tuple[str, str, int]]) -> list[str]:
-    return [name for _, name, _ in items]
+def resume_unfinished(settings: Any) -> str:
+    """The scheduler's safety net (every few minutes): finish this month's deliveries that a dead run left
+    half done once their claim has lapsed. Does nothing (and says nothing) when all are finished."""
+    from bot.digest_slack import run_and_report
+    from db.session import session_factory
+
+    month = current_month(settings.timezone)
+    now = datetime.now(UTC)
+    with session_factory(settings.database_url)() as session:
+        rows = session.execute(
+            select(DigestDelivery.tam_email, DigestDelivery.claimed_until).where(
+                DigestDelivery.month == month, DigestDelivery.status == "sending"
+            )
+        ).all()
+    stuck = sorted(email for email, until in rows if until is None or _aware(until) < now)
+    done = [run_and_report(settings, month=month, tam_email=email) for email in stuck]
+    return f"resumed {sum(len(r.tams_messaged) for r in done)} of {len(stuck)} unfinished digest(s) for {month}"

@@ -53,6 +53,7 @@ class PeriodicJob(NamedTuple):
 # The registry. One line per job; see the module docstring.
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("monthly_digest", "digest", "workflows.digest:scheduled_run", catch_up=True),
+    PeriodicJob("digest_resume", "every 10 minutes", "workflows.digest:resume_unfinished"),
     PeriodicJob("requests_retry", "every 5 minutes", "workflows.outbox:retry_pending"),
     PeriodicJob("metrics_reimport", "cron: 0 6 * * 1", "workflows.metrics_import:scheduled_import"),
 ]
