@@ -1,0 +1,111 @@
+"""Render benchmark results (bench/run.py) as the figures part of docs/benchmarks.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def _ms(x: float) -> str:
+    return f"{x:,.1f} ms" if x < 100 else f"{x:,.0f} ms"
+
+
+def _ratio(value: float, floor: float) -> str:
+    return f"{value / floor:,.1f}×" if floor else "—"
+
+
+def figures(r: dict[str, Any]) -> str:
+    m, d = r["machine"], r["dataset"]
+    lines = [
+        f"Run of {r['started'][:16].replace('T', ' ')} UTC at scale **{d['accounts']:,} accounts × {d['months']} "
+        f"months** ({d['usage_rows']:,} usage rows, {d['csv_mb']:.0f} MiB of CSV; generated in {d['seconds']:.0f} s).",
+        "",
+        f"Machine: {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, PostgreSQL {m.get('postgresql', '?')}, "
+        f"Python {m['python']}, {m['os']}.",
+        "",
+        "| what | figure | floor | ratio to floor | target |",
+        "|---|---|---|---|---|",
+    ]
+    sp, cf = r["sync_pg"], r["copy_floor"]
+    lines.append(
+        f"| sync, PostgreSQL (first load) | {sp['rows_per_s']:,.0f} rows/s ({sp['seconds']:.0f} s), "
+        f"peak {sp['peak_mib']} MiB | COPY of the same CSV: {cf['rows_per_s']:,.0f} rows/s ({cf['seconds']:.1f} s) "
+        f"| {cf['rows_per_s'] / sp['rows_per_s']:.1f}× slower | ≥ 25,000 rows/s, < 1 GiB |"
+    )
+    lines.append(
+        f"| sync, PostgreSQL (same export again, changes nothing) | {sp['reload_rows_per_s']:,.0f} rows/s "
+        f"({sp['reload_seconds']:.0f} s) | | | |"
+    )
+    if "sync_sqlite" in r:
+        ss = r["sync_sqlite"]
+        lines.append(
+            f"| sync, SQLite (first load) | {ss['rows_per_s']:,.0f} rows/s ({ss['seconds']:.0f} s), peak "
+            f"{ss['peak_mib']} MiB | | | |"
+        )
+        lines.append(
+            f"| sync, SQLite (same export again) | {ss['reload_rows_per_s']:,.0f} rows/s "
+            f"({ss['reload_seconds']:.0f} s) | | | |"
+        )
+    u, fq = r["usage"], r["floor_query"]
+    s1 = u["single"]
+    lines.append(
+        f"| `/usage <account>` end to end, one client (n={s1['n']}) | p50 {_ms(s1['p50'])}, p95 {_ms(s1['p95'])}, "
+        f"p99 {_ms(s1['p99'])} | one indexed query for the account's rows: p50 {_ms(fq['p50'])}, p99 {_ms(fq['p99'])} "
+        f"| p50 {_ratio(s1['p50'], fq['p50'])} | p50 ≤ 30 ms, p99 ≤ 100 ms |"
+    )
+    lines.append(
+        f"| `/usage` acknowledgement, one client | p50 {_ms(s1['ack']['p50'])}, max {_ms(s1['ack']['max'])} "
+        "| | | < 3 s |"
+    )
+    ld = u["load"]
+    lines.append(
+        f"| `/usage` under load ({ld['clients']} concurrent clients, {ld['seconds']:.0f} s) | {ld['rps']:,.0f} "
+        f"requests/s, {ld['errors']} errors; end to end p50 {_ms(ld['e2e']['p50'])}, p99 {_ms(ld['e2e']['p99'])} "
+        f"| | | ≥ 100 requests/s, 0 errors |"
+    )
+    lines.append(
+        f"| `/usage` acknowledgement under load | p99 {_ms(ld['ack']['p99'])}, max {_ms(ld['ack']['max'])} "
+        "| | | < 3 s |"
+    )
+    rp = r["report"]
+    lines.append(
+        f"| `report` for one account, in-process (queries + scoring + JSON) | p50 {_ms(rp['all']['p50'])}, "
+        f"p95 {_ms(rp['all']['p95'])}; largest accounts ({rp['largest_rows']:,} usage rows) p50 "
+        f"{_ms(rp['largest']['p50'])} | | | < 20 ms |"
+    )
+    dg = r["digest"]
+    lines.append(
+        f"| digest: compose + render every TAM's digest | {dg['seconds_best']:.2f} s "
+        f"(median {dg['seconds_median']:.2f} s) for {dg['tams']} TAMs, {dg['instances']:,} Unknown instances, "
+        f"{dg['messages']:,} messages | | | < 10 s |"
+    )
+    for key, label in (("search_pg", "PostgreSQL"), ("search_sqlite", "SQLite")):
+        if key in r:
+            se = r[key]
+            lines.append(
+                f"| metric search, {label} ({se['definitions']:,} definitions, n={se['n']}) | p50 {_ms(se['p50'])}, "
+                f"p95 {_ms(se['p95'])}; import {se['import_seconds']:.1f} s | | | p95 < 50 ms; import < 10 s |"
+            )
+    h = r["home"]
+    lines.append(
+        f"| Home tab for the largest portfolio ({h['accounts']} accounts), server time | first build p95 "
+        f"{_ms(h['cold']['p95'])}, cached p95 {_ms(h['cached']['p95'])} | | | ≤ 300 ms |"
+    )
+    lines += [
+        "",
+        f"Whole run: {r['total_seconds'] / 60:.0f} minutes. Raw results: `bench/out/results-{r['scale']}.json`.",
+    ]
+    return "\n".join(lines)
+
+
+def write_docs(results: dict[str, Any], path: Path, *, quick: bool) -> None:
+    """Replace the figures between the markers (the full run), or the quick-run section, keeping the prose."""
+    text = path.read_text(encoding="utf-8") if path.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
+    begin, end = (BEGIN, END) if not quick else ("<!-- bench-quick:begin -->", "<!-- bench-quick:end -->")
+    if begin not in text:
+        text += f"\n{begin}\n{end}\n"
+    head, rest = text.split(begin, 1)
+    _old, tail = rest.split(end, 1)
+    path.write_text(f"{head}{begin}\n{figures(results)}\n{end}{tail}", encoding="utf-8")

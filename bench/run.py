@@ -1,0 +1,570 @@
+"""usagebot benchmarks at real scale: one command, figures beside their floors, written to docs/benchmarks.md.
+
+    .venv/bin/python bench/run.py            # 20,000 accounts x 24 months (about 1.5 M usage rows)
+    .venv/bin/python bench/run.py --quick    # 1,000 accounts x 24 months, in a couple of minutes
+
+Builds the dataset with the demo generator, loads it into PostgreSQL (a scratch database created on
+the server at --pg, dropped at the end) and into SQLite, then measures:
+
+- sync: rows/s and peak memory of `usagebot sync` (a subprocess), beside PostgreSQL's own COPY of
+  the same usage CSV into a bare table (the floor);
+- `/usage`: end to end, a signed HTTP request into `usagebot serve` (gunicorn, 2 workers) until the
+  answer reaches a local fake Slack, for accounts of every size: p50/p95/p99 for one client, then
+  requests/s under concurrent load with errors counted and the slowest acknowledgement; the floor
+  is one indexed query that fetches the account's rows;
+- `report`: building one account's report in-process (queries + scoring), largest accounts;
+- digest: composing every TAM's digest; metric search p50/p95; Home tab p95 for the biggest portfolio.
+
+Results go to bench/out/results-<scale>.json, docs/benchmarks.md (the figures part is rewritten
+between markers) and docs/benchmarks-usage-latency.png. Bounded: every loop stops by count and time,
+and all traffic stays on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the fake Slack and request signing used by the tests
+
+from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from db.session import dispose_all, session_scope  # noqa: E402
+
+OUT = ROOT / "bench" / "out"
+DOCS = ROOT / "docs" / "benchmarks.md"
+PLOT = ROOT / "docs" / "benchmarks-usage-latency.png"
+USAGE_BIN = ROOT / ".venv" / "bin" / "usagebot"
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def log(msg: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {msg}", flush=True)
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    k = min(len(s) - 1, max(0, round(p / 100 * (len(s) - 1))))
+    return s[k]
+
+
+def summary_ms(values: list[float]) -> dict[str, float]:
+    return {
+        "n": len(values),
+        "p50": pct(values, 50) * 1000,
+        "p95": pct(values, 95) * 1000,
+        "p99": pct(values, 99) * 1000,
+        "max": max(values) * 1000 if values else float("nan"),
+    }
+
+
+# ------------------------------------------------------------------------------------------ databases
+def create_pg_database(base: str, name: str) -> str:
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(base).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_pg_database(base: str, name: str) -> None:
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def pg_version(url: str) -> str:
+    eng = create_engine(url)
+    with eng.connect() as conn:
+        v = conn.execute(text("SHOW server_version")).scalar()
+    eng.dispose()
+    return str(v)
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+    """Run `usagebot ARGS`; returns (seconds, peak RSS in MiB of the child, output tail)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    proc = subprocess.run([str(USAGE_BIN), *args], env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if proc.returncode != 0:
+        raise SystemExit(f"usagebot {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    # ru_maxrss of children is the max over all children so far: fine, each sync is the largest child yet.
+    return elapsed, max(peak, before) // 1024, (proc.stdout + proc.stderr)[-800:]
+
+
+# ------------------------------------------------------------------------------------------ dataset
+def build_dataset(folder: Path, accounts: int, months: int) -> dict[str, Any]:
+    from workflows.demo import generate_export
+
+    marker = folder / ".complete"
+    if marker.exists():
+        log(f"dataset: reusing {folder}")
+        return json.loads(marker.read_text())
+    shutil.rmtree(folder, ignore_errors=True)
+    log(f"dataset: generating {accounts:,} accounts x {months} months into {folder}")
+    t = time.perf_counter()
+    summary = generate_export(folder, accounts=accounts, months=months, seed=7, today=date(2026, 11, 15))
+    with open(folder / "usage_monthly.csv", encoding="utf-8") as f:
+        rows = sum(1 for _ in f) - 1
+    info = {
+        "accounts": accounts,
+        "months": months,
+        "usage_rows": rows,
+        "seconds": time.perf_counter() - t,
+        "csv_mb": sum(p.stat().st_size for p in folder.glob("*.csv")) / 2**20,
+        "summary": str(summary),
+    }
+    marker.write_text(json.dumps(info))
+    log(f"dataset: {rows:,} usage rows, {info['csv_mb']:.0f} MiB of CSV in {info['seconds']:.0f} s")
+    return info
+
+
+# ------------------------------------------------------------------------------------------ sync
+def bench_sync(folder: Path, url: str, label: str, rows: int) -> dict[str, Any]:
+    env = {**os.environ, "DATABASE_URL": url}
+    run_cli(["db", "upgrade"], env)
+    log(f"sync [{label}]: first load")
+    secs, peak, _ = run_cli(["sync", str(folder)], env)
+    log(f"sync [{label}]: {secs:.1f} s, {rows / secs:,.0f} rows/s, peak {peak} MiB")
+    log(f"sync [{label}]: re-load of the same export (must change nothing)")
+    secs2, _peak2, tail = run_cli(["sync", str(folder)], env)
+    return {
+        "seconds": secs,
+        "rows_per_s": rows / secs,
+        "peak_mib": peak,
+        "reload_seconds": secs2,
+        "reload_rows_per_s": rows / secs2,
+        "reload_tail": tail.strip().splitlines()[-4:],
+    }
+
+
+def bench_copy_floor(folder: Path, url: str) -> dict[str, Any]:
+    """PostgreSQL's own COPY of the same usage CSV into a bare table of text columns: the floor."""
+    import psycopg
+
+    path = folder / "usage_monthly.csv"
+    with open(path, encoding="utf-8") as f:
+        header = f.readline().strip().split(",")
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_copy_floor")
+        cols = ", ".join(f'"{c}" text' for c in header)
+        conn.execute(f"CREATE TABLE bench_copy_floor ({cols})")
+        t = time.perf_counter()
+        copy_sql = "COPY bench_copy_floor FROM STDIN (FORMAT csv, HEADER true)"
+        with conn.cursor() as cur, cur.copy(copy_sql) as cp, open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                cp.write(chunk)
+        secs = time.perf_counter() - t
+        n = conn.execute("SELECT count(*) FROM bench_copy_floor").fetchone()[0]  # type: ignore[index]
+        conn.execute("DROP TABLE bench_copy_floor")
+    log(f"COPY floor: {n:,} rows in {secs:.1f} s ({n / secs:,.0f} rows/s)")
+    return {"seconds": secs, "rows": n, "rows_per_s": n / secs}
+
+
+# ------------------------------------------------------------------------------------------ accounts
+def sample_accounts(url: str, n: int) -> list[tuple[str, str, int]]:
+    """(id, name, usage rows) for n accounts spread over every size, largest included."""
+    from db.models import Account, UsageMonthly
+
+    with session_scope(url) as s:
+        sizes = s.execute(
+            select(Account.id, Account.name, func.count(UsageMonthly.id))
+            .join(UsageMonthly, UsageMonthly.account_id == Account.id, isouter=True)
+            .group_by(Account.id, Account.name)
+            .order_by(func.count(UsageMonthly.id))
+        ).all()
+    if not sizes:
+        return []
+    step = max(1, len(sizes) // n)
+    picked = [tuple(r) for r in sizes[::step]][: n - 3] + [tuple(r) for r in sizes[-3:]]
+    return picked  # type: ignore[return-value]
+
+
+def bench_floor_query(url: str, accounts: list[tuple[str, str, int]], repeat: int = 3) -> dict[str, Any]:
+    """One indexed query fetching the account's usage rows of the last 12 months: the floor of `/usage`."""
+    eng = create_engine(url)
+    q = text("SELECT * FROM usage_monthly WHERE account_id = :a AND snapshot_month >= :m ORDER BY snapshot_month")
+    times = []
+    with eng.connect() as conn:
+        latest = conn.execute(text("SELECT max(snapshot_month) FROM usage_monthly")).scalar()
+        since = latest.replace(year=latest.year - 1) if latest else date(2000, 1, 1)
+        for _ in range(repeat):
+            for acc, _name, _rows in accounts:
+                t = time.perf_counter()
+                conn.execute(q, {"a": acc, "m": since}).all()
+                times.append(time.perf_counter() - t)
+    eng.dispose()
+    return summary_ms(times)
+
+
+def bench_report(url: str, accounts: list[tuple[str, str, int]], repeat: int = 3) -> dict[str, Any]:
+    from workflows.report import build_account_report, report_to_json
+
+    times: list[float] = []
+    big: list[float] = []
+    biggest = {a for a, _n, _r in accounts[-3:]}
+    with session_scope(url) as s:
+        build_account_report(s, accounts[0][0])  # warm: rules, caches
+        for _ in range(repeat):
+            for acc, _name, _rows in accounts:
+                t = time.perf_counter()
+                report_to_json(build_account_report(s, acc))
+                dt = time.perf_counter() - t
+                times.append(dt)
+                if acc in biggest:
+                    big.append(dt)
+    return {"all": summary_ms(times), "largest": summary_ms(big), "largest_rows": accounts[-1][2]}
+
+
+# ------------------------------------------------------------------------------------------ /usage
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`usagebot serve` as a subprocess against the benchmark database and a fake Slack."""
+
+    def __init__(self, url: str, api_url: str, workers: int, threads: int) -> None:
+        from fakes.signing import SIGNING_SECRET
+
+        self.port = free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "SLACK_BOT_TOKEN": "xoxb-bench",
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": api_url,
+        }
+        self.proc = subprocess.Popen(
+            [str(USAGE_BIN), "serve", "--host", "127.0.0.1", "--port", str(self.port),
+             "--workers", str(workers), "--threads", str(threads)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        self.base = f"http://127.0.0.1:{self.port}"
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(self.base + "/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise SystemExit("usagebot serve did not come up")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def _one_usage(base: str, fake: Any, account: str) -> tuple[float, float, bool]:
+    """(ack seconds, end-to-end seconds, ok) for one signed `/usage <account>`."""
+    from fakes.signing import post, slash_body
+
+    key = uuid.uuid4().hex
+    body = slash_body(account, user_id="U0BENCH01", response_url=fake.response_url(key))
+    t0 = time.time()
+    reply = post(base + "/slack/events", body, timeout=30)
+    ack = time.time() - t0
+    if reply.status != 200:
+        return ack, float("nan"), False
+    deadline = time.time() + 30
+    path = f"/response/{key}"
+    while time.time() < deadline:
+        with fake._lock:
+            hit = next((c for c in reversed(fake.calls) if c.path == path), None)
+        if hit is not None:
+            return ack, hit.at - t0, True
+        time.sleep(0.001)
+    return ack, float("nan"), False
+
+
+def bench_usage(url: str, accounts: list[tuple[str, str, int]], quick: bool) -> dict[str, Any]:
+    from fakes.slack import FakeSlack
+
+    fake = FakeSlack().start()
+    fake.add_user("U0BENCH01", "bench.tam", "bench.tam@example.com")
+    server = Server(url, fake.api_url, workers=2, threads=8)
+    out: dict[str, Any] = {}
+    try:
+        names = [a for a, _n, _r in accounts]  # account ids resolve on the fastest path, as buttons do
+        for acc in names[:5]:  # warm both workers
+            _one_usage(server.base, fake, acc)
+        # Single client: every sampled account, several times.
+        rounds = 2 if quick else 3
+        acks, e2e, errors = [], [], 0
+        for _ in range(rounds):
+            for acc in names:
+                a, e, ok = _one_usage(server.base, fake, acc)
+                acks.append(a)
+                if ok:
+                    e2e.append(e)
+                else:
+                    errors += 1
+        out["single"] = {**summary_ms(e2e), "ack": summary_ms(acks), "errors": errors}
+        out["single_samples_ms"] = [x * 1000 for x in e2e]
+        log(f"/usage single client: p50 {out['single']['p50']:.1f} ms, p99 {out['single']['p99']:.1f} ms")
+
+        # Concurrent load: C clients for a bounded time and count.
+        conc = 8
+        duration = 15.0 if quick else 30.0
+        stop_at = time.time() + duration
+        lock = threading.Lock()
+        c_e2e: list[float] = []
+        c_acks: list[float] = []
+        c_err = [0]
+        count = [0]
+
+        def client(i: int) -> None:
+            rng = random.Random(i)
+            while time.time() < stop_at and count[0] < 20_000:
+                a, e, ok = _one_usage(server.base, fake, rng.choice(names))
+                with lock:
+                    count[0] += 1
+                    c_acks.append(a)
+                    if ok:
+                        c_e2e.append(e)
+                    else:
+                        c_err[0] += 1
+
+        t0 = time.time()
+        with ThreadPoolExecutor(conc) as pool:
+            list(pool.map(client, range(conc)))
+        elapsed = time.time() - t0
+        out["load"] = {
+            "clients": conc,
+            "seconds": elapsed,
+            "requests": count[0],
+            "rps": count[0] / elapsed,
+            "errors": c_err[0],
+            "e2e": summary_ms(c_e2e),
+            "ack": summary_ms(c_acks),
+        }
+        log(
+            f"/usage load: {out['load']['rps']:.0f} req/s, errors {c_err[0]}, "
+            f"max ack {out['load']['ack']['max']:.0f} ms"
+        )
+    finally:
+        server.stop()
+        fake.stop()
+    return out
+
+
+# ------------------------------------------------------------------------------------------ others
+def bench_digest(url: str) -> dict[str, Any]:
+    from bot.render.digest import render_digest
+    from workflows.digest import compose
+
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        with session_scope(url) as s:
+            comp = compose(s, "2026-11")
+        parts = [render_digest(d) for d in comp.digests]
+        times.append(time.perf_counter() - t)
+    return {
+        "seconds_best": min(times),
+        "seconds_median": statistics.median(times),
+        "tams": len(comp.digests),
+        "instances": sum(d.instance_count for d in comp.digests),
+        "messages": sum(len(p) for p in parts),
+    }
+
+
+def bench_search(url: str, dictionary: Path) -> dict[str, Any]:
+    import yaml
+
+    from workflows.metric_search import search
+    from workflows.metrics_import import SAMPLE_PATH, import_definitions
+
+    source = dictionary if dictionary.is_dir() else SAMPLE_PATH
+    t = time.perf_counter()
+    with session_scope(url) as s:
+        result = import_definitions(s, source)
+    import_s = time.perf_counter() - t
+    questions = [
+        q["question"] for q in yaml.safe_load((ROOT / "tests/fixtures/metrics_questions.yaml").read_text())["questions"]
+    ]
+    times = []
+    with session_scope(url) as s:
+        search(s, "warm up the index")
+        for _ in range(3):
+            for q in questions:
+                t = time.perf_counter()
+                search(s, q, limit=5)
+                times.append(time.perf_counter() - t)
+    return {"source": str(source), "definitions": result.definitions, "import_seconds": import_s, **summary_ms(times)}
+
+
+def bench_home(url: str) -> dict[str, Any]:
+    from bot.events.app_home import build_home_view
+    from db.models import Account
+    from workflows.portfolio import Viewer
+
+    with session_scope(url) as s:
+        email, n = s.execute(
+            select(Account.tam_email, func.count())
+            .where(Account.tam_email.is_not(None))
+            .group_by(Account.tam_email)
+            .order_by(func.count().desc())
+            .limit(1)
+        ).one()
+    viewer = Viewer(user_id="U0BENCHHOME", email=email)
+    cold, warm = [], []
+    for i in range(12):
+        if i % 2 == 0:
+            from workflows import portfolio
+
+            portfolio._cache.clear()  # a cold build each other time: what a first open after a sync costs
+        with session_scope(url) as s:
+            t = time.perf_counter()
+            build_home_view(s, viewer, None, 1)
+            (cold if i % 2 == 0 else warm).append(time.perf_counter() - t)
+    return {"tam_email": email, "accounts": n, "cold": summary_ms(cold), "cached": summary_ms(warm)}
+
+
+# ------------------------------------------------------------------------------------------ report
+def machine() -> dict[str, Any]:
+    mem_kb = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal"):
+                mem_kb = int(line.split()[1])
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem_kb / 2**20, 1),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "os": platform.platform(),
+    }
+
+
+def plot(samples_ms: list[float], load_ms: list[float] | None, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    hi = pct(samples_ms, 99.5) if samples_ms else 100
+    bins = [i * hi / 60 for i in range(61)]
+    ax.hist([min(x, hi) for x in samples_ms], bins=bins, alpha=0.75, label="one client")
+    if load_ms:
+        ax.hist([min(x, hi) for x in load_ms], bins=bins, alpha=0.5, label="8 concurrent clients")
+    for p, style in ((50, "--"), (99, ":")):
+        if samples_ms:
+            ax.axvline(pct(samples_ms, p), color="black", linestyle=style, linewidth=1, label=f"p{p} one client")
+    ax.set_xlabel("/usage end to end, ms (signed request in → answer at the fake Slack)")
+    ax.set_ylabel("requests")
+    ax.set_title("usagebot /usage latency")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="1,000 accounts instead of 20,000")
+    ap.add_argument("--accounts", type=int, help="override the number of accounts")
+    ap.add_argument("--months", type=int, default=24)
+    ap.add_argument(
+        "--pg", default=os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    )
+    ap.add_argument("--skip-sqlite", action="store_true", help="only PostgreSQL")
+    ap.add_argument("--dictionary", type=Path, default=ROOT.parent / "shared/data/metrics_dictionary")
+    ap.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
+    args = ap.parse_args()
+    accounts = args.accounts or (1_000 if args.quick else 20_000)
+    scale = f"{accounts}x{args.months}"
+    OUT.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {"scale": scale, "started": datetime.now(UTC).isoformat(), "machine": machine()}
+    t_all = time.perf_counter()
+
+    folder = OUT / f"export-{scale}"
+    results["dataset"] = build_dataset(folder, accounts, args.months)
+    rows = results["dataset"]["usage_rows"]
+
+    db_name = f"usagebot_bench_{accounts}"
+    pg_url = create_pg_database(args.pg, db_name)
+    results["machine"]["postgresql"] = pg_version(pg_url)
+    try:
+        results["sync_pg"] = bench_sync(folder, pg_url, "PostgreSQL", rows)
+        results["copy_floor"] = bench_copy_floor(folder, pg_url)
+        if not args.skip_sqlite:
+            sqlite_path = OUT / f"bench-{scale}.db"
+            for p in OUT.glob(f"bench-{scale}.db*"):
+                p.unlink()
+            results["sync_sqlite"] = bench_sync(folder, f"sqlite:///{sqlite_path}", "SQLite", rows)
+        sample = sample_accounts(pg_url, 30 if args.quick else 60)
+        results["floor_query"] = bench_floor_query(pg_url, sample)
+        results["report"] = bench_report(pg_url, sample)
+        log(
+            f"report: p50 {results['report']['all']['p50']:.1f} ms, "
+            f"largest p50 {results['report']['largest']['p50']:.1f} ms"
+        )
+        results["usage"] = bench_usage(pg_url, sample, args.quick)
+        results["digest"] = bench_digest(pg_url)
+        log(f"digest compose: {results['digest']['seconds_best']:.2f} s for {results['digest']['tams']} TAMs")
+        results["search_pg"] = bench_search(pg_url, args.dictionary)
+        if not args.skip_sqlite:
+            results["search_sqlite"] = bench_search(f"sqlite:///{OUT / f'bench-{scale}.db'}", args.dictionary)
+        results["home"] = bench_home(pg_url)
+        log(f"home: cold p95 {results['home']['cold']['p95']:.0f} ms for {results['home']['accounts']} accounts")
+    finally:
+        dispose_all()
+        drop_pg_database(args.pg, db_name)
+    results["total_seconds"] = time.perf_counter() - t_all
+    (OUT / f"results-{scale}.json").write_text(json.dumps(results, indent=2, default=str))
+    log(f"results: {OUT / f'results-{scale}.json'} ({results['total_seconds']:.0f} s in all)")
+    if not args.no_docs:
+        from report_md import write_docs
+
+        if not args.quick:
+            plot(results["usage"]["single_samples_ms"], None, PLOT)
+        write_docs(results, DOCS, quick=args.quick)
+        log(f"wrote {DOCS}")
+
+
+if __name__ == "__main__":
+    main()
