@@ -44,6 +44,7 @@ _TYPES: dict[str, str] = {
 }
 
 _NEEDS_FORMAT = ("date", "timestamptz", "boolean")
+_BINARY_TYPES = {"boolean": "bool", "integer": "int4", "double precision": "float8"}
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "accounts": ACCOUNT_STAGE,
@@ -70,6 +71,10 @@ class Stager:
         self.conn = conn
         self.postgres = conn.dialect.name == "postgresql"
         self._time_cols: dict[str, list[int]] = {}
+        self._pg_types = {
+            table: [_BINARY_TYPES.get(t, t) for t in (_TYPES.get(c, "text") for c in cols)]
+            for table, cols in COLUMNS.items()
+        }
         for table, cols in COLUMNS.items():
             name = STAGE_TABLES[table]
             self._time_cols[table] = [i for i, c in enumerate(cols) if _TYPES.get(c) in _NEEDS_FORMAT]
@@ -88,7 +93,10 @@ class Stager:
         dbapi = self.conn.connection.driver_connection
         assert dbapi is not None
         if self.postgres:
-            with dbapi.cursor() as cur, cur.copy(f"COPY {name} ({', '.join(cols)}) FROM STDIN") as copy:
+            # Binary COPY: no float/date to text formatting here, no text parsing on the server.
+            sql = f"COPY {name} ({', '.join(cols)}) FROM STDIN (FORMAT BINARY)"
+            with dbapi.cursor() as cur, cur.copy(sql) as copy:
+                copy.set_types(self._pg_types[table])
                 for row in rows:
                     copy.write_row(row)
         else:
