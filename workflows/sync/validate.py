@@ -334,7 +334,7 @@ class Validator:
                         continue
                     if f is None:
                         continue
-                if not 0 <= f < _INF and (k or f != f or abs(f) == _INF):
+                if not 0 <= f < _INF:  # a number, so a metric: negative counts are errors here too
                     problems.add(f"{where}: {n}: {_bad_metric(raw, f)}")
                     ok = False
                     continue
