@@ -197,6 +197,13 @@ def test_modal_thread_and_confirmation(app_url, fake_slack, fake_gitlab, instanc
     dm = fake_slack.dm_messages(REPORTER)[0]["text"]
     assert f"https://test.slack.com/archives/{CHANNEL}/p{parents[0]['ts'].replace('.', '')}" in dm
     assert fake_gitlab.created() == []  # not upstream: no issue
+
+    def confirmed() -> bool:
+        # The DM goes out before the report is marked confirmed: wait for the record, not just the DM.
+        with session_scope(db_url) as s:
+            return bool(s.scalars(select(DataIssue.confirmed)).one())
+
+    _wait(confirmed)
     with session_scope(db_url) as s:
         issue = s.scalars(select(DataIssue)).one()
         assert issue.thread_ts == parents[0]["ts"] and issue.confirmed and issue.gitlab_status == "none"
