@@ -43,6 +43,9 @@ _TYPES: dict[str, str] = {
     **dict.fromkeys(SCORED_METRIC_COLUMNS, "double precision"),
 }
 
+# Page cache of the syncing SQLite connection, in KiB (a negative cache_size means KiB).
+SQLITE_CACHE_KIB = 256 * 1024
+
 _NEEDS_FORMAT = ("date", "timestamptz", "boolean")
 _BINARY_TYPES = {"boolean": "bool", "integer": "int4", "double precision": "float8"}
 
@@ -70,6 +73,7 @@ class Stager:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.postgres = conn.dialect.name == "postgresql"
+        self._cache_size: int = -2000
         self._time_cols: dict[str, list[int]] = {}
         self._pg_types = {
             table: [_BINARY_TYPES.get(t, t) for t in (_TYPES.get(c, "text") for c in cols)]
@@ -82,6 +86,12 @@ class Stager:
                 ddl = ", ".join(f"{c} {_TYPES.get(c, 'text')}" for c in cols)
                 conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} ({ddl}) ON COMMIT DROP")
             else:
+                if table == "accounts":
+                    # One big transaction: with SQLite's default 2 MB page cache, index pages are
+                    # spilled to the WAL again and again (gigabytes for a million rows). Keep them
+                    # in memory until commit; `drop` puts the connection's default back.
+                    self._cache_size = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+                    conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
                 conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{name}")
                 ddl = ", ".join(f"{c} {_TYPES.get(c, 'text').split()[0].upper()}" for c in cols)
                 conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} ({ddl})")
@@ -128,3 +138,4 @@ class Stager:
         if not self.postgres:
             for name in STAGE_TABLES.values():
                 self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{name}")
+            self.conn.exec_driver_sql(f"PRAGMA cache_size = {int(self._cache_size)}")
