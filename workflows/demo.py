@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from db.models.usage import SCORED_METRIC_COLUMNS
 from workflows.sync.run import Progress, SyncResult
@@ -448,7 +449,7 @@ def generate_export(
 
 
 def _write_instance_rows(
-    w: csv.writer,  # type: ignore[valid-type]
+    w: Any,  # a csv writer
     rng: random.Random,
     inst: _Instance,
     account_id: str,
