@@ -42,8 +42,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.models import AlertRecord
+from db.queries.account_data import AccountData, load_accounts_data
 from db.queries.health import data_as_of
-from db.queries.quality import AccountBundle, load_portfolio, months_with_data, muted_accounts
+from db.queries.quality import months_with_data, muted_accounts
 from scoring.model import GREEN, RED, YELLOW, AccountMonth
 from scoring.rollup import active_in, pinged_in, roll_up
 from scoring.rules import Rules
@@ -122,7 +123,7 @@ def _low(month: AccountMonth) -> bool:
     )
 
 
-def account_alerts(bundle: AccountBundle, month: date, previous: date, rules: Rules) -> list[Alert]:
+def account_alerts(bundle: AccountData, month: date, previous: date, rules: Rules) -> list[Alert]:
     """Alerts of one account (pure: the bundle holds the rows of both months)."""
     acc = bundle.account
     new = roll_up(acc, bundle.subscriptions, bundle.instances, bundle.rows, month, rules, with_instances=False)
@@ -223,7 +224,13 @@ def compute_alerts(
     """Every alert between `previous_month` and `month`, grouped by account (muted accounts skipped)."""
     rules = rules_for(rules)
     month, previous_month = month.replace(day=1), previous_month.replace(day=1)
-    bundles = load_portfolio(session, (previous_month, month), rules.columns())
+    bundles = load_accounts_data(
+        session,
+        min(previous_month, month),
+        max(previous_month, month),
+        metric_columns=rules.columns(),
+        opt_out_value=rules.account.opt_out_value,
+    )
     muted = set() if include_muted else muted_accounts(session)
     out: list[Alert] = []
     for account_id in sorted(bundles, key=lambda a: (bundles[a].account.name.lower(), a)):

@@ -19,16 +19,9 @@ from typing import Literal
 
 from sqlalchemy.orm import Session
 
-from db.queries.account_data import newest_version_seen
+from db.queries.account_data import AccountData, load_accounts_data, newest_version_seen, normalise_emails
 from db.queries.health import data_as_of
-from db.queries.portfolio import (
-    PortfolioData,
-    alert_counts,
-    data_fingerprint,
-    latest_usage_month,
-    load_portfolio_data,
-    normalise_emails,
-)
+from db.queries.portfolio import alert_counts, data_fingerprint, latest_usage_month
 from scoring.flags import account_flags, latest_pings, latest_versions
 from scoring.model import GREEN, RED, YELLOW, Color, Flag
 from scoring.rollup import roll_up
@@ -139,7 +132,7 @@ class Portfolio:
 
 
 def score_account(
-    data: PortfolioData, month: date, rules: Rules, newest: str | None, alerts: int = 0
+    data: AccountData, month: date, rules: Rules, newest: str | None, alerts: int = 0
 ) -> PortfolioAccount:
     """One account's line of the portfolio, from the same pure roll-up and flags as its report."""
     seen = {r.instance_id for r in data.rows}
@@ -207,7 +200,14 @@ def build_portfolio(
     month = (month or as_of or latest_usage_month(session) or date.today()).replace(day=1)
     wanted = None if emails is None else frozenset(normalise_emails(emails))
     # The previous month too: a Production instance that went silent this month is flagged "not reporting".
-    data = load_portfolio_data(session, wanted, add_months(month, -1), month, rules.columns())
+    data = load_accounts_data(
+        session,
+        add_months(month, -1),
+        month,
+        emails=wanted,
+        metric_columns=rules.columns(),
+        opt_out_value=rules.account.opt_out_value,
+    )
     alerts = alert_counts(session, wanted, month)
     newest = newest_version_seen(session) if data else None
     accounts = [score_account(d, month, rules, newest, (alerts or {}).get(acc_id, 0)) for acc_id, d in data.items()]

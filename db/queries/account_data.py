@@ -5,12 +5,13 @@ Rows come back as the scoring engine's frozen input dataclasses, so `scoring/` n
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from db.models import SCORED_METRIC_COLUMNS, Account, Instance, Subscription, UsageMonthly
@@ -25,12 +26,15 @@ def is_opt_out(value: str | None, marker: str = OPT_OUT) -> bool:
     return (value or "").strip().casefold() == marker.casefold()
 
 
-@dataclass(frozen=True)
+@dataclass
 class AccountData:
+    """One account's scoring inputs: the account, all its subscriptions and instances, and usage rows."""
+
     account: AccountInfo
-    subscriptions: tuple[SubscriptionInfo, ...]
-    instances: dict[int, InstanceInfo]
-    rows: tuple[UsageRow, ...]
+    subscriptions: list[SubscriptionInfo] = field(default_factory=list)
+    instances: dict[int, InstanceInfo] = field(default_factory=dict)
+    rows: list[UsageRow] = field(default_factory=list)
+    last_seen: dict[int, date | None] = field(default_factory=dict)  # instance id -> last month with a row
 
 
 def _utc(ts: datetime | None) -> datetime | None:
@@ -38,6 +42,123 @@ def _utc(ts: datetime | None) -> datetime | None:
     if ts is None:
         return None
     return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+def normalise_emails(emails: Iterable[str]) -> list[str]:
+    return sorted({e.strip().lower() for e in emails if e and e.strip()})
+
+
+def account_ids_for(emails: Collection[str] | None) -> Select:
+    """A subquery of account ids: those whose TAM is one of `emails` (any case), or every account (None)."""
+    stmt = select(Account.id)
+    if emails is not None:
+        stmt = stmt.where(func.lower(Account.tam_email).in_(normalise_emails(emails)))
+    return stmt
+
+
+MAX_ID_LIST = 5000  # more accounts than this are selected by subquery instead of a literal id list
+
+
+def load_accounts_data(
+    session: Session,
+    first_month: date,
+    last_month: date,
+    *,
+    account_ids: Collection[str] | None = None,
+    emails: Collection[str] | None = None,
+    metric_columns: Iterable[str] = SCORED_METRIC_COLUMNS,
+    opt_out_value: str = OPT_OUT,
+) -> dict[str, AccountData]:
+    """Scoring inputs for many accounts at once: one query per table, whatever the number of accounts.
+
+    The accounts are `account_ids`, else those whose TAM is one of `emails` (any case), else all of them.
+    Usage rows are those from `first_month` to `last_month`. Core columns (plain tuples, no ORM identity
+    map): this runs on every `/usage` answer and every Home tab.
+    """
+    conn = session.connection()
+    a = Account.__table__.c
+    acc_stmt = select(a.id, a.name, a.customer_since_date, a.tam_name, a.tam_email, a.sales_segment)
+    if account_ids is not None:
+        acc_stmt = acc_stmt.where(a.id.in_(list(account_ids)))
+    elif emails is not None:
+        acc_stmt = acc_stmt.where(func.lower(a.tam_email).in_(normalise_emails(emails)))
+    out = {r[0]: AccountData(AccountInfo(*r)) for r in conn.execute(acc_stmt)}
+    if not out:
+        return out
+    everyone = account_ids is None and emails is None
+    # The other tables by the ids just read: a literal list lets the database use its account_id indexes
+    # (a subquery here made PostgreSQL hash-join the whole usage table). Every account: no filter at all.
+    ids: Select | list[str] = sorted(out) if len(out) <= MAX_ID_LIST else account_ids_for(emails)
+
+    def scoped(stmt: Select, column: Any) -> Select:
+        return stmt if everyone else stmt.where(column.in_(ids))
+
+    sc = Subscription.__table__.c
+    sub_stmt = select(
+        sc.account_id, sc.id, sc.name, sc.product_tier_name, sc.delivery_type, sc.start_date, sc.end_date,
+        sc.licensed_seats, sc.arr,
+    ).order_by(sc.start_date, sc.id)  # fmt: skip
+    for r in conn.execute(scoped(sub_stmt, sc.account_id)):
+        acc = out.get(r[0])
+        if acc is not None:
+            acc.subscriptions.append(SubscriptionInfo(*r[1:]))
+
+    ic = Instance.__table__.c
+    inst_stmt = select(
+        ic.account_id, ic.id, ic.identity, ic.delivery_type, ic.deployment_type, ic.label, ic.label_source,
+        ic.hostname, ic.installation_id, ic.namespace_id, ic.namespace_name, ic.last_ping_at, ic.last_version,
+        ic.last_seen_month,
+    )  # fmt: skip
+    labels: dict[int, str] = {}
+    for r in conn.execute(scoped(inst_stmt, ic.account_id)):
+        acc = out.get(r[0])
+        if acc is None:
+            continue
+        acc.instances[r[1]] = InstanceInfo(*r[1:11], last_ping_at=_utc(r[11]), last_version=r[12])
+        acc.last_seen[r[1]] = r[13]
+        labels[r[1]] = r[5]
+
+    wanted = set(metric_columns)
+    typed = tuple(c for c in SCORED_METRIC_COLUMNS if c in wanted)
+    extra = sorted(wanted - set(SCORED_METRIC_COLUMNS) - {"billable_user_count", "license_user_count"})
+    t = UsageMonthly.__table__.c
+    cols = [
+        t.account_id, t.snapshot_month, t.instance_id, t.subscription_id, t.delivery_type, t.deployment_type,
+        t.ping_created_at, t.billable_user_count, t.license_user_count, t.included_in_health, t.cleaned_version,
+        t.license_mapped, *(t[c] for c in typed),
+    ]  # fmt: skip
+    if extra:
+        cols.append(t.extra_metrics)  # only a custom rules file reads metrics outside the typed columns
+    n_fixed = 12
+    end_typed = n_fixed + len(typed)
+    usage_stmt = select(*cols).where(t.snapshot_month >= first_month, t.snapshot_month <= last_month)
+    usage_stmt = scoped(usage_stmt, t.account_id).order_by(t.snapshot_month, t.instance_id, t.subscription_id)
+    for r in conn.execute(usage_stmt):
+        acc = out.get(r[0])
+        if acc is None:
+            continue
+        metrics: dict[str, float | None] = dict(zip(typed, r[n_fixed:end_typed], strict=True))
+        if extra:
+            blob = r[-1] or {}
+            metrics.update({c: blob.get(c) for c in extra})
+        acc.rows.append(
+            UsageRow(
+                r[1],  # snapshot_month
+                r[2],  # instance_id
+                r[3],  # subscription_id
+                r[4],  # delivery_type
+                r[5],  # deployment_type
+                _utc(r[6]),  # ping_created_at
+                r[7],  # billable_user_count
+                r[8],  # license_user_count
+                labels.get(r[2], "Unknown"),  # the label now, after any relabelling
+                is_opt_out(r[9], opt_out_value),
+                metrics,
+                r[10],  # cleaned_version
+                r[11],  # license_mapped
+            )
+        )
+    return out
 
 
 def load_account_data(
@@ -48,113 +169,16 @@ def load_account_data(
     metric_columns: Iterable[str] = SCORED_METRIC_COLUMNS,
     opt_out_value: str = OPT_OUT,
 ) -> AccountData | None:
-    """The account, all its subscriptions and instances, and its usage rows from first_month to last_month.
-
-    Four queries on Core columns (plain tuples, no ORM identity map): this runs on every `/usage` answer.
-    """
-    conn = session.connection()
-    a = Account.__table__.c
-    acc = conn.execute(
-        select(a.id, a.name, a.customer_since_date, a.tam_name, a.tam_email, a.sales_segment).where(a.id == account_id)
-    ).one_or_none()
-    if acc is None:
-        return None
-    account = AccountInfo(*acc)
-
-    sc = Subscription.__table__.c
-    subs = tuple(
-        SubscriptionInfo(*r)
-        for r in conn.execute(
-            select(
-                sc.id,
-                sc.name,
-                sc.product_tier_name,
-                sc.delivery_type,
-                sc.start_date,
-                sc.end_date,
-                sc.licensed_seats,
-                sc.arr,
-            )
-            .where(sc.account_id == account_id)
-            .order_by(sc.start_date, sc.id)
-        )
+    """The account, all its subscriptions and instances, and its usage rows from first_month to last_month."""
+    found = load_accounts_data(
+        session,
+        first_month,
+        last_month,
+        account_ids=[account_id],
+        metric_columns=metric_columns,
+        opt_out_value=opt_out_value,
     )
-
-    ic = Instance.__table__.c
-    instances: dict[int, InstanceInfo] = {}
-    for r in conn.execute(
-        select(
-            ic.id,
-            ic.identity,
-            ic.delivery_type,
-            ic.deployment_type,
-            ic.label,
-            ic.label_source,
-            ic.hostname,
-            ic.installation_id,
-            ic.namespace_id,
-            ic.namespace_name,
-            ic.last_ping_at,
-            ic.last_version,
-        ).where(ic.account_id == account_id)
-    ):
-        instances[r[0]] = InstanceInfo(*r[:10], last_ping_at=_utc(r[10]), last_version=r[11])
-
-    wanted = set(metric_columns)
-    typed = tuple(c for c in SCORED_METRIC_COLUMNS if c in wanted)
-    extra = sorted(wanted - set(SCORED_METRIC_COLUMNS) - {"billable_user_count", "license_user_count"})
-    t = UsageMonthly.__table__.c
-    cols = [
-        t.snapshot_month,
-        t.instance_id,
-        t.subscription_id,
-        t.delivery_type,
-        t.deployment_type,
-        t.ping_created_at,
-        t.billable_user_count,
-        t.license_user_count,
-        t.included_in_health,
-        t.cleaned_version,
-        t.license_mapped,
-        *(t[c] for c in typed),
-    ]
-    if extra:
-        # Only a custom rules file reads metrics outside the typed columns.
-        cols.append(t.extra_metrics)
-    stmt = (
-        select(*cols)
-        .where(t.account_id == account_id, t.snapshot_month >= first_month, t.snapshot_month <= last_month)
-        .order_by(t.snapshot_month, t.instance_id, t.subscription_id)
-    )
-    labels = {i: inst.label for i, inst in instances.items()}
-    end_typed = 11 + len(typed)
-    rows = []
-    for r in conn.execute(stmt).all():
-        metrics: dict[str, float | None] = dict(zip(typed, r[11:end_typed], strict=True))
-        if extra:
-            blob = r[-1] or {}
-            metrics.update({c: blob.get(c) for c in extra})
-        ping = r[5]
-        if ping is not None and ping.tzinfo is None:
-            ping = ping.replace(tzinfo=UTC)  # SQLite hands back naive datetimes; everything stored is UTC
-        rows.append(
-            UsageRow(
-                r[0],  # snapshot_month
-                r[1],  # instance_id
-                r[2],  # subscription_id
-                r[3],  # delivery_type
-                r[4],  # deployment_type
-                ping,
-                r[6],  # billable_user_count
-                r[7],  # license_user_count
-                labels.get(r[1], "Unknown"),  # the label now, after any relabelling
-                is_opt_out(r[8], opt_out_value),
-                metrics,
-                r[9],  # cleaned_version
-                r[10],  # license_mapped
-            )
-        )
-    return AccountData(account, subs, instances, tuple(rows))
+    return found.get(account_id)
 
 
 def newest_version_seen(session: Session) -> str | None:
