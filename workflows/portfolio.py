@@ -20,7 +20,7 @@ from typing import Literal
 from sqlalchemy.orm import Session
 
 from db.queries.account_data import AccountData, load_accounts_data, newest_version_seen, normalise_emails
-from db.queries.health import data_as_of
+from db.queries.health import data_as_of, data_stamp
 from db.queries.portfolio import alert_counts, data_fingerprint, latest_usage_month
 from scoring.flags import account_flags, latest_pings, latest_versions
 from scoring.model import GREEN, RED, YELLOW, Color, Flag
@@ -196,7 +196,8 @@ def build_portfolio(
 ) -> Portfolio:
     """Score every account of the scope for `month` (default: the data's as-of month) and sort by need."""
     rules = rules_for(rules)
-    as_of = data_as_of(session)
+    stamp = data_stamp(session)
+    as_of = data_as_of(session, stamp)
     month = (month or as_of or latest_usage_month(session) or date.today()).replace(day=1)
     wanted = None if emails is None else frozenset(normalise_emails(emails))
     # The previous month too: a Production instance that went silent this month is flagged "not reporting".
@@ -209,7 +210,7 @@ def build_portfolio(
         opt_out_value=rules.account.opt_out_value,
     )
     alerts = alert_counts(session, wanted, month)
-    newest = newest_version_seen(session) if data else None
+    newest = newest_version_seen(session, stamp) if data else None
     accounts = [score_account(d, month, rules, newest, (alerts or {}).get(acc_id, 0)) for acc_id, d in data.items()]
     accounts.sort(key=PortfolioAccount.need_key)
     return Portfolio(

@@ -18,7 +18,7 @@ from db.queries.account_data import (
     nearest_account_names,
     newest_version_seen,
 )
-from db.queries.health import data_as_of
+from db.queries.health import data_as_of, data_stamp
 from scoring.flags import account_flags, latest_pings, latest_versions
 from scoring.model import MEASURE_KEYS, AccountReport, InstanceInfo, MeasureResult
 from scoring.rollup import roll_up
@@ -82,7 +82,8 @@ def build_account_report(
 ) -> AccountReport:
     """Score the account for `month` (default: the data's as-of month) with explanations, trends and flags."""
     rules = rules_for(rules)
-    as_of = data_as_of(session)
+    stamp = data_stamp(session)
+    as_of = data_as_of(session, stamp)
     if month is None:
         month = as_of or latest_account_month(session, account_id) or date.today()
     month = month.replace(day=1)
@@ -98,7 +99,7 @@ def build_account_report(
     current = roll_up(
         data.account, data.subscriptions, instances, data.rows, month, rules, last_pings=pings, versions=versions
     )
-    newest = newest_version_seen(session)
+    newest = newest_version_seen(session, stamp)
     flags = account_flags(current, data.rows, instances, newest, rules, pings)
     return AccountReport(
         account=data.account,

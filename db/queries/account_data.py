@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from db.models import SCORED_METRIC_COLUMNS, Account, Instance, Subscription, UsageMonthly
 from db.names import name_key
+from db.queries.health import DataStamp, data_stamp
 from scoring.model import AccountInfo, InstanceInfo, SubscriptionInfo, UsageRow
 
 OPT_OUT = "Opt-Out"  # included_in_health_measures_str of rows that must not count (other modules import this)
@@ -181,10 +182,20 @@ def load_account_data(
     return found.get(account_id)
 
 
-def newest_version_seen(session: Session) -> str | None:
-    """The newest GitLab version seen anywhere: the distinct per-instance versions (a small set), parsed."""
+_NEWEST: dict[tuple[str, DataStamp], str | None] = {}
+
+
+def newest_version_seen(session: Session, stamp: DataStamp | None = None) -> str | None:
+    """The newest GitLab version seen anywhere: the distinct per-instance versions (a small set), parsed.
+
+    It scans every instance, so it is computed once per process and data stamp (a sync or new instances).
+    """
     from scoring.flags import newest_version
 
+    stamp = stamp or data_stamp(session)
+    key = (session.get_bind().url.render_as_string(hide_password=True), stamp)
+    if key in _NEWEST:
+        return _NEWEST[key]
     versions = session.scalars(select(Instance.last_version).where(Instance.last_version.is_not(None)).distinct())
     best = newest_version(versions)
     if best is None:
@@ -194,6 +205,9 @@ def newest_version_seen(session: Session) -> str | None:
                 select(UsageMonthly.cleaned_version).where(UsageMonthly.cleaned_version.is_not(None)).distinct()
             )
         )
+    if len(_NEWEST) > 64:
+        _NEWEST.clear()
+    _NEWEST[key] = best
     return best
 
 

@@ -1,27 +1,53 @@
-"""What `/healthz` and every answer's "data as of" line need from the database."""
+"""What `/healthz` and every answer's "data as of" line need from the database, in one cheap query."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from db.models import SyncRun, UsageMonthly
+from db.models import Instance, SyncRun, UsageMonthly
 
 
 def ping(session: Session) -> None:
     session.execute(text("SELECT 1"))
 
 
-def data_as_of(session: Session) -> date | None:
-    """The latest month the data holds: the last successful sync's, else the newest usage row's."""
-    as_of = session.scalar(
-        select(SyncRun.as_of_month)
+@dataclass(frozen=True)
+class DataStamp:
+    """Changes whenever the data behind an answer can: a sync ran, or instances were added.
+
+    Per-process caches of things derived from the whole data set (the newest version seen) key on it.
+    """
+
+    sync_id: int | None
+    as_of: date | None  # the last successful sync's "as of" month
+    max_instance_id: int | None
+
+
+def data_stamp(session: Session) -> DataStamp:
+    latest = (
+        select(SyncRun.id, SyncRun.as_of_month)
         .where(SyncRun.status == "succeeded", SyncRun.as_of_month.is_not(None))
         .order_by(SyncRun.id.desc())
         .limit(1)
+        .subquery()
     )
+    row = session.execute(
+        select(
+            select(latest.c.id).scalar_subquery(),
+            select(latest.c.as_of_month).scalar_subquery(),
+            select(func.max(Instance.id)).scalar_subquery(),
+        )
+    ).one()
+    return DataStamp(row[0], row[1], row[2])
+
+
+def data_as_of(session: Session, stamp: DataStamp | None = None) -> date | None:
+    """The latest month the data holds: the last successful sync's, else the newest usage row's."""
+    as_of = (stamp or data_stamp(session)).as_of
     if as_of is None:
         as_of = session.scalar(select(func.max(UsageMonthly.snapshot_month)))
     return as_of
