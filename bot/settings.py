@@ -65,6 +65,12 @@ class Settings(BaseSettings):
             raise ValueError("expected an http(s) URL")
         return v
 
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_base(cls, v: str) -> str:
+        # slack_sdk appends the method name to the base URL: ".../api" must become ".../api/".
+        return v if v.endswith("/") else v + "/"
+
     @field_validator("database_url")
     @classmethod
     def _db_url(cls, v: str) -> str:

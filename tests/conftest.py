@@ -24,6 +24,9 @@ from db.migrate import upgrade
 from db.models import Base
 from db.session import dispose_all, get_engine
 
+# Fixtures shared by several test modules (fake GitLab, settings for the metric-request flows).
+pytest_plugins = ["request_helpers"]
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -27,7 +27,6 @@ from db.models import Account, MetricRequest
 from db.session import session_scope
 from workflows.outbox import marker
 
-pytest_plugins = ["request_helpers"]  # fixtures: fake_gitlab, req_settings, app_url
 
 
 def _submit(app_url: str, view_id: str, what: str, **kw: object) -> dict:

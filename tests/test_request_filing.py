@@ -32,7 +32,6 @@ from db.models import GitLabFiling, MetricRequest, MetricRequestRequester
 from db.session import session_scope
 from workflows.gitlab_client import DEFAULT_MAX_RETRIES, make_gitlab
 
-pytest_plugins = ["request_helpers"]  # fixtures: fake_gitlab, req_settings, app_url
 
 WHAT = "Number of merge requests reverted per project each month"
 TRIES = DEFAULT_MAX_RETRIES + 1  # python-gitlab's attempts at one GET on a transient error

@@ -73,3 +73,12 @@ def test_cli_reports_bad_setting_without_traceback(tmp_path) -> None:
 def test_admin_ids_parsed() -> None:
     s = load_settings(_env_file=None, cs_ops_admins=" U1, U2 ,,U3")
     assert s.admin_ids == frozenset({"U1", "U2", "U3"})
+
+
+def test_slack_api_url_gets_its_trailing_slash() -> None:
+    assert load_settings(_env_file=None, slack_api_url="http://127.0.0.1:9/api").slack_api_url == (
+        "http://127.0.0.1:9/api/"
+    )
+    assert load_settings(_env_file=None, slack_api_url="http://127.0.0.1:9/api/").slack_api_url == (
+        "http://127.0.0.1:9/api/"
+    )
