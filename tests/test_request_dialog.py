@@ -28,7 +28,6 @@ from db.session import session_scope
 from workflows.outbox import marker
 
 
-
 def _submit(app_url: str, view_id: str, what: str, **kw: object) -> dict:
     reply = post(events(app_url), submission_body(view_id, what, **kw))  # type: ignore[arg-type]
     assert reply.status == 200

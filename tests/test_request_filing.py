@@ -32,7 +32,6 @@ from db.models import GitLabFiling, MetricRequest, MetricRequestRequester
 from db.session import session_scope
 from workflows.gitlab_client import DEFAULT_MAX_RETRIES, make_gitlab
 
-
 WHAT = "Number of merge requests reverted per project each month"
 TRIES = DEFAULT_MAX_RETRIES + 1  # python-gitlab's attempts at one GET on a transient error
 

@@ -15,7 +15,6 @@ from db.session import session_factory
 from workflows import outbox
 from workflows.gitlab_client import gitlab_factory, make_gitlab
 
-
 PROJECT = "gitlab-data/analytics"
 seen: list[dict[str, Any]] = []
 
