@@ -79,3 +79,13 @@ def test_quality_on_the_bundled_sample(db_url: str, capsys: pytest.CaptureFixtur
     assert len(covered) >= 60
     r1, r5 = report(capsys, "bundled sample, questions it can answer", covered, db_url)
     assert r1 >= 0.85 and r5 >= 0.95, (r1, r5)
+
+
+def test_quality_on_held_out_questions(db_url: str, shared_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with session_scope(db_url) as session:
+        import_definitions(session, shared_dir / "data" / "metrics_dictionary")
+    path = Path(__file__).parent / "fixtures" / "metrics_questions_heldout.yaml"
+    items = yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]
+    assert len(items) >= 50
+    r1, r5 = report(capsys, "shared dictionary, held-out questions", items, db_url)
+    assert r1 >= 0.65 and r5 >= 0.90, (r1, r5)

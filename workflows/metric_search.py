@@ -48,6 +48,9 @@ HEALTH_PRIOR = 1.06
 # "How many pipelines" wants a count of pipelines, "how many people…" a count of users: a mismatch costs this much.
 AUDIENCE_MISMATCH = 0.85
 STATUS_FACTOR = {"active": 1.0, "broken": 0.8, "removed": 0.7}
+# A definition named for a state nobody asked about (stems): "disabled" counts answer "turned off" questions.
+UNASKED_STATES = ("disabl",)
+UNASKED_STATE_FACTOR = 0.85
 
 _STOP_TEXT = """a an the of in on at for to from and or by with about into over as is are was were be been being do does
     did done doing they them their theirs we our us you your it its this that these those there here how many much
@@ -356,7 +359,7 @@ def build_index(definitions: Iterable[Any], version: str) -> Index:
         leaf = frozenset(leaf_words)
         # Counts people when its name says so, or its description opens with it ("Count of unique users who…");
         # "Count of unique projects where a user visited…" counts projects.
-        about_users = bool(USER_WORDS & (set(leaf_words) | set(fields["description"][:5])))
+        about_users = _counts_people(d.key_path, leaf_words, fields["description"])
         docs.append(
             _Doc(
                 key_path=d.key_path,
@@ -384,6 +387,25 @@ def build_index(definitions: Iterable[Any], version: str) -> Index:
         for word, plist in postings.items()
     }
     return Index(version=version, docs=docs, postings=saturated, idf=idf, avg_length=avg)
+
+
+# Key path fragments that say outright what is counted: people, or things and events.
+_PEOPLE_KEYS = ("count_distinct_user_id", "unique_users", "active_users", "_users_", "users_")
+_THING_KEYS = ("count_total_", "count_distinct_project_id", "count_distinct_namespace_id", "count_distinct_group_id")
+
+
+def _counts_people(key_path: str, leaf_words: list[str], description: list[str]) -> bool:
+    """Whether a definition counts people (unique users, authors, MAU) rather than things.
+
+    The key path says it best ("count_distinct_user_id_…", "…_unique_users_…" vs "count_total_…": a
+    "user created dashboard" is a dashboard); otherwise its own name or the description's first words.
+    """
+    key = "_" + key_path.rsplit(".", 1)[-1].lower() + "_"
+    if any(k in key for k in _THING_KEYS):
+        return False
+    if any(k in key for k in _PEOPLE_KEYS) or key.endswith("_users_"):
+        return True
+    return bool(USER_WORDS & (set(leaf_words) | set(description[:5])))
 
 
 def _leaf_words(key_path: str) -> list[str]:
@@ -519,6 +541,10 @@ def _features(index: Index, doc: _Doc, query: Query) -> tuple[float, float, floa
     # Context: active before removed; the time frame asked for; people vs things.
     audience = 1.0 if query.about_users == doc.about_users else AUDIENCE_MISMATCH
     factor = STATUS_FACTOR.get(doc.status, 0.7) * _time_factor(doc.time_frames, query.time_frame) * audience
+    # "Projects with X turned on" is not answered by a count of X being disabled, and the other way round.
+    asked = {alt for alts in query.alternatives.values() for alt in alts}
+    if any(state in doc.leaf and state not in asked for state in UNASKED_STATES):
+        factor *= UNASKED_STATE_FACTOR
     if doc.is_health_metric:  # the canonical metrics TAMs see in health scores win near-ties
         factor *= HEALTH_PRIOR
     return coverage, leaf, factor
