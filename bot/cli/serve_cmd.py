@@ -14,8 +14,15 @@ def register(cli: click.Group) -> None:
     @click.option(
         "--port", type=int, default=lambda: int(os.environ.get("PORT", "3000")), help="Port (default $PORT or 3000)."
     )
-    @click.option("--workers", type=int, default=2, show_default=True, help="Worker processes (HTTP mode).")
-    @click.option("--threads", type=int, default=8, show_default=True, help="Threads per worker (HTTP mode).")
+    @click.option(
+        "--workers",
+        type=click.IntRange(1, 64),
+        default=lambda: int(os.environ.get("WEB_CONCURRENCY", "2")),
+        help="Worker processes (HTTP mode; default $WEB_CONCURRENCY or 2).",
+    )
+    @click.option(
+        "--threads", type=click.IntRange(1, 256), default=8, show_default=True, help="Threads per worker (HTTP mode)."
+    )
     @click.option("--socket", "socket_mode", is_flag=True, help="Run in Socket Mode instead of HTTP.")
     @click.pass_context
     def serve(ctx: click.Context, host: str, port: int, workers: int, threads: int, socket_mode: bool) -> None:
