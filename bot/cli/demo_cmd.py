@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-
 import click
 
 from bot.cli import Failure, settings_from
@@ -18,10 +16,12 @@ def register(cli: click.Group) -> None:
         "--out",
         "out_dir",
         type=click.Path(file_okay=False, path_type=str),
-        help="Folder for the CSV files (default: a new temporary folder).",
+        default="demo-export",
+        show_default=True,
+        help="Folder for the CSV files (rewritten if it holds an earlier demo export).",
     )
     @click.pass_context
-    def demo(ctx: click.Context, accounts: int, months: int, seed: int, out_dir: str | None) -> None:
+    def demo(ctx: click.Context, accounts: int, months: int, seed: int, out_dir: str) -> None:
         """Write a synthetic warehouse export (Acme Corp and friends), sync it into DATABASE_URL,
         import the bundled Metrics Dictionary sample, and print what to try next."""
         from sqlalchemy.exc import SQLAlchemyError
@@ -31,7 +31,7 @@ def register(cli: click.Group) -> None:
         from workflows.sync import SyncFailed
 
         settings = settings_from(ctx)
-        folder = out_dir or tempfile.mkdtemp(prefix="usagebot-demo-")
+        folder = out_dir
         click.echo(f"Writing a demo export ({accounts:,} accounts, {months} months) to {folder} …")
         try:
             result = run_demo(
