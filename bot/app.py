@@ -12,6 +12,7 @@ from importlib import import_module
 from typing import Any
 
 from slack_bolt import App
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -78,12 +79,20 @@ def deps_of(context: Any) -> Deps:
 
 def build_app(settings: Settings, listener_modules: tuple[str, ...] | None = None) -> App:
     settings.require("slack_bot_token", "slack_signing_secret")
+    bot_token = settings.secret("slack_bot_token")
+
+    def authorize(enterprise_id: str | None, team_id: str | None, **_: Any) -> AuthorizeResult:
+        # A single-workspace app knows its token: no `auth.test` call before each acknowledgement, so a slow
+        # or failing Slack can never push an ack past 3 seconds (Bolt's default makes that call per request).
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=bot_token)
+
+    client = make_web_client(settings)
+    client.token = None  # each request gets a client of its own, with the token `authorize` returns
     app = App(
         signing_secret=settings.secret("slack_signing_secret"),
-        client=make_web_client(settings),
+        client=client,
+        authorize=authorize,
         process_before_response=False,
-        # Start without calling Slack: the server must come up (and /healthz answer) even if Slack is slow.
-        token_verification_enabled=False,
         logger=logging.getLogger("usagebot.bolt"),
     )
     deps = Deps(settings=settings, sessions=session_factory(settings.database_url))

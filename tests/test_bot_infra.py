@@ -89,3 +89,15 @@ def test_web_client_waits_out_429_and_retries_5xx(bot_settings: Settings, fake_s
     assert time.monotonic() - start >= 2.0  # honoured Retry-After twice
     assert len(fake_slack.calls_to("chat.postMessage")) == 4
     assert [m["text"] for m in fake_slack.messages["C0GENERAL1"]] == ["hello"]
+
+
+def test_commands_never_wait_for_auth_test(bot_url: str, fake_slack: FakeSlack) -> None:
+    """Acknowledgements must not depend on Slack answering auth.test (Bolt calls it per request by default)."""
+    fake_slack.add_user("U0TAM0001", "avery", "avery@example.com")
+    fake_slack.fail("auth.test", status=500, times=1000)
+    reply = post(bot_url + "/slack/events", slash_body("help", response_url=fake_slack.response_url("h")))
+    assert reply.status == 200
+    assert reply.elapsed < 1.5
+    fake_slack.wait_for("response_url")
+    assert "/usage acme" in json.dumps(fake_slack.responses()[-1])
+    assert fake_slack.calls_to("auth.test") == []
