@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import http.client
 import logging
+import time
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.settings import Settings
 from db.session import session_factory
@@ -19,8 +22,18 @@ log = logging.getLogger("usagebot.digest")
 class WebClientPort:
     """SlackPort over a WebClient built by `bot.app.make_web_client` (429/5xx retries configured there)."""
 
+    POST_ATTEMPTS = 4
+
     def __init__(self, client: WebClient) -> None:
         self.client = client
+        # Posting a digest part is not idempotent: after a 5xx or a dropped connection Slack may have kept the
+        # message anyway. So this client only waits out 429s; other failures are checked against the DM first.
+        self.poster = WebClient(
+            token=client.token,
+            base_url=client.base_url,
+            timeout=client.timeout,
+            retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=6)],
+        )
 
     def lookup_user(self, email: str) -> str | None:
         try:
@@ -38,9 +51,37 @@ class WebClientPort:
         return self.client.conversations_open(users=user_id)["channel"]["id"]
 
     def post(self, channel: str, text: str, blocks: list[dict[str, Any]], metadata: dict[str, Any]) -> str:
-        return self.client.chat_postMessage(
-            channel=channel, text=text, blocks=blocks, metadata=metadata, unfurl_links=False
-        )["ts"]
+        """Post one part; after an unclear failure, look for it in the DM before posting it again."""
+        for attempt in range(self.POST_ATTEMPTS):
+            try:
+                return self.poster.chat_postMessage(
+                    channel=channel, text=text, blocks=blocks, metadata=metadata, unfurl_links=False
+                )["ts"]
+            except SlackApiError as exc:
+                if exc.response.status_code < 500 or attempt == self.POST_ATTEMPTS - 1:
+                    raise
+                log.warning("digest post: Slack answered %s; checking the DM before retrying", exc.response.status_code)
+            except (OSError, http.client.HTTPException):
+                if attempt == self.POST_ATTEMPTS - 1:
+                    raise
+                log.warning("digest post: connection failed; checking the DM before retrying", exc_info=True)
+            arrived = self._already_posted(channel, metadata)
+            if arrived is not None:
+                return arrived
+            time.sleep(min(2**attempt, 8))
+        raise AssertionError("unreachable")
+
+    def _already_posted(self, channel: str, metadata: dict[str, Any]) -> str | None:
+        try:
+            recent = self.recent_metadata(channel, 50)
+        except (SlackApiError, OSError, http.client.HTTPException):
+            return None  # cannot tell: posting again is the lesser evil than never delivering
+        for ts, meta in recent:
+            if meta.get("event_type") == metadata.get("event_type") and meta.get("event_payload") == metadata.get(
+                "event_payload"
+            ):
+                return ts
+        return None
 
     def recent_metadata(self, channel: str, limit: int) -> list[tuple[str, dict[str, Any]]]:
         out: list[tuple[str, dict[str, Any]]] = []

@@ -119,6 +119,19 @@ def test_429_storm_and_5xx_still_deliver_once(bot_settings: Settings, fake_slack
     assert_exactly_once(fake_slack, AVERY, db_url, "avery@example.com")
 
 
+def test_5xx_after_slack_kept_the_message_is_not_sent_twice(
+    bot_settings: Settings, fake_slack: FakeSlack, db_url: str
+) -> None:
+    """Slack stored the DM but answered 500 (or the connection dropped): the DM is checked before a retry."""
+    _users(fake_slack)
+    portfolio(db_url)
+    fake_slack.fail("chat.postMessage", 500, times=2, accept=True)
+    result = run_and_report(bot_settings, month=MONTH, pace_seconds=0)
+    assert result.failures == []
+    assert result.tams_messaged == ["avery@example.com"]
+    assert_exactly_once(fake_slack, AVERY, db_url, "avery@example.com")
+
+
 def _many_tams(db_url: str, fake: FakeSlack, n: int, per_tam: int = 1) -> list[tuple[str, str]]:
     tams = []
     with session_scope(db_url) as s:

@@ -36,6 +36,7 @@ class Failure:
     times: int
     retry_after: int | None = None
     error: str | None = None  # a Slack "ok": false error instead of an HTTP error
+    accept: bool = False  # do the work first, then answer the error (Slack kept it, the client can't tell)
 
 
 class FakeSlack:
@@ -151,11 +152,19 @@ class FakeSlack:
         return channel
 
     def fail(
-        self, method: str, status: int = 429, times: int = 1, retry_after: int | None = 1, error: str | None = None
+        self,
+        method: str,
+        status: int = 429,
+        times: int = 1,
+        retry_after: int | None = 1,
+        error: str | None = None,
+        *,
+        accept: bool = False,
     ) -> None:
-        """Make `method` (or "response_url") answer `status` for its next `times` calls."""
+        """Make `method` (or "response_url") answer `status` for its next `times` calls; with `accept`, the
+        call still takes effect (a message is stored) before the error is answered."""
         with self._lock:
-            self._failures.setdefault(method, []).append(Failure(status, times, retry_after, error))
+            self._failures.setdefault(method, []).append(Failure(status, times, retry_after, error, accept))
 
     # ----------------------------------------------------------------- reading what happened
     def calls_to(self, method: str) -> list[Call]:
@@ -216,6 +225,11 @@ class FakeSlack:
         with self._lock:
             self.calls.append(Call(method=method, params=params, token=token, path=url.path))
             failure = self._next_failure(method)
+        if failure is not None and failure.accept:
+            handler = getattr(self, "_api_" + method.replace(".", "_"), None)
+            if handler is not None:
+                with self._lock:
+                    handler(params, token)
         if failure is not None:
             if failure.error:
                 self._reply(req, 200, {"ok": False, "error": failure.error})
