@@ -33,7 +33,7 @@ def test_sync_rejection_exits_1_and_lists_problems(settings: Settings, tmp_path:
     result = CliRunner().invoke(cli, ["sync", str(folder)])
     assert result.exit_code == 1
     assert "usage_monthly.csv:4: snapshot_month: 2026-10-31 is not the first day of a month" in result.output
-    assert "export rejected: 1 problem; the database was not changed." in result.output
+    assert "export rejected: 1 problem; no data was changed" in result.output
     assert "Traceback" not in result.output
     assert count(settings.database_url, "accounts") == 0
 

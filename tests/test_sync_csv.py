@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -247,3 +248,26 @@ def test_partial_older_export_does_not_roll_instance_summaries_back(db_url: str,
     assert after["instances"] == before["instances"]  # latest data still wins
     assert result.changes.usage_rows == 1  # the August row itself is what the export says now
     assert len(after["usage_monthly"]) == len(before["usage_monthly"])
+
+
+def _add_column(folder: Path, name: str, values: list[str]) -> None:
+    path = folder / "usage_monthly.csv"
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    rows[0].append(name)
+    for i, row in enumerate(rows[1:]):
+        row.append(values[i % len(values)])
+    with path.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows)
+
+
+def test_extra_columns_may_hold_anything_unless_named_like_metrics(db_url: str, tmp_path: Path) -> None:
+    """An unknown extra column is allowed whatever it holds, in any row order; a metric-named one is checked."""
+    folder = copy_fixture(tmp_path / "export")
+    _add_column(folder, "crm_opportunity_id", ["12345", "0066100001XyZ", "", "-3"])
+    assert sync_export(CsvExport(folder), db_url).ok
+    bad = copy_fixture(tmp_path / "bad")
+    _add_column(bad, "new_feature_28_days_user", ["12", "lots"])
+    result = sync_export(CsvExport(bad), db_url)
+    assert not result.ok
+    assert any(p.startswith("usage_monthly.csv:3: new_feature_28_days_user: ") for p in result.problems)

@@ -60,7 +60,7 @@ INSTANCE_STAGE: tuple[str, ...] = (
 class Problems:
     """Every problem is counted; the first `keep` are kept for printing."""
 
-    def __init__(self, keep: int = 200) -> None:
+    def __init__(self, keep: int = 100_000) -> None:
         self.keep = keep
         self.count = 0
         self.lines: list[str] = []
@@ -254,15 +254,16 @@ class Validator:
         steps, width = self._steps(USAGE_COLS, base_plan), len(USAGE_COLS)
         scored_plan = self._plan(reader, SCORED_COLS)
         names = {c.name for c in USAGE_COLS + SCORED_COLS}
-        # Extra columns: metrics by name are checked as numbers; others are metrics when their
-        # first non-empty value is a number, and ignored text columns otherwise.
+        # Extra columns: those named like metrics (…_28_days_user, …_all_time_event) are checked as numbers.
+        # Any other extra column is allowed to hold anything (DATA_CONTRACT.md): its non-negative numbers are
+        # kept as metrics, whatever else it holds is ignored, never an error, whatever the row order.
         first_pos: dict[str, int] = {}
         for i, n in enumerate(reader.columns):
             if n and n not in names:
                 first_pos.setdefault(n, i)
         # Sorted by name, so the JSON text is canonical (re-syncs compare it) without sorting per row.
         extras: list[tuple[int, str, str]] = [(first_pos[n], n, json.dumps(n) + ":") for n in sorted(first_pos)]
-        kind: dict[str, bool | None] = {n: (True if METRIC_NAME.search(n) else None) for n in first_pos}
+        named: dict[str, bool] = {n: bool(METRIC_NAME.search(n)) for n in first_pos}
         self.tally.extra_metric_columns = sorted(first_pos)
         scored: list[tuple[int, int, str]] = [
             (j, p, SCORED_COLS[j].name) for j, p in enumerate(scored_plan) if p is not None
@@ -312,12 +313,8 @@ class Validator:
                 raw = values[i]
                 if raw is None or raw == "":
                     continue
-                k = kind[n]
-                if k is False:
-                    continue
                 # Most metric values are plain non-negative integers: already valid, canonical JSON.
                 if raw.__class__ is str and raw.isdigit() and raw.isascii() and (raw[0] != "0" or len(raw) == 1):
-                    kind[n] = True
                     parts.append(prefix + raw)
                     continue
                 try:
@@ -326,19 +323,17 @@ class Validator:
                     try:
                         f = to_metric(raw)
                     except ValueError as exc:
-                        if k is None:  # its first value is text: a text column, not a metric
-                            kind[n] = False
-                            continue
-                        problems.add(f"{where}: {n}: {exc}")
-                        ok = False
+                        if named[n]:
+                            problems.add(f"{where}: {n}: {exc}")
+                            ok = False
                         continue
                     if f is None:
                         continue
-                if not 0 <= f < _INF:  # a number, so a metric: negative counts are errors here too
-                    problems.add(f"{where}: {n}: {_bad_metric(raw, f)}")
-                    ok = False
+                if not 0 <= f < _INF:
+                    if named[n]:  # a metric: a negative count is an error here too
+                        problems.add(f"{where}: {n}: {_bad_metric(raw, f)}")
+                        ok = False
                     continue
-                kind[n] = True
                 parts.append(prefix + (str(int(f)) if f.is_integer() and abs(f) < 2**53 else repr(f)))
             (month, account, sub, version, delivery, deployment, inst, uuid, host, inst_created, ns, ns_name,
              ns_created) = row[:13]  # fmt: skip
