@@ -132,6 +132,20 @@ def test_problem_count_is_complete_beyond_what_is_kept(db_url: str, tmp_path: Pa
     assert any(p.startswith("usage_monthly.csv:461: ") for p in result.problems)
 
 
+def test_invalid_utf8_deep_in_a_big_file_is_reported_at_its_own_line(db_url: str, tmp_path: Path) -> None:
+    folder = copy_fixture(tmp_path / "export")
+    path = folder / "accounts.csv"
+    lines = path.read_bytes().splitlines(keepends=True)
+    header, first = lines[0], lines[1]
+    body = b"".join(first.replace(b"0016100001", b"X%05d" % i, 1) for i in range(2000))
+    bad = b"0016100001Bad,Caf\xe9 Corp,,,,SMB,\n"
+    path.write_bytes(header + b"".join(lines[1:]) + body + bad + body.replace(b"X", b"Y"))
+    result = sync_export(CsvExport(folder), db_url)
+    assert result.status == "rejected"
+    bad_line = len(lines) + 2000 + 1
+    assert result.problems == [f"accounts.csv:{bad_line}: -: not valid UTF-8"]
+
+
 def test_invalid_utf8_is_reported_with_its_line(db_url: str, tmp_path: Path) -> None:
     folder = copy_fixture(tmp_path / "export")
     with (folder / "accounts.csv").open("ab") as f:

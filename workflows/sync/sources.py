@@ -66,7 +66,9 @@ class CsvExport:
             return
         raw = path.open("rb")
         try:
-            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            # Undecodable bytes become lone surrogates, found per record below, so the problem is reported at
+            # its own line and reading goes on (a strict decoder fails a whole buffered block at once).
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
             reader = csv.reader(text)
             try:
                 header = next(reader)
@@ -74,6 +76,9 @@ class CsvExport:
                 yield f"{label}:1: -: the file is empty (expected a header row)"
                 return
             except UnicodeDecodeError:
+                yield f"{label}:1: -: not valid UTF-8"
+                return
+            if not _decodes(header):
                 yield f"{label}:1: -: not valid UTF-8"
                 return
             columns = [h.strip().lower() for h in header]
@@ -95,6 +100,21 @@ class CsvDecodeError(Exception):
         self.line = line
 
 
+class Undecodable(list):  # type: ignore[type-arg]
+    """A CSV record holding bytes that are not UTF-8: reported as a problem of its line, never loaded."""
+
+
+def _decodes(row: list[str]) -> bool:
+    joined = "".join(row)
+    if joined.isascii():
+        return True
+    try:
+        joined.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _csv_rows(reader: Any, label: str) -> Iterator[tuple[int | None, Sequence[Any]]]:
     last = reader.line_num
     while True:
@@ -111,7 +131,7 @@ def _csv_rows(reader: Any, label: str) -> Iterator[tuple[int | None, Sequence[An
         last = reader.line_num
         if not row or (len(row) == 1 and not row[0].strip()):
             continue  # blank line
-        yield start, row
+        yield start, (row if _decodes(row) else Undecodable(row))
 
 
 class SqlExport:

@@ -23,7 +23,7 @@ from workflows.sync.contract import (
     Col,
     to_metric,
 )
-from workflows.sync.sources import CsvDecodeError, TableReader
+from workflows.sync.sources import CsvDecodeError, TableReader, Undecodable
 
 # Staging column order per table (what `check_*` yields, what the stager writes).
 ACCOUNT_STAGE: tuple[str, ...] = (*(c.dest for c in ACCOUNT_COLS), "name_key")
@@ -117,6 +117,9 @@ class Validator:
         width = len(reader.columns)
         try:
             for line, values in reader.rows:
+                if values.__class__ is Undecodable:
+                    self.problems.add(f"{reader.label}:{line}: -: not valid UTF-8")
+                    continue
                 if reader.is_csv and len(values) != width:
                     self.problems.add(f"{reader.label}:{line}: -: expected {width} fields, found {len(values)}")
                     continue
