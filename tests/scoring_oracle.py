@@ -7,6 +7,7 @@ catches a misreading in either, and a sync that changes a value on the way in.
 from __future__ import annotations
 
 import csv
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -301,3 +302,29 @@ class Oracle:
             "reporting_share": share,
             "primaries": {(sid, dt): r.instance for (sid, dt), r in primaries.items()},
         }
+
+
+def _close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def disagreements(got: dict[str, Any], want: dict[str, Any], where: str) -> list[str]:
+    """What `usagebot report --json` (got) says differently from the oracle (want): measures (colour and score
+    exactly, value within 1e-9 relative), overall, reporting share and the primary instances."""
+    out = []
+    for key, w in want["measures"].items():
+        g = got["measures"][key]
+        if g["color"] != w["color"] or g["score"] != w["score"] or not _close(g["value"], w["value"]):
+            out.append(f"{where} {key}: engine {g} vs oracle {w}")
+    o_g, o_w = got["overall"], want["overall"]
+    if o_g["color"] != o_w["color"] or not _close(o_g["score"], o_w["score"]):
+        out.append(f"{where} overall: engine {o_g} vs oracle {o_w}")
+    if not _close(got["reporting_share"], want["reporting_share"]):
+        out.append(f"{where} share: engine {got['reporting_share']} vs oracle {want['reporting_share']}")
+    engine_primaries = {p for s in got["subscriptions"] for p in s["primary_instances"]}
+    oracle_primaries = {inst.split(":", 1)[1] for inst in want["primaries"].values()}
+    if engine_primaries != oracle_primaries:
+        out.append(f"{where} primaries: engine {sorted(engine_primaries)} vs oracle {sorted(oracle_primaries)}")
+    return out

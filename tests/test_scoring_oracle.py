@@ -8,24 +8,17 @@ score, the reporting share and the primary instances.
 
 from __future__ import annotations
 
-import math
 from datetime import date
 from pathlib import Path
 
 import pytest
-from scoring_oracle import Oracle
+from scoring_oracle import Oracle, disagreements
 
 from db.session import session_scope
 from workflows.demo import generate_export
 from workflows.report import build_account_report, report_to_json
 from workflows.sync.run import sync_export
 from workflows.sync.sources import CsvExport
-
-
-def _close(a: float | None, b: float | None) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
 
 
 def _months(oracle: Oracle) -> list[date]:
@@ -38,30 +31,14 @@ def test_every_account_and_month_agrees_with_the_oracle(db_url: str, tmp_path: P
     generate_export(folder, accounts=24, months=8, seed=seed, today=date(2026, 11, 15))
     assert sync_export(CsvExport(folder), db_url).ok
     oracle = Oracle(folder)
-    disagreements: list[str] = []
+    found: list[str] = []
     checked = 0
     with session_scope(db_url) as session:
         for month in _months(oracle)[-4:]:
             for account_id in sorted(oracle.accounts):
                 got = report_to_json(build_account_report(session, account_id, month=month, rules="gitlab-current"))
                 want = oracle.account(account_id, month)
-                where = f"{account_id} {month:%Y-%m}"
-                for key, w in want["measures"].items():
-                    g = got["measures"][key]
-                    if g["color"] != w["color"] or g["score"] != w["score"] or not _close(g["value"], w["value"]):
-                        disagreements.append(f"{where} {key}: engine {g} vs oracle {w}")
-                if got["overall"]["color"] != want["overall"]["color"] or not _close(
-                    got["overall"]["score"], want["overall"]["score"]
-                ):
-                    disagreements.append(f"{where} overall: engine {got['overall']} vs oracle {want['overall']}")
-                if not _close(got["reporting_share"], want["reporting_share"]):
-                    disagreements.append(
-                        f"{where} share: engine {got['reporting_share']} vs oracle {want['reporting_share']}"
-                    )
-                engine_primaries = {p for s in got["subscriptions"] for p in s["primary_instances"]}
-                oracle_primaries = {inst.split(":", 1)[1] for inst in want["primaries"].values()}
-                if engine_primaries != oracle_primaries:
-                    disagreements.append(f"{where} primaries: engine {engine_primaries} vs oracle {oracle_primaries}")
+                found += disagreements(got, want, f"{account_id} {month:%Y-%m}")
                 checked += 1
     assert checked == 4 * len(oracle.accounts)
-    assert not disagreements, f"{len(disagreements)} disagreements:\n" + "\n".join(disagreements[:30])
+    assert not found, f"{len(found)} disagreements:\n" + "\n".join(found[:30])
