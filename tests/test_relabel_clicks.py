@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from bot.digest_slack import run_and_report
 from bot.render.ids import decode_value, encode_value
+from bot.render.limits import check_limits
 from bot.settings import Settings
 from db.models import Instance, LabelChange
 from db.session import session_scope
@@ -300,6 +301,9 @@ def test_relabel_from_usage_instances_answer_counts_at_once(
     )
     assert post(fake_url(bot_url), interaction_body(payload)).status == 200
     _wait(lambda: any("labelled *Non-Production*" in str(r.get("blocks")) for r in fake_slack.responses()))
+    shown = next(r for r in fake_slack.responses() if "labelled *Non-Production*" in str(r.get("blocks")))
+    assert shown["replace_original"] in (True, "true")  # the buttons are replaced, not left in place
+    assert check_limits(shown["blocks"]) == []
     inst = _instance(db_url, iid)
     assert (inst.label, inst.label_source) == ("Non-Production", "person")
     assert [c.origin for c in _changes(db_url, iid)] == ["usage"]
@@ -334,7 +338,10 @@ def test_undo_in_ephemeral_confirmation_and_keep(
     ephemeral_click("relabel:Obsolete", value, "e1", f"relabel:{iid}")
     _wait(lambda: any("labelled *Obsolete*" in str(r.get("blocks")) for r in fake_slack.responses()))
     confirmation = next(r for r in fake_slack.responses() if "labelled *Obsolete*" in str(r.get("blocks")))
-    undo = confirmation["blocks"][0]["accessory"]
+    # The ephemeral answer is replaced in place: the instances view rebuilt, the confirmation on top.
+    assert confirmation["replace_original"] in (True, "true")
+    assert "Instances" in str(confirmation["blocks"][0])
+    undo = next(b for b in confirmation["blocks"] if "labelled *Obsolete*" in str(b))["accessory"]
     ephemeral_click("relabel_undo", undo["value"], "e2", f"relabel:{iid}")
     _wait(lambda: _instance(db_url, iid).label == "Unknown")
     _wait(lambda: any("Undone" in str(r.get("blocks")) for r in fake_slack.responses()))

@@ -102,7 +102,33 @@ def _apply(
     return outcome
 
 
-def _show_in_message(client: WebClient, respond: Any, click: Click, block: dict[str, Any], fallback: str) -> None:
+def _replace_ephemeral_view(
+    deps: Any, client: WebClient, respond: Any, click: Click, account_id: str, block: dict[str, Any], fallback: str
+) -> bool:
+    """Replace an ephemeral `/usage … instances` answer (Slack never sends its blocks back) with the same view
+    rebuilt from the database, `block` (the confirmation, with its Undo) right under the heading."""
+    if deps is None:
+        return False
+    from bot import guard
+    from bot.commands.usage import Viewer, account_answer
+    from bot.render.limits import fit_to_limits
+
+    try:
+        viewer = Viewer(person=guard.person(client, click.user_id), admin_ids=deps.settings.admin_ids)
+        with deps.sessions() as session:
+            answer = account_answer(session, deps.settings, account_id, "instances", viewer, with_chart=False)
+    except Exception:  # the label is set; a plain confirmation is the fallback
+        log.warning("could not rebuild the instances view after a relabel", exc_info=True)
+        return False
+    blocks = list(answer.blocks)
+    blocks.insert(min(1, len(blocks)), block)
+    respond(replace_original=True, text=fallback, blocks=fit_to_limits(blocks))
+    return True
+
+
+def _show_in_message(
+    client: WebClient, respond: Any, click: Click, block: dict[str, Any], fallback: str, deps: Any = None
+) -> None:
     """Replace the clicked block with `block` where the person sees it."""
     if click.message and click.message.get("blocks") and click.channel and click.ts:
         blocks = replace_block(list(click.message["blocks"]), click.block_id, block)
@@ -113,12 +139,20 @@ def _show_in_message(client: WebClient, respond: Any, click: Click, block: dict[
                 channel=click.channel, ts=click.ts, text=click.message.get("text") or fallback, blocks=blocks
             )
     else:
-        # An ephemeral `/usage` answer: Slack doesn't send its blocks back, so confirm in a new ephemeral.
+        account_id = click.value.get("a")
+        if account_id and _replace_ephemeral_view(deps, client, respond, click, str(account_id), block, fallback):
+            return
         respond(replace_original=False, response_type="ephemeral", text=fallback, blocks=[block])
 
 
 def _outcome_to_slack(
-    client: WebClient, respond: Any, click: Click, outcome: RelabelOutcome, wanted: str, seen: str | None
+    client: WebClient,
+    respond: Any,
+    click: Click,
+    outcome: RelabelOutcome,
+    wanted: str,
+    seen: str | None,
+    deps: Any = None,
 ) -> None:
     block_id = click.block_id or (relabel_block_id(click.instance_id) if click.instance_id is not None else "relabel")
     if outcome.status in ("refused", "not_found", "invalid"):
@@ -147,7 +181,7 @@ def _outcome_to_slack(
                 origin=click.origin,
             )
         block["block_id"] = block_id
-        _show_in_message(client, respond, click, block, f"{inst.name}: labelled {inst.label}")
+        _show_in_message(client, respond, click, block, f"{inst.name}: labelled {inst.label}", deps)
         return
     change = outcome.last_change
     if outcome.status == "already":
@@ -162,7 +196,7 @@ def _outcome_to_slack(
             undo_to=undo_to,
             origin=click.origin,
         )
-        _show_in_message(client, respond, click, block, f"{inst.name}: labelled {inst.label}")
+        _show_in_message(client, respond, click, block, f"{inst.name}: labelled {inst.label}", deps)
         return
     # Stale: the message shows the truth now, and the person decides in an ephemeral prompt.
     if click.message and click.message.get("blocks"):
@@ -188,17 +222,20 @@ def on_relabel(ack: Ack, body: dict[str, Any], client: WebClient, respond: Any, 
     ack()
     click = Click(body)
     wanted = click.action_id.removeprefix(RELABEL_ACTION_PREFIX)
-    outcome = _apply(client, deps_of(context), click, wanted, _int(click.value.get("n")), undo=False)
-    _outcome_to_slack(client, respond, click, outcome, wanted, click.value.get("f"))
+    deps = deps_of(context)
+    outcome = _apply(client, deps, click, wanted, _int(click.value.get("n")), undo=False)
+    _outcome_to_slack(client, respond, click, outcome, wanted, click.value.get("f"), deps)
 
 
 def on_undo(ack: Ack, body: dict[str, Any], client: WebClient, respond: Any, context: Any) -> None:
     ack()
     click = Click(body)
     wanted = str(click.value.get("t") or "")
-    outcome = _apply(client, deps_of(context), click, wanted, _int(click.value.get("n")), undo=True)
+    deps = deps_of(context)
+    outcome = _apply(client, deps, click, wanted, _int(click.value.get("n")), undo=True)
     if click.ephemeral and not click.message and outcome.status == "applied" and outcome.instance is not None:
-        # Our own one-block confirmation: replace it whole.
+        # An ephemeral answer: the instances view again, rebuilt, with this confirmation on top; else our own
+        # one-block confirmation, replaced whole.
         inst = outcome.instance
         if inst.label == "Unknown":
             block = relabel_actions_block(
@@ -224,9 +261,12 @@ def on_undo(ack: Ack, body: dict[str, Any], client: WebClient, respond: Any, con
                     origin=click.origin,
                 )
             ]
-        respond(replace_original=True, text=f"{inst.name}: {inst.label}", blocks=blocks)
+        fallback = f"{inst.name}: {inst.label}"
+        if _replace_ephemeral_view(deps, client, respond, click, inst.account_id, blocks[0], fallback):
+            return
+        respond(replace_original=True, text=fallback, blocks=blocks)
         return
-    _outcome_to_slack(client, respond, click, outcome, wanted, None)
+    _outcome_to_slack(client, respond, click, outcome, wanted, None, deps)
 
 
 def on_apply_anyway(ack: Ack, body: dict[str, Any], client: WebClient, respond: Any, context: Any) -> None:
