@@ -337,7 +337,8 @@ def _one_usage(base: str, fake: Any, account: str) -> tuple[float, float, bool]:
 def bench_usage(url: str, accounts: list[tuple[str, str, int]], quick: bool) -> dict[str, Any]:
     fake = WaitingFakeSlack.make().start()
     fake.add_user("U0BENCH01", "bench.tam", "bench.tam@example.com")
-    server = Server(url, fake.api_url, workers=2, threads=8)
+    workers = int(os.environ.get("BENCH_WORKERS", "2"))
+    server = Server(url, fake.api_url, workers=workers, threads=int(os.environ.get("BENCH_THREADS", "8")))
     out: dict[str, Any] = {}
     try:
         names = [a for a, _n, _r in accounts]  # account ids resolve on the fastest path, as buttons do
