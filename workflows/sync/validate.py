@@ -211,6 +211,21 @@ class Validator:
             yield (identity, *s[1], s[2] or "Unknown", s[3], s[4], s[5], s[7], s[8])
 
     # -- tables ----------------------------------------------------------------------------
+    def _first_time(
+        self, key: Any, line: int | None, where: str, seen: set[Any], lines: dict[Any, Any], column: str, noun: str
+    ) -> bool:
+        """Remember a key (account or subscription id) and its line; a repeat is a problem and False."""
+        if key is None:
+            return True
+        if key in seen:
+            first = lines.get(key)
+            at = f" (first on line {first})" if first else ""
+            self.problems.add(f"{where}: {column}: duplicate {noun} {key!r}{at}")
+            return False
+        seen.add(key)
+        lines[key] = line
+        return True
+
     def check_accounts(self, reader: TableReader) -> Iterator[tuple[Any, ...]]:
         plan = self._plan(reader, ACCOUNT_COLS)
         steps, width = self._steps(ACCOUNT_COLS, plan), len(ACCOUNT_COLS)
@@ -218,15 +233,10 @@ class Validator:
             self.tally.accounts += 1
             where = self._where(reader, line, self._raw(values, plan[0]))
             row, ok = self._convert(values, steps, width, where)
-            key = row[0]
-            if key is not None:
-                if key in self._seen_accounts:
-                    first = self.accounts.get(key)
-                    at = f" (first on line {first})" if first else ""
-                    self.problems.add(f"{where}: dim_crm_account_id: duplicate account {key!r}{at}")
-                    continue
-                self._seen_accounts.add(key)
-                self.accounts[key] = line
+            if not self._first_time(
+                row[0], line, where, self._seen_accounts, self.accounts, "dim_crm_account_id", "account"
+            ):
+                continue
             if ok:
                 yield (*row, name_key(row[1]))
 
@@ -237,15 +247,16 @@ class Validator:
             self.tally.subscriptions += 1
             where = self._where(reader, line, self._raw(values, plan[0]))
             row, ok = self._convert(values, steps, width, where)
-            key = row[0]
-            if key is not None:
-                if key in self._seen_subscriptions:
-                    first = self.subscriptions.get(key)
-                    at = f" (first on line {first})" if first else ""
-                    self.problems.add(f"{where}: dim_subscription_id_original: duplicate subscription {key!r}{at}")
-                    continue
-                self._seen_subscriptions.add(key)
-                self.subscriptions[key] = line
+            if not self._first_time(
+                row[0],
+                line,
+                where,
+                self._seen_subscriptions,
+                self.subscriptions,
+                "dim_subscription_id_original",
+                "subscription",
+            ):
+                continue
             if row[2] is not None and row[2] not in self.accounts:
                 self.problems.add(f"{where}: dim_crm_account_id: unknown account {row[2]!r}")
                 continue
