@@ -102,6 +102,20 @@ def _apply(
     return outcome
 
 
+def _just_labelled(click: Click, outcome: RelabelOutcome, block_id: str) -> dict[str, Any]:
+    """ "Labelled *X* by @clicker just now", with an Undo back to the label it replaced."""
+    assert outcome.instance is not None
+    return labelled_block(
+        block_id=block_id,
+        instance=outcome.instance,
+        by_user=click.user_id,
+        just_now=True,
+        at=None,
+        undo_to=outcome.previous_label,
+        origin=click.origin,
+    )
+
+
 def _replace_ephemeral_view(
     deps: Any, client: WebClient, respond: Any, click: Click, account_id: str, block: dict[str, Any], fallback: str
 ) -> bool:
@@ -171,15 +185,7 @@ def _outcome_to_slack(
                 origin=click.origin,
             )
         else:
-            block = labelled_block(
-                block_id=block_id,
-                instance=inst,
-                by_user=click.user_id,
-                just_now=True,
-                at=None,
-                undo_to=outcome.previous_label,
-                origin=click.origin,
-            )
+            block = _just_labelled(click, outcome, block_id)
         block["block_id"] = block_id
         _show_in_message(client, respond, click, block, f"{inst.name}: labelled {inst.label}", deps)
         return
@@ -250,17 +256,7 @@ def on_undo(ack: Ack, body: dict[str, Any], client: WebClient, respond: Any, con
                 block,
             ]
         else:
-            blocks = [
-                labelled_block(
-                    block_id=relabel_block_id(inst.id),
-                    instance=inst,
-                    by_user=click.user_id,
-                    just_now=True,
-                    at=None,
-                    undo_to=outcome.previous_label,
-                    origin=click.origin,
-                )
-            ]
+            blocks = [_just_labelled(click, outcome, relabel_block_id(inst.id))]
         fallback = f"{inst.name}: {inst.label}"
         if _replace_ephemeral_view(deps, client, respond, click, inst.account_id, blocks[0], fallback):
             return
@@ -279,15 +275,7 @@ def on_apply_anyway(ack: Ack, body: dict[str, Any], client: WebClient, respond: 
         _outcome_to_slack(client, respond, click, outcome, wanted, click.value.get("f"))
         return
     inst = outcome.instance
-    block = labelled_block(
-        block_id=relabel_block_id(inst.id),
-        instance=inst,
-        by_user=click.user_id,
-        just_now=True,
-        at=None,
-        undo_to=outcome.previous_label,
-        origin=click.origin,
-    )
+    block = _just_labelled(click, outcome, relabel_block_id(inst.id))
     respond(replace_original=True, text=f"{inst.name}: labelled {inst.label}", blocks=[block])
     # Also fix the original message (the digest DM): conversations.replies on its ts returns that message.
     match = re.fullmatch(r"([A-Z0-9]+):([0-9.]+)\|(.+)", ref)
