@@ -12,9 +12,11 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
+
+from fakes.http import LocalServer
 
 TOKEN = "glpat-test-token"
 
@@ -34,58 +36,19 @@ class Fault:
     only: str | None = None  # "POST", "GET"… or None for any request
 
 
-class FakeGitLab:
+class FakeGitLab(LocalServer):
     def __init__(self, projects: tuple[str, ...] = ("gitlab-org/product-analytics", "gitlab-data/analytics")) -> None:
         self.requests: list[tuple[str, str, dict[str, Any]]] = []
         self.projects: dict[str, Project] = {}
         self._ids = itertools.count(1000)
         self._faults: list[Fault] = []
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
         for path in projects:
             self.add_project(path)
 
-    # ----------------------------------------------------------------- lifecycle
-    def start(self) -> FakeGitLab:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                fake._handle(self, "GET")
-
-            def do_POST(self) -> None:
-                fake._handle(self, "POST")
-
-            def do_PUT(self) -> None:
-                fake._handle(self, "PUT")
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeGitLab:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
-
     @property
     def url(self) -> str:
-        assert self._server is not None, "FakeGitLab is not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.base_url
 
     # ----------------------------------------------------------------- setup and reading by tests
     def add_project(self, path: str) -> Project:
