@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from bot.settings import Settings
+from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.server")
 
