@@ -19,12 +19,12 @@ from home_data import add_account, as_of
 from bot.cli import cli
 from bot.guard import clear_caches
 from bot.render.limits import check_limits
-from bot.settings import Settings
 from db.models import Account, Subscription
 from db.session import session_scope
 from scoring.model import Flag
 from workflows.portfolio import PortfolioAccount, build_portfolio, clear_portfolio_cache
 from workflows.portfolio_filter import FilterError, listing, parse_filters
+from workflows.settings import Settings
 
 TAM = "U0TAM0001"
 TAM_EMAIL = "avery.tam@example.com"

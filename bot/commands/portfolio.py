@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from bot.render.portfolio_list import render_filter_help, render_listing
 from bot.render.usage import Answer, message
-from bot.settings import Settings
 from workflows.portfolio import Scope, Viewer, cached_portfolio
 from workflows.portfolio_filter import FilterError, known_flags, listing, parse_filters
+from workflows.settings import Settings
 
 SCOPE_WORDS = ("mine", "team")
 NOT_A_MANAGER = (
