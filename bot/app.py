@@ -23,8 +23,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.http_retry.handler import RetryHandler
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.settings import Settings
 from db.session import session_factory
+from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.app")
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
-from bot.settings import Settings
+from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.server")
 

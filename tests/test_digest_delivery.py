@@ -20,9 +20,9 @@ from sqlalchemy import func, select
 
 from bot.digest_slack import run_and_report
 from bot.render.limits import check_limits
-from bot.settings import Settings
 from db.models import DigestDelivery, DigestRun
 from db.session import session_scope
+from workflows.settings import Settings
 
 MONTH = "2026-11"
 AVERY, BLAKE, CASEY = "U0AVERY01", "U0BLAKE01", "U0CASEY01"

@@ -11,7 +11,6 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
-from bot.settings import Settings, load_settings
 from db.models import SchedulerLease
 from db.session import session_scope
 from workflows import scheduler as sched
@@ -28,6 +27,7 @@ from workflows.scheduler import (
     run_clock,
     run_registered_job,
 )
+from workflows.settings import Settings, load_settings
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -26,11 +26,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.settings import Settings
 from db.models.requests import COUNT_KINDS, MetricRequest, MetricRequestRequester
 from db.queries import metrics as metric_queries
 from workflows import outbox
 from workflows.gitlab_client import GitLabNotConfigured, describe_error
+from workflows.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,11 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session
 
-from bot.settings import Settings
 from db.models.base import utcnow
 from db.models.metrics import METRIC_STATUSES, MetricImport
 from db.queries import metrics as queries
 from db.session import session_scope
+from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.metrics_import")
 

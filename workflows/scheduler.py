@@ -36,9 +36,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.settings import Settings
 from db.models.digest import SchedulerLease
 from db.session import session_scope
+from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.scheduler")
 

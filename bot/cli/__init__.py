@@ -11,7 +11,7 @@ from importlib import import_module
 
 import click
 
-from bot.settings import Settings, SettingsError, load_settings
+from workflows.settings import Settings, SettingsError, load_settings
 
 # Modules that add commands; each has `register(cli: click.Group) -> None`.
 COMMAND_MODULES: tuple[str, ...] = (

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from bot.cli import Failure, settings_from
-from bot.settings import SettingsError
+from workflows.settings import SettingsError
 
 
 def register(cli: click.Group) -> None:

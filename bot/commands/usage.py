@@ -39,8 +39,8 @@ from bot.render.usage import (
     render_pick,
     render_placeholder,
 )
-from bot.settings import Settings
 from db.queries.accounts import AccountRef, Resolution, resolve_account
+from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.usage")
 
