@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.request_pipeline import MAX_BODY_BYTES, TOO_LARGE, read_body, signature_valid
-from bot.settings import Settings
+from workflows.settings import Settings
 
 FORM = "application/x-www-form-urlencoded"
 
