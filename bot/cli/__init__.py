@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.sync_cmd",
     "bot.cli.demo_cmd",
     "bot.cli.report_cmd",
+    "bot.cli.portfolio_cmd",
     "bot.cli.metrics_cmd",
     "bot.cli.requests_cmd",
     "bot.cli.serve_cmd",
