@@ -25,7 +25,16 @@ NOT_APPLICABLE: Color = "N/A"
 # The six measures of product health, in display order (keys of every `measures` mapping).
 MEASURE_KEYS: tuple[str, ...] = ("license_utilization", "user_engagement", "scm", "ci", "cd", "security")
 
-FlagKind = Literal["license_unmapped", "not_reporting", "stale", "no_production", "over_licensed", "version_behind"]
+FlagKind = Literal[
+    "license_unmapped",
+    "not_reporting",
+    "stale",
+    "no_production",
+    "over_licensed",
+    "version_behind",
+    "purchase_intent",
+    "operational_metrics_not_shared",
+]
 
 
 # ---------------------------------------------------------------------------------------------- inputs
@@ -239,6 +248,9 @@ class AccountMonth:
     billable_users: int | None  # sum over the primaries of reporting subscriptions
     licensed_seats: int  # sum over the month's subscriptions
     age_months: int | None  # account age used for the license band
+    # The primary rows of the reporting subscriptions, one per instance: what account-wide pooled
+    # figures (user adoption, features in use) sum over.
+    reporting_primaries: tuple[UsageRow, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +259,7 @@ class Flag:
     message: str  # tells the TAM what to do
     instance_id: int | None = None
     subscription_id: str | None = None
+    details: tuple[str, ...] = ()  # the items the message names (e.g. the unused capabilities)
 
 
 @dataclass(frozen=True, slots=True)
