@@ -1,8 +1,8 @@
 """The Slack side of a sync, by hand or by the clock: health-drop alerts and Home refreshes after a load,
 and the one message to PRODUCT_ANALYTICS_CHANNEL when a scheduled sync fails.
 
-`workflows.sync.scheduled` defines the port (`SyncFollowUp`); this module implements it and `usagebot
-scheduler` wires it before the clock starts, so the clock's sync does exactly what `usagebot sync` does.
+`workflows.ports.SlackEdge` names these; `bot.edge.BoltSlackEdge` hands them to this module, and `usagebot sync`
+uses the same class, so the clock's sync does exactly what the command does.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from bot.render.format import escape
 from bot.render.limits import clip
 from workflows.settings import Settings
 from workflows.sync import SyncResult
-from workflows.sync.scheduled import SyncOutcome, wire
+from workflows.sync.scheduled import SyncOutcome
 
 log = logging.getLogger("usagebot.sync")
 
@@ -23,10 +23,12 @@ FIRST_PROBLEMS = 10  # problems quoted in the failure message; the rest are in s
 class SlackSyncFollowUp:
     """`SyncFollowUp` over Slack: alerts (unless `alerts` is False), Home refreshes, failure reports."""
 
-    def __init__(self, *, alerts: bool = True) -> None:
+    def __init__(self, settings: Settings, *, alerts: bool = True) -> None:
+        self.settings = settings
         self.alerts = alerts
 
-    def after_sync(self, settings: Settings, result: SyncResult) -> list[str]:
+    def after_sync(self, result: SyncResult) -> list[str]:
+        settings = self.settings
         lines: list[str] = []
         if self.alerts:  # health-drop alerts to TAMs; skipped without Slack settings
             from bot.actions.alerts import alerts_after_sync
@@ -43,7 +45,8 @@ class SlackSyncFollowUp:
             lines.append(f"Refreshed {refreshed:,} App Home tab(s).")
         return lines
 
-    def report_failure(self, settings: Settings, outcome: SyncOutcome) -> None:
+    def report_sync_failure(self, outcome: SyncOutcome) -> None:
+        settings = self.settings
         channel = settings.product_analytics_channel
         if not channel or not settings.slack_bot_token:
             log.warning(
@@ -76,14 +79,3 @@ def failure_text(outcome: SyncOutcome) -> str:
         lines.append("```" + escape(clip(outcome.error or "unknown error", 1500)).replace("```", "'''") + "```")
     lines.append("It will be tried again at the next scheduled time; this failure is reported only once.")
     return clip("\n".join(lines), 3000)
-
-
-def wire_sync_follow_up() -> None:
-    wire(SlackSyncFollowUp())
-
-
-def scheduled_sync(settings: Settings) -> str:
-    """The clock's sync with the Slack follow-up (what the wired job does), for tests and by hand."""
-    from workflows.sync.scheduled import scheduled_sync as run
-
-    return run(settings, SlackSyncFollowUp())

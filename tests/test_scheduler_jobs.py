@@ -148,7 +148,7 @@ def test_concurrent_lease_grabs_have_one_winner(db_url: str) -> None:
 TICKS: list[str] = []
 
 
-def tick(settings: Settings) -> str:
+def tick(settings: Settings, _edge: object) -> str:
     TICKS.append(settings.database_url)
     return "ticked"
 

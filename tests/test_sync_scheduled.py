@@ -17,12 +17,19 @@ from sqlalchemy import select
 from sync_helpers import FIXTURE, count
 
 from bot.cli import cli
-from bot.sync_job import scheduled_sync
+from bot.edge import BoltSlackEdge
 from db.models import SyncRun, SyncSource
 from db.session import session_scope
 from workflows.scheduler import active_jobs, hold_lease, parse_trigger, release_lease
 from workflows.settings import Settings
 from workflows.sync.scheduled import LOCK_NAME, run_sync
+from workflows.sync.scheduled import scheduled_sync as clock_sync
+
+
+def scheduled_sync(settings: Settings) -> str:
+    """What the clock runs: the registered job with the edge the clock hands it."""
+    return clock_sync(settings, BoltSlackEdge(settings))
+
 
 CHANNEL = "C0PRODANA1"
 ACME_TAM = ("U0ALEX001", "alex.rivera", "alex.rivera@example.com")

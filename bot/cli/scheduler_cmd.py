@@ -20,7 +20,6 @@ def register(cli: click.Group) -> None:
         """Run the clock: periodic jobs, only while this process holds the clock lease."""
         from datetime import UTC, datetime
 
-        from bot.sync_job import wire_sync_follow_up
         from workflows.scheduler import TriggerSpecError, active_jobs, parse_trigger, run_clock
 
         settings = settings_from(ctx)
@@ -45,6 +44,7 @@ def register(cli: click.Group) -> None:
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        wire_sync_follow_up()  # the scheduled sync's alerts, Home refreshes and failure reports go through Slack
         click.echo(f"Clock starting with {len(triggers)} job(s); Ctrl-C to stop.", err=True)
-        run_clock(settings, stop)
+        from bot.edge import BoltSlackEdge
+
+        run_clock(settings, stop, edge=BoltSlackEdge(settings))

@@ -99,7 +99,7 @@ def register(cli: click.Group) -> None:
             from_sql or path or "",
             schema,
             progress=progress_for_terminal(),
-            follow_up=SlackSyncFollowUp(alerts=not no_alerts),
+            follow_up=SlackSyncFollowUp(settings, alerts=not no_alerts),
         )
         if outcome.status == "busy":
             raise Failure("another sync is running right now (the clock's, or someone else's); try again later")

@@ -3,7 +3,7 @@
 `run_sync` takes the database lock "sync" (a `scheduler_leases` row: one compare-and-set, atomic on SQLite
 and PostgreSQL alike), so two clocks, or a clock and a person, never load at once; it fingerprints the
 source, loads it with `sync_export`, remembers the fingerprint of a successful load, and hands the result to
-the follow-up (health-drop alerts and Home refreshes, wired at the Slack edge through `SyncFollowUp`).
+the follow-up (health-drop alerts and Home refreshes: the Slack edge, `workflows.ports.SlackEdge`).
 
 The clock's job (`scheduled_sync`) skips a source whose fingerprint has not changed since its last
 successful sync, and reports a failure once: the same failure at the next tick (the source still broken)
@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from db.models.schedule import SyncSource
 from db.session import session_scope
+from workflows.ports import SlackEdge
 from workflows.scheduler import hold_lease, new_holder_id, release_lease
 from workflows.settings import Settings
 from workflows.sync.run import Progress, SyncFailed, SyncResult, sync_export
@@ -73,24 +74,11 @@ class SyncOutcome:
 
 
 class SyncFollowUp(Protocol):
-    """What happens around a sync outside the database (Slack): implemented at the edge, wired by it."""
+    """What follows a sync outside the database (the part of `workflows.ports.SlackEdge` a sync needs)."""
 
-    def after_sync(self, settings: Settings, result: SyncResult) -> list[str]:
-        """After a successful load: alerts and Home refreshes; lines to print. Never raises."""
-        ...
+    def after_sync(self, result: SyncResult) -> list[str]: ...
 
-    def report_failure(self, settings: Settings, outcome: SyncOutcome) -> None:
-        """Tell PRODUCT_ANALYTICS_CHANNEL about a failed scheduled sync (called once per failure)."""
-        ...
-
-
-_wired: SyncFollowUp | None = None
-
-
-def wire(follow_up: SyncFollowUp | None) -> None:
-    """The Slack edge installs its follow-up before the clock starts (the clock's job finds it here)."""
-    global _wired
-    _wired = follow_up
+    def report_sync_failure(self, outcome: SyncOutcome) -> None: ...
 
 
 def source_key(source: str, schema: str | None) -> str:
@@ -235,7 +223,7 @@ def run_sync(
         except SQLAlchemyError:
             log.warning("could not release the sync lock; it expires in %s", LOCK_TTL)
     if outcome.status == "succeeded" and outcome.result is not None and follow_up is not None:
-        outcome.follow_up = follow_up.after_sync(settings, outcome.result)
+        outcome.follow_up = follow_up.after_sync(outcome.result)
     return outcome
 
 
@@ -279,18 +267,17 @@ def _locked_sync(
     return SyncOutcome("succeeded", description, result=result, fingerprint=fingerprint)
 
 
-def scheduled_sync(settings: Settings, follow_up: SyncFollowUp | None = None) -> str:
-    """The clock's job (PERIODIC_JOBS): sync SYNC_SOURCE unless unchanged; report a new failure once."""
+def scheduled_sync(settings: Settings, edge: SlackEdge | None = None) -> str:
+    """The clock's job (PERIODIC_JOBS): sync SYNC_SOURCE unless unchanged, then the edge's follow-up (as
+    `usagebot sync`); report a new failure once through the edge."""
     secret = settings.secret("sync_source")
     if not secret:
         return "SYNC_SOURCE is not set; nothing to sync"
-    follow_up = follow_up or _wired
-    outcome = run_sync(
-        settings, secret, settings.sync_schema, skip_unchanged=True, scheduled=True, follow_up=follow_up
-    )
+    follow_up: SyncFollowUp | None = edge
+    outcome = run_sync(settings, secret, settings.sync_schema, skip_unchanged=True, scheduled=True, follow_up=follow_up)
     if not outcome.ok and outcome.status != "busy":
         if outcome.new_failure and follow_up is not None:
-            follow_up.report_failure(settings, outcome)
+            follow_up.report_sync_failure(outcome)
         elif not outcome.new_failure:
             log.warning("scheduled sync failed again the same way (already reported): %s", outcome.line())
     return "; ".join([outcome.line(), *outcome.follow_up])
