@@ -322,7 +322,7 @@ class AccountReport:
         hit = self._cache.get("adoption")
         if hit is None:
             hit = self._cache["adoption"] = self.adoption_builder(self.trends)
-        return hit  # type: ignore[no-any-return]
+        return hit
 
     # Shortcuts to the month shown.
     @property
