@@ -373,10 +373,10 @@ def generate_export(
                         "Obsolete": f"old-gitlab{k}.{slug}.local",
                         "Unknown": f"gitlab{k}.{slug}.internal",
                     }[typ if not production else "Production"]
-                    first = 0 if production or rng.random() < 0.8 else rng.randint(1, max(1, months - 2))
-                    last = months - 1
+                    first_month = 0 if production or rng.random() < 0.8 else rng.randint(1, max(1, months - 2))
+                    last_month = months - 1
                     if typ == "Obsolete":
-                        last = rng.randint(first, max(first, months - 4))
+                        last_month = rng.randint(first_month, max(first_month, months - 4))
                     silent = {i for i in range(months) if rng.random() < 0.05}
                     if rng.random() < 0.08:
                         silent |= {months - 1, months - 2}  # stopped reporting recently
@@ -389,9 +389,11 @@ def generate_export(
                         hostname=host,
                         namespace_id="",
                         namespace_name="",
-                        created=_add_months(month_list[0], first - rng.randint(1, 40)).replace(day=rng.randint(1, 28)),
-                        first=first,
-                        last=last,
+                        created=_add_months(month_list[0], first_month - rng.randint(1, 40)).replace(
+                            day=rng.randint(1, 28)
+                        ),
+                        first=first_month,
+                        last=last_month,
                         subs=sm if production else [main],
                         seats=main.seats if production or typ == "Geo Secondary Node" else rng.randint(5, 60),
                         levels=[min(2, max(0, bias + rng.choice((-1, 0, 0, 1)))) for _ in range(6)],
@@ -534,7 +536,7 @@ def _write_instance_rows(
             }
             for k in _SCAN_KINDS:
                 metric[k] = "" if inst.no_security else per_kind.get(k, 0)
-            extras = [round(billable * share * (0.8 + 0.4 * rand())) for _, share in EXTRA_METRICS]
+            extras: list[int | str] = [round(billable * share * (0.8 + 0.4 * rand())) for _, share in EXTRA_METRICS]
             if rand() < 0.1:
                 extras[int(rand() * len(extras))] = ""  # a metric not reported this month
             w.writerow(base + [metric[c] for c in SCORED_METRIC_COLUMNS] + extras)

@@ -310,13 +310,14 @@ class Validator:
                     f = float(raw)
                 except (TypeError, ValueError):
                     try:
-                        f = to_metric(raw)
+                        metric = to_metric(raw)
                     except ValueError as exc:
                         problems.add(f"{where}: {name}: {exc}")
                         ok = False
                         continue
-                    if f is None:
+                    if metric is None:
                         continue
+                    f = metric
                 if not 0 <= f < _INF:
                     problems.add(f"{where}: {name}: {_bad_metric(raw, f)}")
                     ok = False
@@ -335,14 +336,15 @@ class Validator:
                     f = float(raw)
                 except (TypeError, ValueError):
                     try:
-                        f = to_metric(raw)
+                        metric = to_metric(raw)
                     except ValueError as exc:
                         if named[n]:
                             problems.add(f"{where}: {n}: {exc}")
                             ok = False
                         continue
-                    if f is None:
+                    if metric is None:
                         continue
+                    f = metric
                 if not 0 <= f < _INF:
                     if named[n]:  # a metric: a negative count is an error here too
                         problems.add(f"{where}: {n}: {_bad_metric(raw, f)}")
