@@ -141,7 +141,7 @@ def person(client: WebClient, user_id: str) -> Person | None:
     key = _cache_key(client, user_id)
     cached = _PEOPLE.get(key)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     try:
         user = client.users_info(user=user_id)["user"]
     except SlackApiError as exc:
@@ -176,7 +176,7 @@ def channel(client: WebClient, channel_id: str, *, live: bool = False) -> Channe
     if not live:
         cached = _CHANNELS.get(key)
         if cached is not None:
-            return cached  # type: ignore[no-any-return]
+            return cached
     try:
         info = client.conversations_info(channel=channel_id)["channel"]
     except SlackApiError as exc:
@@ -223,12 +223,16 @@ def _refusal_home(reason: str) -> dict[str, Any]:
     }
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _tell(client: WebClient, body: dict[str, Any], context: Any, user_id: str, reason: str) -> None:
     """Show the refusal where the person is: their Home tab, the modal they are in, a new modal, or an
     ephemeral message. Runs after the acknowledgement."""
     kind = body.get("type")
-    container = body.get("container") if isinstance(body.get("container"), dict) else {}
-    view = body.get("view") if isinstance(body.get("view"), dict) else {}
+    container = _dict(body.get("container"))
+    view = _dict(body.get("view"))
     try:
         if kind == "event_callback" or view.get("type") == "home":
             client.views_publish(user_id=user_id, view=_refusal_home(reason))
@@ -247,7 +251,7 @@ def _channel_of(body: dict[str, Any]) -> str | None:
     if body.get("command"):
         return body.get("channel_id")
     if body.get("type") == "block_actions":
-        container = body.get("container") if isinstance(body.get("container"), dict) else {}
+        container = _dict(body.get("container"))
         if container.get("type") == "message":
             return container.get("channel_id")
     return None
@@ -258,7 +262,7 @@ def guard_requests(body: dict[str, Any], context: Any, client: WebClient, ack: A
     from bot.outgoing import send_later
 
     kind = body.get("type")
-    event = body.get("event") if isinstance(body.get("event"), dict) else {}
+    event = _dict(body.get("event"))
     if kind == "view_closed" or (kind == "event_callback" and event.get("type") != "app_home_opened"):
         return next()  # nothing is shown to anyone
     user_id = context.user_id or ""
