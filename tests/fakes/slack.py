@@ -77,6 +77,7 @@ class FakeSlack(LocalServer):
         is_ultra_restricted: bool = False,
         is_bot: bool = False,
         deleted: bool = False,
+        tz: str | None = "UTC",
     ) -> dict[str, Any]:
         name = name or user_id.lower()
         user = {
@@ -88,7 +89,7 @@ class FakeSlack(LocalServer):
             "is_bot": is_bot,
             "is_restricted": is_restricted,
             "is_ultra_restricted": is_ultra_restricted,
-            "tz": "UTC",
+            "tz": tz,
             "profile": {"email": email, "real_name": name.title(), "display_name": name},
         }
         self.users[user_id] = user
