@@ -43,7 +43,7 @@ def _safe(payload: Any) -> Any:
 
 
 class SafeWebClient(WebClient):
-    def api_call(  # type: ignore[override]
+    def api_call(
         self,
         api_method: str,
         *,

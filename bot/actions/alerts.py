@@ -132,7 +132,7 @@ def _toggle(ack: Ack, body: dict[str, Any], client: WebClient, context: Any, mut
     user_id = body["user"]["id"]
     user_name = body["user"].get("username") or body["user"].get("name")
     account_id = str(body["actions"][0].get("value") or "")[:64]
-    channel = (body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get("id")
+    channel = str((body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get("id") or "")
     with deps.sessions() as session:
         found = account_tam_email(session, account_id)
         if found is None:

@@ -103,8 +103,8 @@ def share(ctx: SlashContext) -> None:
     account, view = target
     channel = ctx.channel_id
     reason = guard.refusal_for_channel(ctx.client, channel, posting=True)
-    if reason is not None:
-        ctx.show(message(reason))
+    if reason is not None or channel is None:  # no channel is refused above (an unverified one)
+        ctx.show(message(reason or guard.REFUSE_UNVERIFIED_CHANNEL))
         return
     with ctx.deps.sessions() as session:
         answer = account_answer(session, ctx.deps.settings, account.id, view, ctx.viewer(), shared_by=ctx.user_id)
