@@ -27,7 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import Account, Instance, UsageMonthly
 from db.models.digest import DigestDelivery, DigestRun, SlackUserCache
+from db.session import inserted_id, rows_changed
 from workflows.ports import SlackEdge
 from workflows.settings import Settings
 
@@ -234,6 +235,14 @@ def _add_unmapped_license_flags(session: Session, by_tam: dict[str, TamDigest], 
         digest.flags.sort(key=lambda f: (f.account_name.lower(), f.instance_name))
 
 
+@overload
+def _aware(value: datetime) -> datetime: ...
+
+
+@overload
+def _aware(value: None) -> None: ...
+
+
 def _aware(value: datetime | None) -> datetime | None:
     # SQLite hands back naive datetimes; everything stored is UTC.
     if value is None or value.tzinfo is not None:
@@ -270,7 +279,7 @@ def find_slack_user(
     email = email.strip().lower()
     with sessions() as session:
         cached = session.get(SlackUserCache, email)
-        if cached is not None and _aware(cached.expires_at) > now:  # type: ignore[operator]
+        if cached is not None and _aware(cached.expires_at) > now:
             return cached.user_id
     user_id = slack.lookup_user(email)
     if write:
@@ -360,7 +369,7 @@ def claim(
                 )
             )
             session.commit()
-            return Claim(result.inserted_primary_key[0], digest_id, resumed=False)
+            return Claim(inserted_id(result), digest_id, resumed=False)
         except IntegrityError:
             session.rollback()
         row = session.execute(
@@ -392,11 +401,11 @@ def claim(
             .execution_options(synchronize_session=False)
         )
         session.commit()
-        if taken.rowcount != 1:
+        if rows_changed(taken) != 1:
             return None
-        digest_id = session.scalar(select(DigestDelivery.digest_id).where(DigestDelivery.id == row.id))
+        kept_id = session.scalar(select(DigestDelivery.digest_id).where(DigestDelivery.id == row.id))
         session.rollback()
-        return Claim(row.id, str(digest_id), resumed=True)
+        return Claim(row.id, str(kept_id), resumed=True)
 
 
 def _update_delivery(sessions: sessionmaker[Session], delivery_id: int, runner: str, **values: Any) -> None:
@@ -490,10 +499,12 @@ def run_digest(
     started = time.perf_counter()
     with sessions() as session:
         composition = compose(session, month, now=now, tam_email=tam_email)
-        delivered = dict(
+        delivered: dict[str, str] = dict(
             session.execute(
                 select(DigestDelivery.tam_email, DigestDelivery.status).where(DigestDelivery.month == month)
-            ).all()
+            )
+            .tuples()
+            .all()
         )
     result.compose_seconds = time.perf_counter() - started
     result.accounts_without_tam = [] if tam_email else composition.accounts_without_tam
