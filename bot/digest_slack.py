@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from db.session import session_factory
-from workflows.digest import RunResult, record_run, run_digest
+from workflows.digest import RunResult, record_run, run_digest, summary_due
 from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.digest")
@@ -134,8 +134,8 @@ def run_and_report(
     if dry_run:
         return result
     summary_ts = None
-    # A rerun that found every digest already delivered has nothing new to say.
-    if settings.product_analytics_channel and not result.nothing_happened:
+    # A rerun that sent nothing has nothing new to say (the month's summary is already in the channel).
+    if settings.product_analytics_channel and not result.nothing_happened and summary_due(sessions, result):
         try:
             assert port is not None
             summary_ts = port.post_summary(settings.product_analytics_channel, result.summary_text)
