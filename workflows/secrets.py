@@ -35,7 +35,13 @@ def safe_url(url: str) -> str:
         query = "&".join(
             f"{quote(k, safe='')}={HIDDEN if _SECRET_PARAM.search(k) else quote(v, safe='/:,')}" for k, v in pairs
         )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    if netloc == parts.netloc and query == parts.query:
+        return url  # nothing secret in it: exactly as given
+    # Assembled by hand: urlunsplit drops an empty authority ("sqlite:////abs/path" must keep its slashes).
+    out = f"{parts.scheme}://{netloc}{parts.path}" if "://" in url else urlunsplit(
+        (parts.scheme, netloc, parts.path, "", "")
+    )
+    return out + (f"?{query}" if query else "") + (f"#{parts.fragment}" if parts.fragment else "")
 
 
 def redact(text: str) -> str:
