@@ -31,17 +31,17 @@ log = logging.getLogger("usagebot.app")
 
 # Listener modules, grouped by kind; each has `register(app: App) -> None`.
 LISTENER_MODULES: tuple[str, ...] = (
-    "bot.commands.usage",
-    "bot.actions.usage",
-    "bot.actions.alerts",
-    "bot.actions.data_quality",
-    "bot.views.data_quality",
-    "bot.events.app_home",
-    "bot.actions.home",
-    "bot.actions.relabel",
-    "bot.commands.digest",
-    "bot.views.metric_request",
-    "bot.actions.metric_request",
+    "bot.features.usage.command",
+    "bot.features.usage.actions",
+    "bot.features.alerts.actions",
+    "bot.features.data_quality.actions",
+    "bot.features.data_quality.views",
+    "bot.features.home.events",
+    "bot.features.home.actions",
+    "bot.features.relabel.actions",
+    "bot.features.digest.command",
+    "bot.features.metric_request.views",
+    "bot.features.metric_request.actions",
 )
 
 

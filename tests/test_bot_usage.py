@@ -15,8 +15,8 @@ from bot_usage_data import ACME_ID, GLOBEX_ID, TAM_EMAIL, seed
 from fakes.signing import block_action_payload, interaction_body, post, slash_body
 from fakes.slack import FakeSlack
 
+from bot.blocks.limits import check_limits
 from bot.guard import clear_caches
-from bot.render.limits import check_limits
 from db.queries.accounts import clear_cache
 from workflows.settings import Settings
 
@@ -139,7 +139,7 @@ def test_subcommand_hooks_route_global_and_account_subcommands(
     bot_url: str, people: FakeSlack, bot_settings: Settings
 ) -> None:
     """Colleagues plug subcommands in with `register_subcommand`; placeholders answer "coming soon" until then."""
-    from bot.commands import usage
+    from bot.features.usage import command as usage
 
     seed(bot_settings.database_url)
     seen: list[tuple[str, str | None]] = []
@@ -168,7 +168,7 @@ def test_subcommand_hooks_route_global_and_account_subcommands(
 
 
 def test_placeholder_says_coming_soon() -> None:
-    from bot.commands import usage
+    from bot.features.usage import command as usage
 
     shown: list[dict[str, Any]] = []
     ctx = usage.SlashContext(client=None, respond=lambda **kw: shown.append(kw), body={}, deps=None)  # type: ignore[arg-type]

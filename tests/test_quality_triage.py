@@ -20,10 +20,10 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import select
 
 from bot.app import build_app
+from bot.blocks.ids import REPORT_ISSUE_ACTION, encode_value
+from bot.blocks.limits import check_limits
 from bot.cli import cli
-from bot.render.data_quality import CALLBACK_ID, INSTANCE_BLOCK, METRIC_BLOCK, SCOPE_BLOCK, WHAT_BLOCK
-from bot.render.ids import REPORT_ISSUE_ACTION, encode_value
-from bot.render.limits import check_limits
+from bot.features.data_quality.blocks import CALLBACK_ID, INSTANCE_BLOCK, METRIC_BLOCK, SCOPE_BLOCK, WHAT_BLOCK
 from db.models import DataIssue, SyncRun
 from db.session import session_scope
 from workflows import outbox
@@ -34,7 +34,7 @@ OCT = date(2026, 10, 1)
 CHANNEL = "C0PRODANA1"
 REPORTER = "U0TAM0001"
 PROJECT = "gitlab-data/analytics"
-MODULES = ("bot.actions.data_quality", "bot.views.data_quality")
+MODULES = ("bot.features.data_quality.actions", "bot.features.data_quality.views")
 
 
 @pytest.fixture
@@ -61,9 +61,9 @@ def dq_settings(
 def app_url(dq_settings: Settings) -> Iterator[str]:
     modules = MODULES
     try:
-        import bot.commands.usage  # noqa: F401
+        import bot.features.usage.command  # noqa: F401
 
-        modules = (*MODULES, "bot.commands.usage")
+        modules = (*MODULES, "bot.features.usage.command")
     except ImportError:
         pass
     with serve(SlackRequestHandler(build_app(dq_settings, modules), path="/slack/events")) as url:
@@ -292,7 +292,7 @@ def test_gitlab_down_then_back_files_once_and_links(
 
 
 def test_usage_report_subcommand_opens_the_modal(app_url, fake_slack, instance_id) -> None:  # type: ignore[no-untyped-def]
-    pytest.importorskip("bot.commands.usage")
+    pytest.importorskip("bot.features.usage.command")
     reply = post(app_url, slash_body("Acme Corp report", user_id=REPORTER, response_url=fake_slack.response_url()))
     assert reply.status == 200
     call = fake_slack.wait_for("views.open")[-1]
