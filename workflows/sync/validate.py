@@ -81,6 +81,8 @@ class Tally:
     usage_rows: int = 0
     as_of_month: date | None = None
     extra_metric_columns: list[str] = field(default_factory=list)
+    # Every metric column the usage table has (typed and extra): what "not in the export" is judged by.
+    metric_columns: list[str] = field(default_factory=list)
 
 
 class Validator:
@@ -282,6 +284,7 @@ class Validator:
         scored: list[tuple[int, int, str]] = [
             (j, p, SCORED_COLS[j].name) for j, p in enumerate(scored_plan) if p is not None
         ]
+        self.tally.metric_columns = sorted({name for _, _, name in scored} | set(first_pos))
         n_scored = len(SCORED_COLS)
         pos = {c.dest: base_plan[i] for i, c in enumerate(USAGE_COLS)}
         i_month, i_sub = pos["snapshot_month"], pos["subscription_id"]
