@@ -145,7 +145,6 @@ def test_every_renderer_escapes_hostile_names_and_free_text(text: str) -> None:
     from bot.features.data_quality import blocks as data_quality
     from bot.features.digest import blocks as digest
     from bot.features.metric_request import blocks as metric_request
-    from bot.features.relabel import blocks as relabel
     from db.models import AlertRecord
     from workflows.digest import DigestInstance
 
@@ -159,7 +158,6 @@ def test_every_renderer_escapes_hostile_names_and_free_text(text: str) -> None:
         {"blocks": data_quality.thread_blocks(
             DataIssue(account_name=text, account_id="A1", metric=text, what=text, instance_name=text, facts={})
         )},
-        {"text": relabel.refusal_text(None)},
         metric_request.candidates_view(1, text, [{"key_path": text, "description": text, "status": "active"}]),
     ]
     inst = DigestInstance(
