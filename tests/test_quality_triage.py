@@ -34,7 +34,8 @@ OCT = date(2026, 10, 1)
 CHANNEL = "C0PRODANA1"
 REPORTER = "U0TAM0001"
 PROJECT = "gitlab-data/analytics"
-MODULES = ("bot.features.data_quality.actions", "bot.features.data_quality.views")
+# The data-quality feature and /usage (whose `report` subcommand opens its modal).
+FEATURES = ("bot.features.data_quality", "bot.features.usage")
 
 
 @pytest.fixture
@@ -59,14 +60,7 @@ def dq_settings(
 
 @pytest.fixture
 def app_url(dq_settings: Settings) -> Iterator[str]:
-    modules = MODULES
-    try:
-        import bot.features.usage.command  # noqa: F401
-
-        modules = (*MODULES, "bot.features.usage.command")
-    except ImportError:
-        pass
-    with serve(SlackRequestHandler(build_app(dq_settings, modules), path="/slack/events")) as url:
+    with serve(SlackRequestHandler(build_app(dq_settings, FEATURES), path="/slack/events")) as url:
         yield url + "/slack/events"
 
 
@@ -302,7 +296,7 @@ def test_usage_report_subcommand_opens_the_modal(app_url, fake_slack, instance_i
 
 
 def test_full_app_routes_the_button_to_the_modal(bot_url, dq_settings, fake_slack, instance_id) -> None:  # type: ignore[no-untyped-def]
-    # The whole bot (every listener module): the usage placeholder steps aside for the real handler.
+    # The whole bot (every feature): the button reaches the data-quality feature.
     value = encode_value(a=ACC, v="summary")
     payload = block_action_payload(REPORT_ISSUE_ACTION, value, user_id=REPORTER)
     assert post(f"{bot_url}/slack/events", interaction_body(payload)).status == 200

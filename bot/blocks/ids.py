@@ -1,6 +1,6 @@
 """Action ids and button values of `/usage` answers: the contract between renderers and click handlers.
 
-Renderers (pure) put these on buttons; `bot/features/usage/actions.py` and colleagues' modules listen to them.
+Block Kit builders (pure) put these on buttons; each feature's listeners answer them.
 Values are compact JSON (`encode_value` / `decode_value`), always under Slack's 2,000 characters.
 
 - `usage_view:<view>`: Summary / Utilization / Health / Instances / Trends. Value: a=account id.
@@ -8,11 +8,12 @@ Values are compact JSON (`encode_value` / `decode_value`), always under Slack's 
 - `usage_pick:<n>`: one of several candidate accounts. Value: a=account id, v=view. bot/features/usage/actions.py.
 - `usage_share`: Share to channel. Value: a=account id, v=view. bot/features/usage/actions.py.
 - `usage_report_issue`: Report a data issue. Value: a=account id, v=view (i=instance id, optional).
-  Placeholder in bot/features/usage/actions.py until bot.features.data_quality.actions is listed in LISTENER_MODULES.
+  Handled by bot/features/data_quality/actions.py.
 - `usage_request_metric`: Request a metric. Value: a=account id (optional).
-  Placeholder until bot.features.metric_request.actions is listed in LISTENER_MODULES.
+  Handled by bot/features/metric_request/actions.py.
 - `usage_list:<prev|next>`: a page of `/usage mine` / `/usage team`. Value: s=scope word ("mine"/"team"),
-  f=filter words, p=page. bot/features/usage/actions.py. Each listed account has a `usage_pick:<n>` button whose value
+  f=filter words, p=page. bot/features/usage/actions.py. Each listed account has a `usage_pick:<n>` button whose
+  value
   also has k=1 (keep the list: the summary arrives as a new answer instead of replacing it).
 - `relabel:<Label>`: Production / Non-Production / Obsolete / Geo Secondary Node on an Unknown instance.
   Value: i=instance id, f=current ("from") label, n=Instance.label_version when rendered, a=account id,

@@ -1,5 +1,5 @@
 """Opening the "Report a data issue" modal: from the button on usage answers (`usage_report_issue`)
-and from `/usage ACCOUNT report` (registered over the `/usage` placeholder).
+and from `/usage ACCOUNT report` (routed by `bot.features.usage.command.ACCOUNT_SUBCOMMANDS`).
 
 The modal opens within Slack's 3-second trigger window: one small query, then views.open.
 """
@@ -86,11 +86,4 @@ def report_subcommand(ctx: Any, account: Any) -> None:
 
 
 def register(app: App) -> None:
-    # Registered before the usage actions' placeholder for the same action id: the first match handles it.
     app.action(REPORT_ISSUE_ACTION)(on_report_button)
-    try:
-        from bot.features.usage.command import register_subcommand
-    except ImportError:  # `/usage` not installed in this build: the button still works
-        log.warning("/usage is not available; `/usage ACCOUNT report` is not registered")
-        return
-    register_subcommand("report", report_subcommand, needs_account=True)

@@ -1,7 +1,7 @@
 """`/usage digest`: the caller's own Unknown-instance digest, now, as ephemeral messages.
 
-Plugged into colleague D's `/usage` router with `register_subcommand` (no edit of their module). It does
-not count as the monthly delivery (that stays exactly once per TAM and month).
+Routed by `bot.features.usage.command.GLOBAL_SUBCOMMANDS`. It does not count as the monthly delivery
+(that stays exactly once per TAM and month).
 """
 
 from __future__ import annotations
@@ -40,8 +40,3 @@ def digest_subcommand(ctx: Any) -> None:
     person = ctx.person
     show_own_digest(ctx.respond, person.email if person is not None else None, ctx.deps)
 
-
-def register(_app: Any) -> None:
-    from bot.features.usage.command import register_subcommand
-
-    register_subcommand("digest", digest_subcommand, needs_account=False)

@@ -43,10 +43,7 @@ def _user(body: dict[str, Any]) -> tuple[str, str | None]:
 
 
 def register(app: App) -> None:
-    from bot.features.usage.command import register_subcommand
-
-    register_subcommand("request-metric", from_command, needs_account=False)
-
+    # `/usage request-metric` reaches `from_command` through bot.features.usage.command.GLOBAL_SUBCOMMANDS.
     @app.shortcut(render.SHORTCUT)
     def on_shortcut(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
         ack()

@@ -1,13 +1,11 @@
-"""Buttons on `/usage` answers: switch view, pick one of several accounts, share to the channel, and the
-"coming soon" placeholders (Report a data issue, Request a metric). Action ids: `bot/blocks/ids.py`.
+"""Buttons on `/usage` answers: switch view, pick one of several accounts, share to the channel, page a
+list. Action ids: `bot/blocks/ids.py` (Report a data issue and Request a metric are answered by their
+own features, `bot/features/data_quality` and `bot/features/metric_request`).
 
 Every click is acked at once; the work runs after the ack (lazy listener) and answers through the
 click's response_url. Button values are only hints: the account is looked up again and the person is
 guarded on every click by the guard middleware (a value can be forged; a guest can click a forwarded message).
 
-Placeholders: `PLACEHOLDERS` maps an action id to the "coming soon" text and the module that will own the
-real handler; once that module is listed in `bot.app.LISTENER_MODULES` the placeholder steps aside
-(Bolt runs the first matching listener, so a placeholder must never be registered next to the real one).
 Relabel buttons (`relabel:<Label>`) are NOT handled here: see `bot/blocks/ids.py` for their value.
 """
 
@@ -22,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import guard
 from bot.blocks import ids
-from bot.features.usage.blocks import message, render_placeholder
+from bot.features.usage.blocks import message
 from bot.features.usage.command import (
     PORTFOLIO_WORDS,
     SlashContext,
@@ -35,14 +33,6 @@ from bot.features.usage.command import (
 from db.queries.accounts import account_ref
 
 log = logging.getLogger("usagebot.actions.usage")
-
-# action id -> (what is coming, the listener module that will own it). A placeholder is registered only
-# while its owner module is not in `bot.app.LISTENER_MODULES`, so it never shadows the real handler.
-PLACEHOLDERS: dict[str, tuple[str, str]] = {
-    ids.REPORT_ISSUE_ACTION: ("Reporting a data issue from Slack", "bot.features.data_quality.actions"),
-    ids.REQUEST_METRIC_ACTION: ("Requesting a metric from Slack", "bot.features.metric_request.actions"),
-}
-
 
 def _action(body: dict[str, Any]) -> dict[str, Any]:
     acts = body.get("actions") or [{}]
@@ -116,11 +106,6 @@ def share(ctx: SlashContext) -> None:
     ctx.send(text=f"Shared with <#{channel}>.")
 
 
-def placeholder(ctx: SlashContext) -> None:
-    what = PLACEHOLDERS.get(str(_action(ctx.body).get("action_id")), ("This", ""))[0]
-    ctx.show(render_placeholder(what))
-
-
 def register(app: Any) -> None:
 
     def ack_now(ack: Any) -> None:
@@ -137,8 +122,3 @@ def register(app: Any) -> None:
     app.action(re.compile(ids.PICK_ACTION_RE))(ack=ack_now, lazy=[lazy("pick", open_view)])
     app.action(ids.SHARE_ACTION)(ack=ack_now, lazy=[lazy("share", share)])
     app.action(re.compile(ids.LIST_PAGE_ACTION_RE))(ack=ack_now, lazy=[lazy("list_page", list_page)])
-    from bot.app import LISTENER_MODULES
-
-    for action_id, (_what, owner) in PLACEHOLDERS.items():
-        if owner not in LISTENER_MODULES:
-            app.action(action_id)(ack=ack_now, lazy=[lazy("placeholder", placeholder)])

@@ -410,7 +410,7 @@ RENDERERS = {
 
 
 def message(text: str, *, ok: bool = False, extra: Sequence[Block] = ()) -> Answer:
-    """A short answer: refusals, 'not found', placeholders."""
+    """A short answer: refusals, 'not found'."""
     return Answer(text=clip(text, 3000), blocks=fit_to_limits([section(text), *extra]), ok=ok)
 
 
@@ -475,6 +475,3 @@ def render_not_found(
         )
     return message(text, extra=extra)
 
-
-def render_placeholder(what: str) -> Answer:
-    return message(f":construction: {what} is coming soon.")

@@ -4,14 +4,11 @@ Two halves:
 - `parse`, `account_answer` and `answer_text`: no Slack, used by the Slack handler AND by `usagebot try`.
 - `register(app)`: the Bolt listener. It acks at once and does the work in a lazy listener (after the ack).
 
-Subcommands colleagues fill in (replace the placeholder with a one-line edit in `GLOBAL_SUBCOMMANDS` /
-`ACCOUNT_SUBCOMMANDS`, or call `register_subcommand(...)` from your own module's `register(app)`):
-- `request-metric` (global)      → `placeholder_request_metric`: open the metric-request modal (F).
-  `ctx.body["trigger_id"]` is there; the handler runs right after the ack, inside the 3-second trigger window.
-- `digest` (global)              → `placeholder_digest`: the caller's own Unknown-instance digest (E).
-- `report` (needs an account)    → `placeholder_report`: open the data-issue modal for `account` (G).
-A global handler is `(ctx: SlashContext) -> None`; an account handler is `(ctx, account: AccountRef) -> None`;
-both answer with `ctx.respond(...)` (or open a view with `ctx.client`).
+Subcommands other features answer are listed in `GLOBAL_SUBCOMMANDS` / `ACCOUNT_SUBCOMMANDS` as
+"module:function", imported when first used: adding one is one line there (and its word in `GLOBAL_NAMES`
+or `ALIASES`). A global handler is `(ctx: SlashContext) -> None`; an account handler is
+`(ctx, account: AccountRef) -> None`; both answer with `ctx.show(...)` (or open a view with `ctx.client`;
+`ctx.body["trigger_id"]` is there, and the handler runs right after the ack, inside the 3-second window).
 """
 
 from __future__ import annotations
@@ -21,6 +18,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import Any, Literal
 
 from slack_sdk import WebClient
@@ -37,7 +35,6 @@ from bot.features.usage.blocks import (
     render_help,
     render_not_found,
     render_pick,
-    render_placeholder,
 )
 from bot.guard import PERSON
 from db.queries.accounts import AccountRef, Resolution, resolve_account
@@ -305,40 +302,35 @@ GlobalHandler = Callable[[SlashContext], None]
 AccountHandler = Callable[[SlashContext, AccountRef], None]
 
 
-def placeholder_request_metric(ctx: SlashContext) -> None:
-    ctx.show(render_placeholder("Requesting a metric from Slack"))
-
-
-def placeholder_digest(ctx: SlashContext) -> None:
-    ctx.show(render_placeholder("Your Unknown-instance digest on demand"))
-
-
-def placeholder_report(ctx: SlashContext, account: AccountRef) -> None:
-    ctx.show(render_placeholder(f"Reporting a data issue for {account.name}"))
-
-
-GLOBAL_SUBCOMMANDS: dict[str, GlobalHandler] = {
-    "request-metric": placeholder_request_metric,
-    "digest": placeholder_digest,
+# `/usage` words other features answer: name -> "module:function", imported when first used (no import
+# cycle, and no registration step whose order could matter: this table is the whole routing).
+GLOBAL_SUBCOMMANDS: dict[str, str] = {
+    "request-metric": "bot.features.metric_request.views:from_command",
+    "digest": "bot.features.digest.command:digest_subcommand",
 }
-ACCOUNT_SUBCOMMANDS: dict[str, AccountHandler] = {
-    "report": placeholder_report,
+ACCOUNT_SUBCOMMANDS: dict[str, str] = {
+    "report": "bot.features.data_quality.actions:report_subcommand",
 }
 
 
-def register_subcommand(name: str, handler: GlobalHandler | AccountHandler, *, needs_account: bool) -> None:
-    """Replace a placeholder (or add a subcommand) from another module's `register(app)`."""
-    if needs_account:
-        ACCOUNT_SUBCOMMANDS[name] = handler  # type: ignore[assignment]
-        ALIASES.setdefault(name, name)
-    else:
-        GLOBAL_SUBCOMMANDS[name] = handler  # type: ignore[assignment]
-        GLOBAL_NAMES.setdefault(name, name)
+def _handler(target: str) -> Callable[..., None]:
+    module, _, name = target.partition(":")
+    handler: Callable[..., None] = getattr(import_module(module), name)
+    return handler
+
+
+def global_handler(name: str) -> GlobalHandler:
+    return _handler(GLOBAL_SUBCOMMANDS[name])
+
+
+def account_handler(view: str) -> AccountHandler | None:
+    target = ACCOUNT_SUBCOMMANDS.get(view)
+    return _handler(target) if target is not None else None
 
 
 def show_account(ctx: SlashContext, account: AccountRef, view: str, *, replace_original: bool = False) -> None:
     """Run `view` for a known account and show it; upload the trends chart to the person's DM."""
-    handler = ACCOUNT_SUBCOMMANDS.get(view)
+    handler = account_handler(view)
     if handler is not None:
         handler(ctx, account)
         return
@@ -402,7 +394,7 @@ def run_usage(ctx: SlashContext) -> None:
         return
     # The person and the channel were checked by the guard middleware before this listener ran.
     if req.kind == "global":
-        GLOBAL_SUBCOMMANDS[req.view](ctx)
+        global_handler(req.view)(ctx)
         return
     if req.kind == "portfolio":
         show_portfolio(ctx, req.view, req.query.split())
@@ -457,6 +449,5 @@ __all__ = [
     "ids",
     "parse",
     "register",
-    "register_subcommand",
     "show_account",
 ]
