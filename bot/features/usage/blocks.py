@@ -423,6 +423,7 @@ HELP_TEXT = (
     "• `/usage acme versions`: self-managed instances, oldest version first\n"
     "• `/usage acme trends`: 12-month sparklines and a chart\n"
     "• `/usage acme report`: report a data issue\n"
+    "• `/usage metric pipelines last month` (or a key path): what a metric measures, its time frames and tiers\n"
     "• `/usage request-metric`: ask for a metric the data doesn't have yet\n"
     "• `/usage digest`: your Unknown-instance digest, now\n"
     "• `/usage mine`: your accounts, worst first; filters: `red`, `ci:red`, `security:nodata`, `tier:ultimate`, "

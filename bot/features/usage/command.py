@@ -71,6 +71,8 @@ GLOBAL_NAMES: dict[str, str] = {
 # `/usage mine [filters]`, `/usage team [filters]`: a list of accounts instead of one
 # (bot/features/portfolio/command.py).
 PORTFOLIO_WORDS = ("mine", "team")
+# `/usage metric TEXT-or-key_path`: a Metrics Dictionary definition's card (bot/features/metric/command.py).
+METRIC_WORDS = ("metric", "metrics")
 
 
 # ---------------------------------------------------------------------------------------------- parsing
@@ -78,7 +80,7 @@ PORTFOLIO_WORDS = ("mine", "team")
 
 @dataclass(frozen=True)
 class UsageRequest:
-    kind: Literal["help", "global", "account", "portfolio", "too_long"]
+    kind: Literal["help", "global", "account", "portfolio", "metric", "too_long"]
     query: str = ""  # the account text (account kind)
     view: str = "summary"  # a view in ids.VIEWS, "report", or the global subcommand's name
     length: int = 0  # of the raw text, for the too-long answer
@@ -109,6 +111,8 @@ def parse(text: str | None) -> UsageRequest:
     if first in GLOBAL_NAMES and len(words) == 1:
         name = GLOBAL_NAMES[first]
         return UsageRequest("help") if name == "help" else UsageRequest("global", view=name)
+    if first in METRIC_WORDS:
+        return UsageRequest("metric", query=" ".join(words[1:]), view="metric")
     if first in PORTFOLIO_WORDS:
         return UsageRequest("portfolio", query=" ".join(words[1:]), view=first)
     last = words[-1].lower()
@@ -209,6 +213,10 @@ def answer_text(session: Session, settings: Settings, text: str, viewer: Viewer 
         answer = message(f"`/usage {req.view}` works in Slack only (it opens a dialog or sends a DM).")
     elif req.kind == "portfolio":
         answer = _portfolio_offline(session, settings, req, viewer)
+    elif req.kind == "metric":
+        from bot.features.metric.command import metric_answer
+
+        answer = metric_answer(session, req.query)
     else:
         res = resolve_account(session, req.query)
         answer = resolution_answer(res, req.query, req.view) or (
@@ -398,6 +406,11 @@ def run_usage(ctx: SlashContext) -> None:
         return
     if req.kind == "portfolio":
         show_portfolio(ctx, req.view, req.query.split())
+        return
+    if req.kind == "metric":
+        from bot.features.metric.command import show_metric
+
+        show_metric(ctx, req.query)
         return
     with ctx.deps.sessions() as session:
         res = resolve_account(session, req.query)
