@@ -253,7 +253,7 @@ def _aware(value: datetime | None) -> datetime | None:
 
 # ----------------------------------------------------------------------------- Slack, as the digest needs it
 class SlackPort(Protocol):
-    """What delivering needs from Slack; `bot/digest_slack.py` implements it with slack_sdk's WebClient
+    """What delivering needs from Slack; `bot/features/digest/delivery.py` implements it with slack_sdk's WebClient
     (whose retry handlers wait out 429s and retry 5xx). Methods raise on a failure that retries didn't fix."""
 
     def lookup_user(self, email: str) -> str | None: ...
@@ -271,7 +271,7 @@ class SlackPort(Protocol):
         ...
 
 
-# A renderer turns one TAM's digest into messages: [{"text": …, "blocks": […]}, …]. bot/render/digest.py.
+# A renderer turns one TAM's digest into messages: [{"text": …, "blocks": […]}, …]. bot/features/digest/blocks.py.
 Renderer = Callable[[TamDigest], list[dict[str, Any]]]
 
 
