@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from scoring.model import Color
-from scoring.rules import Band, Display, Rules
+from scoring.rules import Band, BandColor, Display, Rules
 
 
 def fmt_value(value: float | None, display: Display, precise: bool = False) -> str:
@@ -42,7 +42,7 @@ def fmt_count(value: float | None) -> str:
 @dataclass(frozen=True)
 class Placement:
     index: int
-    color: Color
+    color: BandColor
     band: str  # e.g. "> 10% to ≤ 33%"
     next_threshold: str | None  # e.g. "Green needs more than 33%"; None for the best band
 
@@ -114,4 +114,5 @@ def place(value: float, bands: tuple[Band, ...], display: Display) -> Placement:
 
 
 def score_of(color: Color, rules: Rules) -> int | None:
-    return rules.scores.get(color)  # type: ignore[call-overload]
+    # Only the three band colours have a score; "No data" and "N/A" have none.
+    return rules.scores.get(color) if color in ("Red", "Yellow", "Green") else None

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from scoring.adoption import Adoption
     from scoring.rules import Rules
 
 Color = Literal["Red", "Yellow", "Green", "No data", "N/A"]
@@ -25,7 +26,16 @@ NOT_APPLICABLE: Color = "N/A"
 # The six measures of product health, in display order (keys of every `measures` mapping).
 MEASURE_KEYS: tuple[str, ...] = ("license_utilization", "user_engagement", "scm", "ci", "cd", "security")
 
-FlagKind = Literal["license_unmapped", "not_reporting", "stale", "no_production", "over_licensed", "version_behind"]
+FlagKind = Literal[
+    "license_unmapped",
+    "not_reporting",
+    "stale",
+    "no_production",
+    "over_licensed",
+    "version_behind",
+    "purchase_intent",
+    "operational_metrics_not_shared",
+]
 
 
 # ---------------------------------------------------------------------------------------------- inputs
@@ -239,6 +249,9 @@ class AccountMonth:
     billable_users: int | None  # sum over the primaries of reporting subscriptions
     licensed_seats: int  # sum over the month's subscriptions
     age_months: int | None  # account age used for the license band
+    # The primary rows of the reporting subscriptions, one per instance: what account-wide pooled
+    # figures (user adoption, features in use) sum over.
+    reporting_primaries: tuple[UsageRow, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +260,7 @@ class Flag:
     message: str  # tells the TAM what to do
     instance_id: int | None = None
     subscription_id: str | None = None
+    details: tuple[str, ...] = ()  # the items the message names (e.g. the unused capabilities)
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +282,8 @@ class Trends:
     utilization: tuple[TrendPoint, ...]  # billable users / licensed seats, account-wide
     # subscription id -> its primary's billable users / license user count, month by month.
     subscription_utilization: Mapping[str, tuple[TrendPoint, ...]] = field(default_factory=dict)
+    # The account roll-up of each month, oldest first: what other monthly series (adoption) are drawn from.
+    rolled: tuple[AccountMonth, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,13 +300,28 @@ class AccountReport:
     # the summary card and trend views do, and they cost as much as the month itself.
     trends_builder: Callable[[], Trends]
     newest_version: str | None = None
-    _cache: dict[str, Trends] = field(default_factory=dict, repr=False, compare=False)
+    # User adoption of the month shown (no series); `adoption` adds the 12-month series on first use.
+    adoption_now: Adoption | None = None
+    adoption_builder: Callable[[Trends], Adoption] | None = None
+    # Metrics Dictionary descriptions of the adoption rules' key paths (those imported).
+    definitions: Mapping[str, str] = field(default_factory=dict)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def trends(self) -> Trends:
         hit = self._cache.get("trends")
         if hit is None:
             hit = self._cache["trends"] = self.trends_builder()
+        return hit
+
+    @property
+    def adoption(self) -> Adoption | None:
+        """User adoption with each ratio's 12-month series (built from the trends on first use)."""
+        if self.adoption_now is None or self.adoption_builder is None:
+            return self.adoption_now
+        hit = self._cache.get("adoption")
+        if hit is None:
+            hit = self._cache["adoption"] = self.adoption_builder(self.trends)
         return hit
 
     # Shortcuts to the month shown.

@@ -398,6 +398,10 @@ def roll_up(
     reporting_billable = [
         g.primary.billable_user_count for g in groups if g.reporting and g.primary.billable_user_count is not None
     ]
+    pooled: dict[int, UsageRow] = {}
+    for g in groups:
+        if g.reporting:
+            pooled.setdefault(g.primary.instance_id, g.primary)
 
     inst_months: tuple[InstanceMonth, ...] = ()
     if with_instances:
@@ -424,6 +428,7 @@ def roll_up(
         billable_users=sum(reporting_billable) if reporting_billable else None,
         licensed_seats=sum(s.licensed_seats for s in month_subs),
         age_months=age,
+        reporting_primaries=tuple(pooled.values()),
     )
 
 

@@ -11,7 +11,6 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
-from bot.settings import Settings, load_settings
 from db.models import SchedulerLease
 from db.session import session_scope
 from workflows import scheduler as sched
@@ -28,6 +27,7 @@ from workflows.scheduler import (
     run_clock,
     run_registered_job,
 )
+from workflows.settings import Settings, load_settings
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -92,8 +92,9 @@ def test_jobs_have_fixed_ids_and_safe_options(db_url: str) -> None:
     add_jobs(scheduler, settings)
     add_jobs(scheduler, settings)  # a restart re-adds: replace_existing keeps one job per id
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {job[0] for job in PERIODIC_JOBS}
-    assert "monthly_digest" in jobs
+    # Every job, except those whose setting is unset (the scheduled sync without SYNC_SOURCE).
+    assert set(jobs) == {job.job_id for job in PERIODIC_JOBS if job.needs is None}
+    assert "monthly_digest" in jobs and "scheduled_sync" not in jobs
     for job in jobs.values():
         assert job.coalesce is True and job.misfire_grace_time == MISFIRE_GRACE_SECONDS >= 3600
         assert job.max_instances == 1
@@ -147,7 +148,7 @@ def test_concurrent_lease_grabs_have_one_winner(db_url: str) -> None:
 TICKS: list[str] = []
 
 
-def tick(settings: Settings) -> str:
+def tick(settings: Settings, _edge: object) -> str:
     TICKS.append(settings.database_url)
     return "ticked"
 

@@ -45,6 +45,7 @@ from db.models import AlertRecord
 from db.queries.account_data import AccountData, load_accounts_data
 from db.queries.health import data_as_of
 from db.queries.quality import months_with_data, muted_accounts
+from db.session import rows_changed
 from scoring.model import GREEN, RED, YELLOW, AccountMonth
 from scoring.rollup import active_in, pinged_in, roll_up
 from scoring.rules import Rules
@@ -371,11 +372,13 @@ def recover_stuck(session: Session, sender: AlertSender, *, older_than: timedelt
         if found is not None:
             _finish(session, token, "sent", slack_channel=found[0], slack_ts=found[1])
         else:
-            put_back += session.execute(
-                update(AlertRecord)
-                .where(AlertRecord.claim_token == token, AlertRecord.status == "sending")
-                .values(status="pending", claim_token=None, sent_at=None)
-            ).rowcount
+            put_back += rows_changed(
+                session.execute(
+                    update(AlertRecord)
+                    .where(AlertRecord.claim_token == token, AlertRecord.status == "sending")
+                    .values(status="pending", claim_token=None, sent_at=None)
+                )
+            )
             session.commit()
     return put_back
 
@@ -397,11 +400,13 @@ def send_alerts(session: Session, alerts: Iterable[Alert], sender: AlertSender) 
         )
         session.commit()
     tams = sorted(
-        set(
-            session.scalars(
+        {
+            email
+            for email in session.scalars(
                 select(AlertRecord.tam_email).where(AlertRecord.status == "pending", AlertRecord.tam_email.is_not(None))
             )
-        )
+            if email is not None
+        }
     )
     for email in tams:
         token, records = _claim(session, email)
@@ -464,6 +469,6 @@ def unmute_account(session: Session, account_id: str) -> bool:
 
     from db.models import AlertMute
 
-    deleted = session.execute(delete(AlertMute).where(AlertMute.account_id == account_id)).rowcount
+    deleted = rows_changed(session.execute(delete(AlertMute).where(AlertMute.account_id == account_id)))
     session.commit()
     return bool(deleted)

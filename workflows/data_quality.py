@@ -13,10 +13,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -25,6 +23,9 @@ from db.models import SCORED_METRIC_COLUMNS, Account, DataIssue, Instance, Usage
 from db.models.quality import SCOPES
 from db.queries.health import data_as_of
 from workflows import outbox
+from workflows.escaping import gitlab_templates
+from workflows.ports import SlackEdge
+from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.data_quality")
 
@@ -38,12 +39,7 @@ SCOPE_LABELS = {
     "this_view": "Looks specific to this bot's view",
     "unsure": "Not compared yet",
 }
-_TEMPLATES = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    undefined=StrictUndefined,
-    autoescape=False,  # Markdown for GitLab, not HTML
-    keep_trailing_newline=True,
-)
+_TEMPLATES = gitlab_templates()  # people's text can't run quick actions, mention or forge markers
 # Fields of a usage row a person may name as "the metric", besides the metric columns.
 _ROW_FIELDS = {"billable_user_count": "billable_user_count", "license_user_count": "license_user_count"}
 
@@ -356,14 +352,14 @@ def _link_in_thread(ctx: outbox.FollowUpContext) -> None:
     issue.issue_linked = True
 
 
-def _retry_threads(session_factory: Any, _gitlab_factory: Any, settings: Any) -> list[str]:
-    """The outbox's retry pass also posts triage threads that Slack refused earlier (see bot.views)."""
-    if not settings.secret("slack_bot_token"):
-        return []
-    from bot.app import make_web_client  # the one configured Slack client (retries, base URL)
-    from bot.views.data_quality import post_unposted
-
-    return post_unposted(session_factory, make_web_client(settings), settings)
+def _retry_threads(
+    session_factory: outbox.SessionFactory,
+    _gitlab_factory: outbox.GitLabFactory,
+    _settings: Settings,
+    edge: SlackEdge | None,
+) -> list[str]:
+    """The outbox's retry pass also posts triage threads that Slack refused earlier (at the edge)."""
+    return edge.post_pending_threads(session_factory) if edge is not None else []
 
 
 outbox.register_retry_step("data_quality.threads", _retry_threads)

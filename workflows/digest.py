@@ -27,7 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +35,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import Account, Instance, UsageMonthly
 from db.models.digest import DigestDelivery, DigestRun, SlackUserCache
+from db.session import inserted_id, rows_changed
+from workflows.ports import SlackEdge
+from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.digest")
 
@@ -232,6 +235,14 @@ def _add_unmapped_license_flags(session: Session, by_tam: dict[str, TamDigest], 
         digest.flags.sort(key=lambda f: (f.account_name.lower(), f.instance_name))
 
 
+@overload
+def _aware(value: datetime) -> datetime: ...
+
+
+@overload
+def _aware(value: None) -> None: ...
+
+
 def _aware(value: datetime | None) -> datetime | None:
     # SQLite hands back naive datetimes; everything stored is UTC.
     if value is None or value.tzinfo is not None:
@@ -268,7 +279,7 @@ def find_slack_user(
     email = email.strip().lower()
     with sessions() as session:
         cached = session.get(SlackUserCache, email)
-        if cached is not None and _aware(cached.expires_at) > now:  # type: ignore[operator]
+        if cached is not None and _aware(cached.expires_at) > now:
             return cached.user_id
     user_id = slack.lookup_user(email)
     if write:
@@ -358,7 +369,7 @@ def claim(
                 )
             )
             session.commit()
-            return Claim(result.inserted_primary_key[0], digest_id, resumed=False)
+            return Claim(inserted_id(result), digest_id, resumed=False)
         except IntegrityError:
             session.rollback()
         row = session.execute(
@@ -390,11 +401,11 @@ def claim(
             .execution_options(synchronize_session=False)
         )
         session.commit()
-        if taken.rowcount != 1:
+        if rows_changed(taken) != 1:
             return None
-        digest_id = session.scalar(select(DigestDelivery.digest_id).where(DigestDelivery.id == row.id))
+        kept_id = session.scalar(select(DigestDelivery.digest_id).where(DigestDelivery.id == row.id))
         session.rollback()
-        return Claim(row.id, str(digest_id), resumed=True)
+        return Claim(row.id, str(kept_id), resumed=True)
 
 
 def _update_delivery(sessions: sessionmaker[Session], delivery_id: int, runner: str, **values: Any) -> None:
@@ -488,10 +499,12 @@ def run_digest(
     started = time.perf_counter()
     with sessions() as session:
         composition = compose(session, month, now=now, tam_email=tam_email)
-        delivered = dict(
+        delivered: dict[str, str] = dict(
             session.execute(
                 select(DigestDelivery.tam_email, DigestDelivery.status).where(DigestDelivery.month == month)
-            ).all()
+            )
+            .tuples()
+            .all()
         )
     result.compose_seconds = time.perf_counter() - started
     result.accounts_without_tam = [] if tam_email else composition.accounts_without_tam
@@ -675,17 +688,20 @@ def current_month(timezone: str) -> str:
     return month_key(datetime.now(ZoneInfo(timezone)))
 
 
-def scheduled_run(settings: Any) -> str:
+def scheduled_run(settings: Settings, edge: SlackEdge | None) -> str:
     """The scheduler's entry point (PERIODIC_JOBS): this month's digest, then the summary line."""
-    from bot.digest_slack import run_and_report
-
-    return run_and_report(settings, month=current_month(settings.timezone)).summary_text
+    return _edge(edge).deliver_digest(month=current_month(settings.timezone)).summary_text
 
 
-def resume_unfinished(settings: Any) -> str:
+def _edge(edge: SlackEdge | None) -> SlackEdge:
+    if edge is None:
+        raise RuntimeError("the digest needs Slack: run it from the clock or `usagebot digest`")
+    return edge
+
+
+def resume_unfinished(settings: Settings, edge: SlackEdge | None) -> str:
     """The scheduler's safety net (every few minutes): finish this month's deliveries that a dead run left
     half done once their claim has lapsed. Does nothing (and says nothing) when all are finished."""
-    from bot.digest_slack import run_and_report
     from db.session import session_factory
 
     month = current_month(settings.timezone)
@@ -697,5 +713,5 @@ def resume_unfinished(settings: Any) -> str:
             )
         ).all()
     stuck = sorted(email for email, until in rows if until is None or _aware(until) < now)
-    done = [run_and_report(settings, month=month, tam_email=email) for email in stuck]
+    done = [_edge(edge).deliver_digest(month=month, tam_email=email) for email in stuck]
     return f"resumed {sum(len(r.tams_messaged) for r in done)} of {len(stuck)} unfinished digest(s) for {month}"

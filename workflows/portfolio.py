@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
@@ -23,7 +23,7 @@ from db.queries.account_data import AccountData, load_accounts_data, newest_vers
 from db.queries.health import data_as_of, data_stamp
 from db.queries.portfolio import alert_counts, data_fingerprint, latest_usage_month
 from scoring.flags import account_flags, latest_pings, latest_versions
-from scoring.model import GREEN, RED, YELLOW, Color, Flag
+from scoring.model import GREEN, MEASURE_KEYS, RED, YELLOW, Color, Flag
 from scoring.rollup import roll_up
 from scoring.rules import Rules
 from scoring.trends import add_months
@@ -68,6 +68,13 @@ class Viewer:
             out.append("all")
         return tuple(out)
 
+    @property
+    def wide_scope(self) -> Scope | None:
+        """The widest view beyond their own: every account for an admin, the team for a manager, else None."""
+        if self.is_admin:
+            return "all"
+        return "team" if self.is_manager else None
+
     def emails_for(self, scope: Scope) -> frozenset[str] | None:
         """TAM emails of a scope (None = every account)."""
         if scope == "all":
@@ -94,12 +101,24 @@ class PortfolioAccount:
     flags: tuple[Flag, ...]
     reporting_share: float | None
     alerts: int = 0  # alerts this month, when alert records exist
+    measures: Mapping[str, Color] = field(default_factory=dict)  # the six measures' colours (MEASURE_KEYS)
+    segment: str | None = None  # the account's sales segment
+    tiers: tuple[str, ...] = ()  # product tiers of the month's subscriptions
 
     def need_key(self) -> tuple[int, int, float, str]:
         return (
             _NEED_ORDER.get(self.health_color, 3),
             self.utilization is None,
             self.utilization if self.utilization is not None else 0.0,
+            self.name.lower(),
+        )
+
+    def worst_first_key(self) -> tuple[int, int, float, str]:
+        """Overall colour (Red first), then the lowest health score, then the name: `/usage mine`'s order."""
+        return (
+            _NEED_ORDER.get(self.health_color, 3),
+            self.health_score is None,
+            self.health_score if self.health_score is not None else 0.0,
             self.name.lower(),
         )
 
@@ -147,12 +166,20 @@ def score_account(
     unknown = sum(
         1
         for i, inst in data.instances.items()
-        if inst.label == UNKNOWN and (data.last_seen.get(i) is None or data.last_seen[i] >= oldest or i in seen)
+        if inst.label == UNKNOWN and ((last := data.last_seen.get(i)) is None or last >= oldest or i in seen)
     )
     seats = current.licensed_seats
     billable = current.billable_users
     util = billable / seats if billable is not None and seats > 0 else None
     m = current.measures
+    month_end = add_months(month, 1)
+    tiers = sorted(
+        {
+            s.tier
+            for s in data.subscriptions
+            if s.tier and s.start_date < month_end and (s.end_date is None or s.end_date >= month)
+        }
+    )
     return PortfolioAccount(
         id=data.account.id,
         name=data.account.name,
@@ -169,6 +196,9 @@ def score_account(
         flags=flags,
         reporting_share=current.reporting_share,
         alerts=alerts,
+        measures={k: m[k].color for k in MEASURE_KEYS},
+        segment=data.account.sales_segment,
+        tiers=tuple(tiers),
     )
 
 
@@ -274,7 +304,7 @@ def clear_portfolio_cache() -> None:
 
 
 def _cache_key(session: Session, scope: Scope, wanted: frozenset[str] | None, rules: Rules) -> tuple[object, ...]:
-    return (str(session.get_bind().url), scope, wanted, rules.name, id(rules), data_fingerprint(session))
+    return (str(session.get_bind().engine.url), scope, wanted, rules.name, id(rules), data_fingerprint(session))
 
 
 def is_cached(session: Session, scope: Scope, emails: Collection[str] | None, rules: Rules | str | None = None) -> bool:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from db.models import Account, Instance, LabelChange
 from db.models.usage import LABELS
+from db.session import rows_changed
 
 TARGET_LABELS: tuple[str, ...] = tuple(label for label in LABELS if label != "Unknown")
 
@@ -160,7 +161,7 @@ def relabel(
         )
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if rows_changed(result) != 1:
         session.rollback()
         return _not_applied(session, instance_id, to_label)
 

@@ -6,6 +6,7 @@ The Slack side calls `resolve_account`, `build_account_report` and `report_to_js
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -18,9 +19,13 @@ from db.queries.account_data import (
     nearest_account_names,
     newest_version_seen,
 )
-from db.queries.health import data_as_of, data_stamp
+from db.queries.health import data_as_of, data_stamp, export_metric_columns
+from db.queries.metrics import descriptions
+from scoring.adoption import Adoption, adoption_of, pooled_rows, with_series
+from scoring.adoption_flags import adoption_flags
+from scoring.adoption_rules import AdoptionRules, load_adoption_rules
 from scoring.flags import account_flags, latest_pings, latest_versions
-from scoring.model import MEASURE_KEYS, AccountReport, InstanceInfo, MeasureResult
+from scoring.model import MEASURE_KEYS, AccountReport, InstanceInfo, MeasureResult, Trends
 from scoring.rollup import roll_up
 from scoring.rules import Rules, load_rules
 from scoring.trends import add_months, build_trends
@@ -66,7 +71,7 @@ def rules_for(rules: Rules | str | None) -> Rules:
         return rules
     if rules is None:
         try:
-            from bot.settings import get_settings
+            from workflows.settings import get_settings
 
             rules = get_settings().scoring_rules
         except Exception:  # a settings problem elsewhere must not stop a report; the env var still counts
@@ -74,21 +79,38 @@ def rules_for(rules: Rules | str | None) -> Rules:
     return load_rules(rules)
 
 
+def adoption_rules_for(rules: AdoptionRules | str | None) -> AdoptionRules:
+    """Adoption rules given, or named by a string, or by ADOPTION_RULES (settings), else the default set."""
+    if isinstance(rules, AdoptionRules):
+        return rules
+    if rules is None:
+        try:
+            from workflows.settings import get_settings
+
+            rules = get_settings().adoption_rules
+        except Exception:  # a settings problem elsewhere must not stop a report; the env var still counts
+            rules = os.environ.get("ADOPTION_RULES")
+    return load_adoption_rules(rules)
+
+
 def build_account_report(
     session: Session,
     account_id: str,
     month: date | None = None,
     rules: Rules | str | None = None,
+    adoption_rules: AdoptionRules | str | None = None,
 ) -> AccountReport:
     """Score the account for `month` (default: the data's as-of month) with explanations, trends and flags."""
     rules = rules_for(rules)
+    adopt = adoption_rules_for(adoption_rules)
     stamp = data_stamp(session)
     as_of = data_as_of(session, stamp)
     if month is None:
         month = as_of or latest_account_month(session, account_id) or date.today()
     month = month.replace(day=1)
     first = add_months(month, -(rules.trend_months - 1))
-    data = load_account_data(session, account_id, first, month, rules.columns(), rules.account.opt_out_value)
+    columns = rules.columns() | adopt.columns()
+    data = load_account_data(session, account_id, first, month, columns, rules.account.opt_out_value)
     if data is None:
         raise AccountNotFound(account_id, nearest_account_names(session, account_id))
     # Instances seen in the window: older ones are history, not part of this month's picture.
@@ -101,6 +123,13 @@ def build_account_report(
     )
     newest = newest_version_seen(session, stamp)
     flags = account_flags(current, data.rows, instances, newest, rules, pings)
+    exported = export_metric_columns(session)
+    adoption = adoption_of(month, pooled_rows(current), adopt, exported)
+    flags += adoption_flags(current, adoption, data.rows, instances, rules, adopt)
+
+    def adoption_series(trends: Trends) -> Adoption:
+        return with_series(adoption, trends.rolled, adopt, exported)
+
     return AccountReport(
         account=data.account,
         as_of=as_of,
@@ -110,6 +139,9 @@ def build_account_report(
         flags=flags,
         trends_builder=lambda: build_trends(data.account, data.subscriptions, instances, data.rows, current, rules),
         newest_version=newest,
+        adoption_now=adoption,
+        adoption_builder=adoption_series,
+        definitions=descriptions(session, adopt.key_paths()),
     )
 
 
@@ -133,6 +165,52 @@ def export_instance_id(inst: InstanceInfo) -> str:
 
 def _measure_json(m: MeasureResult) -> dict[str, Any]:
     return {"value": m.value, "score": m.score, "color": m.color}
+
+
+def _count(v: float | None) -> float | int | None:
+    """A summed count as JSON: whole numbers as integers."""
+    return int(v) if v is not None and float(v).is_integer() else v
+
+
+def adoption_to_json(adoption: Adoption | None) -> dict[str, Any]:
+    """Ratio key -> {value, numerator, users, active_users, series}."""
+    if adoption is None:
+        return {}
+    return {
+        k: {
+            "value": r.value,
+            "numerator": r.numerator,
+            "users": _count(r.users),
+            "active_users": _count(r.active_users),
+            "series": [{"month": _ym(p.month), "value": p.value} for p in r.series],
+        }
+        for k, r in adoption.ratios.items()
+    }
+
+
+def features_to_json(adoption: Adoption | None, definitions: Mapping[str, str]) -> dict[str, Any]:
+    """Use case -> its features, each in use or not this month, with its Metrics Dictionary definition."""
+    if adoption is None:
+        return {}
+    return {
+        k: {
+            "label": uc.label,
+            "features": [
+                {
+                    "key": f.key,
+                    "label": f.label,
+                    "metric": f.metric,
+                    "state": f.state,
+                    "value": _count(f.value),
+                    "tier": f.tier,
+                    "key_path": f.key_path,
+                    "definition": definitions.get(f.key_path or ""),
+                }
+                for f in uc.features
+            ],
+        }
+        for k, uc in adoption.use_cases.items()
+    }
 
 
 def report_to_json(report: AccountReport) -> dict[str, Any]:
@@ -194,7 +272,14 @@ def report_to_json(report: AccountReport) -> dict[str, Any]:
                 "instance": ext(f.instance_id),
                 "subscription": f.subscription_id,
                 "message": f.message,
+                "details": list(f.details),
             }
             for f in report.flags
         ],
+        "adoption": adoption_to_json(report.adoption),
+        # Why a ratio has no value (e.g. a column not in the export), for the ratios without one.
+        "adoption_notes": {
+            k: r.reason for k, r in (report.adoption.ratios.items() if report.adoption else ()) if r.value is None
+        },
+        "features": features_to_json(report.adoption, report.definitions),
     }

@@ -133,7 +133,6 @@ def format_report(report: AccountReport) -> str:
         series = t.measures[key]
         last = series[-1]
         label = report.measures[key].label
-        change = _change(key, last.change)
-        out.append(f"  {label:<22} {sparkline(series)}  now {last.color}{change}")
+        out.append(f"  {label:<22} {sparkline(series)}  now {last.color}{_change(key, last.change)}")
     out.append(f"  {'Product health':<22} {sparkline(t.overall)}  now {t.overall[-1].color}")
     return "\n".join(out)

@@ -7,7 +7,10 @@ Adding a periodic job is one line in `PERIODIC_JOBS`:
 - job id: fixed and unique (APScheduler replaces a job with the same id, so restarts never duplicate);
 - trigger spec: "every N seconds|minutes|hours|days", "cron: M H DOM MON DOW" (5 fields, in TIMEZONE),
   or "digest" (DIGEST_CRON if set, else the first working day (Mon-Fri) of the month at 09:00 in TIMEZONE);
-- target: "package.module:function", called as `function(settings)`; imported only when the job runs.
+- target: "package.module:function", called as `function(settings, edge)` where `edge` is the Slack side
+  (`workflows.ports.SlackEdge`, None when there is none); imported only when the job runs.
+- "sync" as a trigger spec: SYNC_CRON if set, else weekly (Monday 06:00 in TIMEZONE);
+- needs (optional): the name of a setting; the job is scheduled only when it is set (the sync needs SYNC_SOURCE);
 - catch_up (optional, default False): if the clock was down when the job was due (within the misfire grace),
   run it once at start. Only for jobs that are safe to run twice (the digest is exactly-once by design).
 
@@ -36,9 +39,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.settings import Settings
 from db.models.digest import SchedulerLease
-from db.session import session_scope
+from db.session import rows_changed, session_scope
+from workflows.ports import SlackEdge
+from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.scheduler")
 
@@ -48,6 +52,10 @@ class PeriodicJob(NamedTuple):
     trigger: str
     target: str
     catch_up: bool = False
+    needs: str | None = None  # a setting that must be set for the job to be scheduled at all
+
+
+SYNC_DEFAULT_CRON = "0 6 * * 1"  # weekly, Monday 06:00 in TIMEZONE
 
 
 # The registry. One line per job; see the module docstring.
@@ -56,6 +64,7 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("digest_resume", "every 10 minutes", "workflows.digest:resume_unfinished"),
     PeriodicJob("requests_retry", "every 5 minutes", "workflows.outbox:retry_pending"),
     PeriodicJob("metrics_reimport", "cron: 0 6 * * 1", "workflows.metrics_import:scheduled_import"),
+    PeriodicJob("scheduled_sync", "sync", "workflows.sync.scheduled:scheduled_sync", needs="sync_source"),
 ]
 
 # Hours: a clock that was busy or restarting still runs a due job late rather than never.
@@ -157,6 +166,8 @@ def parse_trigger(spec: str, settings: Settings) -> BaseTrigger:
         if settings.digest_cron:
             return crontab_trigger(settings.digest_cron, tz)
         return FirstWorkingDayTrigger(hour=9, minute=0, timezone=tz)
+    if text == "sync":
+        return crontab_trigger(settings.sync_cron or SYNC_DEFAULT_CRON, tz)
     if text.startswith("cron:"):
         return crontab_trigger(text.removeprefix("cron:").strip(), tz)
     match = _EVERY.match(text)
@@ -168,7 +179,10 @@ def parse_trigger(spec: str, settings: Settings) -> BaseTrigger:
     raise TriggerSpecError(f"{spec!r}: expected 'digest', 'every N minutes' or 'cron: M H DOM MON DOW'")
 
 
-def resolve_target(target: str) -> Callable[[Settings], Any]:
+Job = Callable[[Settings, SlackEdge | None], Any]
+
+
+def resolve_target(target: str) -> Job:
     module_name, _, attr = target.partition(":")
     if not module_name or not attr:
         raise TriggerSpecError(f"{target!r}: expected 'package.module:function'")
@@ -197,7 +211,7 @@ def hold_lease(
             .values(holder=holder, expires_at=now + ttl)
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount == 1:
+        if rows_changed(result) == 1:
             return True
         if session.get(SchedulerLease, name) is not None:
             return False
@@ -222,14 +236,16 @@ def release_lease(url: str, holder: str, *, name: str = LEASE_NAME) -> None:
 
 
 # ----------------------------------------------------------------------------- building and running the clock
-def run_registered_job(job_id: str, target: str, settings: Settings, holder: str | None = None) -> Any:
+def run_registered_job(
+    job_id: str, target: str, settings: Settings, holder: str | None = None, edge: SlackEdge | None = None
+) -> Any:
     """What APScheduler calls: checks the lease (if any), then runs the job; failures are logged, not fatal."""
     if holder is not None and not hold_lease(settings.database_url, holder):
         log.warning("job %s skipped: this clock no longer holds the lease", job_id)
         return None
     log.info("job %s starting", job_id)
     try:
-        result = resolve_target(target)(settings)
+        result = resolve_target(target)(settings, edge)
     except Exception:
         log.exception("job %s failed", job_id)
         return None
@@ -237,12 +253,23 @@ def run_registered_job(job_id: str, target: str, settings: Settings, holder: str
     return result
 
 
-def add_jobs(scheduler: Any, settings: Settings, holder: str | None = None, now: datetime | None = None) -> None:
-    """Register every job of PERIODIC_JOBS on `scheduler` (fixed ids, replace_existing, coalesce, grace)."""
+def active_jobs(settings: Settings) -> list[PeriodicJob]:
+    """The jobs of PERIODIC_JOBS this configuration runs (a job whose `needs` setting is unset is left out)."""
+    jobs = [PeriodicJob(*job) for job in PERIODIC_JOBS]
+    return [job for job in jobs if job.needs is None or getattr(settings, job.needs, None)]
+
+
+def add_jobs(
+    scheduler: Any,
+    settings: Settings,
+    holder: str | None = None,
+    now: datetime | None = None,
+    edge: SlackEdge | None = None,
+) -> None:
+    """Register every active job of PERIODIC_JOBS on `scheduler` (fixed ids, replace_existing, coalesce, grace)."""
     now = now or datetime.now(UTC)
     seen: set[str] = set()
-    for job in PERIODIC_JOBS:
-        job = PeriodicJob(*job)
+    for job in active_jobs(settings):
         if job.job_id in seen:
             raise TriggerSpecError(f"duplicate job id {job.job_id!r} in PERIODIC_JOBS")
         seen.add(job.job_id)
@@ -256,7 +283,7 @@ def add_jobs(scheduler: Any, settings: Settings, holder: str | None = None, now:
         scheduler.add_job(
             run_registered_job,
             trigger=trigger,
-            args=[job.job_id, job.target, settings, holder],
+            args=[job.job_id, job.target, settings, holder, edge],
             id=job.job_id,
             name=job.job_id,
             replace_existing=True,
@@ -281,7 +308,13 @@ def last_fire_time(trigger: BaseTrigger, now: datetime) -> datetime | None:
     return last
 
 
-def run_clock(settings: Settings, stop: threading.Event | None = None, *, poll_seconds: float | None = None) -> None:
+def run_clock(
+    settings: Settings,
+    stop: threading.Event | None = None,
+    *,
+    edge: SlackEdge | None = None,
+    poll_seconds: float | None = None,
+) -> None:
     """The `clock` process: stand by until holding the lease, then run the jobs on a BlockingScheduler.
 
     A heartbeat job renews the lease; if it is lost (e.g. the process was paused longer than the
@@ -301,9 +334,9 @@ def run_clock(settings: Settings, stop: threading.Event | None = None, *, poll_s
                 log.info("another clock holds the lease; standing by")
                 stop.wait(poll)
                 continue
-            log.info("clock %s holds the lease; jobs: %s", holder, ", ".join(j[0] for j in PERIODIC_JOBS))
+            log.info("clock %s holds the lease; jobs: %s", holder, ", ".join(j.job_id for j in active_jobs(settings)))
             scheduler = BlockingScheduler(timezone=ZoneInfo(settings.timezone))
-            add_jobs(scheduler, settings, holder)
+            add_jobs(scheduler, settings, holder, edge=edge)
 
             def heartbeat(scheduler: BlockingScheduler = scheduler) -> None:
                 if stop.is_set():

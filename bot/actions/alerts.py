@@ -17,7 +17,6 @@ from slack_sdk.errors import SlackApiError
 
 from bot.app import deps_of, make_web_client
 from bot.render.alerts import MUTE_ACTION, UNMUTE_ACTION, alert_blocks, alert_text, with_mute_state
-from bot.settings import Settings
 from db.models import AlertRecord
 from db.session import session_scope
 from workflows.alerts import (
@@ -30,6 +29,7 @@ from workflows.alerts import (
     send_alerts,
     unmute_account,
 )
+from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.alerts")
 # Slack message metadata event type of alert DMs: tags each DM with its claim, to recognise it after a crash.
@@ -132,7 +132,7 @@ def _toggle(ack: Ack, body: dict[str, Any], client: WebClient, context: Any, mut
     user_id = body["user"]["id"]
     user_name = body["user"].get("username") or body["user"].get("name")
     account_id = str(body["actions"][0].get("value") or "")[:64]
-    channel = (body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get("id")
+    channel = str((body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get("id") or "")
     with deps.sessions() as session:
         found = account_tam_email(session, account_id)
         if found is None:

@@ -22,5 +22,6 @@ def register(cli: click.Group) -> None:
         try:
             run_upgrade(settings.database_url)
         except SQLAlchemyError as exc:
-            raise Failure(f"could not migrate the database: {exc.__class__.__name__}: {exc.orig or exc}") from None
+            cause = getattr(exc, "orig", None) or exc  # the driver's own message when there is one
+            raise Failure(f"could not migrate the database: {exc.__class__.__name__}: {cause}") from None
         click.echo("Database schema is up to date.")

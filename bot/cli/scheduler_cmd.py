@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from bot.cli import Failure, settings_from
-from bot.settings import SettingsError
+from workflows.settings import SettingsError
 
 
 def register(cli: click.Group) -> None:
@@ -20,11 +20,11 @@ def register(cli: click.Group) -> None:
         """Run the clock: periodic jobs, only while this process holds the clock lease."""
         from datetime import UTC, datetime
 
-        from workflows.scheduler import PERIODIC_JOBS, TriggerSpecError, parse_trigger, run_clock
+        from workflows.scheduler import TriggerSpecError, active_jobs, parse_trigger, run_clock
 
         settings = settings_from(ctx)
         try:
-            triggers = [(job[0], parse_trigger(job[1], settings)) for job in PERIODIC_JOBS]
+            triggers = [(job.job_id, parse_trigger(job.trigger, settings)) for job in active_jobs(settings)]
         except TriggerSpecError as exc:
             raise Failure(f"Scheduler problem: {exc}") from None
         if list_jobs:
@@ -45,4 +45,6 @@ def register(cli: click.Group) -> None:
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         click.echo(f"Clock starting with {len(triggers)} job(s); Ctrl-C to stop.", err=True)
-        run_clock(settings, stop)
+        from bot.edge import BoltSlackEdge
+
+        run_clock(settings, stop, edge=BoltSlackEdge(settings))

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+from workflows.escaping import mrkdwn
+
 _EMOJI: dict[str, str] = {"Red": "🔴", "Yellow": "🟡", "Green": "🟢", "No data": "⚪"}
 _SPARK = "▁▂▃▄▅▆▇█"
 
@@ -20,11 +22,8 @@ def color_text(color: str | None) -> str:
     return f"{emoji} {color}" if emoji else color
 
 
-def escape(text: str | None) -> str:
-    """Data shown in mrkdwn is data, not markup: escape &, <, > (Slack's rule) and neutralise formatting."""
-    if text is None:
-        return ""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+# The one escaping rule for Slack mrkdwn (Slack's own: &, <, >), under the name renderers use.
+escape = mrkdwn
 
 
 def pct(value: float | None, digits: int = 0) -> str:

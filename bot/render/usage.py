@@ -110,9 +110,10 @@ def _footer(report: AccountReport, view: str, opts: ViewOptions) -> list[Block]:
     return [actions(nav, block_id="usage_nav"), actions(more, block_id="usage_more")]
 
 
-def _finish(report: AccountReport, view: str, body: list[Block], opts: ViewOptions, text: str) -> Answer:
+def _finish(report: AccountReport, view: str, body: list[Block], opts: ViewOptions, summary: str) -> Answer:
+    """The answer; its fallback text (notifications, Share) is "<account name>: <summary>", the name escaped."""
     blocks = fit_to_limits([*_heading(report, view, opts), *body], footer=_footer(report, view, opts))
-    return Answer(text=clip(text, 3000), blocks=blocks)
+    return Answer(text=clip(f"{escape(report.account.name)}: {summary}", 3000), blocks=blocks)
 
 
 def _measure_short(m: MeasureResult) -> str:
@@ -176,8 +177,7 @@ def render_summary(report: AccountReport, opts: ViewOptions = ViewOptions()) -> 
     if report.flags:
         flags = [f"• :triangular_flag_on_post: {escape(f.message)}" for f in report.flags]
         body.append(section("*Flags*\n" + "\n".join(summarize(flags, 8, "more flags"))))
-    text = f"{report.account.name}: product health {overall.color}, license utilization {lu.color}"
-    return _finish(report, "summary", body, opts, text)
+    return _finish(report, "summary", body, opts, f"product health {overall.color}, license utilization {lu.color}")
 
 
 def render_utilization(report: AccountReport, opts: ViewOptions = ViewOptions()) -> Answer:
@@ -216,7 +216,7 @@ def render_utilization(report: AccountReport, opts: ViewOptions = ViewOptions())
     if not lines:
         lines = ["_No subscription is active this month._"]
     body += [section(t) for t in pack_lines(["*Subscriptions*", *lines])]
-    return _finish(report, "utilization", body, opts, f"{report.account.name}: license utilization {lu.color}")
+    return _finish(report, "utilization", body, opts, f"license utilization {lu.color}")
 
 
 def _inputs(inputs: Sequence[Any]) -> str:
@@ -289,7 +289,7 @@ def render_health(report: AccountReport, opts: ViewOptions = ViewOptions()) -> A
     for key in MEASURE_KEYS:
         m = report.measures[key]
         body += [section(t) for t in pack_lines(_measure_block(m, subs, insts, by_id))]
-    return _finish(report, "health", body, opts, f"{report.account.name}: product health {overall.color}")
+    return _finish(report, "health", body, opts, f"product health {overall.color}")
 
 
 def _instance_line(i: InstanceMonth, opts: ViewOptions, newest: str | None) -> str:
@@ -350,7 +350,7 @@ def render_instances(report: AccountReport, opts: ViewOptions = ViewOptions()) -
             body += [section(t) for t in pack_lines([intro, *[_instance_line(i, opts, newest) for i in unknown]])]
             if note:
                 body.append(context(note))
-    return _finish(report, "instances", body, opts, f"{report.account.name}: {len(report.instances)} instances")
+    return _finish(report, "instances", body, opts, f"{len(report.instances)} instances")
 
 
 def render_versions(report: AccountReport, opts: ViewOptions = ViewOptions()) -> Answer:
@@ -363,7 +363,7 @@ def render_versions(report: AccountReport, opts: ViewOptions = ViewOptions()) ->
     body = [section(t) for t in pack_lines([f"*Self-managed instances, oldest version first* ({len(sm)})", *lines])]
     if newest:
         body.insert(0, context(f"Newest version seen across all customers: *{escape(newest)}*"))
-    return _finish(report, "versions", body, opts, f"{report.account.name}: versions of {len(sm)} instances")
+    return _finish(report, "versions", body, opts, f"versions of {len(sm)} instances")
 
 
 def render_trends(
@@ -392,7 +392,7 @@ def render_trends(
     if chart is not None:
         where = "below" if opts.shared_by else "in your DM with me"
         body.append(context(f":bar_chart: The chart is {where}."))
-    answer = _finish(report, "trends", body, opts, f"{report.account.name}: trends {span}")
+    answer = _finish(report, "trends", body, opts, f"trends {span}")
     return Answer(answer.text, answer.blocks, chart=chart)
 
 
@@ -425,6 +425,9 @@ HELP_TEXT = (
     "• `/usage acme report`: report a data issue\n"
     "• `/usage request-metric`: ask for a metric the data doesn't have yet\n"
     "• `/usage digest`: your Unknown-instance digest, now\n"
+    "• `/usage mine`: your accounts, worst first; filters: `red`, `ci:red`, `security:nodata`, `tier:ultimate`, "
+    "`segment:large`, `flag:stale` (`/usage mine help` lists them all)\n"
+    "• `/usage team`: the same for your team (managers) or every account (CS Operations admins)\n"
     "Find an account by its CRM id, its name (any case), the start of its name, or something close."
 )
 

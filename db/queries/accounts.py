@@ -62,7 +62,7 @@ def _stamp(session: Session) -> tuple[object, ...]:
 
 
 def _names(session: Session) -> _NameCache:
-    url = session.get_bind().url.render_as_string(hide_password=True)
+    url = session.get_bind().engine.url.render_as_string(hide_password=True)
     stamp = _stamp(session)
     with _LOCK:
         cache = _CACHES.setdefault(url, _NameCache())

@@ -51,3 +51,14 @@ def data_as_of(session: Session, stamp: DataStamp | None = None) -> date | None:
     if as_of is None:
         as_of = session.scalar(select(func.max(UsageMonthly.snapshot_month)))
     return as_of
+
+
+def export_metric_columns(session: Session) -> frozenset[str] | None:
+    """The metric columns of the latest successful export; None when that sync did not record them."""
+    cols = session.scalar(
+        select(SyncRun.metric_columns)
+        .where(SyncRun.status == "succeeded", SyncRun.as_of_month.is_not(None))
+        .order_by(SyncRun.id.desc())
+        .limit(1)
+    )
+    return None if cols is None else frozenset(cols)

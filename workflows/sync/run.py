@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -281,6 +281,7 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
                 instances=result.instances,
                 rows_changed=ch.total,
                 as_of_month=result.as_of_month,
+                metric_columns=validator.tally.metric_columns,
                 problems=0,
                 message=(
                     f"changed: {ch.accounts} accounts, {ch.subscriptions} subscriptions, "
@@ -288,7 +289,7 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
                 ),
             )
             row = conn.execute(
-                SyncRun.__table__.insert().returning(SyncRun.__table__.c.id),
+                insert(SyncRun).returning(SyncRun.id),
                 [{c.name: getattr(run, c.key) for c in SyncRun.__table__.columns if c.name != "id"}],
             )
             result.run_id = int(row.scalar_one())
