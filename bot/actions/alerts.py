@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.app import deps_of, make_web_client
+from bot.guard import PERSON
 from bot.render.alerts import MUTE_ACTION, UNMUTE_ACTION, alert_blocks, alert_text, with_mute_state
 from db.models import AlertRecord
 from db.session import session_scope
@@ -29,6 +30,7 @@ from workflows.alerts import (
     send_alerts,
     unmute_account,
 )
+from workflows.policy import REFUSE_ACT, may_act_on_account
 from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.alerts")
@@ -139,15 +141,10 @@ def _toggle(ack: Ack, body: dict[str, Any], client: WebClient, context: Any, mut
             client.chat_postEphemeral(channel=channel, user=user_id, text="That account no longer exists.")
             return
         _name, tam_email = found
-        allowed = user_id in deps.settings.admin_ids or (
-            tam_email is not None and _user_email(client, user_id) == tam_email
-        )
-        if not allowed:
-            client.chat_postEphemeral(
-                channel=channel,
-                user=user_id,
-                text="Only the account's TAM or a CS Operations admin can change its alerts; nothing changed.",
-            )
+        person = context.get(PERSON)  # admitted by the guard middleware
+        email = person.email if person is not None else _user_email(client, user_id)
+        if not may_act_on_account(user_id, email, tam_email, deps.settings.admin_ids):
+            client.chat_postEphemeral(channel=channel, user=user_id, text=REFUSE_ACT)
             return
         if mute:
             mute_account(session, account_id, user_id, user_name)

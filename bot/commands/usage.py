@@ -27,6 +27,7 @@ from slack_sdk import WebClient
 from sqlalchemy.orm import Session
 
 from bot import guard
+from bot.guard import PERSON
 from bot.render import ids
 from bot.render.format import blocks_to_text
 from bot.render.usage import (
@@ -256,6 +257,13 @@ class SlashContext:
     person: guard.Person | None = None
     request: UsageRequest = field(default_factory=lambda: UsageRequest("help"))
 
+    @classmethod
+    def of(cls, body: dict[str, Any], client: WebClient, respond: Any, context: Any) -> SlashContext:
+        """The context of one request; the person is the one the guard middleware admitted."""
+        from bot.app import deps_of
+
+        return cls(client=client, respond=respond, body=body, deps=deps_of(context), person=context.get(PERSON))
+
     @property
     def user_id(self) -> str:
         return self.body.get("user_id") or (self.body.get("user") or {}).get("id") or ""
@@ -327,18 +335,6 @@ def register_subcommand(name: str, handler: GlobalHandler | AccountHandler, *, n
         GLOBAL_NAMES.setdefault(name, name)
 
 
-def refuse_if_needed(ctx: SlashContext, *, posting: bool = False) -> bool:
-    """Tell the person why not and return True when they (or this channel) may not get customer data."""
-    reason = guard.refusal_for_user(ctx.client, ctx.user_id, ctx.team_id)
-    if reason is None:
-        ctx.person = guard.person(ctx.client, ctx.user_id)
-        reason = guard.refusal_for_channel(ctx.client, ctx.channel_id, posting=posting)
-    if reason is not None:
-        ctx.show(message(reason))
-        return True
-    return False
-
-
 def show_account(ctx: SlashContext, account: AccountRef, view: str, *, replace_original: bool = False) -> None:
     """Run `view` for a known account and show it; upload the trends chart to the person's DM."""
     handler = ACCOUNT_SUBCOMMANDS.get(view)
@@ -359,7 +355,7 @@ def show_portfolio(
     from bot.commands.portfolio import portfolio_answer
     from bot.events.app_home import viewer_for
 
-    viewer, refusal = viewer_for(ctx.client, ctx.deps.settings, ctx.user_id, ctx.team_id)
+    viewer, refusal = viewer_for(ctx.client, ctx.deps.settings, ctx.user_id)
     if viewer is None:
         ctx.show(message(refusal or guard.REFUSE_UNKNOWN))
         return
@@ -403,13 +399,9 @@ def run_usage(ctx: SlashContext) -> None:
     if req.kind == "too_long":
         ctx.show(too_long_answer(req))
         return
+    # The person and the channel were checked by the guard middleware before this listener ran.
     if req.kind == "global":
-        # Global subcommands show no customer data by themselves; their handlers guard what they show.
-        if refuse_if_needed(ctx):
-            return
         GLOBAL_SUBCOMMANDS[req.view](ctx)
-        return
-    if refuse_if_needed(ctx):
         return
     if req.kind == "portfolio":
         show_portfolio(ctx, req.view, req.query.split())
@@ -444,13 +436,12 @@ def safely(ctx: SlashContext, what: str, work: Callable[[SlashContext], None]) -
 
 
 def register(app: Any) -> None:
-    from bot.app import deps_of
 
     def ack_now(ack: Any) -> None:
         ack()
 
     def work(body: dict[str, Any], client: WebClient, respond: Any, context: Any) -> None:
-        ctx = SlashContext(client=client, respond=respond, body=body, deps=deps_of(context))
+        ctx = SlashContext.of(body, client, respond, context)
         safely(ctx, "/usage", run_usage)
 
     app.command("/usage")(ack=ack_now, lazy=[work])
