@@ -14,8 +14,11 @@ from pathlib import Path
 
 import pytest
 from conftest import truncate_all
+from sqlalchemy import select
 from sync_helpers import FIXTURE, copy_fixture, dump
 
+from db.models import SyncRun
+from db.session import session_scope
 from workflows.demo import generate_export
 from workflows.sync import CsvExport, bulk, sync_export
 from workflows.sync.bulk import QuoteCheck
@@ -33,6 +36,11 @@ def _row_by_row(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bulk, "stage_usage", refuse)
 
 
+def _metric_columns(db_url: str) -> object:
+    with session_scope(db_url) as s:
+        return s.scalars(select(SyncRun.metric_columns).order_by(SyncRun.id)).first()
+
+
 def _both_ways(db_url: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[object, dict[str, object]]:
     """Sync `folder` the fast way and the row-by-row way into an empty database; both dumps."""
     taken: list[bool] = []
@@ -47,6 +55,7 @@ def _both_ways(db_url: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> tu
         m.setattr(bulk, "stage_usage", spy)
         fast = sync_export(CsvExport(folder), db_url)
         fast_dump = dump(db_url)
+        fast_columns = _metric_columns(db_url)
         again = sync_export(CsvExport(folder), db_url)
         assert again.ok and again.rows_changed == 0, "a re-load by the fast path changes nothing"
     truncate_all(db_url)
@@ -54,6 +63,7 @@ def _both_ways(db_url: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> tu
         _row_by_row(m)
         slow = sync_export(CsvExport(folder), db_url)
         slow_dump = dump(db_url)
+        assert _metric_columns(db_url) == fast_columns
     assert (fast.status, fast.usage_rows, fast.instances, fast.as_of_month, fast.changes) == (
         slow.status,
         slow.usage_rows,

@@ -88,7 +88,7 @@ class BulkResult:
     usage_rows: int
     as_of_month: date | None
     instances: int
-    extra_metric_columns: list[str] = field(default_factory=list)
+    metric_columns: list[str] = field(default_factory=list)  # as Tally.metric_columns
 
 
 def lit(s: str) -> str:
@@ -420,4 +420,5 @@ def stage_usage(conn: Connection, path: Path, instance_stage: str) -> BulkResult
         "bulk: copy %.1fs, type %.1fs, check %.1fs, instances %.1fs",
         t1 - t0, t2 - t1, t3 - t2, time.perf_counter() - t3,
     )  # fmt: skip
-    return BulkResult(usage_rows=int(rows), as_of_month=as_of, instances=int(instances), extra_metric_columns=extras)
+    metrics = sorted({c.name for c in SCORED_COLS if c.name in columns} | set(extras))
+    return BulkResult(usage_rows=int(rows), as_of_month=as_of, instances=int(instances), metric_columns=metrics)

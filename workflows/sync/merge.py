@@ -167,7 +167,7 @@ class Merger:
         sets = ", ".join(f"{f} = {self._staged(f)}" for f in fields)
         values = ", ".join(self._staged(c) for c in cols)
         guard = self._guard("u", fields, "s")
-        if self.conn.dialect.server_version_info >= (15,):
+        if (self.conn.dialect.server_version_info or (0,)) >= (15,):
             return self._run(f"""
                 MERGE INTO usage_monthly u USING ({source}) s ON {key}
                 WHEN MATCHED AND {guard} THEN UPDATE SET {sets}

@@ -281,7 +281,7 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
                 instances=result.instances,
                 rows_changed=ch.total,
                 as_of_month=result.as_of_month,
-                metric_columns=validator.tally.metric_columns,
+                metric_columns=fast.metric_columns if fast is not None else validator.tally.metric_columns,
                 problems=0,
                 message=(
                     f"changed: {ch.accounts} accounts, {ch.subscriptions} subscriptions, "
