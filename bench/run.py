@@ -55,7 +55,8 @@ from db.session import dispose_all, session_scope  # noqa: E402
 OUT = ROOT / "bench" / "out"
 DOCS = ROOT / "docs" / "benchmarks.md"
 PLOT = ROOT / "docs" / "benchmarks-usage-latency.png"
-USAGE_BIN = ROOT / ".venv" / "bin" / "usagebot"
+# The `usagebot` installed beside the interpreter running this script (whatever its virtualenv).
+USAGE_BIN = Path(sys.executable).parent / "usagebot"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
