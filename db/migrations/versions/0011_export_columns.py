@@ -1,7 +1,7 @@
 """sync_runs.metric_columns: the metric columns each export had, so a missing one reads "not in the export"
 
-Revision ID: 0010_export_columns
-Revises: 0009_merge_features
+Revision ID: 0011_export_columns
+Revises: 0010_schedule
 Create Date: 2026-11-30 03:30:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_export_columns"
-down_revision = "0009_merge_features"
+revision = "0011_export_columns"
+down_revision = "0010_schedule"
 branch_labels = None
 depends_on = None
 
