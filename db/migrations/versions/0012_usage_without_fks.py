@@ -5,19 +5,16 @@ written (workflows/sync/bulk.py and validate.py), and nothing else writes usage 
 per-row foreign-key triggers made loading a million rows about twice as slow and caught nothing
 the sync had not already refused.
 
-It also joins the two migrations that were written in parallel on top of 0009 (export columns and
-the sync schedule) back into one head.
-
-Revision ID: 0011_usage_without_fks
-Revises: 0010_export_columns, 0010_schedule
+Revision ID: 0012_usage_without_fks
+Revises: 0011_export_columns
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0011_usage_without_fks"
-down_revision = ("0010_export_columns", "0010_schedule")
+revision = "0012_usage_without_fks"
+down_revision = "0011_export_columns"
 branch_labels = None
 depends_on = None
 
