@@ -368,3 +368,18 @@ def test_forged_or_stale_click_gets_401_and_changes_nothing(
     assert (forged.status, stale.status) == (401, 401)
     time.sleep(0.3)
     assert people.calls == [] and people.messages["C0GENERAL1"] == []
+
+
+def test_usage_metric_shows_the_card(bot_url: str, people: FakeSlack, bot_settings: Settings) -> None:
+    from db.session import session_scope
+    from workflows.metrics_import import SAMPLE_PATH, import_definitions
+
+    with session_scope(bot_settings.database_url) as session:
+        import_definitions(session, SAMPLE_PATH)
+    card = _all_text(ask(bot_url, people, "metric counts.projects"))
+    assert "counts.projects" in card and "Count of Projects created" in card
+    assert "all time" in card and "Service Ping" in card and "https://metrics.gitlab.com/?q=counts.projects" in card
+    words = _all_text(ask(bot_url, people, "metric how many ppl use epcis"))
+    assert "Best match" in words and "epic" in words
+    nothing = _all_text(ask(bot_url, people, "metric MTTR of incidents"))
+    assert "Nothing in the Metrics Dictionary measures" in nothing

@@ -53,6 +53,27 @@ def _file(client: WebClient, deps: Deps, view_id: str, request_id: int) -> None:
         _show(client, view_id, render.pending_view(outcome.reason))
 
 
+def check_then_file(
+    client: WebClient, deps: Deps, view_id: str, request_id: int, *, nothing_fits: bool = False
+) -> None:
+    """After "None of these" (or when no metric fits at all): show earlier look-alike requests to join,
+    else file this one."""
+    lead = f"{render.NOTHING_FITS}\n\n" if nothing_fits else ""
+    _show(client, view_id, render.working_view(f"{lead}Checking whether someone already asked for this…"))
+    try:
+        with deps.sessions() as s:
+            project = deps.settings.metric_request_project
+            check = wf.find_duplicates(s, request_id, project, gitlab_factory(deps.settings))
+    except wf.RequestNotFound:
+        _show(client, view_id, render.problem_view("I can't find this request any more; please start again."))
+        return
+    if check.duplicates:
+        _show(client, view_id, render.duplicates_view(request_id, check.duplicates, check.gitlab_problem))
+        return
+    _show(client, view_id, render.working_view(f"{lead}Filing your request in GitLab…"))
+    _file(client, deps, view_id, request_id)
+
+
 def _request_id(value: dict[str, Any]) -> int | None:
     try:
         return int(value["r"])
@@ -105,7 +126,7 @@ def register(app: App) -> None:
         _show(
             client,
             view_id,
-            render.answered_view(found.key_path, found.description, found.time_frame, found.metrics_url),
+            render.answered_view(found.card),
         )
 
     @app.action(render.NONE_ACTION)
@@ -119,20 +140,7 @@ def register(app: App) -> None:
         if request_id is None:
             _show(client, view_id, render.problem_view("I can't find this request any more; please start again."))
             return
-        _show(client, view_id, render.working_view("Checking whether someone already asked for this…"))
-        try:
-            with deps.sessions() as s:
-                check = wf.find_duplicates(
-                    s, request_id, deps.settings.metric_request_project, gitlab_factory(deps.settings)
-                )
-        except wf.RequestNotFound:
-            _show(client, view_id, render.problem_view("I can't find this request any more; please start again."))
-            return
-        if check.duplicates:
-            _show(client, view_id, render.duplicates_view(request_id, check.duplicates, check.gitlab_problem))
-            return
-        _show(client, view_id, render.working_view("Filing your request in GitLab…"))
-        _file(client, deps, view_id, request_id)
+        check_then_file(client, deps, view_id, request_id)
 
     @app.action(render.FILE_NEW_ACTION)
     def on_file_new(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:

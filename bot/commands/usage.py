@@ -55,6 +55,9 @@ ALIASES: dict[str, str] = {
     "util": "utilization",
     "licenses": "utilization",
     "health": "health",
+    "adoption": "adoption",
+    "adopt": "adoption",
+    "features": "adoption",
     "instances": "instances",
     "instance": "instances",
     "namespaces": "instances",
@@ -73,6 +76,8 @@ GLOBAL_NAMES: dict[str, str] = {
 }
 # `/usage mine [filters]`, `/usage team [filters]`: a list of accounts instead of one (bot/commands/portfolio.py).
 PORTFOLIO_WORDS = ("mine", "team")
+# `/usage metric TEXT-or-key_path`: a Metrics Dictionary definition's card (bot/commands/metric.py).
+METRIC_WORDS = ("metric", "metrics")
 
 
 # ---------------------------------------------------------------------------------------------- parsing
@@ -80,7 +85,7 @@ PORTFOLIO_WORDS = ("mine", "team")
 
 @dataclass(frozen=True)
 class UsageRequest:
-    kind: Literal["help", "global", "account", "portfolio", "too_long"]
+    kind: Literal["help", "global", "account", "portfolio", "metric", "too_long"]
     query: str = ""  # the account text (account kind)
     view: str = "summary"  # a view in ids.VIEWS, "report", or the global subcommand's name
     length: int = 0  # of the raw text, for the too-long answer
@@ -111,6 +116,8 @@ def parse(text: str | None) -> UsageRequest:
     if first in GLOBAL_NAMES and len(words) == 1:
         name = GLOBAL_NAMES[first]
         return UsageRequest("help") if name == "help" else UsageRequest("global", view=name)
+    if first in METRIC_WORDS:
+        return UsageRequest("metric", query=" ".join(words[1:]), view="metric")
     if first in PORTFOLIO_WORDS:
         return UsageRequest("portfolio", query=" ".join(words[1:]), view=first)
     last = words[-1].lower()
@@ -166,17 +173,19 @@ def account_answer(
     opts = _options(session, report, viewer, rules)
     if shared_by:
         opts = ViewOptions(opts.may_relabel, opts.label_versions, opts.behind, interactive=False, shared_by=shared_by)
-    if view == "trends":
+    if view in ("trends", "adoption"):
         chart = None
         if with_chart:
-            from bot.charts import trends_png
+            from bot.charts import adoption_png, trends_png
+
+            draw = adoption_png if view == "adoption" else trends_png
 
             def chart() -> bytes:
-                return trends_png(report)
+                return draw(report)
 
-        from bot.render.usage import render_trends
+        from bot.render.usage import render_adoption, render_trends
 
-        return render_trends(report, opts, chart=chart)
+        return (render_adoption if view == "adoption" else render_trends)(report, opts, chart=chart)
     return RENDERERS.get(view, RENDERERS["summary"])(report, opts)
 
 
@@ -211,6 +220,10 @@ def answer_text(session: Session, settings: Settings, text: str, viewer: Viewer 
         answer = message(f"`/usage {req.view}` works in Slack only (it opens a dialog or sends a DM).")
     elif req.kind == "portfolio":
         answer = _portfolio_offline(session, settings, req, viewer)
+    elif req.kind == "metric":
+        from bot.commands.metric import metric_answer
+
+        answer = metric_answer(session, req.query)
     else:
         res = resolve_account(session, req.query)
         answer = resolution_answer(res, req.query, req.view) or (
@@ -405,6 +418,11 @@ def run_usage(ctx: SlashContext) -> None:
         return
     if req.kind == "portfolio":
         show_portfolio(ctx, req.view, req.query.split())
+        return
+    if req.kind == "metric":
+        from bot.commands.metric import show_metric
+
+        show_metric(ctx, req.query)
         return
     with ctx.deps.sessions() as session:
         res = resolve_account(session, req.query)

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.render.format import escape
+from bot.render.metric_card import card_text
 from db.models.requests import COUNT_KINDS
+from workflows.metric_card import MetricCard, from_stored
 
 View = dict[str, Any]
 Block = dict[str, Any]
@@ -35,6 +37,9 @@ FILE_NEW_ACTION = "mr_file_new"  # "File a new one" value: {"r": request id}
 MAX_STATIC_OPTIONS = 100
 TITLE = "Request a metric"  # modal titles are at most 24 characters
 TEXT_MAX = 3000
+NOTHING_FITS = (
+    "Nothing in the Metrics Dictionary measures this, as far as I can tell, so this is a new metric to ask for."
+)
 OPTION_TEXT_MAX = 75
 
 
@@ -199,13 +204,8 @@ def form_errors(errors: dict[str, str]) -> dict[str, str]:
 
 # ----------------------------------------------------------------------------------- candidates
 def _candidate_text(c: dict[str, Any]) -> str:
-    tiers = ", ".join(c.get("tiers") or []) or "not stated"
-    health = " · :heart: used in health scoring" if c.get("health") else ""
-    desc = escape(_clip(c.get("description") or "(no description)", 600))
-    return (
-        f"*`{escape(c['key_path'])}`*\n{desc}\n"
-        f"_time frame:_ {c.get('time_frame') or 'n/a'} · _tiers:_ {tiers} · _status:_ {c.get('status')}{health}"
-    )
+    """A candidate as the metric card `/usage metric` shows (one card, one renderer)."""
+    return card_text(from_stored(c), description_max=600)
 
 
 def candidates_view(request_id: int, what: str, candidates: Sequence[dict[str, Any]]) -> View:
@@ -223,7 +223,7 @@ def candidates_view(request_id: int, what: str, candidates: Sequence[dict[str, A
         blocks.append({"type": "divider"})
         none_text = "None of these"
     else:
-        blocks.append(_section("I found no existing metric in the Metrics Dictionary that measures this."))
+        blocks.append(_section(NOTHING_FITS))
         none_text = "File the request"
     blocks.append(
         {"type": "actions", "block_id": "mr_none", "elements": [_button(none_text, NONE_ACTION, {"r": request_id})]}
@@ -231,16 +231,15 @@ def candidates_view(request_id: int, what: str, candidates: Sequence[dict[str, A
     return _modal(blocks, metadata=json.dumps({"r": request_id}))
 
 
-def answered_view(key_path: str, description: str, time_frame: str, url: str) -> View:
+def answered_view(card: MetricCard) -> View:
     return _modal(
         [
-            _section(f":white_check_mark: Great, it already exists: *`{escape(key_path)}`*"),
-            _section(
-                f"{escape(_clip(description, 800))}\n_time frame:_ {time_frame or 'n/a'}\n\n"
-                "It is reported in *Service Ping*, so you'll find it in the customer's usage data under that key "
-                f"path. Its definition is on the Metrics Dictionary page: <{url}|metrics.gitlab.com>."
+            _section(":white_check_mark: Great, it already exists:"),
+            _section(card_text(card)),
+            _context(
+                f"You'll find it in the customer's usage data under that key path ({escape(card.reported_in)}). "
+                "I noted your request as answered by this metric."
             ),
-            _context("I noted your request as answered by this metric."),
         ]
     )
 

@@ -80,7 +80,14 @@ def register(app: App) -> None:
                 request = wf.start_request(
                     s, key=key, requester_id=user_id, requester_name=user_name, form=form, channel_id=meta.get("c")
                 )
-                view_out = render.candidates_view(request.id, request.what, request.candidates)
+                request_id, status, candidates = request.id, request.status, list(request.candidates)
+                view_out = render.candidates_view(request.id, request.what, candidates)
+            if not candidates and status == "draft":
+                # No metric fits: say so plainly and go straight on to filing (after the look-alike check).
+                from bot.actions.metric_request import check_then_file
+
+                check_then_file(client, deps, view_id, request_id, nothing_fits=True)
+                return
         except Exception:
             log.exception("metric request submission failed: user=%s view=%s", user_id, view_id)
             view_out = render.problem_view("Sorry, something went wrong on our side; please try again in a minute.")
