@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from bot.render.home import totals_text
 from scoring_helpers import add_account, add_instance, add_subscription, add_usage
 from sqlalchemy import select
 from sync_helpers import copy_fixture
@@ -136,3 +137,11 @@ def test_home_ranks_purchase_intent_first_within_a_colour(db_url: str) -> None:
     intent = (Flag("purchase_intent", "Pays for Ultimate…"),)
     lines = [_line("low", (), 0.1), _line("intent", intent, 0.9), _line("mid", (), 0.5)]
     assert [a.name for a in sorted(lines, key=PortfolioAccount.need_key)] == ["intent", "low", "mid"]
+
+
+def test_home_counts_purchase_intent(db_url: str) -> None:
+    _seed(db_url, None)
+    with session_scope(db_url) as s:
+        portfolio = build_portfolio(s, "all", None)
+    assert portfolio.totals.purchase_intent == 1
+    assert "💰 1 with purchase intent" in totals_text(portfolio)

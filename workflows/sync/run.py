@@ -33,6 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from db.models.base import utcnow
 from db.models.usage import Account, Subscription, SyncRun
 from db.session import get_engine, session_scope
+from workflows.secrets import redact
 from workflows.sync import bulk
 from workflows.sync.bulk import BulkResult
 from workflows.sync.merge import Changes, Merger
@@ -188,7 +189,7 @@ def _bulk_usage(
         new_instances = merger.new_instances(bulk.TYPED_TABLE)
         usage_rows = merger.usage_set_based(bulk.TYPED_TABLE)
     except (bulk.StepAside, SQLAlchemyError, psycopg.Error) as exc:
-        log.info("usage rows go row by row: %s", str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
+        log.info("usage rows go row by row: %s", redact(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__)
         savepoint.rollback()
         return None
     finally:
@@ -303,7 +304,7 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
             if stager is not None:
                 with contextlib.suppress(SQLAlchemyError):
                     stager.drop()
-            reason = f"{exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}"
+            reason = redact(f"{exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}")
             # If the database itself is the problem the run can't be recorded; the caller still gets the reason.
             with contextlib.suppress(SQLAlchemyError):
                 _record_rejected(database_url, result, started, "failed", reason[:2000])
@@ -317,7 +318,23 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
             with contextlib.suppress(SQLAlchemyError):
                 _record_rejected(database_url, result, started, "failed", str(exc)[:2000])
             raise
-        except BaseException:
+        except Exception as exc:
+            # Anything else (a driver error outside SQLAlchemy's wrapping, a bug): still one failed run on
+            # record and a clear message, never a half-load.
             if trans.is_active:
                 trans.rollback()
+            if stager is not None:
+                with contextlib.suppress(Exception):
+                    stager.drop()
+            log.exception("sync of %s failed", result.source)
+            reason = redact(f"{exc.__class__.__name__}: {exc}".splitlines()[0])
+            with contextlib.suppress(SQLAlchemyError):
+                _record_rejected(database_url, result, started, "failed", reason[:2000])
+            raise SyncFailed(f"the sync failed, nothing was changed ({reason})") from exc
+        except BaseException:
+            # Interrupted (Ctrl-C, a stop signal): the transaction is rolled back; the run is recorded if it can be.
+            if trans.is_active:
+                trans.rollback()
+            with contextlib.suppress(Exception):
+                _record_rejected(database_url, result, started, "failed", "interrupted; nothing was changed")
             raise
