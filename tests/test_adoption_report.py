@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from bot.render.home import totals_text
 from scoring_helpers import add_account, add_instance, add_subscription, add_usage
 from sqlalchemy import select
 from sync_helpers import copy_fixture
 
+from bot.features.home.blocks import totals_text
 from db.models import MetricDefinition, SyncRun
 from db.queries.health import export_metric_columns
 from db.session import session_scope
