@@ -40,7 +40,7 @@ MAX_LIMIT = 100
 NO_MATCH_BELOW = 0.5
 NO_SEMANTIC = 0.5  # the "semantic" confidence feature when no embedding table is shipped
 POOL_FLOOR = 0.3  # BM25 hits below this share of the best one are not considered
-POOL_MAX = 300
+POOL_MAX = 150
 CANDIDATES = 60  # hits that get the fuzzy comparison (the slowest step)
 
 K1, B = 1.2, 0.6
@@ -556,7 +556,12 @@ def rank(index: Index, text: str, limit: int = 10) -> list[Ranked]:
     scores = _bm25(index, query)
     meaning = _meaning_scores(index, query)
     if meaning is not None:
-        for number in meaning.argsort()[-SEMANTIC_CANDIDATES:]:
+        closest = (
+            np.argpartition(meaning, -SEMANTIC_CANDIDATES)[-SEMANTIC_CANDIDATES:]
+            if len(meaning) > SEMANTIC_CANDIDATES
+            else range(len(meaning))
+        )
+        for number in closest:
             scores.setdefault(int(number), 0.0)
     if not scores:
         return []
@@ -568,9 +573,10 @@ def rank(index: Index, text: str, limit: int = 10) -> list[Ranked]:
         reverse=True,
     )[:POOL_MAX]
     staged = []
+    plan = _plan(index, query)
     for score, number in pool:
         doc = index.docs[number]
-        coverage, leaf, factor = _features(index, doc, query)
+        coverage, leaf, factor = _features(doc, query, plan)
         sense = float(meaning[number]) if meaning is not None else 0.0
         cheap = (W_BM25 * score / top + W_COVERAGE * coverage + W_LEAF * leaf + W_SEMANTIC * sense) * factor
         staged.append((cheap, number, coverage, leaf, factor, sense))
@@ -660,30 +666,49 @@ def _bm25(index: Index, query: Query) -> dict[int, float]:
     return scores
 
 
-def _features(index: Index, doc: _Doc, query: Query) -> tuple[float, float, float]:
-    """(coverage, leaf precision, context factor) of one definition for one question."""
-    # Coverage: how much of what the person typed (weighted by rarity) the definition speaks of.
-    covered = total = 0.0
+@dataclass(frozen=True)
+class _Plan:
+    """What scoring a definition needs from the question, worked out once per question, not per definition."""
+
+    words: list[tuple[str, float, list[tuple[str, float]]]]  # typed word, its rarity, its synonyms' words
+    total: float
+    weights: dict[str, float]
+    asked: frozenset[str]
+
+
+def _plan(index: Index, query: Query) -> _Plan:
+    planned = []
+    total = 0.0
     for word in query.typed:
         rarity = 1.0 + min(index.idf.get(word, 3.0), 3.0)
         if word in WEAK_WORDS:
             rarity *= WEAK_COVERAGE
         total += rarity
-        if word in doc.vocabulary:
+        others = [(alt, w) for alt, w in query.alternatives.get(word, {}).items() if alt != word]
+        planned.append((word, rarity, others))
+    asked = frozenset(alt for alts in query.alternatives.values() for alt in alts)
+    return _Plan(words=planned, total=total, weights=query.weights, asked=asked)
+
+
+def _features(doc: _Doc, query: Query, plan: _Plan) -> tuple[float, float, float]:
+    """(coverage, leaf precision, context factor) of one definition for one question."""
+    # Coverage: how much of what the person typed (weighted by rarity) the definition speaks of.
+    covered = 0.0
+    vocabulary = doc.vocabulary
+    for word, rarity, others in plan.words:
+        if word in vocabulary:
             covered += rarity
         else:
-            credit = max((w for alt, w in query.alternatives.get(word, {}).items() if alt in doc.vocabulary), default=0)
-            covered += rarity * credit
-    coverage = covered / total if total else 0.0
+            covered += rarity * max((w for alt, w in others if alt in vocabulary), default=0.0)
+    coverage = covered / plan.total if plan.total else 0.0
     # Leaf precision: how much of the key path's own name the question accounts for.
-    weights = query.weights
+    weights = plan.weights
     leaf = sum(weights.get(w, 0.0) for w in doc.leaf) / len(doc.leaf) if doc.leaf else 0.5
     # Context: active before removed; the time frame asked for; people vs things.
     audience = 1.0 if query.about_users == doc.about_users else AUDIENCE_MISMATCH
     factor = STATUS_FACTOR.get(doc.status, 0.7) * _time_factor(doc.time_frames, query.time_frame) * audience
     # "Projects with X turned on" is not answered by a count of X being disabled, and the other way round.
-    asked = {alt for alts in query.alternatives.values() for alt in alts}
-    if any(state in doc.leaf and state not in asked for state in UNASKED_STATES):
+    if any(state in doc.leaf and state not in plan.asked for state in UNASKED_STATES):
         factor *= UNASKED_STATE_FACTOR
     if doc.is_health_metric:  # the canonical metrics TAMs see in health scores win near-ties
         factor *= HEALTH_PRIOR
