@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import logging
 import time
+from datetime import datetime
 from typing import Any
 
 from slack_sdk import WebClient
@@ -13,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from db.session import session_factory
-from workflows.digest import RunResult, record_run, run_digest
+from workflows.digest import RunResult, month_totals, record_run, run_digest, summary_line
 from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.digest")
@@ -36,16 +37,20 @@ class WebClientPort:
         )
 
     def lookup_user(self, email: str) -> str | None:
+        return self.lookup_user_tz(email)[0]
+
+    def lookup_user_tz(self, email: str) -> tuple[str | None, str | None]:
+        """users.lookupByEmail: the user's id and the time zone of their profile (`tz`, an IANA name)."""
         try:
             response = self.client.users_lookupByEmail(email=email)
         except SlackApiError as exc:
             if exc.response.get("error") == "users_not_found":
-                return None
+                return None, None
             raise
         user = response.get("user") or {}
         if user.get("deleted") or user.get("is_bot"):
-            return None
-        return user.get("id")
+            return None, None
+        return user.get("id"), (user.get("tz") or None)
 
     def open_dm(self, user_id: str) -> str:
         return self.client.conversations_open(users=user_id)["channel"]["id"]
@@ -112,8 +117,13 @@ def run_and_report(
     pace_seconds: float = 1.0,
     workers: int = 4,
     client: WebClient | None = None,
+    local_time: datetime | None = None,
+    now: datetime | None = None,
 ) -> RunResult:
-    """Run the digest; unless dry, record the run and post the one-line summary to PRODUCT_ANALYTICS_CHANNEL."""
+    """Run the digest; unless dry, record the run and post the one-line summary to PRODUCT_ANALYTICS_CHANNEL.
+
+    With `local_time` (the clock's passes around the digest day), each TAM gets theirs when that time has come
+    in their own zone, and the summary, counting the whole month, is posted once everyone due has theirs."""
     from bot.app import make_web_client
     from bot.render.digest import render_digest
 
@@ -130,12 +140,24 @@ def run_and_report(
         dry_run=dry_run,
         pace_seconds=pace_seconds,
         workers=workers,
+        local_time=local_time,
+        fallback_tz=settings.timezone,
+        now=now,
     )
     if dry_run:
         return result
     summary_ts = None
     # A rerun that found every digest already delivered has nothing new to say.
-    if settings.product_analytics_channel and not result.nothing_happened:
+    should_post = not result.nothing_happened
+    if local_time is not None:
+        # A pass of the scheduled digest: one summary for the month once nobody is still waiting, and again
+        # only when a later pass delivers someone (a TAM whose delivery had failed, say).
+        sent, listed, posted = month_totals(sessions, month)
+        result.summary_text = summary_line(result, totals=(sent, listed))
+        should_post = not result.not_yet and (bool(result.tams_messaged) or (should_post and not posted))
+        if not (should_post or result.tams_messaged or result.failures):
+            return result  # a quiet pass: nothing to record either
+    if settings.product_analytics_channel and should_post:
         try:
             assert port is not None
             summary_ts = port.post_summary(settings.product_analytics_channel, result.summary_text)

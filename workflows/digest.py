@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.models import Account, Instance, UsageMonthly
 from db.models.digest import DigestDelivery, DigestRun, SlackUserCache
 from db.session import inserted_id, rows_changed
+from workflows.digest_schedule import due_at, due_window
 from workflows.ports import SlackEdge
 from workflows.settings import Settings
 
@@ -257,6 +258,10 @@ class SlackPort(Protocol):
 
     def lookup_user(self, email: str) -> str | None: ...
 
+    def lookup_user_tz(self, email: str) -> tuple[str | None, str | None]:
+        """(user id, IANA time zone of their profile); (None, None) when the email is not in Slack."""
+        ...
+
     def open_dm(self, user_id: str) -> str: ...
 
     def post(self, channel: str, text: str, blocks: list[dict[str, Any]], metadata: dict[str, Any]) -> str: ...
@@ -271,30 +276,37 @@ Renderer = Callable[[TamDigest], list[dict[str, Any]]]
 
 
 # ----------------------------------------------------------------------------- Slack user lookup, cached
-def find_slack_user(
+def find_slack_person(
     sessions: sessionmaker[Session], slack: SlackPort, email: str, *, now: datetime | None = None, write: bool = True
-) -> str | None:
-    """The Slack user id for `email` (None: not in Slack), from the cache while fresh."""
+) -> tuple[str | None, str | None]:
+    """(Slack user id, profile time zone) for `email` ((None, None): not in Slack), from the cache while fresh."""
     now = now or datetime.now(UTC)
     email = email.strip().lower()
     with sessions() as session:
         cached = session.get(SlackUserCache, email)
         if cached is not None and _aware(cached.expires_at) > now:
-            return cached.user_id
-    user_id = slack.lookup_user(email)
+            return cached.user_id, cached.tz
+    user_id, tz = slack.lookup_user_tz(email)
     if write:
         ttl = USER_CACHE_FOUND_TTL if user_id else USER_CACHE_MISSING_TTL
         with sessions() as session:
             row = session.get(SlackUserCache, email)
             if row is None:
-                session.add(SlackUserCache(email=email, user_id=user_id, fetched_at=now, expires_at=now + ttl))
+                session.add(SlackUserCache(email=email, user_id=user_id, tz=tz, fetched_at=now, expires_at=now + ttl))
             else:
-                row.user_id, row.fetched_at, row.expires_at = user_id, now, now + ttl
+                row.user_id, row.tz, row.fetched_at, row.expires_at = user_id, tz, now, now + ttl
             try:
                 session.commit()
             except IntegrityError:  # another run cached it at the same moment: theirs is as good
                 session.rollback()
-    return user_id
+    return user_id, tz
+
+
+def find_slack_user(
+    sessions: sessionmaker[Session], slack: SlackPort, email: str, *, now: datetime | None = None, write: bool = True
+) -> str | None:
+    """The Slack user id for `email` (None: not in Slack), from the cache while fresh."""
+    return find_slack_person(sessions, slack, email, now=now, write=write)[0]
 
 
 # ----------------------------------------------------------------------------- claiming deliveries
@@ -437,6 +449,9 @@ class RunResult:
     compose_seconds: float = 0.0
     previews: list[tuple[TamDigest, list[dict[str, Any]]]] = field(default_factory=list)  # dry run
     summary_text: str = ""
+    # A scheduled pass (local_time given): when each TAM's digest is due in their own zone, and who must wait.
+    due: dict[str, datetime] = field(default_factory=dict)
+    not_yet: list[str] = field(default_factory=list)
 
     def merge(self, other: RunResult) -> None:
         for name in (
@@ -446,8 +461,10 @@ class RunResult:
             "tams_not_found",
             "failures",
             "previews",
+            "not_yet",
         ):
             getattr(self, name).extend(getattr(other, name))
+        self.due.update(other.due)
         self.instances_listed += other.instances_listed
         self.messages_posted += other.messages_posted
         self.parts_recovered += other.parts_recovered
@@ -457,10 +474,13 @@ class RunResult:
         return not (self.tams_messaged or self.tams_not_found or self.failures or self.accounts_without_tam)
 
 
-def summary_line(result: RunResult) -> str:
+def summary_line(result: RunResult, totals: tuple[int, int] | None = None) -> str:
+    """One line for PRODUCT_ANALYTICS_CHANNEL; `totals` (TAMs sent, instances listed) counts the whole month
+    (a scheduled digest goes out over several passes, one per time zone)."""
+    messaged, listed = totals if totals is not None else (len(result.tams_messaged), result.instances_listed)
     parts = [
-        f"Unknown-instance digest {result.month}: {len(result.tams_messaged)} TAMs messaged",
-        f"{result.instances_listed:,} instances listed",
+        f"Unknown-instance digest {result.month}: {messaged} TAMs messaged",
+        f"{listed:,} instances listed",
         f"{len(result.tams_not_found)} TAMs not found in Slack"
         + (
             f" ({', '.join(result.tams_not_found[:10])}{'…' if len(result.tams_not_found) > 10 else ''})"
@@ -469,7 +489,7 @@ def summary_line(result: RunResult) -> str:
         ),
         f"{len(result.accounts_without_tam)} accounts with Unknown instances but no TAM",
     ]
-    if result.already_sent:
+    if result.already_sent and totals is None:
         parts.append(f"{len(result.already_sent)} already had theirs")
     if result.failures:
         parts.append(f"{len(result.failures)} failed (will be retried on the next run)")
@@ -488,8 +508,14 @@ def run_digest(
     now: datetime | None = None,
     on_part_posted: Callable[[str, int], None] | None = None,
     workers: int = 1,
+    local_time: datetime | None = None,
+    fallback_tz: str = "UTC",
 ) -> RunResult:
     """Compose and deliver (or, with dry_run, only compose and look up: nothing is written or sent).
+
+    `local_time` (naive: the digest day at 09:00, say) makes this a scheduled pass: a TAM's digest goes out
+    only once that time has come in the time zone of their Slack profile (else `fallback_tz`); the others
+    are listed in `not_yet` for a later pass. `result.due` says when each TAM's is due (dry runs too).
 
     `on_part_posted(tam_email, part)` runs after Slack accepted a part and before it is recorded: tests
     use it to simulate a crash at the worst moment.
@@ -523,15 +549,20 @@ def run_digest(
         if delivered.get(digest.tam_email) == "sent":
             out.already_sent.append(digest.tam_email)
             return
-        parts = render(digest)
         if dry_run:
+            parts = render(digest)
             out.previews.append((digest, parts))
-            if slack is not None and find_slack_user(sessions, slack, digest.tam_email, write=False) is None:
-                out.tams_not_found.append(digest.tam_email)
+            user_id, tz = (None, None)
+            if slack is not None:
+                user_id, tz = find_slack_person(sessions, slack, digest.tam_email, write=False)
+                if user_id is None:
+                    out.tams_not_found.append(digest.tam_email)
+            if local_time is not None:
+                out.due[digest.tam_email] = due_at(local_time, tz, fallback_tz)
             return
         assert slack is not None, "sending needs Slack"
         try:
-            user_id = find_slack_user(sessions, slack, digest.tam_email)
+            user_id, tz = find_slack_person(sessions, slack, digest.tam_email)
         except Exception as exc:  # Slack kept failing even after retries: try this TAM next run
             log.warning("lookup of %s failed: %s", digest.tam_email, exc)
             out.failures.append(f"{digest.tam_email}: Slack lookup failed ({exc})")
@@ -539,6 +570,12 @@ def run_digest(
         if user_id is None:
             out.tams_not_found.append(digest.tam_email)
             return
+        if local_time is not None:
+            due = out.due[digest.tam_email] = due_at(local_time, tz, fallback_tz)
+            if now < due:
+                out.not_yet.append(digest.tam_email)
+                return
+        parts = render(digest)
         ticket = claim(
             sessions,
             tam_email=digest.tam_email,
@@ -586,7 +623,7 @@ def run_digest(
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="digest") as pool:
             for future in [pool.submit(one, d) for d in composition.digests]:
                 future.result()
-    for name in ("tams_messaged", "already_sent", "in_progress_elsewhere", "tams_not_found", "failures"):
+    for name in ("tams_messaged", "already_sent", "in_progress_elsewhere", "tams_not_found", "failures", "not_yet"):
         getattr(result, name).sort()
     result.summary_text = summary_line(result)
     return result
@@ -688,9 +725,37 @@ def current_month(timezone: str) -> str:
     return month_key(datetime.now(ZoneInfo(timezone)))
 
 
-def scheduled_run(settings: Settings, edge: SlackEdge | None) -> str:
-    """The scheduler's entry point (PERIODIC_JOBS): this month's digest, then the summary line."""
-    return _edge(edge).deliver_digest(month=current_month(settings.timezone)).summary_text
+def scheduled_run(settings: Settings, edge: SlackEdge | None, now: datetime | None = None) -> str:
+    """The scheduler's entry point (PERIODIC_JOBS), every 15 minutes around the digest day: deliver to the TAMs
+    whose 09:00 (the digest's local time) has come in their own time zone; the summary once all have theirs."""
+    from zoneinfo import ZoneInfo
+
+    from workflows.scheduler import parse_trigger
+
+    now = now or datetime.now(UTC)
+    found = due_window(parse_trigger("digest", settings), ZoneInfo(settings.timezone), now)
+    if found is None:
+        return "no digest is due around now"
+    month, wall = found
+    result = _edge(edge).deliver_digest(month=month, local_time=wall, now=now)
+    waiting = f"; {len(result.not_yet)} TAM(s) get theirs later in their own time zone" if result.not_yet else ""
+    return result.summary_text + waiting
+
+
+def month_totals(sessions: sessionmaker[Session], month: str) -> tuple[int, int, bool]:
+    """(TAMs sent, instances listed, summary already posted) for `month`, over every run so far."""
+    with sessions() as session:
+        sent, instances = session.execute(
+            select(func.count(), func.coalesce(func.sum(DigestDelivery.instance_count), 0)).where(
+                DigestDelivery.month == month, DigestDelivery.status == "sent"
+            )
+        ).one()
+        posted = session.scalar(
+            select(func.count())
+            .select_from(DigestRun)
+            .where(DigestRun.month == month, DigestRun.summary_ts.is_not(None))
+        )
+    return int(sent), int(instances), bool(posted)
 
 
 def _edge(edge: SlackEdge | None) -> SlackEdge:

@@ -135,4 +135,21 @@ def format_report(report: AccountReport) -> str:
         label = report.measures[key].label
         out.append(f"  {label:<22} {sparkline(series)}  now {last.color}{_change(key, last.change)}")
     out.append(f"  {'Product health':<22} {sparkline(t.overall)}  now {t.overall[-1].color}")
+    out.extend(_adoption_lines(report))
     return "\n".join(out)
+
+
+def _adoption_lines(report: AccountReport) -> list[str]:
+    """User adoption (share of monthly active users, with its series) and each use case's features."""
+    a = report.adoption
+    if a is None:
+        return []
+    out = ["", f"User adoption ({len(a.instance_ids)} reporting primary instance(s) pooled):"]
+    for r in a.ratios.values():
+        points = tuple(TrendPoint(p.month, p.value, None, "No data", None) for p in r.series)
+        out.append(f"  {r.label:<22} {sparkline(points)}  {r.sentence.split(': ', 1)[-1]}")
+    out.append("Features in use:")
+    for uc in a.use_cases.values():
+        states = ", ".join(f"{f.label} ({f.state_words})" for f in uc.features)
+        out.append(f"  {uc.label}: {states}")
+    return out

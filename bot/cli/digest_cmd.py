@@ -21,6 +21,7 @@ def register(cli: click.Group) -> None:
         from bot.render.digest import render_digest_text
         from db.migrate import current_heads
         from workflows.digest import current_month, parse_month
+        from workflows.digest_schedule import scheduled_wall_time, when_text
 
         settings = settings_from(ctx)
         try:
@@ -37,7 +38,12 @@ def register(cli: click.Group) -> None:
         try:
             if not current_heads(settings.database_url):
                 raise Failure("The database has no schema yet: run `usagebot db upgrade` first.")
-            result = run_and_report(settings, month=month_key, tam_email=tam_email, dry_run=dry_run, pace_seconds=pace)
+            # A dry run says when each TAM would get theirs on the digest day, in their own time zone; a real run
+            # by hand sends now, whatever the time.
+            wall = scheduled_wall_time(settings, month_key) if dry_run else None
+            result = run_and_report(
+                settings, month=month_key, tam_email=tam_email, dry_run=dry_run, pace_seconds=pace, local_time=wall
+            )
         except Failure:
             raise
         except Exception as exc:  # database or Slack down: a clean message, the log has details
@@ -49,6 +55,9 @@ def register(cli: click.Group) -> None:
                 click.echo("")
                 click.echo(render_digest_text(digest_))
                 click.echo(f"  -> {len(parts)} message(s), {sum(len(p['blocks']) for p in parts)} blocks")
+                due = result.due.get(digest_.tam_email)
+                if due is not None:
+                    click.echo(f"  -> {when_text(due)}")
         click.echo("")
         click.echo(result.summary_text)
         if result.tams_not_found:

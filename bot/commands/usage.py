@@ -55,6 +55,9 @@ ALIASES: dict[str, str] = {
     "util": "utilization",
     "licenses": "utilization",
     "health": "health",
+    "adoption": "adoption",
+    "adopt": "adoption",
+    "features": "adoption",
     "instances": "instances",
     "instance": "instances",
     "namespaces": "instances",
@@ -170,17 +173,19 @@ def account_answer(
     opts = _options(session, report, viewer, rules)
     if shared_by:
         opts = ViewOptions(opts.may_relabel, opts.label_versions, opts.behind, interactive=False, shared_by=shared_by)
-    if view == "trends":
+    if view in ("trends", "adoption"):
         chart = None
         if with_chart:
-            from bot.charts import trends_png
+            from bot.charts import adoption_png, trends_png
+
+            draw = adoption_png if view == "adoption" else trends_png
 
             def chart() -> bytes:
-                return trends_png(report)
+                return draw(report)
 
-        from bot.render.usage import render_trends
+        from bot.render.usage import render_adoption, render_trends
 
-        return render_trends(report, opts, chart=chart)
+        return (render_adoption if view == "adoption" else render_trends)(report, opts, chart=chart)
     return RENDERERS.get(view, RENDERERS["summary"])(report, opts)
 
 

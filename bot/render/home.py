@@ -36,6 +36,8 @@ _FLAG_WORDS: dict[str, str] = {
     "no_production": "no Production instance",
     "over_licensed": "over licensed",
     "version_behind": "version behind",
+    "purchase_intent": "💰 paid-for capabilities unused",
+    "operational_metrics_not_shared": "usage data not shared",
 }
 
 
@@ -136,7 +138,10 @@ def render_home(portfolio: Portfolio, scopes: tuple[Scope, ...], page: int = 1) 
     """The Home tab for one page of a portfolio; `scopes` are the views this person may switch to."""
     shown, pages, accounts = portfolio.page(page, PAGE_SIZE)
     as_of = portfolio.as_of.strftime("%Y-%m") if portfolio.as_of else "no data loaded yet"
-    context = f"Data as of *{as_of}*  ·  sorted by need: product health Red first, then lowest utilization"
+    context = (
+        f"Data as of *{as_of}*  ·  sorted by need: product health Red first, then purchase intent, "
+        "then lowest utilization"
+    )
     if pages > 1:
         context += f"  ·  page {shown} of {pages}"
     blocks: list[dict[str, Any]] = [

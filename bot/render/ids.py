@@ -3,7 +3,7 @@
 Renderers (pure) put these on buttons; `bot/actions/usage.py` and colleagues' modules listen to them.
 Values are compact JSON (`encode_value` / `decode_value`), always under Slack's 2,000 characters.
 
-- `usage_view:<view>`: Summary / Utilization / Health / Instances / Trends. Value: a=account id.
+- `usage_view:<view>`: Summary / Utilization / Health / Adoption / Instances / Trends. Value: a=account id.
   Handled by bot/actions/usage.py.
 - `usage_pick:<n>`: one of several candidate accounts. Value: a=account id, v=view. bot/actions/usage.py.
 - `usage_share`: Share to channel. Value: a=account id, v=view. bot/actions/usage.py.
@@ -28,7 +28,7 @@ import json
 from typing import Any
 
 # Account views: the subcommands of `/usage <account> <view>` (summary is the default).
-VIEWS: tuple[str, ...] = ("summary", "utilization", "health", "instances", "versions", "trends")
+VIEWS: tuple[str, ...] = ("summary", "utilization", "health", "adoption", "instances", "versions", "trends")
 
 VIEW_ACTION_PREFIX = "usage_view:"
 PICK_ACTION_PREFIX = "usage_pick:"

@@ -32,12 +32,18 @@ from bot.render.format import (
     ym,
 )
 from bot.render.limits import Block, clip, fit_to_limits, pack_lines, summarize
+from scoring.adoption import AdoptionRatio, FeatureUse
+from scoring.adoption_flags import EXEMPTION, NOT_SHARED_ACTION, SUBSCRIPTION_DATA_ONLY
 from scoring.model import MEASURE_KEYS, AccountMeasure, AccountReport, InstanceMonth, MeasureResult
+
+PURCHASE_INTENT = "purchase_intent"
+NOT_SHARED = "operational_metrics_not_shared"
 
 VIEW_TITLES: dict[str, str] = {
     "summary": "Summary",
     "utilization": "Utilization",
     "health": "Health",
+    "adoption": "Adoption",
     "instances": "Instances",
     "versions": "Versions",
     "trends": "Trends",
@@ -174,8 +180,13 @@ def render_summary(report: AccountReport, opts: ViewOptions = ViewOptions()) -> 
     not_reporting = sum(1 for s in report.subscriptions if not s.reporting)
     status = f"last ping {day(last)}" + (f" · {not_reporting} subscription(s) not reporting" if not_reporting else "")
     body.append(section(f"*Instances*: {type_line}{nudge}\n*Reporting*: {status}"))
-    if report.flags:
-        flags = [f"• :triangular_flag_on_post: {escape(f.message)}" for f in report.flags]
+    adoption = _adoption_line(report)
+    if adoption:
+        body.append(section(adoption))
+    body += _intent_blocks(report)
+    others = [f for f in report.flags if f.kind != PURCHASE_INTENT]
+    if others:
+        flags = [f"• :triangular_flag_on_post: {escape(f.message)}" for f in others]
         body.append(section("*Flags*\n" + "\n".join(summarize(flags, 8, "more flags"))))
     return _finish(report, "summary", body, opts, f"product health {overall.color}, license utilization {lu.color}")
 
@@ -227,7 +238,11 @@ def _inputs(inputs: Sequence[Any]) -> str:
 
 
 def _measure_block(
-    m: AccountMeasure, subs: Mapping[str, str], insts: Mapping[int, str], by_id: Mapping[int, InstanceMonth]
+    m: AccountMeasure,
+    subs: Mapping[str, str],
+    insts: Mapping[int, str],
+    by_id: Mapping[int, InstanceMonth],
+    no_data_note: str = "",
 ) -> list[str]:
     lines = [f"*{escape(m.label)}*: {_measure_short(m)}", escape(m.sentence)]
     if m.inputs:
@@ -266,8 +281,26 @@ def _measure_block(
     if left:
         lines.append("Left out: " + "; ".join(summarize(left, 6)))
     if m.reason and m.score is None:
-        lines.append(f"No score: {escape(m.reason)}")
+        lines.append(f"No score: {no_data_note or escape(m.reason)}")
     return lines
+
+
+def _not_shared_lines(report: AccountReport) -> list[str]:
+    """Why use-case measures are empty when instances share Subscription Data only (instead of "No data")."""
+    flags = [f for f in report.flags if f.kind == NOT_SHARED]
+    if not flags:
+        return []
+    insts = _inst_names(report)
+    whys = [
+        f"• *{escape(insts.get(f.instance_id or 0, str(f.instance_id)))}*: {escape(', '.join(f.details))}"
+        for f in flags
+    ]
+    return [
+        ":information_source: *Why some measures have no data*",
+        *summarize(whys, 6, "more instances"),
+        f"The customer shares {escape(SUBSCRIPTION_DATA_ONLY)} for these instances. {escape(EXEMPTION)}",
+        f"*What you can do*: {escape(NOT_SHARED_ACTION)}",
+    ]
 
 
 def render_health(report: AccountReport, opts: ViewOptions = ViewOptions()) -> Answer:
@@ -284,11 +317,16 @@ def render_health(report: AccountReport, opts: ViewOptions = ViewOptions()) -> A
         ),
         divider(),
     ]
+    not_shared = _not_shared_lines(report)
+    if not_shared:
+        body += [*(section(t) for t in pack_lines(not_shared)), divider()]
     subs, insts = _sub_names(report), _inst_names(report)
     by_id = {i.instance.id: i for i in report.instances}
     for key in MEASURE_KEYS:
         m = report.measures[key]
-        body += [section(t) for t in pack_lines(_measure_block(m, subs, insts, by_id))]
+        note = f"the customer shares {SUBSCRIPTION_DATA_ONLY} for some Production instances (see above)"
+        lines = _measure_block(m, subs, insts, by_id, escape(note) if not_shared else "")
+        body += [section(t) for t in pack_lines(lines)]
     return _finish(report, "health", body, opts, f"product health {overall.color}")
 
 
@@ -396,10 +434,80 @@ def render_trends(
     return Answer(answer.text, answer.blocks, chart=chart)
 
 
+def _intent_blocks(report: AccountReport) -> list[Block]:
+    return [
+        section(f":moneybag: *Purchase intent*: {escape(f.message)}") for f in report.flags if f.kind == PURCHASE_INTENT
+    ]
+
+
+def _adoption_line(report: AccountReport) -> str:
+    """The summary's one line of user adoption: each ratio of the month shown."""
+    a = report.adoption_now
+    if a is None or not a.ratios:
+        return ""
+    parts = [f"{escape(r.label)} {_ratio_now(r)}" for r in a.ratios.values()]
+    return "*User adoption* (share of monthly active users): " + " · ".join(parts)
+
+
+def _ratio_now(r: AdoptionRatio) -> str:
+    if r.not_in_export:
+        return "not in the export"
+    return pct(r.value) if r.value is not None else "n/a"
+
+
+def _feature_line(f: FeatureUse, definitions: Mapping[str, str]) -> str:
+    icon = {"in_use": ":white_check_mark:", "not_used": ":x:"}.get(f.state, ":grey_question:")
+    value = f" ({number(f.value)})" if f.value is not None else ""
+    tier = f" · {escape(f.tier)}" if f.tier else ""
+    line = f"{icon} *{escape(f.label)}*: {f.state_words}{value} · `{escape(f.metric)}`{tier}"
+    definition = definitions.get(f.key_path or "")
+    if definition:
+        line += f"\n      _{escape(clip(definition, 200))}_"
+    return line
+
+
+def render_adoption(
+    report: AccountReport, opts: ViewOptions = ViewOptions(), chart: Callable[[], bytes] | None = None
+) -> Answer:
+    """User adoption ratios with 12-month sparklines, then each use case's features in use or not."""
+    a = report.adoption
+    body: list[Block] = _intent_blocks(report)
+    if a is None:
+        body.append(section("_No adoption rules are loaded._"))
+        return _finish(report, "adoption", body, opts, "user adoption")
+    rows = []
+    for r in a.ratios.values():
+        spark = sparkline([p.value for p in r.series]) if r.series else ""
+        who = f"{number(r.users)} of {number(r.active_users)}" if r.value is not None else (r.reason or "")
+        rows.append((r.label, spark, _ratio_now(r) if not r.not_in_export else "-", who))
+    width = max(len(x[0]) for x in rows)
+    table = "\n".join(f"{lab:<{width}}  {sp}  {now:>4}  {who}" for lab, sp, now, who in rows)
+    span = f"{ym(a.months[0])} to {ym(a.months[-1])}" if a.months else ym(a.month)
+    n = len(a.instance_ids)
+    column = next(iter(a.ratios.values())).denominator
+    intro = (
+        f"*User adoption*: share of monthly active users (`{escape(column)}`) who did each, pooled over "
+        f"{n} reporting primary instance{'s' if n != 1 else ''} or namespace{'s' if n != 1 else ''} "
+        f"({span}, oldest first; `·` = no data)"
+    )
+    body.append(section(clip(f"{intro}\n```{escape(table)}```", 3000)))
+    if chart is not None:
+        where = "below" if opts.shared_by else "in your DM with me"
+        body.append(context(f":bar_chart: The chart is {where}."))
+    body.append(divider())
+    for uc in a.use_cases.values():
+        used = uc.having("in_use")
+        head = f"*{escape(uc.label)}*: {len(used)} of {len(uc.features)} features in use in {ym(a.month)}"
+        body += [section(t) for t in pack_lines([head, *(_feature_line(f, report.definitions) for f in uc.features)])]
+    answer = _finish(report, "adoption", body, opts, f"user adoption and features in use, {ym(a.month)}")
+    return Answer(answer.text, answer.blocks, chart=chart)
+
+
 RENDERERS = {
     "summary": render_summary,
     "utilization": render_utilization,
     "health": render_health,
+    "adoption": render_adoption,
     "instances": render_instances,
     "versions": render_versions,
     "trends": render_trends,
@@ -419,6 +527,7 @@ HELP_TEXT = (
     "• `/usage acme`: summary card (health, utilization, instances, flags)\n"
     "• `/usage acme utilization`: seats, billable users and utilization per subscription\n"
     "• `/usage acme health`: every colour explained: inputs, formula, band, next threshold, weights\n"
+    "• `/usage acme adoption`: share of active users per use case, features in use, purchase intent\n"
     "• `/usage acme instances`: every instance and namespace; label the Unknown ones\n"
     "• `/usage acme versions`: self-managed instances, oldest version first\n"
     "• `/usage acme trends`: 12-month sparklines and a chart\n"

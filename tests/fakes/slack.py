@@ -78,6 +78,7 @@ class FakeSlack(LocalServer):
         is_ultra_restricted: bool = False,
         is_bot: bool = False,
         deleted: bool = False,
+        tz: str | None = "UTC",
         enterprise_id: str | None = None,
     ) -> dict[str, Any]:
         name = name or user_id.lower()
@@ -90,7 +91,7 @@ class FakeSlack(LocalServer):
             "is_bot": is_bot,
             "is_restricted": is_restricted,
             "is_ultra_restricted": is_ultra_restricted,
-            "tz": "UTC",
+            "tz": tz,
             "profile": {"email": email, "real_name": name.title(), "display_name": name},
         }
         if enterprise_id:
