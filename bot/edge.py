@@ -33,23 +33,23 @@ class BoltSlackEdge:
         local_time: datetime | None = None,
         now: datetime | None = None,
     ) -> RunResult:
-        from bot.digest_slack import run_and_report
+        from bot.features.digest.delivery import run_and_report
 
         return run_and_report(self.settings, month=month, tam_email=tam_email, local_time=local_time, now=now)
 
     def post_pending_threads(self, sessions: Callable[[], Session]) -> list[str]:
-        from bot.views.data_quality import post_unposted
+        from bot.features.data_quality.views import post_unposted
 
         if not self.settings.secret("slack_bot_token"):
             return []
         return post_unposted(sessions, make_web_client(self.settings), self.settings)
 
     def after_sync(self, result: SyncResult) -> list[str]:
-        from bot.sync_job import SlackSyncFollowUp
+        from bot.features.sync.jobs import SlackSyncFollowUp
 
         return SlackSyncFollowUp(self.settings).after_sync(result)
 
     def report_sync_failure(self, outcome: SyncOutcome) -> None:
-        from bot.sync_job import SlackSyncFollowUp
+        from bot.features.sync.jobs import SlackSyncFollowUp
 
         SlackSyncFollowUp(self.settings).report_sync_failure(outcome)

@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime
 
 from scoring_helpers import add_account, add_instance, add_subscription, add_usage
 
-from bot.charts import adoption_png
-from bot.commands.usage import Viewer, account_answer, parse
-from bot.render import ids
-from bot.render.format import blocks_to_text
-from bot.render.limits import check_limits
+from bot.blocks import ids
+from bot.blocks.format import blocks_to_text
+from bot.blocks.limits import check_limits
+from bot.features.usage.chart import adoption_png
+from bot.features.usage.command import Viewer, account_answer, parse
 from db.models import SyncRun
 from db.session import session_scope
 from scoring.trends import window

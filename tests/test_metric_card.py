@@ -9,8 +9,8 @@ import yaml
 from click.testing import CliRunner
 
 from bot.cli import cli
-from bot.commands.usage import answer_text
-from bot.render.metric_card import card_text, render_lookup
+from bot.features.metric.blocks import card_text, render_lookup
+from bot.features.usage.command import answer_text
 from db.session import session_scope
 from workflows.metric_card import from_definition, lookup, metrics_url, reported_in
 from workflows.metrics_import import SAMPLE_PATH, import_definitions
@@ -91,7 +91,7 @@ def test_the_card_says_everything_and_escapes_it(db_url: str, tmp_path: Path) ->
 
 
 def test_the_request_flow_shows_the_same_card(db_url: str) -> None:
-    from bot.render.metric_request import candidates_view
+    from bot.features.metric_request.blocks import candidates_view
 
     _sample(db_url)
     with session_scope(db_url) as session:

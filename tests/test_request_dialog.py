@@ -22,7 +22,7 @@ from request_helpers import (
 )
 from sqlalchemy import select
 
-from bot.render.limits import check_limits
+from bot.blocks.limits import check_limits
 from db.models import Account, MetricRequest
 from db.session import session_scope
 from workflows.outbox import marker
@@ -188,7 +188,7 @@ def test_request_metric_button_prefills_the_account(app_url: str, fake_slack: Fa
 
 
 def test_many_product_groups_use_an_external_select(app_url: str, fake_slack: FakeSlack) -> None:
-    from bot.render.metric_request import form_view
+    from bot.features.metric_request.blocks import form_view
 
     areas = [f"group_{i:03d}" for i in range(150)]
     view = form_view(areas)

@@ -253,7 +253,7 @@ def _aware(value: datetime | None) -> datetime | None:
 
 # ----------------------------------------------------------------------------- Slack, as the digest needs it
 class SlackPort(Protocol):
-    """What delivering needs from Slack; `bot/digest_slack.py` implements it with slack_sdk's WebClient
+    """What delivering needs from Slack; `bot/features/digest/delivery.py` implements it with slack_sdk's WebClient
     (whose retry handlers wait out 429s and retry 5xx). Methods raise on a failure that retries didn't fix."""
 
     def lookup_user(self, email: str) -> str | None: ...
@@ -271,7 +271,7 @@ class SlackPort(Protocol):
         ...
 
 
-# A renderer turns one TAM's digest into messages: [{"text": …, "blocks": […]}, …]. bot/render/digest.py.
+# A renderer turns one TAM's digest into messages: [{"text": …, "blocks": […]}, …]. bot/features/digest/blocks.py.
 Renderer = Callable[[TamDigest], list[dict[str, Any]]]
 
 
@@ -700,6 +700,20 @@ def _deliver(
         last_error=None,
     )
     return posted, recovered, instance_count
+
+
+def summary_due(sessions: sessionmaker[Session], result: RunResult) -> bool:
+    """Whether the channel should hear about this run: when it sent someone their digest, or when the month has
+    no summary yet. A rerun that sent nothing (all delivered already, or still nobody to send to) stays quiet."""
+    if result.tams_messaged:
+        return True
+    with sessions() as session:
+        posted = session.scalar(
+            select(func.count())
+            .select_from(DigestRun)
+            .where(DigestRun.month == result.month, DigestRun.summary_ts.is_not(None))
+        )
+    return not posted
 
 
 def record_run(sessions: sessionmaker[Session], result: RunResult, summary_ts: str | None) -> None:

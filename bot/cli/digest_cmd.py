@@ -17,8 +17,8 @@ def register(cli: click.Group) -> None:
     @click.pass_context
     def digest(ctx: click.Context, month: str | None, dry_run: bool, tam_email: str | None, pace: float) -> None:
         """DM each TAM their accounts' Unknown instances (exactly once per TAM and month)."""
-        from bot.digest_slack import run_and_report
-        from bot.render.digest import render_digest_text
+        from bot.features.digest.blocks import render_digest_text
+        from bot.features.digest.delivery import run_and_report
         from db.migrate import current_heads
         from workflows.digest import current_month, parse_month
         from workflows.digest_schedule import scheduled_wall_time, when_text

@@ -95,8 +95,8 @@ def register(cli: click.Group) -> None:
         """A metric's card, by key path or in plain words, e.g. `usagebot metrics show counts.merge_requests`."""
         from sqlalchemy.exc import SQLAlchemyError
 
-        from bot.render.format import blocks_to_text
-        from bot.render.metric_card import render_lookup
+        from bot.blocks.format import blocks_to_text
+        from bot.features.metric.blocks import render_lookup
         from db.session import session_scope
         from workflows.metric_card import lookup
 
