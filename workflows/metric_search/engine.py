@@ -69,7 +69,8 @@ _STOP_TEXT = """a an the of in on at for to from and or by with about into over 
     what which when where why can could would should will shall may might any some all each every please show tell
     me my i get got give find see know want need number numbers count counts counting amount total totals use used
     uses using usage have has had having than then so if not no yes just also only very really customer customers
-    metric metrics s ve re ll d t m don doesn isn aren didn haven hasn wasn weren whats"""
+    metric metrics s ve re ll d t m don doesn isn aren didn haven hasn wasn weren whats times someone somebody
+    anyone anybody everyone everybody something anything thing things"""
 STOP_WORDS = frozenset(_STOP_TEXT.split())
 
 # Generic verbs ("how many pipelines ran", "do they use") say little about which metric is meant.
@@ -129,6 +130,13 @@ KEY_NOISE = frozenset(
 KEY_NOISE_STEMS: frozenset[str] = frozenset()  # filled below, once stem() exists
 
 _WORD = re.compile(r"[a-z0-9]+")
+# The dictionary counts things; it rarely times or averages them. A question asking for a duration, an
+# average or a share ("time to merge", "how long", "average", "percentage", "uptime") is answered only by
+# a definition that speaks of it too. ("rate" is not here: a success rate is worked out from two counts.)
+MEASURE_WORDS = frozenset(
+    {"time", "long", "duration", "durations", "average", "avg", "mean", "median", "percentage", "percent", "pct"}
+    | {"ratio", "latency", "speed", "fast", "slow", "uptime", "downtime", "sla", "turnaround", "wait", "elapsed"}
+)
 TIME_VOCABULARY = frozenset(w for group in TIME_WORDS.values() for w in group) | TIME_FILLERS | frozenset(TIME_HINTS)
 
 
@@ -156,10 +164,17 @@ IRREGULAR = {"ran": "run", "made": "make", "built": "build", "saw": "see", "seen
 IRREGULAR.update({"written": "write", "did": "do", "done": "do", "went": "go", "got": "get", "taken": "take"})
 
 
+# "times" counts occurrences ("number of times the widget was expanded"); "time" is a duration ("time to
+# merge"). Stemming them together would make every "number of times…" metric answer duration questions.
+KEEP_AS_IS = frozenset({"times"})
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A light, predictable stemmer: plural, -ing, -ed and final -e, enough to match create/created/creating."""
     w = IRREGULAR.get(word, word)
+    if w in KEEP_AS_IS:
+        return w
     if len(w) > 4 and w.endswith("ies"):
         w = w[:-3] + "y"
     elif len(w) > 4 and w.endswith("sses"):
@@ -252,6 +267,7 @@ class Query:
     about_users: bool  # the question asks about people (unique users), not about things
     text: str  # the typed words joined, for fuzzy comparison
     sentence: str = ""  # the question with typos corrected, for meaning similarity
+    measures: frozenset[str] = frozenset()  # stemmed words asking for a duration, an average, a share…
 
     @property
     def terms(self) -> set[str]:
@@ -319,6 +335,7 @@ def parse_query(text: str, synonyms: Synonyms, speller: Speller | None = None) -
             alternatives[word] = {word: 1.0}
             typed.append(word)
     about_users = any(USER_WORDS.intersection(alternatives[w]) for w in typed)
+    measures = frozenset(stem(t) for t in tokens if t in MEASURE_WORDS)
     return Query(
         groups=groups,
         typed=typed,
@@ -327,6 +344,7 @@ def parse_query(text: str, synonyms: Synonyms, speller: Speller | None = None) -
         about_users=about_users,
         text=" ".join(typed),
         sentence=" ".join(t for t in tokens if t not in STOP_WORDS),
+        measures=measures,
     )
 
 
@@ -603,9 +621,13 @@ def rank(index: Index, text: str, limit: int = 10) -> list[Ranked]:
             "margin": max(score - runner_up, 0.0) / score if score > 0 else 0.0,
             "semantic": sense if meaning is not None else NO_SEMANTIC,
             "relative": score / best,
+            "unmet_measure": 1.0 if query.measures and not (query.measures & doc.vocabulary) else 0.0,
         }
         out.append(Ranked(doc=doc, rank=score, features=features))
     return out
+
+
+MISSING_CAP = 6.0  # idf from which a word counts as fully specific (in under ~1% of definitions); unknown words too
 
 
 def _missing(index: Index, doc: _Doc, query: Query) -> float:
@@ -621,7 +643,10 @@ def _missing(index: Index, doc: _Doc, query: Query) -> float:
         alternatives = query.alternatives.get(word, {word: 1.0})
         if max((w for alt, w in alternatives.items() if alt in doc.vocabulary), default=0.0) >= 0.5:
             continue
-        worst = max(worst, min(index.idf.get(word, 3.0), 3.0) / 3.0)
+        # A word is as specific as its commonest close synonym: "repo" is "repository", which many define.
+        close = [index.idf[alt] for alt, w in alternatives.items() if w >= 0.8 and alt in index.idf]
+        rarity = min([index.idf.get(word, MISSING_CAP), *close])
+        worst = max(worst, min(rarity, MISSING_CAP) / MISSING_CAP)
     return worst
 
 
