@@ -711,6 +711,20 @@ def _deliver(
     return posted, recovered, instance_count
 
 
+def summary_due(sessions: sessionmaker[Session], result: RunResult) -> bool:
+    """Whether the channel should hear about this run: when it sent someone their digest, or when the month has
+    no summary yet. A rerun that sent nothing (all delivered already, or still nobody to send to) stays quiet."""
+    if result.tams_messaged:
+        return True
+    with sessions() as session:
+        posted = session.scalar(
+            select(func.count())
+            .select_from(DigestRun)
+            .where(DigestRun.month == result.month, DigestRun.summary_ts.is_not(None))
+        )
+    return not posted
+
+
 def record_run(sessions: sessionmaker[Session], result: RunResult, summary_ts: str | None) -> None:
     with sessions() as session:
         session.add(

@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from db.session import session_factory
-from workflows.digest import RunResult, month_totals, record_run, run_digest, summary_line
+from workflows.digest import RunResult, month_totals, record_run, run_digest, summary_due, summary_line
 from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.digest")
@@ -147,8 +147,8 @@ def run_and_report(
     if dry_run:
         return result
     summary_ts = None
-    # A rerun that found every digest already delivered has nothing new to say.
-    should_post = not result.nothing_happened
+    # A rerun that sent nothing has nothing new to say (the month's summary is already in the channel).
+    should_post = not result.nothing_happened and summary_due(sessions, result)
     if local_time is not None:
         # A pass of the scheduled digest: one summary for the month once nobody is still waiting, and again
         # only when a later pass delivers someone (a TAM whose delivery had failed, say).
