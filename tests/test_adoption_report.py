@@ -10,7 +10,7 @@ from scoring_helpers import add_account, add_instance, add_subscription, add_usa
 from sqlalchemy import select
 from sync_helpers import copy_fixture
 
-from bot.render.home import totals_text
+from bot.features.home.blocks import totals_text
 from db.models import MetricDefinition, SyncRun
 from db.queries.health import export_metric_columns
 from db.session import session_scope
