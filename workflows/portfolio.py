@@ -19,12 +19,11 @@ from typing import Literal
 
 from sqlalchemy.orm import Session
 
-from db.queries.account_data import AccountData, load_accounts_data, newest_version_seen, normalise_emails
+from db.queries.account_data import AccountData, load_accounts_data, newest_version_in_month, normalise_emails
 from db.queries.health import data_as_of, data_stamp
 from db.queries.portfolio import alert_counts, data_fingerprint, latest_usage_month
-from scoring.flags import account_flags, latest_pings, latest_versions
 from scoring.model import GREEN, RED, YELLOW, Color, Flag
-from scoring.rollup import roll_up
+from scoring.report import compute_report
 from scoring.rules import Rules
 from scoring.trends import add_months
 from workflows.managers import ManagersError, parse_managers
@@ -83,9 +82,9 @@ class PortfolioAccount:
     name: str
     tam_name: str | None
     tam_email: str | None
-    billable_users: int | None  # reporting subscriptions' primary instances
-    licensed_seats: int  # the month's subscriptions
-    utilization: float | None  # billable_users / licensed_seats
+    billable_users: int | None  # seats in use: each primary instance or namespace once
+    licensed_seats: int  # the month's active subscriptions
+    utilization: float | None  # billable_users / licensed_seats (not the health measure)
     utilization_color: Color
     health_color: Color
     health_score: float | None
@@ -94,6 +93,8 @@ class PortfolioAccount:
     flags: tuple[Flag, ...]
     reporting_share: float | None
     alerts: int = 0  # alerts this month, when alert records exist
+    health_shown: str = ""  # the score as every view shows it
+    license_shown: str = ""  # the license utilization health measure as shown beside its colour
 
     def need_key(self) -> tuple[int, int, float, str]:
         return (
@@ -134,41 +135,44 @@ class Portfolio:
 def score_account(
     data: AccountData, month: date, rules: Rules, newest: str | None, alerts: int = 0
 ) -> PortfolioAccount:
-    """One account's line of the portfolio, from the same pure roll-up and flags as its report."""
-    seen = {r.instance_id for r in data.rows}
-    instances = {i: inst for i, inst in data.instances.items() if i in seen}
-    pings = latest_pings(data.rows, instances, month)
-    versions = latest_versions(data.rows, month)
-    current = roll_up(
-        data.account, data.subscriptions, instances, data.rows, month, rules, last_pings=pings, versions=versions
+    """One account's line of the portfolio: the figures of the same computed report `/usage` renders."""
+    report = compute_report(
+        data.account,
+        data.subscriptions,
+        data.instances,
+        data.rows,
+        month,
+        rules,
+        as_of=None,
+        newest_version=newest,
     )
-    flags = account_flags(current, data.rows, instances, newest, rules)
+    seen = {r.instance_id for r in data.rows}
     oldest = add_months(month, -(RECENT_MONTHS - 1))
     unknown = sum(
         1
         for i, inst in data.instances.items()
         if inst.label == UNKNOWN and (data.last_seen.get(i) is None or data.last_seen[i] >= oldest or i in seen)
     )
-    seats = current.licensed_seats
-    billable = current.billable_users
-    util = billable / seats if billable is not None and seats > 0 else None
-    m = current.measures
+    totals = report.totals
+    m = report.measures
     return PortfolioAccount(
         id=data.account.id,
         name=data.account.name,
         tam_name=data.account.tam_name,
         tam_email=data.account.tam_email,
-        billable_users=billable,
-        licensed_seats=seats,
-        utilization=util,
+        billable_users=totals.billable_users,
+        licensed_seats=totals.seats,
+        utilization=totals.utilization,
         utilization_color=m["license_utilization"].color,
-        health_color=current.overall.color,
-        health_score=current.overall.score,
+        health_color=report.overall.color,
+        health_score=report.overall.score,
         use_cases={k: m[k].color for k, _ in USE_CASES},
         unknown_instances=unknown,
-        flags=flags,
-        reporting_share=current.reporting_share,
+        flags=report.flags,
+        reporting_share=report.reporting_share,
         alerts=alerts,
+        health_shown=report.overall.shown,
+        license_shown=m["license_utilization"].shown,
     )
 
 
@@ -210,7 +214,7 @@ def build_portfolio(
         opt_out_value=rules.account.opt_out_value,
     )
     alerts = alert_counts(session, wanted, month)
-    newest = newest_version_seen(session, stamp) if data else None
+    newest = newest_version_in_month(session, month, stamp) if data else None
     accounts = [score_account(d, month, rules, newest, (alerts or {}).get(acc_id, 0)) for acc_id, d in data.items()]
     accounts.sort(key=PortfolioAccount.need_key)
     return Portfolio(

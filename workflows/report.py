@@ -16,14 +16,13 @@ from db.queries.account_data import (
     latest_account_month,
     load_account_data,
     nearest_account_names,
-    newest_version_seen,
+    newest_version_in_month,
 )
 from db.queries.health import data_as_of, data_stamp
-from scoring.flags import account_flags, latest_pings, latest_versions
-from scoring.model import MEASURE_KEYS, AccountReport, InstanceInfo, MeasureResult
-from scoring.rollup import roll_up
+from scoring.model import MEASURE_KEYS, AccountReport, InstanceInfo, MeasureResult, TrendPoint
+from scoring.report import compute_report
 from scoring.rules import Rules, load_rules
-from scoring.trends import add_months, build_trends
+from scoring.trends import add_months
 
 
 class AccountNotFound(LookupError):
@@ -91,25 +90,15 @@ def build_account_report(
     data = load_account_data(session, account_id, first, month, rules.columns(), rules.account.opt_out_value)
     if data is None:
         raise AccountNotFound(account_id, nearest_account_names(session, account_id))
-    # Instances seen in the window: older ones are history, not part of this month's picture.
-    seen = {r.instance_id for r in data.rows}
-    instances = {i: inst for i, inst in data.instances.items() if i in seen}
-    pings = latest_pings(data.rows, instances, month)
-    versions = latest_versions(data.rows, month)
-    current = roll_up(
-        data.account, data.subscriptions, instances, data.rows, month, rules, last_pings=pings, versions=versions
-    )
-    newest = newest_version_seen(session, stamp)
-    flags = account_flags(current, data.rows, instances, newest, rules, pings)
-    return AccountReport(
-        account=data.account,
+    return compute_report(
+        data.account,
+        data.subscriptions,
+        data.instances,
+        data.rows,
+        month,
+        rules,
         as_of=as_of,
-        month=month,
-        rules_name=rules.name,
-        current=current,
-        flags=flags,
-        trends_builder=lambda: build_trends(data.account, data.subscriptions, instances, data.rows, current, rules),
-        newest_version=newest,
+        newest_version=newest_version_in_month(session, month, stamp),
     )
 
 
@@ -135,25 +124,62 @@ def _measure_json(m: MeasureResult) -> dict[str, Any]:
     return {"value": m.value, "score": m.score, "color": m.color}
 
 
-def report_to_json(report: AccountReport) -> dict[str, Any]:
-    """The `usagebot report --json` shape of INTERFACES.md (extra keys only added, never renamed)."""
+def _points(points: tuple[TrendPoint, ...], what: str = "value") -> list[Any]:
+    return [getattr(p, what) for p in points]
+
+
+def series_json(report: AccountReport) -> dict[str, Any]:
+    """The 12-month series behind every sparkline, oldest first (None = no data that month)."""
+    t = report.trends
+    return {
+        "months": [_ym(m) for m in t.months],
+        "seats": _points(t.licensed_seats),
+        "billable_users": [None if v is None else int(v) for v in _points(t.billable_users)],
+        "utilization": _points(t.utilization),
+        "health_score": _points(t.overall, "score"),
+        "health_color": _points(t.overall, "color"),
+        "measures": {
+            k: {
+                "value": _points(t.measures[k]),
+                "score": _points(t.measures[k], "score"),
+                "color": _points(t.measures[k], "color"),
+            }
+            for k in MEASURE_KEYS
+        },
+        "subscription_utilization": {sid: _points(pts) for sid, pts in sorted(t.subscription_utilization.items())},
+        "sparklines": {r.key: {"label": r.label, "scale": r.scale, "line": r.line} for r in report.sparklines},
+    }
+
+
+def report_to_json(report: AccountReport, *, with_series: bool = True) -> dict[str, Any]:
+    """The `usagebot report --json` shape (extra keys only added, never renamed).
+
+    Instances are named by the warehouse's ids (installation or namespace id), never our row ids, and
+    every list has a defined order, so the same data gives the same JSON on SQLite and PostgreSQL.
+    """
     acc = report.account
     by_id = {i.instance.id: i.instance for i in report.instances}
 
     def ext(instance_id: int | None) -> str | None:
-        if instance_id is None:
-            return None
-        inst = by_id.get(instance_id)
-        return export_instance_id(inst) if inst is not None else str(instance_id)
+        inst = by_id.get(instance_id) if instance_id is not None else None
+        return export_instance_id(inst) if inst is not None else None
 
-    return {
+    totals = report.totals
+    out: dict[str, Any] = {
         "account": {"id": acc.id, "name": acc.name, "tam_email": acc.tam_email},
         "as_of": _ym(report.as_of),
         "month": _ym(report.month),
         "rules": report.rules_name,
+        "customer_months": report.customer_months,
+        "totals": {
+            "seats": totals.seats,
+            "billable_users": totals.billable_users,
+            "utilization": totals.utilization,
+        },
         "measures": {k: _measure_json(report.measures[k]) for k in MEASURE_KEYS},
         "overall": {"score": report.overall.score, "color": report.overall.color},
         "reporting_share": report.reporting_share,
+        "newest_version": report.newest_version,
         "subscriptions": [
             {
                 "id": s.info.id,
@@ -167,6 +193,9 @@ def report_to_json(report: AccountReport) -> dict[str, Any]:
                 "start_date": s.info.start_date.isoformat(),
                 "end_date": s.info.end_date.isoformat() if s.info.end_date else None,
                 "billable_users": s.billable_users,
+                "utilization": s.utilization,
+                "license_user_count": s.license_user_count,
+                "license_utilization": _measure_json(s.license) if s.license is not None else None,
             }
             for s in report.subscriptions
         ],
@@ -180,9 +209,11 @@ def report_to_json(report: AccountReport) -> dict[str, Any]:
                 "deployment_type": i.instance.deployment_type,
                 "type": i.instance.label,
                 "version": i.version,
+                "minor_versions_behind": report.behind.get(i.instance.id),
                 "last_ping": _ts(i.last_ping),
                 "billable_users": i.billable_users,
                 "primary": i.primary,
+                "subscriptions": list(i.subscription_ids),
                 "measures": {k: _measure_json(i.measures[k]) for k in MEASURE_KEYS},
                 "overall": {"score": i.overall.score, "color": i.overall.color},
             }
@@ -198,3 +229,6 @@ def report_to_json(report: AccountReport) -> dict[str, Any]:
             for f in report.flags
         ],
     }
+    if with_series:
+        out["series"] = series_json(report)
+    return out

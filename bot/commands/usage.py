@@ -128,14 +128,12 @@ class Viewer:
 
 def _options(session: Session, report: Any, viewer: Viewer, rules: Any) -> ViewOptions:
     from db.queries.accounts import label_versions
-    from scoring.flags import minors_behind
 
     may = guard.may_relabel(viewer.person, report.account.tam_email, viewer.admin_ids)
     unknown = [i.instance.id for i in report.instances if i.instance.label == "Unknown"]
     return ViewOptions(
         may_relabel=may,
         label_versions=label_versions(session, unknown) if may else {},
-        behind={i.instance.id: minors_behind(i.version, report.newest_version, rules) for i in report.instances},
         interactive=viewer.interactive,
     )
 
@@ -160,7 +158,7 @@ def account_answer(
         return render_not_found(account_id, exc.suggestions)
     opts = _options(session, report, viewer, rules)
     if shared_by:
-        opts = ViewOptions(opts.may_relabel, opts.label_versions, opts.behind, interactive=False, shared_by=shared_by)
+        opts = ViewOptions(opts.may_relabel, opts.label_versions, interactive=False, shared_by=shared_by)
     if view == "trends":
         chart = None
         if with_chart:
