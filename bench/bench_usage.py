@@ -40,9 +40,9 @@ def main() -> None:
     run_demo(url, tmp / "export", accounts=args.accounts)
 
     from bot.server import make_wsgi_app
-    from bot.settings import load_settings
     from db.models import Account
     from db.session import session_scope
+    from workflows.settings import load_settings
 
     with session_scope(url) as s:
         names = [a.name for a in s.query(Account).order_by(Account.name)]

@@ -7,6 +7,7 @@ Each listener module has `register(app)`; listeners reach settings and the datab
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
@@ -22,8 +23,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.http_retry.handler import RetryHandler
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.settings import Settings
 from db.session import session_factory
+from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.app")
 
@@ -73,6 +74,28 @@ def make_web_client(settings: Settings) -> WebClient:
     )
 
 
+# Context key set once a request has passed the request pipeline (HTTP) or came over Socket Mode.
+VERIFIED = "usagebot_verified"
+
+_APOLOGY = ":warning: Sorry, something went wrong on our side. It has been logged; please try again in a minute."
+# Apologies go out on their own small pool with a short timeout: a slow response_url must never hold a
+# request worker (Bolt runs the error handler on the thread that acknowledges).
+_APOLOGIES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="usagebot-apology")
+
+
+def _apologise(url: str) -> None:
+    from slack_sdk.webhook import WebhookClient
+
+    try:
+        WebhookClient(url, timeout=5).send(text=_APOLOGY, response_type="ephemeral", replace_original=False)
+    except Exception:  # the person may already be gone; the failure itself is logged
+        log.warning("could not tell the user about the failure", exc_info=True)
+
+
+def apologise_later(url: str) -> None:
+    _APOLOGIES.submit(_apologise, url)
+
+
 def deps_of(context: Any) -> Deps:
     return context["deps"]
 
@@ -99,30 +122,31 @@ def build_app(settings: Settings, listener_modules: tuple[str, ...] | None = Non
 
     @app.middleware
     def inject_deps(context: Any, next: Any) -> None:
+        # Global middleware runs after Bolt's own checks, so a request that reaches it was admitted: over
+        # HTTP by `bot.request_pipeline` (signature on the raw bytes), in Socket Mode by the app-level token.
         context["deps"] = deps
+        context[VERIFIED] = True
         next()
 
     @app.error
-    def on_error(error: Exception, body: dict[str, Any], logger: logging.Logger, respond: Any = None) -> None:
+    def on_error(error: Exception, body: dict[str, Any], context: Any, logger: logging.Logger) -> None:
+        verified = bool(context.get(VERIFIED)) if context is not None else False
+        if not verified:
+            # Nothing of an unadmitted request is logged or used (its response_url could point anywhere).
+            logger.warning("request failed before it was admitted: %s", error.__class__.__name__)
+            return
         user = (body.get("user") or {}).get("id") if isinstance(body.get("user"), dict) else body.get("user_id")
         logger.exception(
             "listener failed: type=%s user=%s command=%r action=%r",
             body.get("type") or body.get("command"),
             user,
             body.get("text"),
-            [a.get("action_id") for a in body.get("actions") or []],
+            [a.get("action_id") for a in body.get("actions") or [] if isinstance(a, dict)],
             exc_info=error,
         )
-        if respond is not None:
-            try:
-                respond(
-                    text=":warning: Sorry, something went wrong on our side. It has been logged; please try again "
-                    "in a minute.",
-                    response_type="ephemeral",
-                    replace_original=False,
-                )
-            except Exception:  # the person may already be gone; the log above has what we need
-                logger.warning("could not tell the user about the failure", exc_info=True)
+        url = body.get("response_url")
+        if isinstance(url, str) and url.startswith(("https://", "http://")):
+            apologise_later(url)
 
     for name in listener_modules if listener_modules is not None else LISTENER_MODULES:
         import_module(name).register(app)

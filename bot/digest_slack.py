@@ -12,9 +12,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot.settings import Settings
 from db.session import session_factory
 from workflows.digest import RunResult, record_run, run_digest
+from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.digest")
 

@@ -6,9 +6,10 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 
-from bot.settings import Settings
+from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.server")
 
@@ -31,21 +32,54 @@ def health(settings: Settings) -> tuple[int, dict[str, Any]]:
     return 200, {"status": "ok", "database": "ok", "data_as_of": as_of.strftime("%Y-%m") if as_of else None}
 
 
+def _plain(start_response: Callable[..., Any], status: str, text: str) -> list[bytes]:
+    data = text.encode()
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
 def make_wsgi_app(settings: Settings) -> WSGIApp:
-    """The whole HTTP surface. Bolt is built on first use so each pre-forked worker builds its own."""
-    from slack_bolt.adapter.wsgi import SlackRequestHandler
+    """The whole HTTP surface. Every Slack request passes `request_pipeline.admit` (size, signature, shape)
+    before Bolt sees it; Bolt is built on first use so each pre-forked worker builds its own."""
+    from slack_bolt import App, BoltRequest
 
     from bot.app import build_app
+    from bot.request_pipeline import MALFORMED, Rejection, admit
 
     lock = threading.Lock()
-    handler: list[SlackRequestHandler] = []
+    built: list[App] = []
+    signing_secret = settings.secret("slack_signing_secret")
 
-    def slack_handler() -> SlackRequestHandler:
-        if not handler:
+    def bolt() -> App:
+        if not built:
             with lock:
-                if not handler:
-                    handler.append(SlackRequestHandler(build_app(settings), path="/slack/events"))
-        return handler[0]
+                if not built:
+                    built.append(build_app(settings))
+        return built[0]
+
+    def slack_events(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        admitted = admit(environ, signing_secret)
+        if isinstance(admitted, Rejection):
+            return _plain(start_response, admitted.status_line, admitted.reason)
+        # Bolt gets the body already verified and parsed here (its own parser takes any form body containing
+        # the word "payload" for an interaction, and its verifier would read the headers a second time).
+        try:
+            request = BoltRequest(
+                body=admitted.body, query=environ.get("QUERY_STRING", ""), headers=admitted.headers, mode="socket_mode"
+            )
+            response = bolt().dispatch(request)
+        except Exception as exc:  # a signed body of a shape Bolt cannot read (fields of the wrong type)
+            log.warning("signed request of an unexpected shape: type=%r: %r", admitted.body.get("type"), exc)
+            return _plain(start_response, MALFORMED.status_line, MALFORMED.reason)
+        if response.status >= 500:
+            # A listener failed while acknowledging; `on_error` logged it with its traceback. What the sender
+            # learns is only that this request was not handled (a 500 would tell a prober it found a crash).
+            return _plain(start_response, MALFORMED.status_line, MALFORMED.reason)
+        data = (response.body or "").encode()
+        headers = [(k, v) for k, values in response.headers.items() for v in values if k.lower() != "content-length"]
+        status = HTTPStatus(response.status)
+        start_response(f"{status.value} {status.phrase}", [*headers, ("Content-Length", str(len(data)))])
+        return [data]
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or "/"
@@ -59,12 +93,10 @@ def make_wsgi_app(settings: Settings) -> WSGIApp:
             )
             return [data]
         if path == "/slack/events" and method == "POST":
-            return slack_handler()(environ, start_response)
-        data = b"Not Found"
-        start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", str(len(data)))])
-        return [data]
+            return slack_events(environ, start_response)
+        return _plain(start_response, "404 Not Found", "Not Found")
 
-    slack_handler()  # fail fast on missing settings, before binding a port
+    bolt()  # fail fast on missing settings, before binding a port
     return app
 
 

@@ -34,6 +34,8 @@ FlagKind = Literal[
     "no_production",
     "over_licensed",
     "version_behind",
+    "purchase_intent",
+    "operational_metrics_not_shared",
 ]
 
 
@@ -253,6 +255,9 @@ class AccountMonth:
     licensed_seats: int  # sum of licensed_seats over the month's active subscriptions
     age_months: int | None  # account age used for the license band: the customer's age in months
     utilization: float | None = None  # seats in use: billable_users / licensed_seats (None without seats)
+    # The primary rows of the reporting subscriptions, one per instance: what account-wide pooled
+    # figures (user adoption, features in use) sum over.
+    reporting_primaries: tuple[UsageRow, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +266,7 @@ class Flag:
     message: str  # tells the TAM what to do
     instance_id: int | None = None
     subscription_id: str | None = None
+    details: tuple[str, ...] = ()  # the items the message names (e.g. the unused capabilities)
 
 
 @dataclass(frozen=True, slots=True)

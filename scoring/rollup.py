@@ -415,6 +415,10 @@ def roll_up(
     counts = [r.billable_user_count for r in primaries.values() if r.billable_user_count is not None]
     seats = sum(s.licensed_seats for s in month_subs)
     billable_total = sum(counts) if counts else None
+    pooled: dict[int, UsageRow] = {}
+    for g in groups:
+        if g.reporting:
+            pooled.setdefault(g.primary.instance_id, primaries[g.primary.instance_id])
 
     inst_months: tuple[InstanceMonth, ...] = ()
     if with_instances:
@@ -442,6 +446,7 @@ def roll_up(
         licensed_seats=seats,
         age_months=age,
         utilization=seat_ratio(billable_total, seats),
+        reporting_primaries=tuple(pooled.values()),
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -21,6 +21,7 @@ RULES_DIR = Path(__file__).parent / "rules"
 DEFAULT_RULES = "gitlab-current"
 BandColor = Literal["Red", "Yellow", "Green"]
 _COLOR_ORDER = {"Red": 0, "Yellow": 1, "Green": 2}
+_M = TypeVar("_M", bound="BaseModel")
 
 
 class RulesError(Exception):
@@ -278,17 +279,22 @@ def resolve_rules_path(name_or_path: str | None) -> Path:
     return path
 
 
-def parse_rules(text: str, source: str) -> Rules:
+def validate_yaml(text: str, source: str, model: type[_M], what: str = "Scoring rules") -> _M:
+    """A YAML mapping validated as `model`; any mistake is a RulesError naming the file and the place."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise RulesError(f"Scoring rules file {source}: not valid YAML ({exc})") from None
+        raise RulesError(f"{what} file {source}: not valid YAML ({exc})") from None
     if not isinstance(data, dict):
-        raise RulesError(f"Scoring rules file {source}: expected a mapping at the top level")
+        raise RulesError(f"{what} file {source}: expected a mapping at the top level")
     try:
-        return Rules.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        raise RulesError(f"Scoring rules file {source}: {_describe(exc)}") from None
+        raise RulesError(f"{what} file {source}: {_describe(exc)}") from None
+
+
+def parse_rules(text: str, source: str) -> Rules:
+    return validate_yaml(text, source, Rules)
 
 
 @lru_cache(maxsize=16)

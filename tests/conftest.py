@@ -19,10 +19,10 @@ from fakes.wsgi import serve
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bot.settings import Settings, load_settings
 from db.migrate import upgrade
 from db.models import Base
 from db.session import dispose_all, get_engine
+from workflows.settings import Settings, load_settings
 
 # Fixtures shared by several test modules (fake GitLab, settings for the metric-request flows).
 pytest_plugins = ["request_helpers"]

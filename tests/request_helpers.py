@@ -15,10 +15,10 @@ from fakes.slack import TEAM_ID, FakeSlack
 from fakes.wsgi import serve
 from pydantic import SecretStr
 
-from bot.settings import Settings
 from db.session import session_scope
 from workflows import metric_search
 from workflows.metrics_import import import_definitions
+from workflows.settings import Settings
 
 METRICS = Path(__file__).parent / "fixtures" / "request_metrics"
 PROJECT = "gitlab-org/product-analytics"

@@ -155,7 +155,7 @@ def test_cli_dry_run_sends_nothing(settings, db_url: str) -> None:  # type: igno
 
 def test_after_sync_hook_never_fails_the_sync(bot_settings, fake_slack, db_url: str) -> None:  # type: ignore[no-untyped-def]
     from bot.actions.alerts import alerts_after_sync
-    from bot.settings import load_settings
+    from workflows.settings import load_settings
 
     seed(db_url)
     _users(fake_slack)

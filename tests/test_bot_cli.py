@@ -18,7 +18,7 @@ from fakes.signing import post, slash_body
 from fakes.slack import FakeSlack
 
 from bot.cli import cli
-from bot.settings import Settings
+from workflows.settings import Settings
 
 
 def test_try_prints_the_same_answer_as_text(settings: Settings) -> None:

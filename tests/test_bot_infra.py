@@ -11,9 +11,9 @@ from fakes.signing import post, slash_body
 from fakes.slack import FakeSlack
 
 from bot.app import make_web_client
-from bot.settings import Settings
 from db.models import SyncRun
 from db.session import session_scope
+from workflows.settings import Settings
 
 
 def _get(url: str) -> tuple[int, dict]:
@@ -38,7 +38,7 @@ def test_healthz_503_when_database_unreachable(fake_slack: FakeSlack, tmp_path) 
     from fakes.wsgi import serve
 
     from bot.server import make_wsgi_app
-    from bot.settings import load_settings
+    from workflows.settings import load_settings
 
     bad = load_settings(
         _env_file=None,

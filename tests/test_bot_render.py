@@ -14,9 +14,9 @@ from bot.render import ids
 from bot.render.format import blocks_to_text, color_text, escape, seats_text, section, sparkline
 from bot.render.limits import MAX_BLOCKS, check_limits, clip, fit_to_limits, pack_lines
 from bot.render.usage import render_help, render_not_found, render_pick
-from bot.settings import Settings
 from db.models import Instance
 from db.session import session_scope
+from workflows.settings import Settings
 
 ADMIN = Person("U0ADMIN01", "T0TEAM01", "casey", "casey@example.com", False, False, False)
 

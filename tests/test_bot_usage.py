@@ -17,8 +17,8 @@ from fakes.slack import FakeSlack
 
 from bot.guard import clear_caches
 from bot.render.limits import check_limits
-from bot.settings import Settings
 from db.queries.accounts import clear_cache
+from workflows.settings import Settings
 
 _keys = itertools.count(1)
 

@@ -12,10 +12,10 @@ from sqlalchemy import select
 from sync_helpers import count
 
 from bot.cli import cli
-from bot.settings import Settings
 from db.models import Account, Instance, SyncRun
 from db.session import session_scope
 from workflows.demo import generate_export, last_full_month
+from workflows.settings import Settings
 
 TODAY = date(2026, 11, 27)
 

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from bot.cli import cli
 from bot.render.digest import render_digest
 from bot.render.limits import check_limits
-from bot.settings import Settings
 from db.models import DigestDelivery, SlackUserCache
 from db.session import session_scope
 from workflows.digest import compose, parse_month
+from workflows.settings import Settings
 
 
 def test_compose_groups_by_tam_and_account(db_url: str) -> None:

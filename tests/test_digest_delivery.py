@@ -20,9 +20,9 @@ from sqlalchemy import func, select
 
 from bot.digest_slack import run_and_report
 from bot.render.limits import check_limits
-from bot.settings import Settings
 from db.models import DigestDelivery, DigestRun
 from db.session import session_scope
+from workflows.settings import Settings
 
 MONTH = "2026-11"
 AVERY, BLAKE, CASEY = "U0AVERY01", "U0BLAKE01", "U0CASEY01"
@@ -318,6 +318,7 @@ def test_resume_job_finishes_a_delivery_whose_claim_lapsed(
 
     from bot.app import make_web_client
     from bot.digest_slack import WebClientPort
+    from bot.edge import BoltSlackEdge
     from bot.render.digest import render_digest
     from db.session import session_factory
     from workflows.digest import current_month, resume_unfinished, run_digest
@@ -339,12 +340,12 @@ def test_resume_job_finishes_a_delivery_whose_claim_lapsed(
             on_part_posted=crash,
         )
     # The claim is still alive (the "crashed" run could be another process on another host): hands off.
-    assert resume_unfinished(bot_settings).startswith("resumed 0 of 0")
+    assert resume_unfinished(bot_settings, BoltSlackEdge(bot_settings)).startswith("resumed 0 of 0")
     with session_scope(db_url) as s:
         row = s.scalars(select(DigestDelivery).where(DigestDelivery.status == "sending")).one()
         row.claimed_by = "other-host:1234:abcd:ef"
         row.claimed_until = datetime.now(UTC) - timedelta(seconds=1)
-    assert resume_unfinished(bot_settings).startswith("resumed 1 of 1")
+    assert resume_unfinished(bot_settings, BoltSlackEdge(bot_settings)).startswith("resumed 1 of 1")
     for email, uid in tams:
         assert_exactly_once(fake_slack, uid, db_url, email)
 

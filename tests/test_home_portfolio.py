@@ -9,12 +9,12 @@ from home_data import MONTH, add_account, as_of
 from sqlalchemy import delete
 
 from bot.render.home import PAGE_SIZE, check_limits, render_home
-from bot.settings import SettingsError, load_settings
 from db.models import AlertRecord, Instance, LabelChange, UsageMonthly
 from db.session import session_scope
 from scoring.model import Flag
 from workflows.managers import ManagersError, parse_managers
 from workflows.portfolio import Viewer, build_portfolio, cached_portfolio, clear_portfolio_cache
+from workflows.settings import SettingsError, load_settings
 
 TAM = "avery.tam@example.com"
 

@@ -9,9 +9,9 @@ from fakes.slack import FakeSlack
 from home_data import add_account, as_of
 from home_slack import TAM, TAM_EMAIL, account_ids, account_sections, click, open_home
 
-from bot.settings import Settings
 from db.models import Instance, LabelChange
 from db.session import session_scope
+from workflows.settings import Settings
 
 
 def _relabel_button(message: dict[str, Any], label: str) -> tuple[str, dict[str, Any]]:

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from fakes.slack import FakeSlack
 
 from bot.cli import cli
-from bot.settings import Settings
 from db.models import HomeViewer
 from db.session import session_scope
 from workflows.demo import generate_export
+from workflows.settings import Settings
 
 
 def test_sync_refreshes_home_tabs(bot_settings: Settings, fake_slack: FakeSlack, tmp_path: Path) -> None:

@@ -17,10 +17,10 @@ from sqlalchemy import select
 from bot.app import make_web_client
 from bot.events.app_home import refresh_home, refresh_home_for_accounts
 from bot.render.home import MAX_BLOCKS, MAX_SECTION, PAGE_SIZE, check_limits
-from bot.settings import Settings
 from db.models import HomeViewer, Instance, LabelChange
 from db.session import session_scope
 from workflows.portfolio import clear_portfolio_cache
+from workflows.settings import Settings
 
 
 @pytest.fixture(autouse=True)
@@ -266,7 +266,7 @@ def test_database_down_shows_a_calm_note(fake_slack: FakeSlack) -> None:
     from fakes.wsgi import serve
 
     from bot.server import make_wsgi_app
-    from bot.settings import load_settings
+    from workflows.settings import load_settings
 
     fake_slack.add_user(TAM, "avery.tam", TAM_EMAIL)
     bad = load_settings(

@@ -8,8 +8,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from bot.cli import cli
-from bot.settings import Settings
 from workflows.metrics_import import SAMPLE_PATH
+from workflows.settings import Settings
 
 
 def run(*args: str) -> tuple[int, str]:

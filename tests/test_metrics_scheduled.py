@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.settings import Settings
 from db.models.metrics import MetricDefinition
 from db.session import session_scope
 from workflows.metrics_import import SAMPLE_PATH, scheduled_import
 from workflows.scheduler import PERIODIC_JOBS
+from workflows.settings import Settings
 
 
 def test_weekly_reimport_is_registered() -> None:

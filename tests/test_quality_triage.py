@@ -24,10 +24,10 @@ from bot.cli import cli
 from bot.render.data_quality import CALLBACK_ID, INSTANCE_BLOCK, METRIC_BLOCK, SCOPE_BLOCK, WHAT_BLOCK
 from bot.render.ids import REPORT_ISSUE_ACTION, encode_value
 from bot.render.limits import check_limits
-from bot.settings import Settings, load_settings
 from db.models import DataIssue, SyncRun
 from db.session import session_scope
 from workflows import outbox
+from workflows.settings import Settings, load_settings
 
 ACC = "0016100001AcMeQ"
 OCT = date(2026, 10, 1)

@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 from bot.digest_slack import run_and_report
 from bot.render.ids import decode_value, encode_value
 from bot.render.limits import check_limits
-from bot.settings import Settings
 from db.models import Instance, LabelChange
 from db.session import session_scope
 from workflows.relabel import relabel
+from workflows.settings import Settings
 
 AVERY, BLAKE, ADMIN = "U0AVERY01", "U0BLAKE01", "U0ADMIN01"
 

@@ -27,10 +27,10 @@ from request_helpers import (
 from sqlalchemy import select
 
 from bot.cli import cli
-from bot.settings import load_settings
 from db.models import GitLabFiling, MetricRequest, MetricRequestRequester
 from db.session import session_scope
 from workflows.gitlab_client import DEFAULT_MAX_RETRIES, make_gitlab
+from workflows.settings import load_settings
 
 WHAT = "Number of merge requests reverted per project each month"
 TRIES = DEFAULT_MAX_RETRIES + 1  # python-gitlab's attempts at one GET on a transient error

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from fakes.gitlab import TOKEN, FakeGitLab
 
-from bot.settings import load_settings
 from db.models import GitLabFiling
 from db.session import session_factory
 from workflows import outbox
 from workflows.gitlab_client import gitlab_factory, make_gitlab
+from workflows.settings import load_settings
 
 PROJECT = "gitlab-data/analytics"
 seen: list[dict[str, Any]] = []

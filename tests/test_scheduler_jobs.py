@@ -11,7 +11,6 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
-from bot.settings import Settings, load_settings
 from db.models import SchedulerLease
 from db.session import session_scope
 from workflows import scheduler as sched
@@ -28,6 +27,7 @@ from workflows.scheduler import (
     run_clock,
     run_registered_job,
 )
+from workflows.settings import Settings, load_settings
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -147,7 +147,7 @@ def test_concurrent_lease_grabs_have_one_winner(db_url: str) -> None:
 TICKS: list[str] = []
 
 
-def tick(settings: Settings) -> str:
+def tick(settings: Settings, _edge: object) -> str:
     TICKS.append(settings.database_url)
     return "ticked"
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from bot.settings import SettingsError, load_settings
+from workflows.settings import SettingsError, load_settings
 
 
 def test_defaults_match_interfaces() -> None:

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from sync_helpers import FIXTURE, copy_fixture, count
 
 from bot.cli import cli
-from bot.settings import Settings
+from workflows.settings import Settings
 
 
 def test_sync_succeeds_and_prints_counts(settings: Settings) -> None:

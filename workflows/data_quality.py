@@ -25,6 +25,8 @@ from db.models import SCORED_METRIC_COLUMNS, Account, DataIssue, Instance, Usage
 from db.models.quality import SCOPES
 from db.queries.health import data_as_of
 from workflows import outbox
+from workflows.ports import SlackEdge
+from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.data_quality")
 
@@ -356,14 +358,14 @@ def _link_in_thread(ctx: outbox.FollowUpContext) -> None:
     issue.issue_linked = True
 
 
-def _retry_threads(session_factory: Any, _gitlab_factory: Any, settings: Any) -> list[str]:
-    """The outbox's retry pass also posts triage threads that Slack refused earlier (see bot.views)."""
-    if not settings.secret("slack_bot_token"):
-        return []
-    from bot.app import make_web_client  # the one configured Slack client (retries, base URL)
-    from bot.views.data_quality import post_unposted
-
-    return post_unposted(session_factory, make_web_client(settings), settings)
+def _retry_threads(
+    session_factory: outbox.SessionFactory,
+    _gitlab_factory: outbox.GitLabFactory,
+    _settings: Settings,
+    edge: SlackEdge | None,
+) -> list[str]:
+    """The outbox's retry pass also posts triage threads that Slack refused earlier (at the edge)."""
+    return edge.post_pending_threads(session_factory) if edge is not None else []
 
 
 outbox.register_retry_step("data_quality.threads", _retry_threads)

@@ -35,6 +35,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import Account, Instance, UsageMonthly
 from db.models.digest import DigestDelivery, DigestRun, SlackUserCache
+from workflows.ports import SlackEdge
+from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.digest")
 
@@ -675,17 +677,20 @@ def current_month(timezone: str) -> str:
     return month_key(datetime.now(ZoneInfo(timezone)))
 
 
-def scheduled_run(settings: Any) -> str:
+def scheduled_run(settings: Settings, edge: SlackEdge | None) -> str:
     """The scheduler's entry point (PERIODIC_JOBS): this month's digest, then the summary line."""
-    from bot.digest_slack import run_and_report
-
-    return run_and_report(settings, month=current_month(settings.timezone)).summary_text
+    return _edge(edge).deliver_digest(month=current_month(settings.timezone)).summary_text
 
 
-def resume_unfinished(settings: Any) -> str:
+def _edge(edge: SlackEdge | None) -> SlackEdge:
+    if edge is None:
+        raise RuntimeError("the digest needs Slack: run it from the clock or `usagebot digest`")
+    return edge
+
+
+def resume_unfinished(settings: Settings, edge: SlackEdge | None) -> str:
     """The scheduler's safety net (every few minutes): finish this month's deliveries that a dead run left
     half done once their claim has lapsed. Does nothing (and says nothing) when all are finished."""
-    from bot.digest_slack import run_and_report
     from db.session import session_factory
 
     month = current_month(settings.timezone)
@@ -697,5 +702,5 @@ def resume_unfinished(settings: Any) -> str:
             )
         ).all()
     stuck = sorted(email for email, until in rows if until is None or _aware(until) < now)
-    done = [run_and_report(settings, month=month, tam_email=email) for email in stuck]
+    done = [_edge(edge).deliver_digest(month=month, tam_email=email) for email in stuck]
     return f"resumed {sum(len(r.tams_messaged) for r in done)} of {len(stuck)} unfinished digest(s) for {month}"

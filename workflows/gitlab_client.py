@@ -16,7 +16,7 @@ from typing import Any
 import gitlab
 import requests
 
-from bot.settings import Settings
+from workflows.settings import Settings
 
 DEFAULT_TIMEOUT = 10.0  # seconds per HTTP request
 DEFAULT_MAX_RETRIES = 2  # after the first try, for 5xx / timeouts / 429 only

@@ -26,11 +26,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.settings import Settings
 from db.models.requests import COUNT_KINDS, MetricRequest, MetricRequestRequester
 from db.queries import metrics as metric_queries
 from workflows import outbox
 from workflows.gitlab_client import GitLabNotConfigured, describe_error
+from workflows.ports import SlackEdge
+from workflows.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -606,7 +607,10 @@ def account_label(session: Session, account_id: str | None) -> str | None:
 
 
 def _retry_notes(
-    session_factory: SessionFactory, gitlab_client_factory: Callable[[], gitlab.Gitlab], settings: Settings
+    session_factory: SessionFactory,
+    gitlab_client_factory: Callable[[], gitlab.Gitlab],
+    settings: Settings,
+    _edge: SlackEdge | None,
 ) -> list[str]:
     return write_missing_notes(session_factory, gitlab_client_factory, settings.metric_request_project)
 

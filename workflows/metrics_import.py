@@ -20,11 +20,12 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session
 
-from bot.settings import Settings
 from db.models.base import utcnow
 from db.models.metrics import METRIC_STATUSES, MetricImport
 from db.queries import metrics as queries
 from db.session import session_scope
+from workflows.ports import SlackEdge
+from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.metrics_import")
 
@@ -321,8 +322,8 @@ def _upsert(session: Session, definitions: list[dict[str, Any]], result: ImportR
     result.inserted, result.updated = len(inserts), len(updates)
 
 
-def scheduled_import(settings: Settings) -> ImportResult | None:
-    """The scheduler's weekly job: re-import `METRICS_DICTIONARY_PATH` when it is set."""
+def scheduled_import(settings: Settings, _edge: SlackEdge | None = None) -> ImportResult | None:
+    """The scheduler's weekly job: re-import `METRICS_DICTIONARY_PATH` when it is set (no Slack needed)."""
     if not settings.metrics_dictionary_path:
         log.info("metrics re-import skipped: METRICS_DICTIONARY_PATH is not set")
         return None

@@ -46,6 +46,8 @@ from sqlalchemy.orm import Session
 
 from db.models.requests import GitLabFiling
 from workflows.gitlab_client import describe_error
+from workflows.ports import SlackEdge
+from workflows.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -209,8 +211,8 @@ class RetryReport:
 
 
 # Extra work a retry pass does for a kind besides filing (e.g. GitLab notes that failed earlier):
-# name -> fn(session_factory, gitlab_client_factory, settings) -> list of problems (empty when all done).
-RetryStep = Callable[[SessionFactory, GitLabFactory, Any], list[str]]
+# name -> fn(session_factory, gitlab_client_factory, settings, slack_edge) -> list of problems (empty when all done).
+RetryStep = Callable[[SessionFactory, GitLabFactory, Settings, SlackEdge | None], list[str]]
 _RETRY_STEPS: dict[str, RetryStep] = {}
 
 
@@ -459,19 +461,19 @@ def pending_filings(session: Session, kinds: Iterable[str] | None = None) -> lis
     return list(session.scalars(q.order_by(GitLabFiling.id)))
 
 
-def retry_pending(settings: Any, *, due_only: bool = True) -> RetryReport:
-    """One full pass with clients built from settings: the scheduler's job and `usagebot requests retry`."""
-    from bot.app import make_web_client  # the Slack client is configured in one place (retries, base URL)
+def retry_pending(settings: Settings, edge: SlackEdge | None = None, *, due_only: bool = True) -> RetryReport:
+    """One full pass with clients built from settings: the scheduler's job and `usagebot requests retry`.
+    Without a Slack edge (or a bot token) filings still go to GitLab; Slack follow-ups wait for a later pass."""
     from db.session import session_factory
     from workflows.gitlab_client import gitlab_factory
 
     sessions = session_factory(settings.database_url)
     gl = gitlab_factory(settings)
-    slack = make_web_client(settings) if settings.secret("slack_bot_token") else None
+    slack = edge.client() if edge is not None else None
     report = file_pending(sessions, gl, slack, due_only=due_only)
     for name, step in sorted(_RETRY_STEPS.items()):
         try:
-            report.problems.extend(step(sessions, gl, settings))
+            report.problems.extend(step(sessions, gl, settings, edge))
         except Exception as exc:  # one failing step must not hide the others' results
             report.problems.append(f"{name}: {describe_error(exc)}")
     if report.filed or report.pending or report.follow_up_failed or report.problems:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from db.queries.account_data import AccountData, load_accounts_data, newest_version_in_month, normalise_emails
 from db.queries.health import data_as_of, data_stamp
 from db.queries.portfolio import alert_counts, data_fingerprint, latest_usage_month
-from scoring.model import GREEN, RED, YELLOW, Color, Flag
+from scoring.model import GREEN, MEASURE_KEYS, RED, YELLOW, Color, Flag
 from scoring.report import compute_report
 from scoring.rules import Rules
 from scoring.trends import add_months
@@ -67,6 +67,13 @@ class Viewer:
             out.append("all")
         return tuple(out)
 
+    @property
+    def wide_scope(self) -> Scope | None:
+        """The widest view beyond their own: every account for an admin, the team for a manager, else None."""
+        if self.is_admin:
+            return "all"
+        return "team" if self.is_manager else None
+
     def emails_for(self, scope: Scope) -> frozenset[str] | None:
         """TAM emails of a scope (None = every account)."""
         if scope == "all":
@@ -93,6 +100,9 @@ class PortfolioAccount:
     flags: tuple[Flag, ...]
     reporting_share: float | None
     alerts: int = 0  # alerts this month, when alert records exist
+    measures: Mapping[str, Color] = field(default_factory=dict)  # the six measures' colours (MEASURE_KEYS)
+    segment: str | None = None  # the account's sales segment
+    tiers: tuple[str, ...] = ()  # product tiers of the month's subscriptions
     health_shown: str = ""  # the score as every view shows it
     license_shown: str = ""  # the license utilization health measure as shown beside its colour
 
@@ -101,6 +111,15 @@ class PortfolioAccount:
             _NEED_ORDER.get(self.health_color, 3),
             self.utilization is None,
             self.utilization if self.utilization is not None else 0.0,
+            self.name.lower(),
+        )
+
+    def worst_first_key(self) -> tuple[int, int, float, str]:
+        """Overall colour (Red first), then the lowest health score, then the name: `/usage mine`'s order."""
+        return (
+            _NEED_ORDER.get(self.health_color, 3),
+            self.health_score is None,
+            self.health_score if self.health_score is not None else 0.0,
             self.name.lower(),
         )
 
@@ -155,6 +174,7 @@ def score_account(
     )
     totals = report.totals
     m = report.measures
+    tiers = sorted({s.info.tier for s in report.subscriptions if s.info.tier})
     return PortfolioAccount(
         id=data.account.id,
         name=data.account.name,
@@ -171,6 +191,9 @@ def score_account(
         flags=report.flags,
         reporting_share=report.reporting_share,
         alerts=alerts,
+        measures={k: m[k].color for k in MEASURE_KEYS},
+        segment=data.account.sales_segment,
+        tiers=tuple(tiers),
         health_shown=report.overall.shown,
         license_shown=m["license_utilization"].shown,
     )

@@ -65,7 +65,7 @@ def rules_for(rules: Rules | str | None) -> Rules:
         return rules
     if rules is None:
         try:
-            from bot.settings import get_settings
+            from workflows.settings import get_settings
 
             rules = get_settings().scoring_rules
         except Exception:  # a settings problem elsewhere must not stop a report; the env var still counts

@@ -7,7 +7,8 @@ Adding a periodic job is one line in `PERIODIC_JOBS`:
 - job id: fixed and unique (APScheduler replaces a job with the same id, so restarts never duplicate);
 - trigger spec: "every N seconds|minutes|hours|days", "cron: M H DOM MON DOW" (5 fields, in TIMEZONE),
   or "digest" (DIGEST_CRON if set, else the first working day (Mon-Fri) of the month at 09:00 in TIMEZONE);
-- target: "package.module:function", called as `function(settings)`; imported only when the job runs.
+- target: "package.module:function", called as `function(settings, edge)` where `edge` is the Slack side
+  (`workflows.ports.SlackEdge`, None when there is none); imported only when the job runs.
 - catch_up (optional, default False): if the clock was down when the job was due (within the misfire grace),
   run it once at start. Only for jobs that are safe to run twice (the digest is exactly-once by design).
 
@@ -36,9 +37,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.settings import Settings
 from db.models.digest import SchedulerLease
 from db.session import session_scope
+from workflows.ports import SlackEdge
+from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.scheduler")
 
@@ -168,7 +170,10 @@ def parse_trigger(spec: str, settings: Settings) -> BaseTrigger:
     raise TriggerSpecError(f"{spec!r}: expected 'digest', 'every N minutes' or 'cron: M H DOM MON DOW'")
 
 
-def resolve_target(target: str) -> Callable[[Settings], Any]:
+Job = Callable[[Settings, SlackEdge | None], Any]
+
+
+def resolve_target(target: str) -> Job:
     module_name, _, attr = target.partition(":")
     if not module_name or not attr:
         raise TriggerSpecError(f"{target!r}: expected 'package.module:function'")
@@ -222,14 +227,16 @@ def release_lease(url: str, holder: str, *, name: str = LEASE_NAME) -> None:
 
 
 # ----------------------------------------------------------------------------- building and running the clock
-def run_registered_job(job_id: str, target: str, settings: Settings, holder: str | None = None) -> Any:
+def run_registered_job(
+    job_id: str, target: str, settings: Settings, holder: str | None = None, edge: SlackEdge | None = None
+) -> Any:
     """What APScheduler calls: checks the lease (if any), then runs the job; failures are logged, not fatal."""
     if holder is not None and not hold_lease(settings.database_url, holder):
         log.warning("job %s skipped: this clock no longer holds the lease", job_id)
         return None
     log.info("job %s starting", job_id)
     try:
-        result = resolve_target(target)(settings)
+        result = resolve_target(target)(settings, edge)
     except Exception:
         log.exception("job %s failed", job_id)
         return None
@@ -237,7 +244,13 @@ def run_registered_job(job_id: str, target: str, settings: Settings, holder: str
     return result
 
 
-def add_jobs(scheduler: Any, settings: Settings, holder: str | None = None, now: datetime | None = None) -> None:
+def add_jobs(
+    scheduler: Any,
+    settings: Settings,
+    holder: str | None = None,
+    now: datetime | None = None,
+    edge: SlackEdge | None = None,
+) -> None:
     """Register every job of PERIODIC_JOBS on `scheduler` (fixed ids, replace_existing, coalesce, grace)."""
     now = now or datetime.now(UTC)
     seen: set[str] = set()
@@ -256,7 +269,7 @@ def add_jobs(scheduler: Any, settings: Settings, holder: str | None = None, now:
         scheduler.add_job(
             run_registered_job,
             trigger=trigger,
-            args=[job.job_id, job.target, settings, holder],
+            args=[job.job_id, job.target, settings, holder, edge],
             id=job.job_id,
             name=job.job_id,
             replace_existing=True,
@@ -281,7 +294,13 @@ def last_fire_time(trigger: BaseTrigger, now: datetime) -> datetime | None:
     return last
 
 
-def run_clock(settings: Settings, stop: threading.Event | None = None, *, poll_seconds: float | None = None) -> None:
+def run_clock(
+    settings: Settings,
+    stop: threading.Event | None = None,
+    *,
+    edge: SlackEdge | None = None,
+    poll_seconds: float | None = None,
+) -> None:
     """The `clock` process: stand by until holding the lease, then run the jobs on a BlockingScheduler.
 
     A heartbeat job renews the lease; if it is lost (e.g. the process was paused longer than the
@@ -303,7 +322,7 @@ def run_clock(settings: Settings, stop: threading.Event | None = None, *, poll_s
                 continue
             log.info("clock %s holds the lease; jobs: %s", holder, ", ".join(j[0] for j in PERIODIC_JOBS))
             scheduler = BlockingScheduler(timezone=ZoneInfo(settings.timezone))
-            add_jobs(scheduler, settings, holder)
+            add_jobs(scheduler, settings, holder, edge=edge)
 
             def heartbeat(scheduler: BlockingScheduler = scheduler) -> None:
                 if stop.is_set():

@@ -17,7 +17,6 @@ from slack_sdk.errors import SlackApiError
 
 from bot.app import deps_of, make_web_client
 from bot.render.alerts import MUTE_ACTION, UNMUTE_ACTION, alert_blocks, alert_text, with_mute_state
-from bot.settings import Settings
 from db.models import AlertRecord
 from db.session import session_scope
 from workflows.alerts import (
@@ -30,6 +29,7 @@ from workflows.alerts import (
     send_alerts,
     unmute_account,
 )
+from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.alerts")
 # Slack message metadata event type of alert DMs: tags each DM with its claim, to recognise it after a crash.

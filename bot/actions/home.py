@@ -20,9 +20,9 @@ from bot import guard
 from bot.app import deps_of
 from bot.events.app_home import publish_home
 from bot.render.home import ACTION_OPEN, ACTION_PAGE_NEXT, ACTION_PAGE_PREV, ACTION_VIEW, OPEN_VIEWS
-from bot.settings import Settings
 from db.session import session_scope
 from workflows.portfolio import SCOPES
+from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.home")
 

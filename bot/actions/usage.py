@@ -21,7 +21,16 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import guard
-from bot.commands.usage import SlashContext, account_answer, refuse_if_needed, safely, show_account, upload_chart
+from bot.commands.usage import (
+    PORTFOLIO_WORDS,
+    SlashContext,
+    account_answer,
+    refuse_if_needed,
+    safely,
+    show_account,
+    show_portfolio,
+    upload_chart,
+)
 from bot.render import ids
 from bot.render.usage import message, render_placeholder
 from db.queries.accounts import account_ref
@@ -62,10 +71,28 @@ def _target(ctx: SlashContext) -> tuple[Any, str] | None:
 
 
 def open_view(ctx: SlashContext) -> None:
-    """Utilization / Health / Instances / Trends / Summary buttons, and a picked account: same answer as typing it."""
+    """Utilization / Health / Instances / Trends / Summary buttons, and a picked account: same answer as typing it.
+
+    A button of a `/usage mine` list (k=1) keeps the list and answers below it."""
     target = _target(ctx)
     if target is not None:
-        show_account(ctx, target[0], target[1], replace_original=True)
+        keep = bool(ids.decode_value(_action(ctx.body).get("value")).get("k"))
+        show_account(ctx, target[0], target[1], replace_original=not keep)
+
+
+def list_page(ctx: SlashContext) -> None:
+    """Previous / Next of a `/usage mine|team` list: the page again, for whoever clicks, with their rights."""
+    value = ids.decode_value(_action(ctx.body).get("value"))
+    scope_word = str(value.get("s") or "mine")
+    if scope_word not in PORTFOLIO_WORDS:
+        scope_word = "mine"
+    try:
+        page = max(1, int(value.get("p") or 1))
+    except (TypeError, ValueError):
+        page = 1
+    if refuse_if_needed(ctx):
+        return
+    show_portfolio(ctx, scope_word, str(value.get("f") or "").split()[:50], page, replace=True)
 
 
 def share(ctx: SlashContext) -> None:
@@ -115,6 +142,7 @@ def register(app: Any) -> None:
     app.action(re.compile(ids.VIEW_ACTION_RE))(ack=ack_now, lazy=[lazy("view", open_view)])
     app.action(re.compile(ids.PICK_ACTION_RE))(ack=ack_now, lazy=[lazy("pick", open_view)])
     app.action(ids.SHARE_ACTION)(ack=ack_now, lazy=[lazy("share", share)])
+    app.action(re.compile(ids.LIST_PAGE_ACTION_RE))(ack=ack_now, lazy=[lazy("list_page", list_page)])
     from bot.app import LISTENER_MODULES
 
     for action_id, (_what, owner) in PLACEHOLDERS.items():

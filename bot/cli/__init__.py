@@ -11,7 +11,7 @@ from importlib import import_module
 
 import click
 
-from bot.settings import Settings, SettingsError, load_settings
+from workflows.settings import Settings, SettingsError, load_settings
 
 # Modules that add commands; each has `register(cli: click.Group) -> None`.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.sync_cmd",
     "bot.cli.demo_cmd",
     "bot.cli.report_cmd",
+    "bot.cli.portfolio_cmd",
     "bot.cli.metrics_cmd",
     "bot.cli.requests_cmd",
     "bot.cli.serve_cmd",

@@ -24,8 +24,8 @@ def register(cli: click.Group) -> None:
         from sqlalchemy.exc import SQLAlchemyError
 
         from bot.cli.report_cmd import parse_month
-        from bot.settings import SettingsError
         from scoring.rules import RulesError
+        from workflows.settings import SettingsError
 
         month = parse_month(month_text)
         try:

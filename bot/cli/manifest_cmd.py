@@ -28,7 +28,10 @@ def manifest(url: str | None, *, socket_mode: bool) -> dict[str, Any]:
     command: dict[str, Any] = {
         "command": "/usage",
         "description": "Product usage, utilization and health of a customer account",
-        "usage_hint": "acme [utilization|health|instances|versions|trends|report] · request-metric · digest · help",
+        "usage_hint": (
+            "acme [utilization|health|instances|versions|trends|report] · mine [red ci:red tier:ultimate …] · "
+            "team · request-metric · digest · help"
+        ),
         "should_escape": False,
     }
     interactivity: dict[str, Any] = {"is_enabled": True}

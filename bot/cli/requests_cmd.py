@@ -22,9 +22,11 @@ def register(cli: click.Group) -> None:
     @click.pass_context
     def retry(ctx: click.Context) -> None:
         """File every pending GitLab issue now (ignoring backoff) and report what is still pending."""
+        from bot.edge import BoltSlackEdge
         from workflows.outbox import retry_pending
 
-        report = retry_pending(settings_from(ctx), due_only=False)
+        settings = settings_from(ctx)
+        report = retry_pending(settings, BoltSlackEdge(settings), due_only=False)
         for o in report.filed:
             how = "found already filed" if o.found_existing else "filed"
             click.echo(f"{how}: {o.title} -> {o.issue_url}  [{o.kind} {o.key}]")

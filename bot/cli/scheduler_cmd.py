@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from bot.cli import Failure, settings_from
-from bot.settings import SettingsError
+from workflows.settings import SettingsError
 
 
 def register(cli: click.Group) -> None:
@@ -45,4 +45,6 @@ def register(cli: click.Group) -> None:
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         click.echo(f"Clock starting with {len(triggers)} job(s); Ctrl-C to stop.", err=True)
-        run_clock(settings, stop)
+        from bot.edge import BoltSlackEdge
+
+        run_clock(settings, stop, edge=BoltSlackEdge(settings))

@@ -5,7 +5,7 @@ import os
 import click
 
 from bot.cli import Failure, settings_from
-from bot.settings import SettingsError
+from workflows.settings import SettingsError
 
 
 def register(cli: click.Group) -> None:

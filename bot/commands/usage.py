@@ -39,8 +39,8 @@ from bot.render.usage import (
     render_pick,
     render_placeholder,
 )
-from bot.settings import Settings
 from db.queries.accounts import AccountRef, Resolution, resolve_account
+from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.usage")
 
@@ -70,6 +70,8 @@ GLOBAL_NAMES: dict[str, str] = {
     "request_metric": "request-metric",
     "digest": "digest",
 }
+# `/usage mine [filters]`, `/usage team [filters]`: a list of accounts instead of one (bot/commands/portfolio.py).
+PORTFOLIO_WORDS = ("mine", "team")
 
 
 # ---------------------------------------------------------------------------------------------- parsing
@@ -77,7 +79,7 @@ GLOBAL_NAMES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class UsageRequest:
-    kind: Literal["help", "global", "account", "too_long"]
+    kind: Literal["help", "global", "account", "portfolio", "too_long"]
     query: str = ""  # the account text (account kind)
     view: str = "summary"  # a view in ids.VIEWS, "report", or the global subcommand's name
     length: int = 0  # of the raw text, for the too-long answer
@@ -108,6 +110,8 @@ def parse(text: str | None) -> UsageRequest:
     if first in GLOBAL_NAMES and len(words) == 1:
         name = GLOBAL_NAMES[first]
         return UsageRequest("help") if name == "help" else UsageRequest("global", view=name)
+    if first in PORTFOLIO_WORDS:
+        return UsageRequest("portfolio", query=" ".join(words[1:]), view=first)
     last = words[-1].lower()
     if len(words) > 1 and last in ALIASES:
         return UsageRequest("account", query=" ".join(words[:-1]), view=ALIASES[last])
@@ -202,6 +206,8 @@ def answer_text(session: Session, settings: Settings, text: str, viewer: Viewer 
         answer = too_long_answer(req)
     elif req.kind == "global":
         answer = message(f"`/usage {req.view}` works in Slack only (it opens a dialog or sends a DM).")
+    elif req.kind == "portfolio":
+        answer = _portfolio_offline(session, settings, req, viewer)
     else:
         res = resolve_account(session, req.query)
         answer = resolution_answer(res, req.query, req.view) or (
@@ -210,6 +216,28 @@ def answer_text(session: Session, settings: Settings, text: str, viewer: Viewer 
             else account_answer(session, settings, res.account.id, req.view, viewer, with_chart=False)  # type: ignore[union-attr]
         )
     return blocks_to_text(answer.blocks, answer.text)
+
+
+def _portfolio_offline(session: Session, settings: Settings, req: UsageRequest, viewer: Viewer) -> Answer:
+    """`usagebot try --as-user EMAIL "/usage mine"`: the list for that email, as the Slack command gives it."""
+    from bot.commands.portfolio import portfolio_answer
+    from workflows.portfolio import Viewer as PortfolioViewer
+    from workflows.portfolio import parse_managers
+
+    person = viewer.person
+    if person is None or not person.email:
+        return message(
+            f"`/usage {req.view}` lists the accounts of whoever types it: add `--as-user EMAIL`, "
+            f"or use `usagebot portfolio EMAIL {req.query}`."
+        )
+    email = person.email.strip().lower()
+    who = PortfolioViewer(
+        user_id=person.id,
+        email=email,
+        is_admin=person.id in settings.admin_ids,
+        team=parse_managers(settings.cs_managers).get(email, frozenset()),
+    )
+    return portfolio_answer(session, settings, who, req.view, req.query.split())
 
 
 # ---------------------------------------------------------------------------------------------- Slack
@@ -323,6 +351,22 @@ def show_account(ctx: SlashContext, account: AccountRef, view: str, *, replace_o
         upload_chart(ctx.client, answer.chart, account.name, user_id=ctx.user_id)
 
 
+def show_portfolio(
+    ctx: SlashContext, scope_word: str, words: list[str], page: int = 1, *, replace: bool = False
+) -> None:
+    """`/usage mine|team [filters]` (after the guard): the page of the person's listing."""
+    from bot.commands.portfolio import portfolio_answer
+    from bot.events.app_home import viewer_for
+
+    viewer, refusal = viewer_for(ctx.client, ctx.deps.settings, ctx.user_id, ctx.team_id)
+    if viewer is None:
+        ctx.show(message(refusal or guard.REFUSE_UNKNOWN))
+        return
+    with ctx.deps.sessions() as session:
+        answer = portfolio_answer(session, ctx.deps.settings, viewer, scope_word, words, page)
+    ctx.show(answer, replace_original=replace)
+
+
 def upload_chart(
     client: WebClient,
     png: Callable[[], bytes],
@@ -365,6 +409,9 @@ def run_usage(ctx: SlashContext) -> None:
         GLOBAL_SUBCOMMANDS[req.view](ctx)
         return
     if refuse_if_needed(ctx):
+        return
+    if req.kind == "portfolio":
+        show_portfolio(ctx, req.view, req.query.split())
         return
     with ctx.deps.sessions() as session:
         res = resolve_account(session, req.query)

@@ -44,7 +44,6 @@ from bot.render.home import (
     render_refusal,
     render_unavailable,
 )
-from bot.settings import Settings, get_settings
 from db.models import Account, HomeViewer
 from db.queries.portfolio import count_accounts, has_accounts
 from db.session import session_scope
@@ -58,6 +57,7 @@ from workflows.portfolio import (
     is_cached,
     parse_managers,
 )
+from workflows.settings import Settings, get_settings
 
 log = logging.getLogger("usagebot.home")
 

@@ -27,7 +27,7 @@ ACTION_PAGE_NEXT = "home_page_next"
 ACTION_OPEN = "home_open"  # action id "home_open:<summary|health|instances>", value: account id
 OPEN_VIEWS: tuple[tuple[str, str], ...] = (("summary", "Summary"), ("health", "Health"), ("instances", "Instances"))
 
-_SCOPE_TITLE: dict[str, str] = {"mine": "Your accounts", "team": "Your team's accounts", "all": "All accounts"}
+SCOPE_TITLE: dict[str, str] = {"mine": "Your accounts", "team": "Your team's accounts", "all": "All accounts"}
 _SCOPE_BUTTON: dict[str, str] = {"mine": "My accounts", "team": "My team", "all": "All accounts"}
 _FLAG_WORDS: dict[str, str] = {
     "license_unmapped": "license not linked",
@@ -142,7 +142,7 @@ def render_home(portfolio: Portfolio, scopes: tuple[Scope, ...], page: int = 1) 
     if pages > 1:
         context += f"  ·  page {shown} of {pages}"
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _SCOPE_TITLE[portfolio.scope], "emoji": True}},
+        {"type": "header", "text": {"type": "plain_text", "text": SCOPE_TITLE[portfolio.scope], "emoji": True}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": context}]},
         _section(totals_text(portfolio), block_id="home_totals"),
     ]
@@ -230,7 +230,7 @@ def render_unavailable() -> dict[str, Any]:
 def render_loading(accounts: int, scope: Scope) -> dict[str, Any]:
     """Shown while a large portfolio is scored for the first time since the data changed."""
     blocks = [
-        {"type": "header", "text": {"type": "plain_text", "text": _SCOPE_TITLE[scope], "emoji": True}},
+        {"type": "header", "text": {"type": "plain_text", "text": SCOPE_TITLE[scope], "emoji": True}},
         _section(f":hourglass_flowing_sand: Scoring {accounts:,} accounts… this takes a few seconds the first time."),
     ]
     return {"type": "home", "blocks": blocks}

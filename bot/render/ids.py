@@ -11,6 +11,9 @@ Values are compact JSON (`encode_value` / `decode_value`), always under Slack's 
   Placeholder in bot/actions/usage.py until bot.actions.data_quality is listed in LISTENER_MODULES.
 - `usage_request_metric`: Request a metric. Value: a=account id (optional).
   Placeholder until bot.actions.metric_request is listed in LISTENER_MODULES.
+- `usage_list:<prev|next>`: a page of `/usage mine` / `/usage team`. Value: s=scope word ("mine"/"team"),
+  f=filter words, p=page. bot/actions/usage.py. Each listed account has a `usage_pick:<n>` button whose value
+  also has k=1 (keep the list: the summary arrives as a new answer instead of replacing it).
 - `relabel:<Label>`: Production / Non-Production / Obsolete / Geo Secondary Node on an Unknown instance.
   Value: i=instance id, f=current ("from") label, n=Instance.label_version when rendered, a=account id,
   o="usage" (origin). block_id `relabel:<instance id>`. Not handled here: the relabel module registers
@@ -33,6 +36,7 @@ SHARE_ACTION = "usage_share"
 REPORT_ISSUE_ACTION = "usage_report_issue"
 REQUEST_METRIC_ACTION = "usage_request_metric"
 RELABEL_ACTION_PREFIX = "relabel:"
+LIST_PAGE_ACTION_PREFIX = "usage_list:"
 RELABEL_TARGETS: tuple[str, ...] = ("Production", "Non-Production", "Obsolete", "Geo Secondary Node")
 
 
@@ -47,6 +51,7 @@ def relabel_targets(deployment_type: str | None) -> tuple[str, ...]:
 VIEW_ACTION_RE = r"^usage_view:"
 PICK_ACTION_RE = r"^usage_pick:"
 RELABEL_ACTION_RE = r"^relabel:"
+LIST_PAGE_ACTION_RE = r"^usage_list:"
 
 
 def view_action(view: str) -> str:

@@ -443,6 +443,9 @@ HELP_TEXT = (
     "• `/usage acme report`: report a data issue\n"
     "• `/usage request-metric`: ask for a metric the data doesn't have yet\n"
     "• `/usage digest`: your Unknown-instance digest, now\n"
+    "• `/usage mine`: your accounts, worst first; filters: `red`, `ci:red`, `security:nodata`, `tier:ultimate`, "
+    "`segment:large`, `flag:stale` (`/usage mine help` lists them all)\n"
+    "• `/usage team`: the same for your team (managers) or every account (CS Operations admins)\n"
     "Find an account by its CRM id, its name (any case), the start of its name, or something close."
 )
 

@@ -29,7 +29,6 @@ from bot.render.data_quality import (
     thread_blocks,
     thread_text,
 )
-from bot.settings import Settings
 from db.models import DataIssue
 from workflows import outbox
 from workflows.data_quality import (
@@ -43,6 +42,7 @@ from workflows.data_quality import (
     validate,
 )
 from workflows.gitlab_client import gitlab_factory
+from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.data_quality")
 # A report younger than this may still be in its submission: the retry pass leaves it alone.

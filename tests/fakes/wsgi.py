@@ -24,7 +24,7 @@ class _QuietHandler(WSGIRequestHandler):
 def serve(app: Callable[..., Any]) -> Iterator[str]:
     """Yield the base URL (http://127.0.0.1:PORT) of `app` served in a background thread."""
     server = make_server("127.0.0.1", 0, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"

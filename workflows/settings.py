@@ -1,4 +1,4 @@
-"""Settings from the environment (and `.env`), exactly as INTERFACES.md lists them.
+"""Settings from the environment (and `.env`), validated at start (README lists them).
 
 Nothing here imports Slack: workflows and the CLI read settings too.
 """

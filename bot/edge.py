@@ -1,0 +1,35 @@
+"""The Slack edge of the jobs in `workflows`: `BoltSlackEdge` implements `workflows.ports.SlackEdge`.
+
+The clock process and the CLI build one from settings and hand it to the jobs they run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+from bot.app import make_web_client
+from workflows.digest import RunResult
+from workflows.ports import SlackClient
+from workflows.settings import Settings
+
+
+class BoltSlackEdge:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def client(self) -> SlackClient | None:
+        return make_web_client(self.settings) if self.settings.secret("slack_bot_token") else None
+
+    def deliver_digest(self, *, month: str, tam_email: str | None = None) -> RunResult:
+        from bot.digest_slack import run_and_report
+
+        return run_and_report(self.settings, month=month, tam_email=tam_email)
+
+    def post_pending_threads(self, sessions: Callable[[], Session]) -> list[str]:
+        from bot.views.data_quality import post_unposted
+
+        if not self.settings.secret("slack_bot_token"):
+            return []
+        return post_unposted(sessions, make_web_client(self.settings), self.settings)

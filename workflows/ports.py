@@ -1,0 +1,41 @@
+"""What the jobs in `workflows` need from Slack, said here and implemented at the edge.
+
+`workflows` never imports `bot` (the layers are checked by import-linter, see `.importlinter`). The
+few jobs that end in Slack (the monthly digest and its resume pass, the outbox's follow-ups and the
+data-quality triage threads it re-posts) get a `SlackEdge` from whoever runs them: the clock process
+and the CLI build `bot.edge.BoltSlackEdge(settings)` and hand it in. A run without Slack (no bot
+token, or a test of the GitLab side only) passes `None`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from workflows.digest import RunResult
+
+
+class SlackClient(Protocol):
+    """The part of slack_sdk's WebClient that follow-ups use (posting a message, a DM or a thread reply)."""
+
+    def chat_postMessage(self, *, channel: str, **kwargs: Any) -> Any: ...
+
+
+class SlackEdge(Protocol):
+    """The Slack side of the jobs the clock and the CLI run; `bot.edge.BoltSlackEdge` implements it."""
+
+    def client(self) -> SlackClient | None:
+        """The configured Slack client (retries, base URL), or None when no bot token is set."""
+        ...
+
+    def deliver_digest(self, *, month: str, tam_email: str | None = None) -> RunResult:
+        """Run the month's digest (everyone, or one TAM), record it and post the summary line."""
+        ...
+
+    def post_pending_threads(self, sessions: Callable[[], Session]) -> list[str]:
+        """Post the data-quality triage threads (and reporter confirmations) Slack refused earlier;
+        the problems still left, one line each."""
+        ...
