@@ -213,7 +213,7 @@ def test_usage_mine_lists_own_accounts_worst_first_with_summary_buttons(
     assert "Acme &lt;!channel&gt; Corp" in text and "<!channel>" not in text  # names are escaped
     for label in ("Utilization", "Engagement", "SCM", "CI", "CD", "Security"):
         assert label in text
-    assert "84 of 200 seats, 42%" in text
+    assert "Seats in use: 84 of 200 seats (42%)" in text
     button = acme["accessory"]
     assert button["text"]["text"] == "Summary" and json.loads(button["value"])["a"] == "0016RED"
 

@@ -28,12 +28,12 @@ MEASURES: tuple[tuple[str, str], ...] = (
 
 def account_line(a: PortfolioAccount, show_tam: bool) -> str:
     """Two or three lines of mrkdwn: name and health, the six colours, utilization and flags."""
-    score = f" {a.health_score:.0f}" if a.health_score is not None else ""
+    score = f" ({a.health_shown})" if a.health_shown else ""
     first = f"*{escape(a.name)}*  ·  health {color_text(a.health_color)}{score}"
     if show_tam and (a.tam_name or a.tam_email):
         first += f"  ·  TAM {escape(a.tam_name or a.tam_email)}"
     colours = "  ".join(f"{label} {color_text(a.measures.get(key))}" for key, label in MEASURES)
-    last = f"Licenses: {utilization_text(a)}"
+    last = f"Seats in use: {utilization_text(a)}"
     flags = flags_text(a)
     if flags:
         last += f"  ·  {escape(flags)}"
