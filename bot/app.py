@@ -23,6 +23,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.http_retry.handler import RetryHandler
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.outgoing import SafeRespond, SafeWebClient, SafeWebhookClient, safe_copy
 from db.session import session_factory
 from workflows.settings import Settings
 
@@ -66,7 +67,8 @@ def retry_handlers() -> list[RetryHandler]:
 
 
 def make_web_client(settings: Settings) -> WebClient:
-    return WebClient(
+    """The Web API client (with the outgoing-message check of `bot.outgoing`)."""
+    return SafeWebClient(
         token=settings.secret("slack_bot_token"),
         base_url=settings.slack_api_url,
         timeout=30,
@@ -84,10 +86,8 @@ _APOLOGIES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="usagebot-apol
 
 
 def _apologise(url: str) -> None:
-    from slack_sdk.webhook import WebhookClient
-
     try:
-        WebhookClient(url, timeout=5).send(text=_APOLOGY, response_type="ephemeral", replace_original=False)
+        SafeWebhookClient(url, timeout=5).send(text=_APOLOGY, response_type="ephemeral", replace_original=False)
     except Exception:  # the person may already be gone; the failure itself is logged
         log.warning("could not tell the user about the failure", exc_info=True)
 
@@ -126,6 +126,10 @@ def build_app(settings: Settings, listener_modules: tuple[str, ...] | None = Non
         # HTTP by `bot.request_pipeline` (signature on the raw bytes), in Socket Mode by the app-level token.
         context["deps"] = deps
         context[VERIFIED] = True
+        # Everything listeners send goes out through `bot.outgoing` (Bolt builds plain clients per request).
+        context["client"] = safe_copy(context.client)
+        if context.response_url:
+            context["respond"] = SafeRespond(response_url=context.response_url)
         next()
 
     @app.error

@@ -13,6 +13,8 @@ from bot.app import make_web_client
 from workflows.digest import RunResult
 from workflows.ports import SlackClient
 from workflows.settings import Settings
+from workflows.sync.run import SyncResult
+from workflows.sync.scheduled import SyncOutcome
 
 
 class BoltSlackEdge:
@@ -33,3 +35,13 @@ class BoltSlackEdge:
         if not self.settings.secret("slack_bot_token"):
             return []
         return post_unposted(sessions, make_web_client(self.settings), self.settings)
+
+    def after_sync(self, result: SyncResult) -> list[str]:
+        from bot.sync_job import SlackSyncFollowUp
+
+        return SlackSyncFollowUp(self.settings).after_sync(result)
+
+    def report_sync_failure(self, outcome: SyncOutcome) -> None:
+        from bot.sync_job import SlackSyncFollowUp
+
+        SlackSyncFollowUp(self.settings).report_sync_failure(outcome)

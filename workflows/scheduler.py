@@ -9,6 +9,8 @@ Adding a periodic job is one line in `PERIODIC_JOBS`:
   or "digest" (DIGEST_CRON if set, else the first working day (Mon-Fri) of the month at 09:00 in TIMEZONE);
 - target: "package.module:function", called as `function(settings, edge)` where `edge` is the Slack side
   (`workflows.ports.SlackEdge`, None when there is none); imported only when the job runs.
+- "sync" as a trigger spec: SYNC_CRON if set, else weekly (Monday 06:00 in TIMEZONE);
+- needs (optional): the name of a setting; the job is scheduled only when it is set (the sync needs SYNC_SOURCE);
 - catch_up (optional, default False): if the clock was down when the job was due (within the misfire grace),
   run it once at start. Only for jobs that are safe to run twice (the digest is exactly-once by design).
 
@@ -50,6 +52,10 @@ class PeriodicJob(NamedTuple):
     trigger: str
     target: str
     catch_up: bool = False
+    needs: str | None = None  # a setting that must be set for the job to be scheduled at all
+
+
+SYNC_DEFAULT_CRON = "0 6 * * 1"  # weekly, Monday 06:00 in TIMEZONE
 
 
 # The registry. One line per job; see the module docstring.
@@ -58,6 +64,7 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("digest_resume", "every 10 minutes", "workflows.digest:resume_unfinished"),
     PeriodicJob("requests_retry", "every 5 minutes", "workflows.outbox:retry_pending"),
     PeriodicJob("metrics_reimport", "cron: 0 6 * * 1", "workflows.metrics_import:scheduled_import"),
+    PeriodicJob("scheduled_sync", "sync", "workflows.sync.scheduled:scheduled_sync", needs="sync_source"),
 ]
 
 # Hours: a clock that was busy or restarting still runs a due job late rather than never.
@@ -159,6 +166,8 @@ def parse_trigger(spec: str, settings: Settings) -> BaseTrigger:
         if settings.digest_cron:
             return crontab_trigger(settings.digest_cron, tz)
         return FirstWorkingDayTrigger(hour=9, minute=0, timezone=tz)
+    if text == "sync":
+        return crontab_trigger(settings.sync_cron or SYNC_DEFAULT_CRON, tz)
     if text.startswith("cron:"):
         return crontab_trigger(text.removeprefix("cron:").strip(), tz)
     match = _EVERY.match(text)
@@ -244,6 +253,12 @@ def run_registered_job(
     return result
 
 
+def active_jobs(settings: Settings) -> list[PeriodicJob]:
+    """The jobs of PERIODIC_JOBS this configuration runs (a job whose `needs` setting is unset is left out)."""
+    jobs = [PeriodicJob(*job) for job in PERIODIC_JOBS]
+    return [job for job in jobs if job.needs is None or getattr(settings, job.needs, None)]
+
+
 def add_jobs(
     scheduler: Any,
     settings: Settings,
@@ -251,11 +266,10 @@ def add_jobs(
     now: datetime | None = None,
     edge: SlackEdge | None = None,
 ) -> None:
-    """Register every job of PERIODIC_JOBS on `scheduler` (fixed ids, replace_existing, coalesce, grace)."""
+    """Register every active job of PERIODIC_JOBS on `scheduler` (fixed ids, replace_existing, coalesce, grace)."""
     now = now or datetime.now(UTC)
     seen: set[str] = set()
-    for job in PERIODIC_JOBS:
-        job = PeriodicJob(*job)
+    for job in active_jobs(settings):
         if job.job_id in seen:
             raise TriggerSpecError(f"duplicate job id {job.job_id!r} in PERIODIC_JOBS")
         seen.add(job.job_id)
@@ -320,7 +334,7 @@ def run_clock(
                 log.info("another clock holds the lease; standing by")
                 stop.wait(poll)
                 continue
-            log.info("clock %s holds the lease; jobs: %s", holder, ", ".join(j[0] for j in PERIODIC_JOBS))
+            log.info("clock %s holds the lease; jobs: %s", holder, ", ".join(j.job_id for j in active_jobs(settings)))
             scheduler = BlockingScheduler(timezone=ZoneInfo(settings.timezone))
             add_jobs(scheduler, settings, holder, edge=edge)
 

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     data_quality_project: str = Field("gitlab-data/analytics", description="a GitLab project path")
     data_quality_epic: str = Field("gitlab-data&216", description="an epic reference such as group&123")
     digest_cron: str | None = Field(None, description="a 5-field cron expression")
+    # A URL source may hold a password: a secret, never printed (only its password-less form is shown or stored).
+    sync_source: SecretStr | None = Field(
+        None, description="a folder of CSV files or a SQLAlchemy URL the clock syncs from (as `usagebot sync` takes)"
+    )
+    sync_schema: str | None = Field(None, description="the schema holding the tables of a SYNC_SOURCE URL")
+    sync_cron: str | None = Field(None, description="a 5-field cron expression (default: weekly, Monday 06:00)")
     timezone: str = Field("UTC", description="an IANA time zone such as Europe/Berlin")
     scoring_rules: str = Field("gitlab-current", description="a rule set name or a path to a rules file")
     metrics_dictionary_path: str | None = Field(
@@ -83,7 +89,7 @@ class Settings(BaseSettings):
             raise ValueError("expected a SQLAlchemy URL such as sqlite:///usagebot.db") from exc
         return v
 
-    @field_validator("digest_cron")
+    @field_validator("digest_cron", "sync_cron")
     @classmethod
     def _cron(cls, v: str | None) -> str | None:
         if v is None or not v.strip():

@@ -17,6 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.app import deps_of
+from bot.render.format import escape
 from bot.render.ids import RELABEL_ACTION_PREFIX, RELABEL_ACTION_RE, decode_value
 from bot.render.relabel import (
     APPLY_ACTION,
@@ -188,7 +189,7 @@ def _outcome_to_slack(
         else:
             block = _just_labelled(click, outcome, block_id)
         block["block_id"] = block_id
-        _show_in_message(client, respond, click, block, f"{inst.name}: labelled {inst.label}", deps)
+        _show_in_message(client, respond, click, block, f"{escape(inst.name)}: labelled {escape(inst.label)}", deps)
         return
     change = outcome.last_change
     if outcome.status == "already":
@@ -203,17 +204,16 @@ def _outcome_to_slack(
             undo_to=undo_to,
             origin=click.origin,
         )
-        _show_in_message(client, respond, click, block, f"{inst.name}: labelled {inst.label}", deps)
+        _show_in_message(client, respond, click, block, f"{escape(inst.name)}: labelled {escape(inst.label)}", deps)
         return
     # Stale: the message shows the truth now, and the person decides in an ephemeral prompt.
     if click.message and click.message.get("blocks"):
-        _show_in_message(
-            client, respond, click, current_label_block(block_id=block_id, instance=inst, change=change), inst.name
-        )
+        current = current_label_block(block_id=block_id, instance=inst, change=change)
+        _show_in_message(client, respond, click, current, escape(inst.name))
     respond(
         replace_original=False,
         response_type="ephemeral",
-        text=f"{inst.name} changed since your message",
+        text=f"{escape(inst.name)} changed since your message",
         blocks=stale_prompt(
             instance=inst,
             wanted=wanted,
@@ -253,13 +253,11 @@ def on_undo(ack: Ack, body: dict[str, Any], client: WebClient, respond: Any, con
                 origin=click.origin,
                 deployment_type=getattr(inst, "deployment_type", None),
             )
-            blocks = [
-                {"type": "section", "text": {"type": "mrkdwn", "text": f"Undone: *{inst.name}* is *Unknown* again."}},
-                block,
-            ]
+            undone = f"Undone: *{escape(inst.name)}* is *Unknown* again."
+            blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": undone}}, block]
         else:
             blocks = [_just_labelled(click, outcome, relabel_block_id(inst.id))]
-        fallback = f"{inst.name}: {inst.label}"
+        fallback = f"{escape(inst.name)}: {escape(inst.label)}"
         if _replace_ephemeral_view(deps, client, respond, click, inst.account_id, blocks[0], fallback):
             return
         respond(replace_original=True, text=fallback, blocks=blocks)
@@ -278,7 +276,7 @@ def on_apply_anyway(ack: Ack, body: dict[str, Any], client: WebClient, respond: 
         return
     inst = outcome.instance
     block = _just_labelled(click, outcome, relabel_block_id(inst.id))
-    respond(replace_original=True, text=f"{inst.name}: labelled {inst.label}", blocks=[block])
+    respond(replace_original=True, text=f"{escape(inst.name)}: labelled {escape(inst.label)}", blocks=[block])
     # Also fix the original message (the digest DM): conversations.replies on its ts returns that message.
     match = re.fullmatch(r"([A-Z0-9]+):([0-9.]+)\|(.+)", ref)
     if match:
@@ -289,7 +287,7 @@ def on_apply_anyway(ack: Ack, body: dict[str, Any], client: WebClient, respond: 
             if message and message.get("blocks"):
                 block["block_id"] = block_id
                 blocks = replace_block(list(message["blocks"]), block_id, block)
-                client.chat_update(channel=channel, ts=ts, text=message.get("text") or inst.name, blocks=blocks)
+                client.chat_update(channel=channel, ts=ts, text=message.get("text") or escape(inst.name), blocks=blocks)
         except SlackApiError:
             log.warning("could not update the original message %s", ref, exc_info=True)
 

@@ -20,11 +20,11 @@ def register(cli: click.Group) -> None:
         """Run the clock: periodic jobs, only while this process holds the clock lease."""
         from datetime import UTC, datetime
 
-        from workflows.scheduler import PERIODIC_JOBS, TriggerSpecError, parse_trigger, run_clock
+        from workflows.scheduler import TriggerSpecError, active_jobs, parse_trigger, run_clock
 
         settings = settings_from(ctx)
         try:
-            triggers = [(job[0], parse_trigger(job[1], settings)) for job in PERIODIC_JOBS]
+            triggers = [(job.job_id, parse_trigger(job.trigger, settings)) for job in active_jobs(settings)]
         except TriggerSpecError as exc:
             raise Failure(f"Scheduler problem: {exc}") from None
         if list_jobs:

@@ -81,43 +81,31 @@ def register(cli: click.Group) -> None:
         Every row is validated first; one bad row rejects the whole export (exit 1) with each
         problem as file:line: column: what is wrong, and the database stays as it was.
         """
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from workflows.sync import CsvExport, SourceError, SqlExport, SyncFailed, sync_export
+        from bot.sync_job import SlackSyncFollowUp
+        from workflows.sync.scheduled import run_sync
 
         if bool(path) == bool(from_sql):
             raise click.UsageError("give exactly one of PATH (a folder of CSV files) or --from-sql URL")
         if schema and not from_sql:
             raise click.UsageError("--schema only applies to --from-sql")
         settings = settings_from(ctx)
-        try:
-            export = CsvExport(path) if path else SqlExport(from_sql or "", schema=schema)
-        except SourceError as exc:
-            raise Failure(str(exc)) from None
-        try:
-            result = sync_export(export, settings.database_url, progress=progress_for_terminal())
-        except (SyncFailed, SourceError) as exc:
-            raise Failure(str(exc)) from None
-        except OSError as exc:
-            raise Failure(f"could not read the export: {exc}") from None
-        except SQLAlchemyError as exc:
-            # The bot's own database (DATABASE_URL) is unreachable or not migrated: say so, no traceback.
-            reason = getattr(exc, "orig", None) or exc
-            raise Failure(
-                f"could not use the database ({type(exc).__name__}: {str(reason).splitlines()[0][:300]}); "
-                "check DATABASE_URL and run `usagebot db upgrade`"
-            ) from None
-        finally:
-            if isinstance(export, SqlExport):
-                export.close()
-        report_result(result)
-        if not no_alerts:  # health-drop alerts to TAMs (colleague G); skipped without Slack settings
-            from bot.actions.alerts import alerts_after_sync
-
-            click.echo(alerts_after_sync(settings, result.as_of_month))
-        # App Home (colleague H): everyone who opened the Home tab lately sees the new month (needs a bot token).
-        from bot.events.app_home import refresh_home_after_sync
-
-        refreshed = refresh_home_after_sync(settings)
-        if refreshed:
-            click.echo(f"Refreshed {refreshed:,} App Home tab(s).")
+        if path and "://" in path:
+            raise click.UsageError("PATH is a folder; give a database URL with --from-sql URL")
+        if from_sql and "://" not in from_sql:
+            raise Failure(f"cannot open {from_sql[:80]!r}: expected a SQLAlchemy URL such as postgresql://host/db")
+        # The same entry point as the clock's scheduled sync: the sync lock, then alerts and Home refreshes.
+        outcome = run_sync(
+            settings,
+            from_sql or path or "",
+            schema,
+            progress=progress_for_terminal(),
+            follow_up=SlackSyncFollowUp(settings, alerts=not no_alerts),
+        )
+        if outcome.status == "busy":
+            raise Failure("another sync is running right now (the clock's, or someone else's); try again later")
+        if outcome.status == "failed":
+            raise Failure(outcome.error or "the sync failed")
+        assert outcome.result is not None
+        report_result(outcome.result)
+        for line in outcome.follow_up:
+            click.echo(line)

@@ -280,11 +280,10 @@ class SlashContext:
         if not url:
             self.respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=replace_original)
             return
-        from slack_sdk.webhook import WebhookClient
-
         from bot.app import retry_handlers
+        from bot.outgoing import SafeWebhookClient
 
-        resp = WebhookClient(url, timeout=15, retry_handlers=retry_handlers()).send(
+        resp = SafeWebhookClient(url, timeout=15, retry_handlers=retry_handlers()).send(
             text=text, blocks=blocks, response_type="ephemeral", replace_original=replace_original
         )
         if resp.status_code != 200:

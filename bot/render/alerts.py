@@ -10,6 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from bot.render.format import escape
 from bot.render.limits import pack_lines
 from db.models import AlertRecord
 
@@ -79,15 +80,15 @@ def _clip(text: str, limit: int = SECTION_CHARS) -> str:
 
 
 def account_section(account_name: str, records: Sequence[AlertRecord]) -> str:
-    lines = [f"*{account_name}*"]
+    lines = [f"*{escape(account_name)}*"]
     commands: list[str] = []
     for r in records:
-        lines.append(f"{_ICON.get(r.kind, '•')} {r.message}")
+        lines.append(f"{_ICON.get(r.kind, '•')} {escape(r.message)}")
         cmd = (r.details or {}).get("command")
         if cmd and cmd not in commands:
             commands.append(cmd)
     if commands:
-        lines.append("Why: " + " · ".join(f"`{c}`" for c in commands))
+        lines.append("Why: " + " · ".join(f"`{escape(c)}`" for c in commands))
     return _clip("\n".join(lines))
 
 
@@ -126,7 +127,7 @@ def alert_blocks(records: Sequence[AlertRecord]) -> list[dict[str, Any]]:
         name = (recs[0].details or {}).get("account_name") or account_id
         if n >= full:
             kinds = sorted({r.kind.replace("_", " ") for r in recs})
-            overflow.append(f"• *{name}*: {len(recs)} alert(s) ({', '.join(kinds)})")
+            overflow.append(f"• *{escape(name)}*: {len(recs)} alert(s) ({', '.join(kinds)})")
             continue
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": account_section(name, recs)}})
         elements = [*view_buttons(account_id, recs), mute_button(account_id)]

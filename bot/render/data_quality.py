@@ -163,7 +163,7 @@ def _fmt(v: Any) -> str:
 
 def thread_text(issue: DataIssue) -> str:
     subject = issue.metric or issue.instance_name or "account data"
-    return f"Data issue reported: {subject} for {issue.account_name} ({issue.account_id})"
+    return f"Data issue reported: {escape(subject)} for {escape(issue.account_name)} ({escape(issue.account_id)})"
 
 
 def thread_blocks(issue: DataIssue) -> list[dict[str, Any]]:

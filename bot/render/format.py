@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from scoring.trends import sparkline as _sparkline
+from workflows.escaping import mrkdwn
 from workflows.wording import number, pct, plural, seats_in_use
 
 __all__ = ["number", "pct", "plural"]  # re-exported: renderers take every people's number from here
@@ -62,11 +63,8 @@ def color_text(color: str | None) -> str:
     return f"{emoji} {color}" if emoji else color
 
 
-def escape(text: str | None) -> str:
-    """Data shown in mrkdwn is data, not markup: escape &, <, > (Slack's rule) and neutralise formatting."""
-    if text is None:
-        return ""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+# The one escaping rule for Slack mrkdwn (Slack's own: &, <, >), under the name renderers use.
+escape = mrkdwn
 
 
 def seats_text(billable: int | None, seats: int, utilization: float | None = None) -> str:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from bot.render.format import escape
 from db.models.requests import COUNT_KINDS
 
 View = dict[str, Any]
@@ -75,11 +76,6 @@ def decode(value: str | None) -> dict[str, Any]:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _escape(text: str) -> str:
-    """Slack mrkdwn control characters, so people's text shows as typed."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _modal(
@@ -205,15 +201,15 @@ def form_errors(errors: dict[str, str]) -> dict[str, str]:
 def _candidate_text(c: dict[str, Any]) -> str:
     tiers = ", ".join(c.get("tiers") or []) or "not stated"
     health = " · :heart: used in health scoring" if c.get("health") else ""
-    desc = _escape(_clip(c.get("description") or "(no description)", 600))
+    desc = escape(_clip(c.get("description") or "(no description)", 600))
     return (
-        f"*`{_escape(c['key_path'])}`*\n{desc}\n"
+        f"*`{escape(c['key_path'])}`*\n{desc}\n"
         f"_time frame:_ {c.get('time_frame') or 'n/a'} · _tiers:_ {tiers} · _status:_ {c.get('status')}{health}"
     )
 
 
 def candidates_view(request_id: int, what: str, candidates: Sequence[dict[str, Any]]) -> View:
-    blocks: list[Block] = [_section(f"*You asked for:* {_escape(_clip(what, 500))}")]
+    blocks: list[Block] = [_section(f"*You asked for:* {escape(_clip(what, 500))}")]
     if candidates:
         blocks.append(_section("These existing metrics come closest. Is one of them what you need?"))
         for i, c in enumerate(candidates):
@@ -238,9 +234,9 @@ def candidates_view(request_id: int, what: str, candidates: Sequence[dict[str, A
 def answered_view(key_path: str, description: str, time_frame: str, url: str) -> View:
     return _modal(
         [
-            _section(f":white_check_mark: Great, it already exists: *`{_escape(key_path)}`*"),
+            _section(f":white_check_mark: Great, it already exists: *`{escape(key_path)}`*"),
             _section(
-                f"{_escape(_clip(description, 800))}\n_time frame:_ {time_frame or 'n/a'}\n\n"
+                f"{escape(_clip(description, 800))}\n_time frame:_ {time_frame or 'n/a'}\n\n"
                 "It is reported in *Service Ping*, so you'll find it in the customer's usage data under that key "
                 f"path. Its definition is on the Metrics Dictionary page: <{url}|metrics.gitlab.com>."
             ),
@@ -262,13 +258,13 @@ def duplicates_view(request_id: int, duplicates: Sequence[Any], gitlab_problem: 
         people = f" · {d.requesters} requester{'s' if d.requesters != 1 else ''}" if d.request_id else ""
         blocks.append(
             _section(
-                f"*{_escape(d.title)}*{link}{people}",
+                f"*{escape(d.title)}*{link}{people}",
                 block_id=f"mr_dup_{i}",
                 accessory=_button("Add me to it", ADD_ME_ACTION, {"r": request_id, "t": d.ref}, "primary"),
             )
         )
     if gitlab_problem:
-        blocks.append(_context(f"I could not search GitLab for other requests ({_escape(gitlab_problem)})."))
+        blocks.append(_context(f"I could not search GitLab for other requests ({escape(gitlab_problem)})."))
     blocks.append(
         {
             "type": "actions",
@@ -297,7 +293,7 @@ def pending_view(reason: str | None) -> View:
         )
     ]
     if reason:
-        blocks.append(_context(f"Reason: {_escape(reason)}"))
+        blocks.append(_context(f"Reason: {escape(reason)}"))
     return _modal(blocks)
 
 
@@ -307,11 +303,11 @@ def busy_view() -> View:
 
 def joined_view(title: str, issue_url: str | None, note_problem: str | None = None) -> View:
     where = f" <{issue_url}|on GitLab>" if issue_url else " (it is being filed; you'll get the link in a DM)"
-    blocks = [_section(f":raised_hands: You're added to *{_escape(title)}*{where}.")]
+    blocks = [_section(f":raised_hands: You're added to *{escape(title)}*{where}.")]
     if note_problem:
-        blocks.append(_context(f"I'll add your +1 note on GitLab as soon as I can ({_escape(note_problem)})."))
+        blocks.append(_context(f"I'll add your +1 note on GitLab as soon as I can ({escape(note_problem)})."))
     return _modal(blocks)
 
 
 def problem_view(text: str) -> View:
-    return _modal([_section(f":warning: {_escape(text)}")])
+    return _modal([_section(f":warning: {escape(text)}")])

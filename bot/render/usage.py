@@ -111,9 +111,10 @@ def _footer(report: AccountReport, view: str, opts: ViewOptions) -> list[Block]:
     return [actions(nav, block_id="usage_nav"), actions(more, block_id="usage_more")]
 
 
-def _finish(report: AccountReport, view: str, body: list[Block], opts: ViewOptions, text: str) -> Answer:
+def _finish(report: AccountReport, view: str, body: list[Block], opts: ViewOptions, summary: str) -> Answer:
+    """The answer; its fallback text (notifications, Share) is "<account name>: <summary>", the name escaped."""
     blocks = fit_to_limits([*_heading(report, view, opts), *body], footer=_footer(report, view, opts))
-    return Answer(text=clip(text, 3000), blocks=blocks)
+    return Answer(text=clip(f"{escape(report.account.name)}: {summary}", 3000), blocks=blocks)
 
 
 def _measure_short(m: MeasureResult) -> str:
@@ -197,10 +198,7 @@ def render_summary(report: AccountReport, opts: ViewOptions = ViewOptions()) -> 
     if report.flags:
         flags = [f"• :triangular_flag_on_post: {escape(f.message)}" for f in report.flags]
         body.append(section("*Flags*\n" + "\n".join(summarize(flags, 8, "more flags"))))
-    text = (
-        f"{report.account.name}: product health {overall.color}, seats in use {_seats_line(report)}, "
-        f"license utilization {lu.color}"
-    )
+    text = f"product health {overall.color}, seats in use {_seats_line(report)}, license utilization {lu.color}"
     return _finish(report, "summary", body, opts, text)
 
 
@@ -238,7 +236,7 @@ def render_utilization(report: AccountReport, opts: ViewOptions = ViewOptions())
     if not lines:
         lines = ["_No subscription is active this month._"]
     body += [section(t) for t in pack_lines(["*Subscriptions*", *lines])]
-    return _finish(report, "utilization", body, opts, f"{report.account.name}: seats in use {_seats_line(report)}")
+    return _finish(report, "utilization", body, opts, f"seats in use {_seats_line(report)}")
 
 
 def _inputs(inputs: Sequence[Any]) -> str:
@@ -310,7 +308,7 @@ def render_health(report: AccountReport, opts: ViewOptions = ViewOptions()) -> A
     for key in MEASURE_KEYS:
         m = report.measures[key]
         body += [section(t) for t in pack_lines(_measure_block(m, subs, insts, by_id, common))]
-    return _finish(report, "health", body, opts, f"{report.account.name}: product health {overall.color}")
+    return _finish(report, "health", body, opts, f"product health {overall.color}")
 
 
 def _instance_line(i: InstanceMonth, report: AccountReport) -> str:
@@ -369,7 +367,7 @@ def render_instances(report: AccountReport, opts: ViewOptions = ViewOptions()) -
             body += [section(t) for t in pack_lines([intro, *[_instance_line(i, report) for i in unknown]])]
             if note:
                 body.append(context(note))
-    return _finish(report, "instances", body, opts, f"{report.account.name}: {len(report.instances)} instances")
+    return _finish(report, "instances", body, opts, f"{len(report.instances)} instances")
 
 
 def render_versions(report: AccountReport, opts: ViewOptions = ViewOptions()) -> Answer:
@@ -380,7 +378,7 @@ def render_versions(report: AccountReport, opts: ViewOptions = ViewOptions()) ->
     body = [section(t) for t in pack_lines([f"*Self-managed instances, oldest version first* ({len(sm):,})", *lines])]
     if report.newest_version:
         body.insert(0, context(_newest_note(report)))
-    return _finish(report, "versions", body, opts, f"{report.account.name}: versions of {plural(len(sm), 'instance')}")
+    return _finish(report, "versions", body, opts, f"versions of {plural(len(sm), 'instance')}")
 
 
 def render_trends(
@@ -410,7 +408,7 @@ def render_trends(
         body.append(
             context(":bar_chart: The PNG chart of these lines is sent to your DM with me when you ask in Slack.")
         )
-    answer = _finish(report, "trends", body, opts, f"{report.account.name}: trends {span}")
+    answer = _finish(report, "trends", body, opts, f"trends {span}")
     return Answer(answer.text, answer.blocks, chart=chart)
 
 

@@ -6,6 +6,7 @@ from db.models.home import HomeViewer
 from db.models.metrics import MetricDefinition, MetricImport
 from db.models.quality import AlertMute, AlertRecord, DataIssue
 from db.models.requests import GitLabFiling, MetricRequest, MetricRequestRequester
+from db.models.schedule import SyncSource
 from db.models.usage import (
     SCORED_METRIC_COLUMNS,
     Account,
@@ -37,5 +38,6 @@ __all__ = [
     "SlackUserCache",
     "Subscription",
     "SyncRun",
+    "SyncSource",
     "UsageMonthly",
 ]

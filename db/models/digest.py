@@ -67,6 +67,7 @@ class SlackUserCache(Base):
 
     email: Mapped[str] = mapped_column(String(255), primary_key=True)  # lower-cased
     user_id: Mapped[str | None] = mapped_column(String(32))  # None: not found in Slack
+    tz: Mapped[str | None] = mapped_column(String(64))  # the profile's time zone (IANA name), when Slack gave one
     fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

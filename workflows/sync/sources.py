@@ -7,6 +7,7 @@ CSV line number (or None for SQL, where problems are located by the row's key in
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import column, create_engine, func, inspect, select, table
+from sqlalchemy import Date, DateTime, column, create_engine, func, inspect, select, table
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -38,11 +39,18 @@ class TableReader:
     position: Any = field(default=None)  # callable -> progress so far, in the unit of `total`
 
 
+TABLES: tuple[str, ...] = ("accounts", "subscriptions", "usage_monthly")
+
+
 class Export(Protocol):
     description: str
 
     def table(self, name: str) -> AbstractContextManager[TableReader | str]:
         """The table's reader, or a one-line problem when it is absent."""
+        ...
+
+    def fingerprint(self) -> str:
+        """Changes whenever the export's content may have changed (the scheduled sync skips an unchanged one)."""
         ...
 
 
@@ -56,6 +64,21 @@ class CsvExport:
                 f"{self.folder} is not a folder (expected accounts.csv, subscriptions.csv, usage_monthly.csv)"
             )
         self.description = str(self.folder.resolve())
+
+    def fingerprint(self) -> str:
+        """sha256 of the three files' bytes (a copy with new timestamps but the same content is unchanged)."""
+        digest = hashlib.sha256()
+        for name in TABLES:
+            path = self.folder / f"{name}.csv"
+            digest.update(f"{name}\0".encode())
+            if not path.is_file():
+                digest.update(b"missing\0")
+                continue
+            with path.open("rb") as f:
+                while chunk := f.read(1 << 20):
+                    digest.update(chunk)
+            digest.update(b"\0")
+        return digest.hexdigest()
 
     @contextmanager
     def table(self, name: str) -> Iterator[TableReader | str]:
@@ -181,6 +204,29 @@ class SqlExport:
             raise SourceError(f"cannot read {name} from {self.description}: {_reason(exc)}") from None
         finally:
             conn.close()
+
+    def fingerprint(self) -> str:
+        """sha256 of one cheap query per table: its columns, row count and the latest value of each date or
+        time column (warehouse tables carry a snapshot month or a load timestamp that moves with each refresh)."""
+        digest = hashlib.sha256()
+        insp = inspect(self.engine)
+        try:
+            with self.engine.connect() as conn:
+                for name in TABLES:
+                    real = self._names.get(name)
+                    digest.update(f"{name}\0".encode())
+                    if real is None:
+                        digest.update(b"missing\0")
+                        continue
+                    cols = insp.get_columns(real, schema=self.schema)
+                    source = table(real, *(column(c["name"]) for c in cols), schema=self.schema)
+                    timed = [c["name"] for c in cols if isinstance(c["type"], (Date, DateTime))]
+                    query = select(func.count(), *(func.max(source.c[n]) for n in timed)).select_from(source)
+                    row = conn.execute(query).one()
+                    digest.update(repr(([c["name"].lower() for c in cols], tuple(row))).encode())
+        except SQLAlchemyError as exc:
+            raise SourceError(f"cannot read {self.description}: {_reason(exc)}") from None
+        return digest.hexdigest()
 
     def close(self) -> None:
         self.engine.dispose()

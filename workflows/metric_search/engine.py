@@ -19,20 +19,28 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 from rapidfuzz import fuzz
 from sqlalchemy.orm import Session
 
 from db.queries import metrics as queries
+from workflows.metric_search.confidence import load_calibration
+from workflows.metric_search.semantic import EmbeddingTable, load_table
+from workflows.metric_search.spelling import Speller, build_speller
 
-SYNONYMS_PATH = Path(__file__).parent / "data" / "metric_synonyms.yaml"
+SYNONYMS_PATH = Path(__file__).parent.parent / "data" / "metric_synonyms.yaml"
 
 MAX_QUERY_CHARS = 500  # a question is a sentence; anything longer is cut, not rejected
 MAX_QUERY_WORDS = 60
 MAX_SEARCHED_WORDS = 16  # distinct meaningful words searched for; a question has far fewer
 MAX_LIMIT = 100
+# A result at or above this confidence answers the question in most cases; when every result is below it,
+# no metric fits (the request flow then says so and goes straight to filing).
+NO_MATCH_BELOW = 0.5
+NO_SEMANTIC = 0.5  # the "semantic" confidence feature when no embedding table is shipped
 POOL_FLOOR = 0.3  # BM25 hits below this share of the best one are not considered
-POOL_MAX = 2000
+POOL_MAX = 300
 CANDIDATES = 60  # hits that get the fuzzy comparison (the slowest step)
 
 K1, B = 1.2, 0.6
@@ -44,6 +52,10 @@ GROUP_WEIGHT = 0.85
 EXPANSION_WEIGHT = 0.6
 # Ranking weights: BM25 (relative to the best hit), coverage of the typed words, key-name precision, fuzzy.
 W_BM25, W_COVERAGE, W_LEAF, W_FUZZY = 0.35, 0.3, 0.3, 0.1
+# Meaning similarity (static embeddings) joins the ranking with this weight, and its best matches join the
+# candidates BM25 found, so a question worded unlike any definition still reaches the right one.
+W_SEMANTIC = 0.2
+SEMANTIC_CANDIDATES = 30
 HEALTH_PRIOR = 1.06
 # "How many pipelines" wants a count of pipelines, "how many people…" a count of users: a mismatch costs this much.
 AUDIENCE_MISMATCH = 0.85
@@ -61,20 +73,26 @@ _STOP_TEXT = """a an the of in on at for to from and or by with about into over 
 STOP_WORDS = frozenset(_STOP_TEXT.split())
 
 # Generic verbs ("how many pipelines ran", "do they use") say little about which metric is meant.
-WEAK_WORDS_TYPED = ("run", "use", "perform", "happen", "execute", "make", "do", "go", "take", "get", "look", "gitlab")
+WEAK_WORDS_TYPED = (
+    *("run", "use", "perform", "happen", "execute", "make", "do", "go", "take", "get", "look", "gitlab", "often"),
+    *("adoption", "adopt", "set", "up", "enable", "on", "turn", "there", "they", "their", "team", "company"),
+)
 WEAK_WEIGHT = 0.3
 WEAK_COVERAGE = 0.1
 
 # Words that say which time frame the person means; they steer the ranking and are not searched for.
 TIME_WORDS = {
-    "28d": {"month", "monthly", "28d", "28", "mom"},
-    "7d": {"week", "weekly", "7d", "7"},
+    "28d": {"month", "monthly", "28d", "28", "mom", "l28d", "l30d", "30d", "mtd"},
+    "7d": {"week", "weekly", "7d", "7", "l7d", "wow"},
     # "how many X do they have" asks for what exists now: the all-time count, not last month's activity.
     "all": {"ever", "alltime", "overall", "cumulative", "have", "total", "exist", "existing"},
 }
 # Words that hint at a time frame but are also searched for (the dictionary says "MAU" in descriptions).
 TIME_HINTS = {"mau": "28d", "wau": "7d"}
-TIME_FILLERS = frozenset({"last", "past", "this", "per", "day", "days", "recent", "recently", "time", "current"})
+TIME_FILLERS = frozenset(
+    {"last", "past", "this", "per", "day", "days", "recent", "recently", "current", "year", "quarter", "ytd", "lately"}
+)
+TIME_BEFORE = frozenset({"all", "this", "that", "same", "any", "first", "last", "at", "one", "of"})
 ALL_TIME_PHRASES = ("all time", "so far", "since the start", "to date", "in total")
 
 # Key path segments that only say where a metric is collected, not what it measures.
@@ -111,6 +129,7 @@ KEY_NOISE = frozenset(
 KEY_NOISE_STEMS: frozenset[str] = frozenset()  # filled below, once stem() exists
 
 _WORD = re.compile(r"[a-z0-9]+")
+TIME_VOCABULARY = frozenset(w for group in TIME_WORDS.values() for w in group) | TIME_FILLERS | frozenset(TIME_HINTS)
 
 
 @dataclass(frozen=True)
@@ -185,11 +204,15 @@ class Synonyms:
 
     expansions: dict[tuple[str, ...], dict[tuple[str, ...], float]] = field(default_factory=dict)
     longest: int = 1
+    words: set[str] = field(default_factory=set)  # every word of the file as written, for the speller
+    stems: set[str] = field(default_factory=set)
 
     def add(self, phrase: str, others: Iterable[str], weight: float) -> None:
         key = tuple(stems(phrase))
         if not key:
             return
+        self.words.update(words(phrase))
+        self.stems.update(key)
         targets = self.expansions.setdefault(key, {})
         for other in others:
             target = tuple(stems(other))
@@ -228,6 +251,7 @@ class Query:
     time_frame: str | None  # "28d", "7d", "all", or None when the words name none
     about_users: bool  # the question asks about people (unique users), not about things
     text: str  # the typed words joined, for fuzzy comparison
+    sentence: str = ""  # the question with typos corrected, for meaning similarity
 
     @property
     def terms(self) -> set[str]:
@@ -243,9 +267,14 @@ class Query:
         return out
 
 
-def parse_query(text: str, synonyms: Synonyms) -> Query:
+def parse_query(text: str, synonyms: Synonyms, speller: Speller | None = None) -> Query:
     raw = text[:MAX_QUERY_CHARS]
     tokens = words(raw)[:MAX_QUERY_WORDS]
+    # "time" is a word to search for ("time to merge"), except in "all time", "this time"…
+    tokens = [w for i, w in enumerate(tokens) if not (w == "time" and i and tokens[i - 1] in TIME_BEFORE)]
+    if speller is not None:
+        # Typos first, so that the synonyms and the time words see what the person meant.
+        tokens = [_corrected(token, synonyms, speller) for token in tokens]
     time_frame = _time_frame(tokens, " ".join(tokens))
     stemmed = [stem(t) for t in tokens]
     time_stems = {stem(w) for group in TIME_WORDS.values() for w in group} | {stem(w) for w in TIME_FILLERS}
@@ -297,7 +326,17 @@ def parse_query(text: str, synonyms: Synonyms) -> Query:
         time_frame=time_frame,
         about_users=about_users,
         text=" ".join(typed),
+        sentence=" ".join(t for t in tokens if t not in STOP_WORDS),
     )
+
+
+def _corrected(token: str, synonyms: Synonyms, speller: Speller) -> str:
+    """The word as typed when anything understands it (dictionary, synonyms, stop or time words), else its fix."""
+    if token in STOP_WORDS or token in TIME_VOCABULARY or token in synonyms.words or speller.known(token):
+        return token
+    if stem(token) in synonyms.stems or speller.known(stem(token)):
+        return token
+    return speller.correct(token) or token
 
 
 def _same(synonyms: Synonyms, one: str, other: str) -> bool:
@@ -327,6 +366,7 @@ class _Doc:
     is_health_metric: bool
     length: float
     leaf: frozenset[str]  # meaningful stemmed words of the key path's last segment
+    leaf_words: list[str]  # the same in order, for the meaning text
     about_users: bool  # counts people (unique users, authors, MAU) rather than things
     vocabulary: frozenset[str]
     fuzzy_text: str
@@ -339,11 +379,15 @@ class Index:
     postings: dict[str, list[tuple[int, float]]]  # word -> (definition number, BM25 tf part)
     idf: dict[str, float]
     avg_length: float
+    speller: Speller
+    table: EmbeddingTable | None = None  # the static embedding table, when shipped
+    meanings: Any = None  # numpy [definitions, dims]: unit vector of each definition's words
 
 
 def build_index(definitions: Iterable[Any], version: str) -> Index:
     docs: list[_Doc] = []
     postings: dict[str, list[tuple[int, float]]] = defaultdict(list)  # word -> (definition number, weighted tf)
+    vocabulary: Counter[str] = Counter()  # words as written, for typo correction
     for number, d in enumerate(definitions):
         tf: Counter[str] = Counter()
         fields = {
@@ -355,6 +399,7 @@ def build_index(definitions: Iterable[Any], version: str) -> Index:
         for name, field_stems in fields.items():
             for s in field_stems:
                 tf[s] += FIELD_WEIGHTS[name]
+        vocabulary.update(words(f"{d.key_path} {d.description or ''} {' '.join(d.events or [])}"))
         leaf_words = _leaf_words(d.key_path)
         leaf = frozenset(leaf_words)
         # Counts people when its name says so, or its description opens with it ("Count of unique users who…");
@@ -371,6 +416,7 @@ def build_index(definitions: Iterable[Any], version: str) -> Index:
                 is_health_metric=bool(d.is_health_metric),
                 length=sum(tf.values()),
                 leaf=leaf,
+                leaf_words=leaf_words,
                 about_users=about_users,
                 vocabulary=frozenset(tf),
                 fuzzy_text=" ".join([w for w in fields["description"] if w not in STOP_WORDS] + leaf_words),
@@ -386,7 +432,24 @@ def build_index(definitions: Iterable[Any], version: str) -> Index:
         word: [(number, tf * (K1 + 1) / (tf + K1 * (1 - B + B * docs[number].length / avg))) for number, tf in plist]
         for word, plist in postings.items()
     }
-    return Index(version=version, docs=docs, postings=saturated, idf=idf, avg_length=avg)
+    speller = build_speller(vocabulary, load_synonyms().words)
+    table = load_table()
+    meanings = table.encode_many([_meaning_text(doc) for doc in docs]) if table is not None else None
+    return Index(
+        version=version,
+        docs=docs,
+        postings=saturated,
+        idf=idf,
+        avg_length=avg,
+        speller=speller,
+        table=table,
+        meanings=meanings,
+    )
+
+
+def _meaning_text(doc: _Doc) -> str:
+    """What a definition is about, in words: its description, then its own name and product group."""
+    return " ".join([doc.description, " ".join(doc.leaf_words), (doc.product_group or "").replace("_", " ")])
 
 
 # Key path fragments that say outright what is counted: people, or things and events.
@@ -466,39 +529,115 @@ def search(session: Session, text: str, limit: int = 10) -> list[MetricHit]:
     return search_index(index_for(session), text, limit)
 
 
+@dataclass(frozen=True)
+class Ranked:
+    """One ranked definition with what the ranker saw, before confidence is put on it."""
+
+    doc: _Doc
+    rank: float
+    features: dict[str, float]
+
+
 def search_index(index: Index, text: str, limit: int = 10) -> list[MetricHit]:
-    query = parse_query(text, load_synonyms())
+    calibration = load_calibration()
+    hits: list[MetricHit] = []
+    ceiling = 1.0
+    for ranked in rank(index, text, limit):
+        # Shown confidences never rise down the list: the order is the ranker's judgement.
+        ceiling = min(ceiling, round(min(calibration.probability(ranked.features), 0.99), 2))
+        hits.append(_hit(ranked.doc, ceiling))
+    return hits
+
+
+def rank(index: Index, text: str, limit: int = 10) -> list[Ranked]:
+    """The best `limit` definitions for `text`, best first, each with its confidence features."""
+    query = parse_query(text, load_synonyms(), index.speller)
     if not query.groups:
         return []
     scores = _bm25(index, query)
+    meaning = _meaning_scores(index, query)
+    if meaning is not None:
+        for number in meaning.argsort()[-SEMANTIC_CANDIDATES:]:
+            scores.setdefault(int(number), 0.0)
     if not scores:
         return []
     top = max(scores.values())
     # Stage 1, cheap: every definition BM25 finds fairly relevant, scored on coverage, key name and context.
-    pool = sorted(((s, n) for n, s in scores.items() if s >= POOL_FLOOR * top), reverse=True)[:POOL_MAX]
+    top = top or 1.0
+    pool = sorted(
+        ((s, n) for n, s in scores.items() if s >= POOL_FLOOR * top or (meaning is not None and s == 0.0)),
+        reverse=True,
+    )[:POOL_MAX]
     staged = []
     for score, number in pool:
         doc = index.docs[number]
         coverage, leaf, factor = _features(index, doc, query)
-        cheap = (W_BM25 * score / top + W_COVERAGE * coverage + W_LEAF * leaf) * factor
-        staged.append((cheap, number, coverage, leaf, factor))
+        sense = float(meaning[number]) if meaning is not None else 0.0
+        cheap = (W_BM25 * score / top + W_COVERAGE * coverage + W_LEAF * leaf + W_SEMANTIC * sense) * factor
+        staged.append((cheap, number, coverage, leaf, factor, sense))
     staged.sort(key=lambda item: -item[0])
     # Stage 2: the best of those also get a fuzzy comparison of the question with the definition's words.
-    ranked = []
-    for cheap, number, coverage, leaf, factor in staged[: max(CANDIDATES, limit)]:
+    scored = []
+    for cheap, number, coverage, leaf, factor, sense in staged[: max(CANDIDATES, limit)]:
         doc = index.docs[number]
         similarity = fuzz.token_set_ratio(query.text, doc.fuzzy_text) / 100.0 if query.text else 0.0
-        rank = cheap + W_FUZZY * similarity * factor
-        confidence = (0.5 * coverage + 0.3 * leaf + 0.2 * similarity) * (0.7 + 0.3 * factor)
-        ranked.append((rank, round(min(max(confidence, 0.0), 0.99), 2), doc))
-    ranked.sort(key=lambda r: (-r[0], len(r[2].key_path), r[2].key_path))
-    hits: list[MetricHit] = []
-    ceiling = 1.0
-    for _, confidence, doc in ranked[:limit]:
-        # Shown confidences never rise down the list: the order is the ranker's judgement.
-        ceiling = min(ceiling, confidence)
-        hits.append(_hit(doc, ceiling))
-    return hits
+        scored.append((cheap + W_FUZZY * similarity * factor, doc, coverage, leaf, similarity, factor, sense))
+    scored.sort(key=lambda r: (-r[0], len(r[1].key_path), r[1].key_path))
+    unknown = _unknown_share(index, query)
+    out: list[Ranked] = []
+    for position, (score, doc, coverage, leaf, similarity, factor, sense) in enumerate(scored[:limit]):
+        runner_up = scored[position + 1][0] if position + 1 < len(scored) else 0.0
+        features = {
+            "coverage": coverage,
+            "leaf": leaf,
+            "similarity": similarity,
+            "unknown": unknown,
+            "missing": _missing(index, doc, query),
+            "context": min(factor, 1.0),
+            "margin": max(score - runner_up, 0.0) / score if score > 0 else 0.0,
+            "semantic": sense if meaning is not None else NO_SEMANTIC,
+        }
+        out.append(Ranked(doc=doc, rank=score, features=features))
+    return out
+
+
+def _missing(index: Index, doc: _Doc, query: Query) -> float:
+    """How rare (0–1) the rarest typed word is that this definition does not speak of, even through a synonym.
+
+    "MTTR for incidents" is about MTTR, not incidents: a definition missing the question's most
+    specific word rarely answers it, however well it matches the rest.
+    """
+    worst = 0.0
+    for word in query.typed:
+        if word in WEAK_WORDS:
+            continue
+        alternatives = query.alternatives.get(word, {word: 1.0})
+        if max((w for alt, w in alternatives.items() if alt in doc.vocabulary), default=0.0) >= 0.5:
+            continue
+        worst = max(worst, min(index.idf.get(word, 3.0), 3.0) / 3.0)
+    return worst
+
+
+def _meaning_scores(index: Index, query: Query) -> Any:
+    """Cosine of the question's meaning with every definition's (numpy vector), or None without a table."""
+    if index.table is None or index.meanings is None:
+        return None
+    vector = index.table.encode(query.sentence)
+    if not vector.any():
+        return None
+    # einsum stays on one thread: a BLAS matrix product may wake a thread pool and wait for busy cores.
+    return np.einsum("ij,j->i", index.meanings, vector)
+
+
+def _unknown_share(index: Index, query: Query) -> float:
+    """Rarity-weighted share of the typed words that no definition uses, not even through a synonym."""
+    unknown = total = 0.0
+    for word in query.typed:
+        weight = WEAK_COVERAGE if word in WEAK_WORDS else 1.0
+        total += weight
+        if not any(alt in index.idf for alt in query.alternatives.get(word, {word: 1.0})):
+            unknown += weight
+    return unknown / total if total else 0.0
 
 
 def _bm25(index: Index, query: Query) -> dict[int, float]:
