@@ -7,7 +7,6 @@ Each listener module has `register(app)`; listeners reach settings and the datab
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
@@ -23,7 +22,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.http_retry.handler import RetryHandler
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.outgoing import SafeRespond, SafeWebClient, SafeWebhookClient, safe_copy
+from bot.guard import guard_requests, learn_workspace
+from bot.outgoing import SafeRespond, SafeWebClient, SafeWebhookClient, safe_copy, send_later
 from db.session import session_factory
 from workflows.settings import Settings
 
@@ -80,20 +80,15 @@ def make_web_client(settings: Settings) -> WebClient:
 VERIFIED = "usagebot_verified"
 
 _APOLOGY = ":warning: Sorry, something went wrong on our side. It has been logged; please try again in a minute."
-# Apologies go out on their own small pool with a short timeout: a slow response_url must never hold a
-# request worker (Bolt runs the error handler on the thread that acknowledges).
-_APOLOGIES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="usagebot-apology")
 
 
 def _apologise(url: str) -> None:
-    try:
-        SafeWebhookClient(url, timeout=5).send(text=_APOLOGY, response_type="ephemeral", replace_original=False)
-    except Exception:  # the person may already be gone; the failure itself is logged
-        log.warning("could not tell the user about the failure", exc_info=True)
+    SafeWebhookClient(url, timeout=5).send(text=_APOLOGY, response_type="ephemeral", replace_original=False)
 
 
 def apologise_later(url: str) -> None:
-    _APOLOGIES.submit(_apologise, url)
+    """Bolt runs the error handler on the thread that acknowledges: the apology goes out after it, elsewhere."""
+    send_later(_apologise, url)
 
 
 def deps_of(context: Any) -> Deps:
@@ -131,6 +126,12 @@ def build_app(settings: Settings, listener_modules: tuple[str, ...] | None = Non
         if context.response_url:
             context["respond"] = SafeRespond(response_url=context.response_url)
         next()
+
+    # The policy for every request a person sends (commands, buttons, modals, shortcuts, options, Home); after
+    # inject_deps, so a refusal goes out through the same outgoing check as every other message.
+    app.middleware(guard_requests)
+    # Who "our workspace" is comes from Slack once, now (never from the team id a request carries).
+    learn_workspace(make_web_client(settings))
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any], context: Any, logger: logging.Logger) -> None:

@@ -1,8 +1,11 @@
-"""Who may see and do what: guests and users of other workspaces are refused; Slack Connect channels never
-get customer data; relabelling is for the account's TAM and CS Operations admins.
+"""The authorization policy (`workflows.policy`) enforced at the Slack edge.
 
-User and channel facts come from users.info / conversations.info and are cached for a few minutes per
-process (a TTL, so a person turned into a guest loses access soon without a restart).
+- Facts: who the app is (auth.test, asked once and kept), who a user is (users.info, cached a few minutes so a
+  person turned into a guest loses access soon without a restart), what a channel is (conversations.info:
+  cached for ephemeral answers, asked again at the moment of posting).
+- `guard_requests`: Bolt middleware on every request (commands, buttons, modals, shortcuts, options, Home):
+  a person the policy refuses gets the refusal in the surface they used and no listener runs; for everyone
+  else `context["person"]` holds their facts for the listener.
 """
 
 from __future__ import annotations
@@ -10,44 +13,49 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from workflows import policy
+from workflows.policy import (
+    REFUSE_CONNECT,
+    REFUSE_EXTERNAL,
+    REFUSE_GUEST,
+    REFUSE_UNKNOWN,
+    REFUSE_UNVERIFIED_CHANNEL,
+    ChannelFacts,
+    Person,
+    Workspace,
+)
+
 log = logging.getLogger("usagebot.guard")
 
 TTL_SECONDS = 300.0
+WORKSPACE_RETRY_SECONDS = 30.0
+PERSON = "person"  # context key: the requesting person's facts, set by `guard_requests`
 
-REFUSE_GUEST = ":lock: Sorry, customer usage data isn't available to guest accounts. Ask your TAM or CS Operations."
-REFUSE_EXTERNAL = ":lock: Sorry, customer usage data is only available to members of this workspace."
-REFUSE_UNKNOWN = ":lock: Sorry, I couldn't confirm who you are, so I can't show customer data. Please try again."
-REFUSE_CONNECT = (
-    ":lock: This channel is shared with another organisation (Slack Connect), so I won't post customer data "
-    "here. Share it in an internal channel instead."
-)
-REFUSE_UNVERIFIED_CHANNEL = (
-    ":lock: I can't check who is in this channel (invite me to it first), so I won't post customer data here."
-)
-
-
-@dataclass(frozen=True)
-class Person:
-    id: str
-    team_id: str | None
-    name: str
-    email: str | None
-    is_guest: bool
-    is_bot: bool
-    deleted: bool
-
-
-@dataclass(frozen=True)
-class ChannelFacts:
-    id: str
-    known: bool  # conversations.info answered
-    external: bool  # Slack Connect (shared with another organisation), or pending to be
+__all__ = [
+    "PERSON",
+    "REFUSE_CONNECT",
+    "REFUSE_EXTERNAL",
+    "REFUSE_GUEST",
+    "REFUSE_UNKNOWN",
+    "REFUSE_UNVERIFIED_CHANNEL",
+    "ChannelFacts",
+    "Person",
+    "Workspace",
+    "channel",
+    "clear_caches",
+    "guard_requests",
+    "learn_workspace",
+    "may_relabel",
+    "person",
+    "refusal_for_channel",
+    "refusal_for_user",
+    "workspace",
+]
 
 
 class _TTLCache:
@@ -55,10 +63,10 @@ class _TTLCache:
         self._data: dict[tuple[str, str], tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, str]) -> Any:
+    def get(self, key: tuple[str, str], ttl: float = TTL_SECONDS) -> Any:
         with self._lock:
             hit = self._data.get(key)
-            if hit is None or time.monotonic() - hit[0] > TTL_SECONDS:
+            if hit is None or time.monotonic() - hit[0] > ttl:
                 return None
             return hit[1]
 
@@ -75,11 +83,17 @@ class _TTLCache:
 
 _PEOPLE = _TTLCache()
 _CHANNELS = _TTLCache()
+_WORKSPACES: dict[str, Workspace] = {}
+_WORKSPACE_TRIED: dict[str, float] = {}
+_WORKSPACE_LOCK = threading.Lock()
 
 
 def clear_caches() -> None:
     _PEOPLE.clear()
     _CHANNELS.clear()
+    with _WORKSPACE_LOCK:
+        _WORKSPACES.clear()
+        _WORKSPACE_TRIED.clear()
 
 
 def _cache_key(client: WebClient, ident: str) -> tuple[str, str]:
@@ -87,8 +101,43 @@ def _cache_key(client: WebClient, ident: str) -> tuple[str, str]:
     return (client.base_url, ident)
 
 
+# ------------------------------------------------------------------------------------------ facts
+
+
+def learn_workspace(client: WebClient) -> Workspace | None:
+    """Ask Slack who this app is (auth.test) and keep the answer for the life of the process."""
+    try:
+        info = client.auth_test()
+    except Exception as exc:  # Slack down at start: asked again later, and nothing is shown meanwhile
+        log.warning("auth.test failed; customer data stays refused until it answers: %s", exc.__class__.__name__)
+        with _WORKSPACE_LOCK:
+            _WORKSPACE_TRIED[client.base_url] = time.monotonic()
+        return None
+    team_id = info.get("team_id")
+    if not team_id:
+        return None
+    found = Workspace(team_id=str(team_id), enterprise_id=info.get("enterprise_id") or None)
+    with _WORKSPACE_LOCK:
+        _WORKSPACES[client.base_url] = found
+    return found
+
+
+def workspace(client: WebClient) -> Workspace | None:
+    """The app's own workspace: learned once; after a failure asked again at most every 30 seconds."""
+    with _WORKSPACE_LOCK:
+        known = _WORKSPACES.get(client.base_url)
+        tried = _WORKSPACE_TRIED.get(client.base_url)
+    if known is not None:
+        return known
+    if tried is not None and time.monotonic() - tried < WORKSPACE_RETRY_SECONDS:
+        return None
+    return learn_workspace(client)
+
+
 def person(client: WebClient, user_id: str) -> Person | None:
     """The user's facts, or None when Slack does not know them (or cannot be reached)."""
+    if not user_id:
+        return None
     key = _cache_key(client, user_id)
     cached = _PEOPLE.get(key)
     if cached is not None:
@@ -97,6 +146,9 @@ def person(client: WebClient, user_id: str) -> Person | None:
         user = client.users_info(user=user_id)["user"]
     except SlackApiError as exc:
         log.warning("users.info failed for %s: %s", user_id, exc.response.get("error"))
+        return None
+    except Exception as exc:  # the network after retries: unknown, so refused (fail closed)
+        log.warning("users.info failed for %s: %s", user_id, exc.__class__.__name__)
         return None
     profile = user.get("profile") or {}
     p = Person(
@@ -107,34 +159,29 @@ def person(client: WebClient, user_id: str) -> Person | None:
         is_guest=bool(user.get("is_restricted") or user.get("is_ultra_restricted")),
         is_bot=bool(user.get("is_bot")),
         deleted=bool(user.get("deleted")),
+        enterprise_id=(user.get("enterprise_user") or {}).get("enterprise_id") or None,
     )
     _PEOPLE.put(key, p)
     return p
 
 
-def refusal_for_user(client: WebClient, user_id: str, team_id: str | None) -> str | None:
-    """Why this person may not see customer data, or None when they may."""
-    p = person(client, user_id)
-    if p is None or p.deleted or p.is_bot:
-        return REFUSE_UNKNOWN
-    if p.is_guest:
-        return REFUSE_GUEST
-    if team_id and p.team_id and p.team_id != team_id:
-        return REFUSE_EXTERNAL
-    return None
+def refusal_for_user(client: WebClient, user_id: str) -> str | None:
+    """Why this person may not see customer data (the policy, against the app's own workspace), or None."""
+    return policy.refusal_to_see(person(client, user_id), workspace(client))
 
 
-def channel(client: WebClient, channel_id: str) -> ChannelFacts:
+def channel(client: WebClient, channel_id: str, *, live: bool = False) -> ChannelFacts:
+    """What Slack says about the channel; `live` asks now (the moment of posting), else a recent answer will do."""
     key = _cache_key(client, "channel:" + channel_id)
-    cached = _CHANNELS.get(key)
-    if cached is not None:
-        return cached
+    if not live:
+        cached = _CHANNELS.get(key)
+        if cached is not None:
+            return cached
     try:
         info = client.conversations_info(channel=channel_id)["channel"]
     except SlackApiError as exc:
         log.info("conversations.info failed for %s: %s", channel_id, exc.response.get("error"))
-        facts = ChannelFacts(channel_id, known=False, external=False)
-        return facts  # not cached: the bot may be invited a minute later
+        return ChannelFacts(channel_id, known=False, external=False)  # not cached: the bot may be invited later
     external = bool(info.get("is_ext_shared") or info.get("is_pending_ext_shared"))
     facts = ChannelFacts(channel_id, known=True, external=external)
     _CHANNELS.put(key, facts)
@@ -142,25 +189,96 @@ def channel(client: WebClient, channel_id: str) -> ChannelFacts:
 
 
 def refusal_for_channel(client: WebClient, channel_id: str | None, *, posting: bool) -> str | None:
-    """Why customer data must not go to this channel, or None.
-
-    `posting` (a visible message) needs a channel we can verify; an ephemeral answer only needs the
-    channel not to be a Slack Connect one (a DM with the bot, or a channel it is not in, is fine).
-    """
-    if not channel_id:
-        return REFUSE_UNVERIFIED_CHANNEL if posting else None
-    facts = channel(client, channel_id)
-    if facts.external:
-        return REFUSE_CONNECT
-    if posting and not facts.known:
-        return REFUSE_UNVERIFIED_CHANNEL
-    return None
+    """Why customer data must not go to this channel, or None. Posting always asks Slack again (a channel can
+    become Slack Connect at any moment); an ephemeral answer may use a recent answer."""
+    facts = channel(client, channel_id, live=posting) if channel_id else None
+    return policy.refusal_to_post(facts, posting=posting)
 
 
 def may_relabel(p: Person | None, tam_email: str | None, admin_ids: frozenset[str]) -> bool:
-    """The account's TAM (Slack email = Account.tam_email) or a CS Operations admin."""
-    if p is None:
-        return False
-    if p.id in admin_ids:
-        return True
-    return bool(p.email and tam_email and p.email.strip().lower() == tam_email.strip().lower())
+    """The account's TAM or a CS Operations admin (the policy's rule for acting on an account)."""
+    return p is not None and policy.may_act_on_account(p.id, p.email, tam_email, admin_ids)
+
+
+# ------------------------------------------------------------------------------------------ middleware
+
+
+def _refusal_modal(reason: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": "usagebot_refusal",
+        "title": {"type": "plain_text", "text": "usagebot"},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": reason}}],
+    }
+
+
+def _refusal_home(reason: str) -> dict[str, Any]:
+    return {
+        "type": "home",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": "usagebot"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": reason}},
+        ],
+    }
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _tell(client: WebClient, body: dict[str, Any], context: Any, user_id: str, reason: str) -> None:
+    """Show the refusal where the person is: their Home tab, the modal they are in, a new modal, or an
+    ephemeral message. Runs after the acknowledgement."""
+    kind = body.get("type")
+    container = _dict(body.get("container"))
+    view = _dict(body.get("view"))
+    try:
+        if kind == "event_callback" or view.get("type") == "home":
+            client.views_publish(user_id=user_id, view=_refusal_home(reason))
+        elif kind == "block_actions" and container.get("type") == "view" and view.get("id"):
+            client.views_update(view_id=view["id"], view=_refusal_modal(reason))
+        elif kind in ("shortcut", "message_action") and body.get("trigger_id"):
+            client.views_open(trigger_id=body["trigger_id"], view=_refusal_modal(reason))
+        elif context.get("respond") is not None and context.response_url:
+            blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": reason}}]
+            context["respond"](text=reason, blocks=blocks, response_type="ephemeral", replace_original=False)
+    except Exception:  # the person may have closed the modal; the refusal itself is logged below
+        log.info("could not show a refusal to %s", user_id, exc_info=True)
+
+
+def _channel_of(body: dict[str, Any]) -> str | None:
+    if body.get("command"):
+        return body.get("channel_id")
+    if body.get("type") == "block_actions":
+        container = _dict(body.get("container"))
+        if container.get("type") == "message":
+            return container.get("channel_id")
+    return None
+
+
+def guard_requests(body: dict[str, Any], context: Any, client: WebClient, ack: Any, next: Any) -> Any:
+    """Bolt middleware: the policy for every request that a person sends."""
+    from bot.outgoing import send_later
+
+    kind = body.get("type")
+    event = _dict(body.get("event"))
+    if kind == "view_closed" or (kind == "event_callback" and event.get("type") != "app_home_opened"):
+        return next()  # nothing is shown to anyone
+    user_id = context.user_id or ""
+    reason = refusal_for_user(client, user_id)
+    if reason is None:
+        where = _channel_of(body)
+        # Answers are ephemeral, but a Slack Connect channel never gets customer data, not even those.
+        reason = refusal_for_channel(client, where, posting=False) if where else None
+    if reason is None:
+        context[PERSON] = person(client, user_id)
+        return next()
+    log.info("refused %s from %s: %s", kind or body.get("command"), user_id, reason.split(".")[0])
+    if kind == "view_submission":
+        return ack(response_action="update", view=_refusal_modal(reason))
+    if kind == "block_suggestion":
+        return ack(options=[])
+    response = ack()
+    send_later(_tell, client, body, context, user_id, reason)
+    return response

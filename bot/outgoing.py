@@ -11,6 +11,9 @@ one forgot: no broadcast mention can leave the bot.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt.context.respond import Respond
@@ -20,6 +23,8 @@ from slack_sdk.web import SlackResponse
 from slack_sdk.webhook import WebhookClient, WebhookResponse
 
 from workflows.escaping import outgoing_message
+
+log = logging.getLogger("usagebot.outgoing")
 
 # Web API methods that carry text people read.
 MESSAGE_METHODS = frozenset(
@@ -43,7 +48,7 @@ def _safe(payload: Any) -> Any:
 
 
 class SafeWebClient(WebClient):
-    def api_call(  # type: ignore[override]
+    def api_call(
         self,
         api_method: str,
         *,
@@ -91,3 +96,19 @@ class SafeRespond(Respond):
         if isinstance(text, dict):
             return client.send_dict(_build_message(**text))
         return client.send_dict(_build_message(text=text, blocks=blocks, attachments=attachments, **options))
+
+
+# Work that follows an acknowledgement (refusals, apologies) runs on this small pool with short timeouts, never
+# on the thread that acknowledges: a slow Slack or response_url must not hold a request worker.
+_AFTER_ACK = ThreadPoolExecutor(max_workers=4, thread_name_prefix="usagebot-after-ack")
+
+
+def send_later(fn: Callable[..., Any], *args: Any) -> None:
+    _AFTER_ACK.submit(_logged, fn, *args)
+
+
+def _logged(fn: Callable[..., Any], *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception:
+        log.warning("sending after the acknowledgement failed", exc_info=True)

@@ -81,10 +81,12 @@ def read_body(environ: Mapping[str, Any], limit: int = MAX_BODY_BYTES) -> bytes 
 
 
 def signature_valid(
-    headers: Mapping[str, str], raw: bytes, signing_secret: str, *, now: float | None = None
+    headers: Mapping[str, str], raw: bytes, signing_secret: str | None, *, now: float | None = None
 ) -> bool:
     """Slack's v0 signature over the raw bytes. Anything unexpected (missing, non-numeric or stale timestamp,
     a signature that is not `v0=` + 64 hex digits) is simply False: this never raises."""
+    if not signing_secret:
+        return False  # no secret configured: nothing can be verified, so nothing is admitted
     timestamp = (headers.get("x-slack-request-timestamp") or "").strip()
     given = (headers.get("x-slack-signature") or "").strip()
     if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
@@ -149,7 +151,9 @@ class Verified:
     headers: dict[str, str]
 
 
-def admit(environ: Mapping[str, Any], signing_secret: str, *, limit: int = MAX_BODY_BYTES) -> Verified | Rejection:
+def admit(
+    environ: Mapping[str, Any], signing_secret: str | None, *, limit: int = MAX_BODY_BYTES
+) -> Verified | Rejection:
     """Size, then signature, then shape; the first failure is the answer."""
     raw = read_body(environ, limit)
     if isinstance(raw, Rejection):

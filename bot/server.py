@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -63,9 +63,10 @@ def make_wsgi_app(settings: Settings) -> WSGIApp:
             return _plain(start_response, admitted.status_line, admitted.reason)
         # Bolt gets the body already verified and parsed here (its own parser takes any form body containing
         # the word "payload" for an interaction, and its verifier would read the headers a second time).
+        bolt_headers: dict[str, str | Sequence[str]] = dict(admitted.headers)
         try:
             request = BoltRequest(
-                body=admitted.body, query=environ.get("QUERY_STRING", ""), headers=admitted.headers, mode="socket_mode"
+                body=admitted.body, query=environ.get("QUERY_STRING", ""), headers=bolt_headers, mode="socket_mode"
             )
             response = bolt().dispatch(request)
         except Exception as exc:  # a signed body of a shape Bolt cannot read (fields of the wrong type)
@@ -107,7 +108,7 @@ def run_http(settings: Settings, host: str, port: int, workers: int, threads: in
 
     wsgi = make_wsgi_app(settings)
 
-    class Server(BaseApplication):  # type: ignore[misc]
+    class Server(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)

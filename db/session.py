@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_conn: Any, _record: object) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=30000")
@@ -66,3 +67,17 @@ def dispose_all() -> None:
         engine.dispose()
     _ENGINES.clear()
     _factory.cache_clear()
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched. `Session.execute` is typed as returning a plain `Result`,
+    which has no row count; for these statements it is a `CursorResult`."""
+    return cast("CursorResult[Any]", result).rowcount
+
+
+def inserted_id(result: Result[Any]) -> Any:
+    """The primary key of the row a single-row INSERT added (see `rows_changed` for why the cast)."""
+    key = cast("CursorResult[Any]", result).inserted_primary_key
+    if key is None:
+        raise ValueError("not the result of a single-row INSERT")
+    return key[0]

@@ -120,7 +120,7 @@ def ratio_of(
         "key_path": ratio.key_path,
     }
     if missing:
-        reason = " and ".join(missing) + (" is" if len(missing) == 1 else " are") + " not in the export"
+        reason: str | None = " and ".join(missing) + (" is" if len(missing) == 1 else " are") + " not in the export"
         return AdoptionRatio(
             **common,  # type: ignore[arg-type]
             value=None,

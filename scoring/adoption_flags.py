@@ -128,3 +128,20 @@ def metrics_not_shared_flags(
             )
         )
     return tuple(flags)
+
+
+def adoption_flags(
+    current: AccountMonth,
+    adoption: Adoption,
+    rows: Sequence[UsageRow],
+    instances: Mapping[int, InstanceInfo],
+    rules: Rules,
+    adoption_rules: AdoptionRules,
+) -> tuple[Flag, ...]:
+    """The month's `operational_metrics_not_shared` flags, then `purchase_intent` (when raised)."""
+    metrics = operational_columns(rules, adoption_rules)
+    flags = list(metrics_not_shared_flags(current.month, rows, instances, rules, metrics))
+    intent = purchase_intent_flag(current, adoption, adoption_rules)
+    if intent is not None:
+        flags.append(intent)
+    return tuple(flags)

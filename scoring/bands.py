@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from scoring.model import Color
-from scoring.rules import Band, Display, Rules
+from scoring.rules import Band, BandColor, Display, Rules
 
 
 def fmt_value(value: float | None, display: Display, precise: bool = False) -> str:
@@ -62,11 +62,15 @@ def fmt_banded(value: float | None, display: str, bands: tuple[Band, ...] | None
     until the displayed number lies on the same side of every edge as the value the colour came from.
     `display="score"` is the one precision of health scores (one decimal) everywhere.
     """
+    return fmt_near(value, display, [float(b.edge) for b in (bands or ())[:-1] if b.edge is not None])
+
+
+def fmt_near(value: float | None, display: str, edges: list[float]) -> str:
+    """`value` shown with as many decimals as needed to stay on its side of each of `edges`."""
     if value is None:
         return "empty"
     if not math.isfinite(value):
         return str(value)
-    edges = [float(b.edge) for b in (bands or ())[:-1] if b.edge is not None]
     text = ""
     for extra in range(0, 7):
         text, shown = _rounded(value, display, extra)
@@ -86,7 +90,7 @@ def fmt_count(value: float | None) -> str:
 @dataclass(frozen=True)
 class Placement:
     index: int
-    color: Color
+    color: BandColor
     band: str  # e.g. "> 10% to ≤ 33%"
     next_threshold: str | None  # e.g. "Green needs more than 33%"; None for the best band
 
@@ -158,4 +162,5 @@ def place(value: float, bands: tuple[Band, ...], display: Display) -> Placement:
 
 
 def score_of(color: Color, rules: Rules) -> int | None:
-    return rules.scores.get(color)  # type: ignore[call-overload]
+    # Only the three band colours have a score; "No data" and "N/A" have none.
+    return rules.scores.get(color) if color in ("Red", "Yellow", "Green") else None

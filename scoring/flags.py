@@ -221,6 +221,11 @@ def account_flags(
                     instance_id=im.instance.id,
                 )
             )
+    return sort_flags(tuple(flags))
+
+
+def sort_flags(flags: tuple[Flag, ...]) -> tuple[Flag, ...]:
+    """The defined order flags are shown in (never the database's): by kind, then by their words."""
     return tuple(sorted(flags, key=lambda f: (_KIND_ORDER.get(f.kind, 99), f.message)))
 
 

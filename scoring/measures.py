@@ -281,7 +281,7 @@ def overall_of(scores: Mapping[str, float | None], rules: Rules, explain: bool =
     total = sum(used.values())
     if not used or total <= 0:
         return Overall(None, NO_DATA, {}, "Product health: No data (no measure has a score)")
-    score = sum(w * scores[k] for k, w in used.items()) / total  # type: ignore[operator]
+    score = sum(w * (scores[k] or 0.0) for k, w in used.items()) / total  # `used` holds only non-empty scores
     # Drop float noise (24.999999999999996 for all-Red): far below display precision, keeps [25, 88] exact.
     score = round(score, 9)
     weights = {k: w / total for k, w in used.items()}

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from scoring.adoption import Adoption
     from scoring.rules import Rules
     from scoring.trends import SparkRow
 
@@ -288,6 +289,8 @@ class Trends:
     utilization: tuple[TrendPoint, ...]  # billable users / licensed seats, account-wide
     # subscription id -> its primary's billable users / license user count, month by month.
     subscription_utilization: Mapping[str, tuple[TrendPoint, ...]] = field(default_factory=dict)
+    # The account roll-up of each month, oldest first: what other monthly series (adoption) are drawn from.
+    rolled: tuple[AccountMonth, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,7 +318,12 @@ class AccountReport:
     newest_version: str | None = None  # the newest version any instance reported in `month`
     behind: Mapping[int, int | None] = field(default_factory=dict)  # instance id -> minor versions behind newest
     ratio_keys: tuple[str, ...] = ()  # measures shown as a percentage (their sparklines draw values on 0–100%)
-    _cache: dict[str, Trends] = field(default_factory=dict, repr=False, compare=False)
+    # User adoption of the month shown (no series); `adoption` adds the 12-month series on first use.
+    adoption_now: Adoption | None = None
+    adoption_builder: Callable[[Trends], Adoption] | None = None
+    # Metrics Dictionary descriptions of the adoption rules' key paths (those imported).
+    definitions: Mapping[str, str] = field(default_factory=dict)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def totals(self) -> SeatTotals:
@@ -341,6 +349,16 @@ class AccountReport:
         hit = self._cache.get("trends")
         if hit is None:
             hit = self._cache["trends"] = self.trends_builder()
+        return hit
+
+    @property
+    def adoption(self) -> Adoption | None:
+        """User adoption with each ratio's 12-month series (built from the trends on first use)."""
+        if self.adoption_now is None or self.adoption_builder is None:
+            return self.adoption_now
+        hit = self._cache.get("adoption")
+        if hit is None:
+            hit = self._cache["adoption"] = self.adoption_builder(self.trends)
         return hit
 
     # Shortcuts to the month shown.

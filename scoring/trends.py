@@ -100,7 +100,7 @@ def build_trends(
                 )
             )
         per_sub[sid] = _series(points)
-    return Trends(months, measures, overall, billable, seats, util, per_sub)
+    return Trends(months, measures, overall, billable, seats, util, per_sub, tuple(rolled))
 
 
 # ------------------------------------------------------------------------------------------ sparklines

@@ -54,6 +54,7 @@ def test_healthz_503_when_database_unreachable(fake_slack: FakeSlack, tmp_path) 
 
 
 def test_forged_and_stale_signatures_get_401_and_do_nothing(bot_url: str, fake_slack: FakeSlack) -> None:
+    fake_slack.reset_calls()  # the app asked who it is (auth.test) once, at start; nothing since
     body = slash_body("acme", response_url=fake_slack.response_url())
     forged = post(bot_url + "/slack/events", body, secret="not-the-secret")
     stale = post(bot_url + "/slack/events", body, timestamp=int(time.time()) - 6 * 60)
@@ -93,6 +94,7 @@ def test_web_client_waits_out_429_and_retries_5xx(bot_settings: Settings, fake_s
 
 def test_commands_never_wait_for_auth_test(bot_url: str, fake_slack: FakeSlack) -> None:
     """Acknowledgements must not depend on Slack answering auth.test (Bolt calls it per request by default)."""
+    fake_slack.reset_calls()  # the app asked who it is (auth.test) once, at start; nothing since
     fake_slack.add_user("U0TAM0001", "avery", "avery@example.com")
     fake_slack.fail("auth.test", status=500, times=1000)
     reply = post(bot_url + "/slack/events", slash_body("help", response_url=fake_slack.response_url("h")))

@@ -357,6 +357,7 @@ def test_forged_or_stale_click_gets_401_and_changes_nothing(
     bot_url: str, people: FakeSlack, bot_settings: Settings
 ) -> None:
     seed(bot_settings.database_url)
+    people.reset_calls()  # the app asked auth.test once at start; nothing since
     body = interaction_body(
         block_action_payload(
             "usage_share", json.dumps({"a": ACME_ID, "v": "summary"}), response_url=people.response_url("forged")

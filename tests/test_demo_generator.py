@@ -61,10 +61,26 @@ def test_default_demo_export_has_everything_the_bot_must_handle(tmp_path: Path) 
     assert any(r["is_usage_ping_license_mapped_to_subscription"] == "false" for r in usage)
     assert len(usage[0]) - 24 - 18 >= 20  # ~20 non-scored metric columns besides the scored ones
 
+    # User adoption: monthly active users never below a user count; one adoption column left out.
+    assert "umau_28_days_user" in usage[0] and "issues_28_days_user" in usage[0]
+    assert "service_desk_issues_28_days_user" not in usage[0]
+    reported = [r for r in usage if r["umau_28_days_user"]]
+    assert reported and all(int(r["umau_28_days_user"]) >= int(r["ci_pipelines_28_days_user"] or 0) for r in reported)
+    # Subscription Data only: a Production instance pinging with license data and no usage metric.
+    license_only = [
+        r
+        for r in usage
+        if r["ping_created_at"] and r["license_user_count"] and r["instance_type"] == "Production"
+        and not r["ci_builds_28_days_event"] and not r["umau_28_days_user"]
+    ]  # fmt: skip
+    assert {r["dim_crm_account_id"] for r in license_only} >= {accounts[2]["dim_crm_account_id"]}
+
     # A spread of colours: e.g. SCM (git users / billable users) in Red, Yellow and Green bands.
     scm = Counter()
     for r in usage:
         if r["ping_created_at"] and r["billable_user_count"] and r["instance_type"] == "Production":
+            if not r["action_monthly_active_users_project_repo_28_days_user"]:
+                continue  # shares Subscription Data only
             ratio = int(r["action_monthly_active_users_project_repo_28_days_user"]) / int(r["billable_user_count"])
             scm["Red" if ratio <= 0.10 else "Yellow" if ratio <= 0.33 else "Green"] += 1
     assert set(scm) == {"Red", "Yellow", "Green"}

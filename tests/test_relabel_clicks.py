@@ -28,6 +28,7 @@ def dm(bot_settings: Settings, fake_slack: FakeSlack, db_url: str) -> dict[str, 
     """Avery's digest DM, delivered; returns ids and the message."""
     fake_slack.add_user(AVERY, "avery", "Avery@Example.com")
     fake_slack.add_user(BLAKE, "blake", "blake@example.com")
+    fake_slack.add_user(ADMIN, "casey", "casey@example.com")  # admins are members of the workspace too
     ids = portfolio(db_url)
     run_and_report(bot_settings, month="2026-11", pace_seconds=0)
     channel = fake_slack.dm_channel_id(AVERY)

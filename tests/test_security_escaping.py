@@ -141,7 +141,7 @@ def test_bot_dates_survive_the_outgoing_check() -> None:
 @settings(max_examples=200, deadline=None)
 def test_every_renderer_escapes_hostile_names_and_free_text(text: str) -> None:
     """Pure renderers fed hostile account, instance and TAM names and free text."""
-    from bot.render import alerts, data_quality, digest, metric_request, relabel
+    from bot.render import alerts, data_quality, digest, metric_request
     from db.models import AlertRecord
     from workflows.digest import DigestInstance
 
@@ -155,7 +155,6 @@ def test_every_renderer_escapes_hostile_names_and_free_text(text: str) -> None:
         {"blocks": data_quality.thread_blocks(
             DataIssue(account_name=text, account_id="A1", metric=text, what=text, instance_name=text, facts={})
         )},
-        {"text": relabel.refusal_text(None)},
         metric_request.candidates_view(1, text, [{"key_path": text, "description": text, "status": "active"}]),
     ]
     inst = DigestInstance(

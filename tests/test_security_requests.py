@@ -83,6 +83,7 @@ def test_unsigned_request_never_posts_to_its_response_url_nor_stalls_workers(
 def test_missing_or_malformed_signature_headers_fail_closed_with_401(
     bot_url: str, fake_slack: FakeSlack, headers: dict[str, str]
 ) -> None:
+    fake_slack.reset_calls()  # auth.test, once at start
     body = slash_body("acme", response_url=fake_slack.response_url())
     hdrs = {"Content-Type": FORM, **{k: v.replace("NOW", str(int(time.time()))) for k, v in headers.items()}}
     # urllib refuses non-latin-1 header values; send raw bytes as a client could.
@@ -110,6 +111,7 @@ def test_signature_check_never_raises_on_any_header_values() -> None:
 
 def test_body_over_the_limit_is_refused_with_413_before_it_is_read(bot_url: str, fake_slack: FakeSlack) -> None:
     """Issue item 5: a 400 MB unsigned POST was read whole (1.2 GB of memory) before the 401."""
+    fake_slack.reset_calls()  # auth.test, once at start
     host, port = urlsplit(bot_url).netloc.split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=5)
     conn.putrequest("POST", "/slack/events")
@@ -176,6 +178,7 @@ def test_malformed_bodies_answer_400_after_the_signature_check_and_401_unsigned(
     bot_url: str, fake_slack: FakeSlack, body: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Issue item 10: these bodies answered 500 with tracebacks, even unsigned (parsed before the check)."""
+    fake_slack.reset_calls()  # auth.test, once at start
     import urllib.request
 
     def send(headers: dict[str, str]) -> int:

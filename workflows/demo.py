@@ -93,7 +93,23 @@ EXTRA_METRICS: tuple[tuple[str, float], ...] = (
     ("incident_management_alerts_total_unique_counts_28_days_user", 0.01),
     ("remote_mirrors_all_time_event", 0.02),
 )
-USAGE_HEADER = (*USAGE_BASE_HEADER, *SCORED_METRIC_COLUMNS, *(m for m, _ in EXTRA_METRICS))
+# User-adoption metrics (scoring/rules/adoption/): monthly active users and the use-case columns the
+# adoption rules read that are not above. `service_desk_issues_28_days_user` is left out on purpose, so
+# the demo shows a feature "not in the export".
+ACTIVE_USERS = "umau_28_days_user"
+ADOPTION_METRICS: tuple[tuple[str, float], ...] = (
+    ("issues_28_days_user", 0.28),
+    ("releases_28_days_user", 0.02),
+)
+USAGE_HEADER = (
+    *USAGE_BASE_HEADER,
+    *SCORED_METRIC_COLUMNS,
+    *(m for m, _ in EXTRA_METRICS),
+    ACTIVE_USERS,
+    *(m for m, _ in ADOPTION_METRICS),
+)
+# Columns counting users, which monthly active users are never below.
+_USER_COUNTS = tuple(c for c in (*SCORED_METRIC_COLUMNS, *(m for m, _ in EXTRA_METRICS)) if c.endswith("_28_days_user"))
 
 _WORDS_A = (
     "Blue", "North", "Silver", "Bright", "Cobalt", "Granite", "Harbor", "Iron", "Juniper", "Keystone", "Lumen",
@@ -201,6 +217,10 @@ class _Instance:
     silent: set[int]  # month indexes without a ping
     no_cd: bool
     no_security: bool
+    # Shares Subscription Data only (Cloud Licensing without Operational Metrics): license and version, no usage.
+    license_only: bool = False
+    # Seeds the adoption metrics' own generator, so adding them left the other columns' draws unchanged.
+    adoption_seed: str = ""
 
 
 def _hex(rng: random.Random, bits: int) -> str:
@@ -373,10 +393,10 @@ def generate_export(
                         "Obsolete": f"old-gitlab{k}.{slug}.local",
                         "Unknown": f"gitlab{k}.{slug}.internal",
                     }[typ if not production else "Production"]
-                    first = 0 if production or rng.random() < 0.8 else rng.randint(1, max(1, months - 2))
-                    last = months - 1
+                    first_month = 0 if production or rng.random() < 0.8 else rng.randint(1, max(1, months - 2))
+                    last_month = months - 1
                     if typ == "Obsolete":
-                        last = rng.randint(first, max(first, months - 4))
+                        last_month = rng.randint(first_month, max(first_month, months - 4))
                     silent = {i for i in range(months) if rng.random() < 0.05}
                     if rng.random() < 0.08:
                         silent |= {months - 1, months - 2}  # stopped reporting recently
@@ -389,9 +409,11 @@ def generate_export(
                         hostname=host,
                         namespace_id="",
                         namespace_name="",
-                        created=_add_months(month_list[0], first - rng.randint(1, 40)).replace(day=rng.randint(1, 28)),
-                        first=first,
-                        last=last,
+                        created=_add_months(month_list[0], first_month - rng.randint(1, 40)).replace(
+                            day=rng.randint(1, 28)
+                        ),
+                        first=first_month,
+                        last=last_month,
                         subs=sm if production else [main],
                         seats=main.seats if production or typ == "Geo Secondary Node" else rng.randint(5, 60),
                         levels=[min(2, max(0, bias + rng.choice((-1, 0, 0, 1)))) for _ in range(6)],
@@ -433,7 +455,11 @@ def generate_export(
                 )
                 instances.append(inst)
 
-            for inst in instances:
+            for k, inst in enumerate(instances):
+                inst.adoption_seed = f"{seed}:{account_id}:{k}"
+                # The third account's Production instance, and a few others, share Subscription Data only.
+                chance = random.Random(inst.adoption_seed).random()
+                inst.license_only = inst.type == "Production" and a > 1 and (a == 2 or chance < 0.03)
                 written = _write_instance_rows(wu, rng, inst, account_id, month_list)
                 if not written:
                     continue  # e.g. a new server whose only subscription had already ended
@@ -467,6 +493,9 @@ def _write_instance_rows(
     old_ci = rand() < 0.15  # pre-16.9 instances report only ci_builds_28_days_event
     health = "Opt-Out" if inst.opt_out else "Included in Health Score"
     itype = "" if (inst.type == "Unknown" and rand() < 0.5) else inst.type  # empty also means Unknown
+    arng = random.Random(inst.adoption_seed)
+    active_share = arng.uniform(0.55, 0.95)
+    n_metrics = len(SCORED_METRIC_COLUMNS) + len(EXTRA_METRICS) + 1 + len(ADOPTION_METRICS)
     rows = 0
     for mi in range(inst.first, inst.last + 1):
         month = months[mi]
@@ -508,7 +537,7 @@ def _write_instance_rows(
                 round(billable * 1.15),
             ]
             if not pinged:
-                w.writerow(base + [""] * (len(SCORED_METRIC_COLUMNS) + len(EXTRA_METRICS)))
+                w.writerow(base + [""] * n_metrics)
                 continue
             j = 0.9 + 0.2 * rand()  # the month's wobble, shared by its metrics
             builds = round(billable * ci * j)
@@ -534,11 +563,25 @@ def _write_instance_rows(
             }
             for k in _SCAN_KINDS:
                 metric[k] = "" if inst.no_security else per_kind.get(k, 0)
-            extras = [round(billable * share * (0.8 + 0.4 * rand())) for _, share in EXTRA_METRICS]
+            extras: list[int | str] = [round(billable * share * (0.8 + 0.4 * rand())) for _, share in EXTRA_METRICS]
             if rand() < 0.1:
                 extras[int(rand() * len(extras))] = ""  # a metric not reported this month
-            w.writerow(base + [metric[c] for c in SCORED_METRIC_COLUMNS] + extras)
+            row = base + [metric[c] for c in SCORED_METRIC_COLUMNS] + extras
+            if inst.license_only:
+                w.writerow(base + [""] * n_metrics)
+                continue
+            w.writerow(
+                row
+                + _adoption_metrics(arng, billable, active_share, dict(zip(USAGE_HEADER[: len(row)], row, strict=True)))
+            )
     return rows
+
+
+def _adoption_metrics(arng: random.Random, billable: int, active_share: float, reported: dict[str, Any]) -> list[Any]:
+    """Monthly active users (never fewer than any user count reported) and the adoption-only columns."""
+    users = [v for v in (reported.get(c) for c in _USER_COUNTS) if isinstance(v, int)]
+    active = max([round(billable * active_share * arng.uniform(0.95, 1.05)), *users])
+    return [active, *(round(active * share * arng.uniform(0.6, 1.4)) for _, share in ADOPTION_METRICS)]
 
 
 def _pick(rand: Callable[[], float], span: tuple[float, float]) -> float:

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -35,8 +35,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import Account, Instance, UsageMonthly
 from db.models.digest import DigestDelivery, DigestRun, SlackUserCache
+from db.session import inserted_id, rows_changed
 from workflows.ports import SlackEdge
 from workflows.settings import Settings
+from workflows.wording import plural
 
 log = logging.getLogger("usagebot.digest")
 
@@ -234,6 +236,14 @@ def _add_unmapped_license_flags(session: Session, by_tam: dict[str, TamDigest], 
         digest.flags.sort(key=lambda f: (f.account_name.lower(), f.instance_name))
 
 
+@overload
+def _aware(value: datetime) -> datetime: ...
+
+
+@overload
+def _aware(value: None) -> None: ...
+
+
 def _aware(value: datetime | None) -> datetime | None:
     # SQLite hands back naive datetimes; everything stored is UTC.
     if value is None or value.tzinfo is not None:
@@ -270,7 +280,7 @@ def find_slack_user(
     email = email.strip().lower()
     with sessions() as session:
         cached = session.get(SlackUserCache, email)
-        if cached is not None and _aware(cached.expires_at) > now:  # type: ignore[operator]
+        if cached is not None and _aware(cached.expires_at) > now:
             return cached.user_id
     user_id = slack.lookup_user(email)
     if write:
@@ -360,7 +370,7 @@ def claim(
                 )
             )
             session.commit()
-            return Claim(result.inserted_primary_key[0], digest_id, resumed=False)
+            return Claim(inserted_id(result), digest_id, resumed=False)
         except IntegrityError:
             session.rollback()
         row = session.execute(
@@ -392,11 +402,11 @@ def claim(
             .execution_options(synchronize_session=False)
         )
         session.commit()
-        if taken.rowcount != 1:
+        if rows_changed(taken) != 1:
             return None
-        digest_id = session.scalar(select(DigestDelivery.digest_id).where(DigestDelivery.id == row.id))
+        kept_id = session.scalar(select(DigestDelivery.digest_id).where(DigestDelivery.id == row.id))
         session.rollback()
-        return Claim(row.id, str(digest_id), resumed=True)
+        return Claim(row.id, str(kept_id), resumed=True)
 
 
 def _update_delivery(sessions: sessionmaker[Session], delivery_id: int, runner: str, **values: Any) -> None:
@@ -448,17 +458,42 @@ class RunResult:
         return not (self.tams_messaged or self.tams_not_found or self.failures or self.accounts_without_tam)
 
 
+def known_tam(session: Session, email: str) -> bool:
+    """Whether any account has this TAM email (any case, spaces ignored)."""
+    key = func.lower(func.trim(Account.tam_email))
+    return session.execute(select(Account.id).where(key == email.strip().lower()).limit(1)).first() is not None
+
+
+def tam_emails(session: Session, limit: int = 10) -> list[str]:
+    key = func.lower(func.trim(Account.tam_email))
+    query = select(key).where(Account.tam_email.is_not(None)).distinct().order_by(key).limit(limit)
+    return [e for e in session.scalars(query) if e]
+
+
 def summary_line(result: RunResult) -> str:
+    if result.dry_run:
+        # What the previews above list, counted the same way: nothing was sent.
+        found = [d for d, _ in result.previews if d.tam_email not in set(result.tams_not_found)]
+        listed = sum(d.instance_count for d in found)
+        parts = [
+            f"Unknown-instance digest {result.month} (dry run): would message {plural(len(found), 'TAM')}",
+            f"{plural(listed, 'instance')} would be listed",
+            f"{plural(len(result.tams_not_found), 'TAM')} not found in Slack",
+            f"{plural(len(result.accounts_without_tam), 'account')} with Unknown instances but no TAM",
+        ]
+        if result.already_sent:
+            parts.append(f"{len(result.already_sent):,} already had theirs")
+        return "; ".join(parts) + "."
     parts = [
-        f"Unknown-instance digest {result.month}: {len(result.tams_messaged)} TAMs messaged",
-        f"{result.instances_listed:,} instances listed",
-        f"{len(result.tams_not_found)} TAMs not found in Slack"
+        f"Unknown-instance digest {result.month}: {plural(len(result.tams_messaged), 'TAM')} messaged",
+        f"{plural(result.instances_listed, 'instance')} listed",
+        f"{plural(len(result.tams_not_found), 'TAM')} not found in Slack"
         + (
             f" ({', '.join(result.tams_not_found[:10])}{'…' if len(result.tams_not_found) > 10 else ''})"
             if result.tams_not_found
             else ""
         ),
-        f"{len(result.accounts_without_tam)} accounts with Unknown instances but no TAM",
+        f"{plural(len(result.accounts_without_tam), 'account')} with Unknown instances but no TAM",
     ]
     if result.already_sent:
         parts.append(f"{len(result.already_sent)} already had theirs")
@@ -490,10 +525,12 @@ def run_digest(
     started = time.perf_counter()
     with sessions() as session:
         composition = compose(session, month, now=now, tam_email=tam_email)
-        delivered = dict(
+        delivered: dict[str, str] = dict(
             session.execute(
                 select(DigestDelivery.tam_email, DigestDelivery.status).where(DigestDelivery.month == month)
-            ).all()
+            )
+            .tuples()
+            .all()
         )
     result.compose_seconds = time.perf_counter() - started
     result.accounts_without_tam = [] if tam_email else composition.accounts_without_tam
@@ -703,4 +740,5 @@ def resume_unfinished(settings: Settings, edge: SlackEdge | None) -> str:
         ).all()
     stuck = sorted(email for email, until in rows if until is None or _aware(until) < now)
     done = [_edge(edge).deliver_digest(month=month, tam_email=email) for email in stuck]
-    return f"resumed {sum(len(r.tams_messaged) for r in done)} of {len(stuck)} unfinished digest(s) for {month}"
+    resumed = sum(len(r.tams_messaged) for r in done)
+    return f"resumed {resumed:,} of {plural(len(stuck), 'unfinished digest')} for {month}"

@@ -37,7 +37,7 @@ MAX_FILE_BYTES = 1_000_000  # a definition is a few hundred bytes; anything huge
 MAX_KEY_PATH = 512
 
 try:  # libyaml parses the 3,681 files several times faster than the pure-Python loader
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader
+    _Loader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
 

@@ -45,6 +45,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.models.requests import GitLabFiling
+from db.session import rows_changed
 from workflows.gitlab_client import describe_error
 from workflows.ports import SlackEdge
 from workflows.settings import Settings
@@ -238,7 +239,7 @@ def _claim(session_factory: SessionFactory, filing_id: int, *, filed: bool, now:
             .values(claimed_until=now + LEASE)
         )
         s.commit()
-        return result.rowcount == 1
+        return rows_changed(result) == 1
 
 
 def _outcome(row: GitLabFiling, status: str | None = None, **extra: Any) -> FilingOutcome:
@@ -436,9 +437,9 @@ def file_pending(
         outcome = _file_claimed(session_factory, shared_client, slack_client, filing_id, now=now)
         _tally(report, outcome)
     for filing_id in follow_ids:
-        outcome = _follow_up(session_factory, filing_id, slack_client, shared_client, now=now)
-        if outcome is not None:
-            _tally(report, outcome, refiled=False)
+        followed = _follow_up(session_factory, filing_id, slack_client, shared_client, now=now)
+        if followed is not None:
+            _tally(report, followed, refiled=False)
     return report
 
 

@@ -170,7 +170,7 @@ def score_account(
     unknown = sum(
         1
         for i, inst in data.instances.items()
-        if inst.label == UNKNOWN and (data.last_seen.get(i) is None or data.last_seen[i] >= oldest or i in seen)
+        if inst.label == UNKNOWN and ((last := data.last_seen.get(i)) is None or last >= oldest or i in seen)
     )
     totals = report.totals
     m = report.measures
@@ -301,7 +301,7 @@ def clear_portfolio_cache() -> None:
 
 
 def _cache_key(session: Session, scope: Scope, wanted: frozenset[str] | None, rules: Rules) -> tuple[object, ...]:
-    return (str(session.get_bind().url), scope, wanted, rules.name, id(rules), data_fingerprint(session))
+    return (str(session.get_bind().engine.url), scope, wanted, rules.name, id(rules), data_fingerprint(session))
 
 
 def is_cached(session: Session, scope: Scope, emails: Collection[str] | None, rules: Rules | str | None = None) -> bool:

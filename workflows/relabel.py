@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 
 from db.models import Account, Instance, LabelChange
 from db.models.usage import LABELS
+from db.session import rows_changed
+from workflows.policy import may_act_on_account
 
 TARGET_LABELS: tuple[str, ...] = tuple(label for label in LABELS if label != "Unknown")
 
@@ -113,15 +115,6 @@ def last_change(session: Session, instance_id: int) -> ChangeInfo | None:
     return ChangeInfo(change.changed_by, change.changed_by_name, change.from_label, change.to_label, change.changed_at)
 
 
-def may_relabel(tam_email: str | None, user_id: str, user_email: str | None, admin_ids: Collection[str]) -> bool:
-    """The account's TAM (email match, any case) or a CS Operations admin."""
-    if user_id in admin_ids:
-        return True
-    if not tam_email or not user_email:
-        return False
-    return tam_email.strip().lower() == user_email.strip().lower()
-
-
 def relabel(
     session: Session,
     *,
@@ -146,7 +139,7 @@ def relabel(
     state = load_state(session, instance_id)
     if state is None:
         return RelabelOutcome("not_found", message="That instance is no longer in the data.")
-    if not may_relabel(state.tam_email, user_id, user_email, admin_ids):
+    if not may_act_on_account(user_id, user_email, state.tam_email, admin_ids):
         return RelabelOutcome(
             "refused",
             instance=state,
@@ -180,7 +173,7 @@ def relabel(
         )
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if rows_changed(result) != 1:
         session.rollback()
         return _not_applied(session, instance_id, to_label)
 

@@ -6,23 +6,28 @@ The Slack side calls `resolve_account`, `build_account_report` and `report_to_js
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from db.queries.account_data import (
-    find_accounts_exact,
     latest_account_month,
     load_account_data,
     nearest_account_names,
     newest_version_in_month,
 )
-from db.queries.health import data_as_of, data_stamp
+from db.queries.accounts import resolve_account as find_account
+from db.queries.health import data_as_of, data_stamp, export_metric_columns
+from db.queries.metrics import descriptions
+from scoring.adoption import Adoption
+from scoring.adoption_rules import AdoptionRules, load_adoption_rules
 from scoring.model import MEASURE_KEYS, AccountReport, InstanceInfo, MeasureResult, TrendPoint
 from scoring.report import compute_report
 from scoring.rules import Rules, load_rules
 from scoring.trends import add_months
+from workflows.months import check_month
 
 
 class AccountNotFound(LookupError):
@@ -31,32 +36,34 @@ class AccountNotFound(LookupError):
     def __init__(self, text: str, suggestions: list[str]) -> None:
         self.text = text
         self.suggestions = suggestions
-        hint = f" Nearest names: {', '.join(suggestions)}." if suggestions else " There are no accounts yet."
-        super().__init__(f"No account with the id or name {text!r}.{hint}")
+        hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"No account matches {text!r} (by id, name, start of a name or a close name).{hint}")
 
 
 class AccountAmbiguous(AccountNotFound):
-    """Several accounts have that exact name; `candidates` holds their (id, name)."""
+    """Several accounts match; `candidates` holds their (id, name)."""
 
     def __init__(self, text: str, candidates: list[tuple[str, str]]) -> None:
         self.candidates = candidates
         LookupError.__init__(
             self,
-            f"{len(candidates)} accounts are named {text!r}: use the account id, one of "
-            + ", ".join(i for i, _ in candidates)
-            + ".",
+            f"{len(candidates)} accounts match {text!r}: "
+            + "; ".join(f"{name} ({acc_id})" for acc_id, name in candidates)
+            + ". Give the account id or more of the name.",
         )
         self.text, self.suggestions = text, [n for _, n in candidates]
 
 
 def resolve_account(session: Session, text: str) -> tuple[str, str]:
-    """(id, name) for an account id or exact name (case, accents and punctuation ignored)."""
-    hits = find_accounts_exact(session, text)
-    if len(hits) > 1:
-        raise AccountAmbiguous((text or "").strip()[:100], hits)
-    if not hits:
-        raise AccountNotFound((text or "").strip()[:100], nearest_account_names(session, text))
-    return hits[0]
+    """(id, name) of the one account `text` names, found exactly as `/usage` finds it (one resolver:
+    `db.queries.accounts.resolve_account`); several matches raise `AccountAmbiguous`, none `AccountNotFound`."""
+    res = find_account(session, text)
+    query = (text or "").strip()[:100]
+    if res.kind == "many":
+        raise AccountAmbiguous(query, [(c.id, c.name) for c in res.candidates])
+    if res.kind == "none" or res.account is None:
+        raise AccountNotFound(query, list(res.nearest))
+    return res.account.id, res.account.name
 
 
 def rules_for(rules: Rules | str | None) -> Rules:
@@ -73,21 +80,40 @@ def rules_for(rules: Rules | str | None) -> Rules:
     return load_rules(rules)
 
 
+def adoption_rules_for(rules: AdoptionRules | str | None) -> AdoptionRules:
+    """Adoption rules given, or named by a string, or by ADOPTION_RULES (settings), else the default set."""
+    if isinstance(rules, AdoptionRules):
+        return rules
+    if rules is None:
+        try:
+            from workflows.settings import get_settings
+
+            rules = get_settings().adoption_rules
+        except Exception:  # a settings problem elsewhere must not stop a report; the env var still counts
+            rules = os.environ.get("ADOPTION_RULES")
+    return load_adoption_rules(rules)
+
+
 def build_account_report(
     session: Session,
     account_id: str,
     month: date | None = None,
     rules: Rules | str | None = None,
+    adoption_rules: AdoptionRules | str | None = None,
 ) -> AccountReport:
     """Score the account for `month` (default: the data's as-of month) with explanations, trends and flags."""
     rules = rules_for(rules)
+    adopt = adoption_rules_for(adoption_rules)
     stamp = data_stamp(session)
     as_of = data_as_of(session, stamp)
     if month is None:
         month = as_of or latest_account_month(session, account_id) or date.today()
+    else:
+        month = check_month(session, month)  # a month outside the data is refused, never shown as "No data"
     month = month.replace(day=1)
     first = add_months(month, -(rules.trend_months - 1))
-    data = load_account_data(session, account_id, first, month, rules.columns(), rules.account.opt_out_value)
+    columns = rules.columns() | adopt.columns()
+    data = load_account_data(session, account_id, first, month, columns, rules.account.opt_out_value)
     if data is None:
         raise AccountNotFound(account_id, nearest_account_names(session, account_id))
     return compute_report(
@@ -99,6 +125,9 @@ def build_account_report(
         rules,
         as_of=as_of,
         newest_version=newest_version_in_month(session, month, stamp),
+        adoption_rules=adopt,
+        exported=export_metric_columns(session),
+        definitions=descriptions(session, adopt.key_paths()),
     )
 
 
@@ -151,7 +180,53 @@ def series_json(report: AccountReport) -> dict[str, Any]:
     }
 
 
-def report_to_json(report: AccountReport, *, with_series: bool = True) -> dict[str, Any]:
+def _count(v: float | None) -> float | int | None:
+    """A summed count as JSON: whole numbers as integers."""
+    return int(v) if v is not None and float(v).is_integer() else v
+
+
+def adoption_to_json(adoption: Adoption | None) -> dict[str, Any]:
+    """Ratio key -> {value, numerator, users, active_users, series}."""
+    if adoption is None:
+        return {}
+    return {
+        k: {
+            "value": r.value,
+            "numerator": r.numerator,
+            "users": _count(r.users),
+            "active_users": _count(r.active_users),
+            "series": [{"month": _ym(p.month), "value": p.value} for p in r.series],
+        }
+        for k, r in adoption.ratios.items()
+    }
+
+
+def features_to_json(adoption: Adoption | None, definitions: Mapping[str, str]) -> dict[str, Any]:
+    """Use case -> its features, each in use or not this month, with its Metrics Dictionary definition."""
+    if adoption is None:
+        return {}
+    return {
+        k: {
+            "label": uc.label,
+            "features": [
+                {
+                    "key": f.key,
+                    "label": f.label,
+                    "metric": f.metric,
+                    "state": f.state,
+                    "value": _count(f.value),
+                    "tier": f.tier,
+                    "key_path": f.key_path,
+                    "definition": definitions.get(f.key_path or ""),
+                }
+                for f in uc.features
+            ],
+        }
+        for k, uc in adoption.use_cases.items()
+    }
+
+
+def report_to_json(report: AccountReport, *, series: bool = True) -> dict[str, Any]:
     """The `usagebot report --json` shape (extra keys only added, never renamed).
 
     Instances are named by the warehouse's ids (installation or namespace id), never our row ids, and
@@ -225,10 +300,17 @@ def report_to_json(report: AccountReport, *, with_series: bool = True) -> dict[s
                 "instance": ext(f.instance_id),
                 "subscription": f.subscription_id,
                 "message": f.message,
+                "details": list(f.details),
             }
             for f in report.flags
         ],
+        "adoption": adoption_to_json(report.adoption),
+        # Why a ratio has no value (e.g. a column not in the export), for the ratios without one.
+        "adoption_notes": {
+            k: r.reason for k, r in (report.adoption.ratios.items() if report.adoption else ()) if r.value is None
+        },
+        "features": features_to_json(report.adoption, report.definitions),
     }
-    if with_series:
+    if series:
         out["series"] = series_json(report)
     return out

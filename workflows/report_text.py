@@ -136,6 +136,6 @@ def format_report(report: AccountReport) -> str:
             if row.last is not None and row.key != "seats"
             else _pct(row.values[-1] if row.values else None)
         )
-        change = _change(row.key, row.last.change) if row.last is not None and row.key in MEASURE_KEYS else ""
-        out.append(f"  {row.label:<22} {row.line}  ({row.scale})  now {now}{change}")
+        delta = _change(row.key, row.last.change) if row.last is not None and row.key in MEASURE_KEYS else ""
+        out.append(f"  {row.label:<22} {row.line}  ({row.scale})  now {now}{delta}")
     return "\n".join(out)

@@ -40,7 +40,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 
 from db.models.digest import SchedulerLease
-from db.session import session_scope
+from db.session import rows_changed, session_scope
 from workflows.ports import SlackEdge
 from workflows.settings import Settings
 
@@ -211,7 +211,7 @@ def hold_lease(
             .values(holder=holder, expires_at=now + ttl)
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount == 1:
+        if rows_changed(result) == 1:
             return True
         if session.get(SchedulerLease, name) is not None:
             return False

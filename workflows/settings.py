@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     sync_cron: str | None = Field(None, description="a 5-field cron expression (default: weekly, Monday 06:00)")
     timezone: str = Field("UTC", description="an IANA time zone such as Europe/Berlin")
     scoring_rules: str = Field("gitlab-current", description="a rule set name or a path to a rules file")
+    adoption_rules: str = Field("gitlab", description="an adoption rule set name or a path to an adoption rules file")
     metrics_dictionary_path: str | None = Field(
         None, description="a folder of Metrics Dictionary definitions re-imported weekly by the scheduler"
     )

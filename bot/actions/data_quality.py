@@ -13,7 +13,6 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import guard
 from bot.app import Deps, deps_of
 from bot.render.data_quality import report_modal
 from bot.render.ids import REPORT_ISSUE_ACTION, decode_value
@@ -59,23 +58,20 @@ def _int(value: Any) -> int | None:
 def on_report_button(ack: Ack, body: dict[str, Any], client: WebClient, context: Any, respond: Any) -> None:
     ack()
     deps = deps_of(context)
-    user = body.get("user") or {}
-    team = user.get("team_id") or (body.get("team") or {}).get("id")
-    refusal = guard.refusal_for_user(client, user.get("id", ""), team)
-    if refusal is None:
-        fields = decode_value((body.get("actions") or [{}])[0].get("value"))
-        if not fields.get("a"):
-            refusal = "That button is out of date; run `/usage ACCOUNT report` instead."
-        else:
-            refusal = open_report_modal(
-                client,
-                deps,
-                body["trigger_id"],
-                str(fields["a"])[:64],
-                _int(fields.get("i")),
-                fields.get("m"),
-                fields.get("v"),
-            )
+    # The person was admitted by the guard middleware; the account in the value is looked up again.
+    fields = decode_value((body.get("actions") or [{}])[0].get("value"))
+    if not fields.get("a"):
+        refusal: str | None = "That button is out of date; run `/usage ACCOUNT report` instead."
+    else:
+        refusal = open_report_modal(
+            client,
+            deps,
+            body["trigger_id"],
+            str(fields["a"])[:64],
+            _int(fields.get("i")),
+            fields.get("m"),
+            fields.get("v"),
+        )
     if refusal is not None:
         respond(text=refusal, response_type="ephemeral", replace_original=False)
 

@@ -16,9 +16,9 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot import guard
 from bot.app import deps_of
 from bot.events.app_home import publish_home
+from bot.guard import PERSON
 from bot.render.home import ACTION_OPEN, ACTION_PAGE_NEXT, ACTION_PAGE_PREV, ACTION_VIEW, OPEN_VIEWS
 from db.session import session_scope
 from workflows.portfolio import SCOPES
@@ -38,15 +38,11 @@ def _user(body: dict[str, Any]) -> str:
     return (body.get("user") or {}).get("id") or ""
 
 
-def _team(body: dict[str, Any]) -> str | None:
-    return (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
-
-
 def on_view(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
     ack()
     scope = str(_action(body).get("value") or "")
     # publish_home falls back to the person's first allowed view when they may not see this one.
-    publish_home(client, deps_of(context).settings, _user(body), scope if scope in SCOPES else None, 1, _team(body))
+    publish_home(client, deps_of(context).settings, _user(body), scope if scope in SCOPES else None, 1)
 
 
 def on_page(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
@@ -56,7 +52,7 @@ def on_page(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> 
         scope, page = str(value.get("scope") or ""), int(value.get("page") or 1)
     except (ValueError, TypeError, AttributeError):
         scope, page = "", 1
-    publish_home(client, deps_of(context).settings, _user(body), scope if scope in SCOPES else None, page, _team(body))
+    publish_home(client, deps_of(context).settings, _user(body), scope if scope in SCOPES else None, page)
 
 
 def _dm(client: WebClient, user_id: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
@@ -73,14 +69,10 @@ def on_open(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> 
     action = _action(body)
     view = str(action.get("action_id") or "").partition(":")[2]
     account_id = str(action.get("value") or "").strip()[:MAX_ACCOUNT_ID]
-    refusal = guard.refusal_for_user(client, user_id, _team(body))
-    if refusal is not None:
-        _dm(client, user_id, refusal)
-        return
     if view not in dict(OPEN_VIEWS) or not account_id:
         _dm(client, user_id, STALE_BUTTON)
         return
-    viewer = Viewer(person=guard.person(client, user_id), admin_ids=settings.admin_ids)
+    viewer = Viewer(person=context.get(PERSON), admin_ids=settings.admin_ids)  # admitted by the guard middleware
     with session_scope(settings.database_url) as session:
         answer = account_answer(session, settings, account_id, view, viewer)
     _dm(client, user_id, answer.text, answer.blocks)

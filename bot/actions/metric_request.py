@@ -16,9 +16,11 @@ from slack_sdk.errors import SlackApiError
 from bot.app import Deps, deps_of
 from bot.render import ids
 from bot.render import metric_request as render
-from bot.views.metric_request import open_form, open_refusal, refused
+from bot.views.metric_request import open_form
+from db.models.requests import MetricRequest
 from workflows import metric_request as wf
 from workflows.gitlab_client import gitlab_factory
+from workflows.policy import REFUSE_NOT_YOURS, may_act_on_request
 
 log = logging.getLogger("usagebot.metric_request")
 
@@ -58,14 +60,26 @@ def _request_id(value: dict[str, Any]) -> int | None:
         return None
 
 
+def _own_request(client: WebClient, deps: Deps, body: dict[str, Any], view_id: str, request_id: int | None) -> bool:
+    """A request is continued only by the person who made it (a button value can be forged: the request id in
+    it is checked against the clicking user, not trusted)."""
+    if request_id is None:
+        return True  # the handler answers "can't find this request"
+    user_id = str((body.get("user") or {}).get("id") or "")
+    with deps.sessions() as s:
+        request = s.get(MetricRequest, request_id)
+        owner = request.requester_id if request is not None else None
+    if owner is None or may_act_on_request(user_id, {owner}):
+        return True
+    log.warning("metric request %s: %s clicked a button of someone else's request", request_id, user_id)
+    _show(client, view_id, render.problem_view(REFUSE_NOT_YOURS))
+    return False
+
+
 def register(app: App) -> None:
     @app.action(ids.REQUEST_METRIC_ACTION)
     def on_request_button(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
         ack()
-        reason = refused(client, body)
-        if reason is not None:
-            open_refusal(client, body["trigger_id"], reason)
-            return
         deps = deps_of(context)
         value = ids.decode_value((body.get("actions") or [{}])[0].get("value"))
         with deps.sessions() as s:
@@ -78,6 +92,8 @@ def register(app: App) -> None:
         ack()
         view_id, value = _clicked(body)
         request_id = _request_id(value)
+        if not _own_request(client, deps_of(context), body, view_id, request_id):
+            return
         try:
             with deps_of(context).sessions() as s:
                 if request_id is None:
@@ -98,6 +114,8 @@ def register(app: App) -> None:
         deps = deps_of(context)
         view_id, value = _clicked(body)
         request_id = _request_id(value)
+        if not _own_request(client, deps_of(context), body, view_id, request_id):
+            return
         if request_id is None:
             _show(client, view_id, render.problem_view("I can't find this request any more; please start again."))
             return
@@ -121,6 +139,8 @@ def register(app: App) -> None:
         ack()
         view_id, value = _clicked(body)
         request_id = _request_id(value)
+        if not _own_request(client, deps_of(context), body, view_id, request_id):
+            return
         if request_id is None:
             _show(client, view_id, render.problem_view("I can't find this request any more; please start again."))
             return
@@ -133,6 +153,8 @@ def register(app: App) -> None:
         deps = deps_of(context)
         view_id, value = _clicked(body)
         request_id = _request_id(value)
+        if not _own_request(client, deps_of(context), body, view_id, request_id):
+            return
         try:
             if request_id is None:
                 raise wf.RequestNotFound("no request id")

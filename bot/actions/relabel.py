@@ -25,12 +25,12 @@ from bot.render.relabel import (
     UNDO_ACTION,
     current_label_block,
     labelled_block,
-    refusal_text,
     relabel_actions_block,
     relabel_block_id,
     replace_block,
     stale_prompt,
 )
+from workflows.policy import REFUSE_ACT
 from workflows.relabel import RelabelOutcome, relabel
 
 log = logging.getLogger("usagebot.relabel")
@@ -171,7 +171,8 @@ def _outcome_to_slack(
 ) -> None:
     block_id = click.block_id or (relabel_block_id(click.instance_id) if click.instance_id is not None else "relabel")
     if outcome.status in ("refused", "not_found", "invalid"):
-        text = refusal_text(outcome.instance) if outcome.status == "refused" else f":warning: {outcome.message}"
+        # A refusal names nothing (not even the account): the person may not be allowed to know it.
+        text = REFUSE_ACT if outcome.status == "refused" else f":warning: {outcome.message}"
         respond(replace_original=False, response_type="ephemeral", text=text)
         return
     inst = outcome.instance
@@ -279,6 +280,11 @@ def on_apply_anyway(ack: Ack, body: dict[str, Any], client: WebClient, respond: 
     respond(replace_original=True, text=f"{escape(inst.name)}: labelled {escape(inst.label)}", blocks=[block])
     # Also fix the original message (the digest DM): conversations.replies on its ts returns that message.
     match = re.fullmatch(r"([A-Z0-9]+):([0-9.]+)\|(.+)", ref)
+    if match and match.group(1) != click.channel:
+        # The prompt is shown in the conversation of the message it refers to; a reference elsewhere (someone
+        # else's DM) is forged and never followed.
+        log.warning("relabel_apply from %s names another conversation (%s); ignored", click.user_id, ref)
+        match = None
     if match:
         channel, ts, block_id = match.groups()
         try:

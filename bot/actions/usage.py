@@ -3,7 +3,7 @@
 
 Every click is acked at once; the work runs after the ack (lazy listener) and answers through the
 click's response_url. Button values are only hints: the account is looked up again and the person is
-guarded again on every click (a value can be forged; a guest can click a forwarded message).
+guarded on every click by the guard middleware (a value can be forged; a guest can click a forwarded message).
 
 Placeholders: `PLACEHOLDERS` maps an action id to the "coming soon" text and the module that will own the
 real handler; once that module is listed in `bot.app.LISTENER_MODULES` the placeholder steps aside
@@ -25,7 +25,6 @@ from bot.commands.usage import (
     PORTFOLIO_WORDS,
     SlashContext,
     account_answer,
-    refuse_if_needed,
     safely,
     show_account,
     show_portfolio,
@@ -60,8 +59,6 @@ def _target(ctx: SlashContext) -> tuple[Any, str] | None:
         view = aid.removeprefix(ids.VIEW_ACTION_PREFIX)
     if view not in ids.VIEWS and view != "report":
         view = "summary"
-    if refuse_if_needed(ctx):
-        return None
     with ctx.deps.sessions() as session:
         account = account_ref(session, str(value.get("a") or ""))
     if account is None:
@@ -90,8 +87,6 @@ def list_page(ctx: SlashContext) -> None:
         page = max(1, int(value.get("p") or 1))
     except (TypeError, ValueError):
         page = 1
-    if refuse_if_needed(ctx):
-        return
     show_portfolio(ctx, scope_word, str(value.get("f") or "").split()[:50], page, replace=True)
 
 
@@ -103,8 +98,8 @@ def share(ctx: SlashContext) -> None:
     account, view = target
     channel = ctx.channel_id
     reason = guard.refusal_for_channel(ctx.client, channel, posting=True)
-    if reason is not None:
-        ctx.show(message(reason))
+    if reason is not None or channel is None:  # no channel is refused above (an unverified one)
+        ctx.show(message(reason or guard.REFUSE_UNVERIFIED_CHANNEL))
         return
     with ctx.deps.sessions() as session:
         answer = account_answer(session, ctx.deps.settings, account.id, view, ctx.viewer(), shared_by=ctx.user_id)
@@ -127,14 +122,13 @@ def placeholder(ctx: SlashContext) -> None:
 
 
 def register(app: Any) -> None:
-    from bot.app import deps_of
 
     def ack_now(ack: Any) -> None:
         ack()
 
     def lazy(what: str, fn: Any) -> Any:
         def work(body: dict[str, Any], client: WebClient, respond: Any, context: Any) -> None:
-            safely(SlashContext(client=client, respond=respond, body=body, deps=deps_of(context)), what, fn)
+            safely(SlashContext.of(body, client, respond, context), what, fn)
 
         work.__name__ = f"usage_{what}"  # Bolt names lazy functions by __name__ in its logs
         return work

@@ -75,12 +75,11 @@ class Published:
     server_ms: float = 0.0  # time spent building the view (database + scoring + rendering)
 
 
-def viewer_for(
-    client: WebClient, settings: Settings, user_id: str, team_id: str | None = None
-) -> tuple[Viewer | None, str | None]:
+def viewer_for(client: WebClient, settings: Settings, user_id: str) -> tuple[Viewer | None, str | None]:
     """(viewer, refusal): the person from users.info (cached by the guard); guests, other workspaces' users
-    and people Slack cannot confirm get a refusal instead."""
-    refusal = guard.refusal_for_user(client, user_id, team_id)
+    and people Slack cannot confirm get a refusal instead (the policy; also for Home tabs refreshed by jobs,
+    which no request middleware sees)."""
+    refusal = guard.refusal_for_user(client, user_id)
     person = guard.person(client, user_id)
     if refusal is not None or person is None:
         return None, refusal or guard.REFUSE_UNKNOWN
@@ -149,10 +148,9 @@ def publish_home(
     user_id: str,
     scope: str | None = None,
     page: int = 1,
-    team_id: str | None = None,
 ) -> Published:
     """Build and publish one person's Home tab (views.publish)."""
-    viewer, refusal = viewer_for(client, settings, user_id, team_id)
+    viewer, refusal = viewer_for(client, settings, user_id)
     if viewer is None:
         client.views_publish(user_id=user_id, view=render_refusal(refusal or guard.REFUSE_UNKNOWN))
         return Published(user_id, "refused")
@@ -283,7 +281,7 @@ def on_app_home_opened(event: dict[str, Any], body: dict[str, Any], client: WebC
     if not user_id:
         return
     deps = deps_of(context)
-    publish_home(client, deps.settings, user_id, team_id=body.get("team_id"))
+    publish_home(client, deps.settings, user_id)
 
 
 def register(app: App) -> None:

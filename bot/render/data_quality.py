@@ -191,7 +191,7 @@ def thread_blocks(issue: DataIssue) -> list[dict[str, Any]]:
         values = "\n".join(held)
     else:
         values = "No usage rows for this instance or account."
-    blocks = [
+    blocks: list[dict[str, Any]] = [
         {"type": "header", "text": _plain(clip(f"Data issue: {issue.account_name}", 150))},
         {
             "type": "section",

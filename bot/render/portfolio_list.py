@@ -13,6 +13,7 @@ from bot.render.limits import check_limits, clip, fit_to_limits
 from bot.render.usage import Answer
 from workflows.portfolio import PortfolioAccount
 from workflows.portfolio_filter import Listing, help_lines
+from workflows.wording import plural
 
 PAGE_SIZE = 20
 # The six measures in the summary card's order, with the short names the filters accept.
@@ -48,7 +49,7 @@ def render_listing(found: Listing, scope_word: str, page: int = 1) -> Answer:
     as_of = p.as_of.strftime("%Y-%m") if p.as_of else "no data loaded yet"
     filt = f" matching `{escape(found.filter.text)}`" if found.filter.words else ""
     summary = (
-        f"*{len(found.accounts):,}* of {len(p.accounts):,} account(s){filt}  ·  data as of *{as_of}*  ·  "
+        f"*{len(found.accounts):,}* of {plural(len(p.accounts), 'account')}{filt}  ·  data as of *{as_of}*  ·  "
         "worst first (overall health, then score)"
     )
     if pages > 1:
@@ -83,7 +84,7 @@ def render_listing(found: Listing, scope_word: str, page: int = 1) -> Answer:
     problems = check_limits(blocks)
     if problems:  # a bug here, never the user's fault: fail loudly in tests
         raise AssertionError("; ".join(problems))
-    text = f"{title}: {len(found.accounts):,} account(s){' matching ' + found.filter.text if filt else ''}"
+    text = f"{title}: {plural(len(found.accounts), 'account')}{' matching ' + found.filter.text if filt else ''}"
     return Answer(text=clip(text, 3000), blocks=blocks, ok=False)
 
 

@@ -147,14 +147,6 @@ def stale_prompt(
     ]
 
 
-def refusal_text(instance: InstanceState | None) -> str:
-    account = f" on *{escape(instance.account_name)}*" if instance is not None else ""
-    return (
-        f":lock: Sorry, only the account's TAM or a CS Operations admin can relabel instances{account}. "
-        "Nothing was changed. If the label looks wrong, tell the TAM or use *Report a data issue*."
-    )
-
-
 def replace_block(blocks: list[Block], block_id: str, new: Block) -> list[Block]:
     """`blocks` with the block `block_id` swapped for `new` (unchanged if it is not there)."""
     return [new if b.get("block_id") == block_id else b for b in blocks]

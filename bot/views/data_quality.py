@@ -102,11 +102,10 @@ def process_submission(body: dict[str, Any], view: dict[str, Any], client: WebCl
             key = enqueue_upstream(session, issue, settings.data_quality_project, settings.data_quality_epic)
             outcome = outbox.file_one(deps.sessions, gitlab_factory(settings), client, key)
             status = outcome.status
-            if outcome.status != "filed" and ts:
+            thread_channel = session.get_one(DataIssue, issue_id).channel_id
+            if outcome.status != "filed" and ts and thread_channel:
                 try:
-                    client.chat_postMessage(
-                        channel=session.get_one(DataIssue, issue_id).channel_id, thread_ts=ts, text=pending_reply()
-                    )
+                    client.chat_postMessage(channel=thread_channel, thread_ts=ts, text=pending_reply())
                 except SlackApiError:
                     log.warning("data issue %s: pending note not posted", issue_id, exc_info=True)
         session.expire_all()
@@ -159,7 +158,7 @@ def post_unposted(
             if ts is None:
                 problems.append(f"data issue {issue_id} ({issue.account_id}): thread not posted yet")
                 continue
-            if issue.gitlab_status == "filed" and issue.issue_url and not issue.issue_linked:
+            if issue.gitlab_status == "filed" and issue.issue_url and not issue.issue_linked and issue.channel_id:
                 client.chat_postMessage(
                     channel=issue.channel_id, thread_ts=ts, text=thread_link_text(issue.issue_url, issue.issue_iid)
                 )

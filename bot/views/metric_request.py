@@ -32,20 +32,6 @@ def open_form(
     wf.warm_search(deps.sessions)
 
 
-def refused(client: WebClient, body: dict[str, Any]) -> str | None:
-    """Why this person may not use the bot (guest, other workspace, unknown), or None."""
-    from bot import guard
-
-    user_id, _ = _user(body)
-    team = body.get("team")
-    team_id = body.get("team_id") or (team.get("id") if isinstance(team, dict) else None)
-    return guard.refusal_for_user(client, user_id, team_id)
-
-
-def open_refusal(client: WebClient, trigger_id: str, reason: str) -> None:
-    client.views_open(trigger_id=trigger_id, view=render.problem_view(reason))
-
-
 def from_command(ctx: Any) -> None:
     """`/usage request-metric` (runs right after the ack; `/usage` has already refused guests)."""
     open_form(ctx.client, ctx.deps, ctx.body["trigger_id"], channel_id=ctx.channel_id)
@@ -64,10 +50,6 @@ def register(app: App) -> None:
     @app.shortcut(render.SHORTCUT)
     def on_shortcut(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
         ack()
-        reason = refused(client, body)
-        if reason is not None:
-            open_refusal(client, body["trigger_id"], reason)
-            return
         open_form(client, deps_of(context), body["trigger_id"])
 
     @app.view(render.CALLBACK_FORM)

@@ -202,3 +202,5 @@ class SyncRun(Base):
     as_of_month: Mapped[date | None] = mapped_column(Date)
     problems: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str | None] = mapped_column(Text)
+    # The metric columns the export's usage table had (a successful sync); None for syncs before this was kept.
+    metric_columns: Mapped[list[str] | None] = mapped_column(JSON)

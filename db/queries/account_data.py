@@ -115,7 +115,20 @@ def load_accounts_data(
         acc = out.get(r[0])
         if acc is None:
             continue
-        acc.instances[r[1]] = InstanceInfo(*r[1:11], last_ping_at=_utc(r[11]), last_version=r[12])
+        acc.instances[r[1]] = InstanceInfo(
+            id=r[1],
+            identity=r[2],
+            delivery_type=r[3],
+            deployment_type=r[4],
+            label=r[5],
+            label_source=r[6],
+            hostname=r[7],
+            installation_id=r[8],
+            namespace_id=r[9],
+            namespace_name=r[10],
+            last_ping_at=_utc(r[11]),
+            last_version=r[12],
+        )
         acc.last_seen[r[1]] = r[13]
         labels[r[1]] = r[5]
 
@@ -193,7 +206,7 @@ def newest_version_seen(session: Session, stamp: DataStamp | None = None) -> str
     from scoring.flags import newest_version
 
     stamp = stamp or data_stamp(session)
-    key = (session.get_bind().url.render_as_string(hide_password=True), stamp)
+    key = (session.get_bind().engine.url.render_as_string(hide_password=True), stamp)
     if key in _NEWEST:
         return _NEWEST[key]
     versions = session.scalars(select(Instance.last_version).where(Instance.last_version.is_not(None)).distinct())
@@ -222,7 +235,7 @@ def newest_version_in_month(session: Session, month: date, stamp: DataStamp | No
     from scoring.flags import newest_version
 
     stamp = stamp or data_stamp(session)
-    key = (session.get_bind().url.render_as_string(hide_password=True), stamp, month)
+    key = (session.get_bind().engine.url.render_as_string(hide_password=True), stamp, month)
     if key in _NEWEST_IN_MONTH:
         return _NEWEST_IN_MONTH[key]
     best = newest_version(

@@ -51,3 +51,28 @@ def data_as_of(session: Session, stamp: DataStamp | None = None) -> date | None:
     if as_of is None:
         as_of = session.scalar(select(func.max(UsageMonthly.snapshot_month)))
     return as_of
+
+
+def export_metric_columns(session: Session) -> frozenset[str] | None:
+    """The metric columns of the latest successful export; None when that sync did not record them."""
+    cols = session.scalar(
+        select(SyncRun.metric_columns)
+        .where(SyncRun.status == "succeeded", SyncRun.as_of_month.is_not(None))
+        .order_by(SyncRun.id.desc())
+        .limit(1)
+    )
+    return None if cols is None else frozenset(cols)
+
+
+def data_months(session: Session) -> tuple[date, date] | None:
+    """(first, last) month with usage rows, or None when there are none."""
+    first, last = session.execute(
+        select(func.min(UsageMonthly.snapshot_month), func.max(UsageMonthly.snapshot_month))
+    ).one()
+    return None if first is None else (first, last)
+
+
+def month_has_data(session: Session, month: date) -> bool:
+    """Whether any usage row is for `month` (first of the month)."""
+    hit = session.execute(select(UsageMonthly.id).where(UsageMonthly.snapshot_month == month).limit(1)).first()
+    return hit is not None

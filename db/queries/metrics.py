@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -78,3 +78,14 @@ def product_groups(session: Session) -> list[str]:
         .order_by(MetricDefinition.product_group)
     )
     return [group for group in rows if group]
+
+
+def descriptions(session: Session, key_paths: Iterable[str]) -> dict[str, str]:
+    """key path -> its Metrics Dictionary description, for the key paths imported (others are absent)."""
+    wanted = sorted(set(key_paths))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(MetricDefinition.key_path, MetricDefinition.description).where(MetricDefinition.key_path.in_(wanted))
+    )
+    return {k: (d or "").strip() for k, d in rows if (d or "").strip()}

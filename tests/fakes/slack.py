@@ -57,6 +57,7 @@ class FakeSlack(LocalServer):
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
         self.add_channel("C0GENERAL1", name="general")
+        self.enterprise_id: str | None = None  # set to play an Enterprise Grid organisation (auth.test says so)
 
     @property
     def api_url(self) -> str:
@@ -77,6 +78,7 @@ class FakeSlack(LocalServer):
         is_ultra_restricted: bool = False,
         is_bot: bool = False,
         deleted: bool = False,
+        enterprise_id: str | None = None,
     ) -> dict[str, Any]:
         name = name or user_id.lower()
         user = {
@@ -91,6 +93,8 @@ class FakeSlack(LocalServer):
             "tz": "UTC",
             "profile": {"email": email, "real_name": name.title(), "display_name": name},
         }
+        if enterprise_id:
+            user["enterprise_user"] = {"enterprise_id": enterprise_id, "teams": [team_id]}
         self.users[user_id] = user
         return user
 
@@ -265,7 +269,10 @@ class FakeSlack(LocalServer):
 
     # ----------------------------------------------------------------- Web API methods
     def _api_auth_test(self, _p: dict[str, Any], _t: str | None) -> dict[str, Any]:
-        return {"ok": True, "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": "B0BOT0001", "team": "Test"}
+        answer = {"ok": True, "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": "B0BOT0001", "team": "Test"}
+        if self.enterprise_id:
+            answer["enterprise_id"] = self.enterprise_id
+        return answer
 
     def _channel_for_post(self, channel: str) -> str:
         # Posting to a user id opens (or reuses) the DM with that user, as Slack does.

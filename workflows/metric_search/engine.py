@@ -389,7 +389,7 @@ def build_index(definitions: Iterable[Any], version: str) -> Index:
     postings: dict[str, list[tuple[int, float]]] = defaultdict(list)  # word -> (definition number, weighted tf)
     vocabulary: Counter[str] = Counter()  # words as written, for typo correction
     for number, d in enumerate(definitions):
-        tf: Counter[str] = Counter()
+        tf: dict[str, float] = defaultdict(float)
         fields = {
             "key": stems(d.key_path),
             "description": stems(d.description or ""),
@@ -498,8 +498,7 @@ _LOCK = threading.Lock()
 
 def index_for(session: Session) -> Index:
     """This database's index, rebuilt only when an import changed the dictionary."""
-    bind = session.get_bind()
-    url = bind.url.render_as_string(hide_password=True)
+    url = session.get_bind().engine.url.render_as_string(hide_password=True)
     version = queries.current_version(session) or f"rows:{sum(queries.counts_by_status(session).values())}"
     cached = _CACHE.get(url)
     if cached is not None and cached.version == version:

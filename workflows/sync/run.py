@@ -24,7 +24,7 @@ from datetime import date
 from itertools import islice
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from db.models.base import utcnow
@@ -237,6 +237,7 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
                 instances=result.instances,
                 rows_changed=ch.total,
                 as_of_month=result.as_of_month,
+                metric_columns=validator.tally.metric_columns,
                 problems=0,
                 message=(
                     f"changed: {ch.accounts} accounts, {ch.subscriptions} subscriptions, "
@@ -244,7 +245,7 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
                 ),
             )
             row = conn.execute(
-                SyncRun.__table__.insert().returning(SyncRun.__table__.c.id),
+                insert(SyncRun).returning(SyncRun.id),
                 [{c.name: getattr(run, c.key) for c in SyncRun.__table__.columns if c.name != "id"}],
             )
             result.run_id = int(row.scalar_one())

@@ -28,7 +28,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from db.models.schedule import SyncSource
-from db.session import session_scope
+from db.session import rows_changed, session_scope
 from workflows.ports import SlackEdge
 from workflows.scheduler import hold_lease, new_holder_id, release_lease
 from workflows.settings import Settings
@@ -168,9 +168,9 @@ def _record_failure(url: str, key: str, description: str, failure_key: str, erro
             .values(failure_key=failure_key, failure_reported_at=now, last_error=error[:2000])
             .execution_options(synchronize_session=False)
         )
-        if changed.rowcount != 1:
+        if rows_changed(changed) != 1:
             session.execute(update(SyncSource).where(SyncSource.key == key).values(last_error=error[:2000]))
-        return changed.rowcount == 1
+        return rows_changed(changed) == 1
 
 
 def _database_reason(exc: SQLAlchemyError) -> str:

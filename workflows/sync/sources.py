@@ -123,7 +123,7 @@ class CsvDecodeError(Exception):
         self.line = line
 
 
-class Undecodable(list):  # type: ignore[type-arg]
+class Undecodable(list[str]):
     """A CSV record holding bytes that are not UTF-8: reported as a problem of its line, never loaded."""
 
 

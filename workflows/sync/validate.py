@@ -81,6 +81,8 @@ class Tally:
     usage_rows: int = 0
     as_of_month: date | None = None
     extra_metric_columns: list[str] = field(default_factory=list)
+    # Every metric column the usage table has (typed and extra): what "not in the export" is judged by.
+    metric_columns: list[str] = field(default_factory=list)
 
 
 class Validator:
@@ -282,6 +284,7 @@ class Validator:
         scored: list[tuple[int, int, str]] = [
             (j, p, SCORED_COLS[j].name) for j, p in enumerate(scored_plan) if p is not None
         ]
+        self.tally.metric_columns = sorted({name for _, _, name in scored} | set(first_pos))
         n_scored = len(SCORED_COLS)
         pos = {c.dest: base_plan[i] for i, c in enumerate(USAGE_COLS)}
         i_month, i_sub = pos["snapshot_month"], pos["subscription_id"]
@@ -310,13 +313,14 @@ class Validator:
                     f = float(raw)
                 except (TypeError, ValueError):
                     try:
-                        f = to_metric(raw)
+                        metric = to_metric(raw)
                     except ValueError as exc:
                         problems.add(f"{where}: {name}: {exc}")
                         ok = False
                         continue
-                    if f is None:
+                    if metric is None:
                         continue
+                    f = metric
                 if not 0 <= f < _INF:
                     problems.add(f"{where}: {name}: {_bad_metric(raw, f)}")
                     ok = False
@@ -335,14 +339,15 @@ class Validator:
                     f = float(raw)
                 except (TypeError, ValueError):
                     try:
-                        f = to_metric(raw)
+                        metric = to_metric(raw)
                     except ValueError as exc:
                         if named[n]:
                             problems.add(f"{where}: {n}: {exc}")
                             ok = False
                         continue
-                    if f is None:
+                    if metric is None:
                         continue
+                    f = metric
                 if not 0 <= f < _INF:
                     if named[n]:  # a metric: a negative count is an error here too
                         problems.add(f"{where}: {n}: {_bad_metric(raw, f)}")
