@@ -274,7 +274,7 @@ def test_cli_portfolio_lists_the_same_accounts(settings: Settings) -> None:
     runner = CliRunner()
     text = runner.invoke(cli, ["portfolio", TAM_EMAIL.upper(), "red"])
     assert text.exit_code == 0, text.output
-    assert "2 of 4 account(s) matching 'red'" in text.output and "Initech Red" in text.output
+    assert "2 of 4 accounts matching 'red'" in text.output and "Initech Red" in text.output
     assert "Globex Green" not in text.output
     as_json = runner.invoke(cli, ["portfolio", TAM_EMAIL, "ci:red", "--json"])
     assert as_json.exit_code == 0, as_json.output

@@ -42,7 +42,9 @@ def check_digest_month(session: Session, month: date, this_month: date) -> date:
     """A digest is for a month from the first month with data up to this month (it lists today's
     Unknown instances, so a future month or one before the data would label them wrongly)."""
     month = month.replace(day=1)
+    this_month = this_month.replace(day=1)
     span = data_months(session)
-    if span is not None and span[0] <= month <= max(span[1], this_month.replace(day=1)):
+    first = span[0] if span is not None else month  # no usage rows: the instances alone are listed
+    if first <= month <= max(span[1] if span is not None else this_month, this_month):
         return month
     raise MonthOutsideData(month, span, what="digest")

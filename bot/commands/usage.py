@@ -289,7 +289,9 @@ def resolution_answer(res: Resolution, query: str, view: str) -> Answer | None:
     if res.kind == "many":
         return render_pick(query, [(c.id, c.name) for c in res.candidates], view)
     if res.kind == "none":
-        return render_not_found(query, res.nearest, view, [(a.id, a.name) for a in res.nearest_accounts])
+        return render_not_found(
+            query, res.nearest, view, [(a.id, a.name) for a in res.nearest_accounts], any_accounts=res.any_accounts
+        )
     return None
 
 

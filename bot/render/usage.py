@@ -469,14 +469,22 @@ def render_pick(query: str, candidates: Sequence[tuple[str, str]], view: str) ->
 
 
 def render_not_found(
-    query: str, nearest: Sequence[str], view: str = "summary", accounts: Sequence[tuple[str, str]] = ()
+    query: str,
+    nearest: Sequence[str],
+    view: str = "summary",
+    accounts: Sequence[tuple[str, str]] = (),
+    *,
+    any_accounts: bool = True,
 ) -> Answer:
-    """No match: say so, name the nearest accounts, and offer them as buttons (a click runs `view`)."""
+    """No match: say so, name the close accounts (only close ones), and offer them as buttons (a click
+    runs `view`)."""
     text = f"I couldn't find an account matching “{escape(clip(query, 80))}”."
     if nearest:
-        text += " Nearest names: " + ", ".join(f"*{escape(n)}*" for n in nearest) + "."
-    else:
+        text += " Did you mean " + ", ".join(f"*{escape(n)}*" for n in nearest) + "?"
+    elif not any_accounts:
         text += " There are no accounts loaded yet (CS Operations runs `usagebot sync`)."
+    else:
+        text += " No account name is close to it."
     text += "\nTry the CRM account id or the start of the name, e.g. `/usage acme`."
     extra: list[Block] = []
     if accounts:

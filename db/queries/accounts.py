@@ -42,6 +42,7 @@ class Resolution:
     candidates: tuple[AccountRef, ...] = ()
     nearest: tuple[str, ...] = field(default_factory=tuple)
     nearest_accounts: tuple[AccountRef, ...] = ()  # the same, with ids (for "did you mean" buttons)
+    any_accounts: bool = True  # False when no account is loaded at all
 
 
 @dataclass
@@ -159,7 +160,7 @@ def resolve_account(session: Session, text: str) -> Resolution:
         return Resolution("many", candidates=tuple(AccountRef(r[0], r[1]) for r in prefixed[:MAX_CANDIDATES]))
     # 4. Fuzzy match over all names.
     if not cache.keys:
-        return Resolution("none")
+        return Resolution("none", any_accounts=False)
     best = process.extract(key, cache.keys, scorer=fuzz.WRatio, limit=MAX_CANDIDATES)
     top = best[0][1] if best else 0.0
     runner_up = best[1][1] if len(best) > 1 else 0.0
