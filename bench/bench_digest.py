@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import insert
 
-from bot.render.digest import render_digest
+from bot.features.digest.blocks import render_digest
 from db.migrate import upgrade
 from db.models import Account, Instance, Subscription, UsageMonthly
 from db.session import get_engine, session_scope

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import insert, select
 
-from bot.events.app_home import build_home_view
+from bot.features.home.events import build_home_view
 from db.migrate import upgrade
 from db.models import SCORED_METRIC_COLUMNS, Account, Instance, Subscription, SyncRun, UsageMonthly
 from db.names import name_key

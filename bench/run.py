@@ -406,7 +406,7 @@ def bench_usage(url: str, accounts: list[tuple[str, str, int]], quick: bool) -> 
 
 # ------------------------------------------------------------------------------------------ others
 def bench_digest(url: str) -> dict[str, Any]:
-    from bot.render.digest import render_digest
+    from bot.features.digest.blocks import render_digest
     from workflows.digest import compose
 
     times = []
@@ -450,7 +450,7 @@ def bench_search(url: str, dictionary: Path) -> dict[str, Any]:
 
 
 def bench_home(url: str) -> dict[str, Any]:
-    from bot.events.app_home import build_home_view
+    from bot.features.home.events import build_home_view
     from db.models import Account
     from workflows.portfolio import Viewer
 

@@ -1,7 +1,8 @@
-"""The Bolt app: one factory, one WebClient configured once, listeners registered by kind.
+"""The Bolt app: one factory, one WebClient configured once, listeners registered by feature.
 
-Each listener module has `register(app)`; listeners reach settings and the database through
-`context["deps"]`, set by a global middleware, so no module holds global state.
+Each feature package (`bot/features/<name>/`) has `register(app)`; listeners reach settings and the
+database through `context["deps"]`, set by a global middleware, so no module holds global state. No two
+listeners answer the same action id, command or view, so the order features register in does not matter.
 """
 
 from __future__ import annotations
@@ -29,19 +30,14 @@ from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.app")
 
-# Listener modules, grouped by kind; each has `register(app: App) -> None`.
-LISTENER_MODULES: tuple[str, ...] = (
-    "bot.commands.usage",
-    "bot.actions.usage",
-    "bot.actions.alerts",
-    "bot.actions.data_quality",
-    "bot.views.data_quality",
-    "bot.events.app_home",
-    "bot.actions.home",
-    "bot.actions.relabel",
-    "bot.commands.digest",
-    "bot.views.metric_request",
-    "bot.actions.metric_request",
+# Feature packages with listeners; each has `register(app: App) -> None`.
+FEATURES: tuple[str, ...] = (
+    "bot.features.usage",
+    "bot.features.relabel",
+    "bot.features.metric_request",
+    "bot.features.data_quality",
+    "bot.features.home",
+    "bot.features.alerts",
 )
 
 
@@ -95,7 +91,7 @@ def deps_of(context: Any) -> Deps:
     return context["deps"]
 
 
-def build_app(settings: Settings, listener_modules: tuple[str, ...] | None = None) -> App:
+def build_app(settings: Settings, features: tuple[str, ...] = FEATURES) -> App:
     settings.require("slack_bot_token", "slack_signing_secret")
     bot_token = settings.secret("slack_bot_token")
 
@@ -153,6 +149,6 @@ def build_app(settings: Settings, listener_modules: tuple[str, ...] | None = Non
         if isinstance(url, str) and url.startswith(("https://", "http://")):
             apologise_later(url)
 
-    for name in listener_modules if listener_modules is not None else LISTENER_MODULES:
+    for name in features:
         import_module(name).register(app)
     return app

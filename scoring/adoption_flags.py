@@ -19,9 +19,7 @@ from scoring.rollup import describe_instance, pinged_in
 from scoring.rules import Rules
 
 # What the Health view says instead of a bare "No data" when an instance does not share its usage.
-SUBSCRIPTION_DATA_ONLY = (
-    "shares Subscription Data only (license and version: Cloud Licensing without Operational Metrics)"
-)
+SUBSCRIPTION_DATA_ONLY = "Subscription Data only (license and version: Cloud Licensing without Operational Metrics)"
 EXEMPTION = "This can be an agreed exemption in the customer's contract."
 NOT_SHARED_ACTION = (
     "Check with the account team whether an exemption was agreed. If not, ask the customer's GitLab admin to "
@@ -33,7 +31,7 @@ NOT_SHARED_ACTION = (
 
 def not_shared_message(name: str, why: str) -> str:
     no_data = "so its use-case measures have no data"
-    return f"{name} {SUBSCRIPTION_DATA_ONLY}: {why}, {no_data}. {EXEMPTION} {NOT_SHARED_ACTION}"
+    return f"{name} shares {SUBSCRIPTION_DATA_ONLY}: {why}, {no_data}. {EXEMPTION} {NOT_SHARED_ACTION}"
 
 
 def _names(features: Sequence[FeatureUse]) -> str:

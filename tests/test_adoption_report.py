@@ -14,7 +14,9 @@ from db.models import MetricDefinition, SyncRun
 from db.queries.health import export_metric_columns
 from db.session import session_scope
 from scoring.adoption_rules import load_adoption_rules
+from scoring.model import Flag
 from scoring.trends import window
+from workflows.portfolio import PortfolioAccount, build_portfolio
 from workflows.report import build_account_report, report_to_json
 from workflows.sync import CsvExport, sync_export
 
@@ -119,3 +121,18 @@ def test_sync_records_the_exports_metric_columns(db_url: str, tmp_path) -> None:
         cols = export_metric_columns(s)
     assert cols is not None and "ci_builds_28_days_event" in cols and cols <= set(header)
     assert "snapshot_month" not in cols and "billable_user_count" not in cols
+
+
+def _line(name: str, flags: tuple[Flag, ...], util: float) -> PortfolioAccount:
+    return PortfolioAccount(name, name, None, None, 10, 100, util, "Red", "Red", 25.0, {}, 0, flags, 1.0)
+
+
+def test_home_ranks_purchase_intent_first_within_a_colour(db_url: str) -> None:
+    _seed(db_url, None)
+    with session_scope(db_url) as s:
+        portfolio = build_portfolio(s, "all", None)
+    (acme,) = portfolio.accounts
+    assert acme.purchase_intent and "purchase_intent" in {f.kind for f in acme.flags}
+    intent = (Flag("purchase_intent", "Pays for Ultimate…"),)
+    lines = [_line("low", (), 0.1), _line("intent", intent, 0.9), _line("mid", (), 0.5)]
+    assert [a.name for a in sorted(lines, key=PortfolioAccount.need_key)] == ["intent", "low", "mid"]

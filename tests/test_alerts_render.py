@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.render.alerts import MUTE_ACTION, UNMUTE_ACTION, alert_blocks, alert_text, with_mute_state
-from bot.render.limits import check_limits
+from bot.blocks.limits import check_limits
+from bot.features.alerts.blocks import MUTE_ACTION, UNMUTE_ACTION, alert_blocks, alert_text, with_mute_state
 from db.models import AlertRecord
 
 

@@ -9,10 +9,10 @@ from click.testing import CliRunner
 from fakes.signing import block_action_payload, interaction_body, post
 from sqlalchemy import func, select
 
-from bot.actions.alerts import run_alerts
+from bot.blocks.limits import check_limits
 from bot.cli import cli
-from bot.render.alerts import MUTE_ACTION, UNMUTE_ACTION
-from bot.render.limits import check_limits
+from bot.features.alerts.actions import run_alerts
+from bot.features.alerts.blocks import MUTE_ACTION, UNMUTE_ACTION
 from db.models import AlertMute, AlertRecord
 from db.session import session_scope
 
@@ -154,7 +154,7 @@ def test_cli_dry_run_sends_nothing(settings, db_url: str) -> None:  # type: igno
 
 
 def test_after_sync_hook_never_fails_the_sync(bot_settings, fake_slack, db_url: str) -> None:  # type: ignore[no-untyped-def]
-    from bot.actions.alerts import alerts_after_sync
+    from bot.features.alerts.actions import alerts_after_sync
     from workflows.settings import load_settings
 
     seed(db_url)
@@ -172,8 +172,8 @@ def test_a_sender_that_died_mid_send_is_recovered_without_repeats(bot_settings, 
 
     from sqlalchemy import update
 
-    from bot.actions.alerts import ALERT_EVENT
     from bot.app import make_web_client
+    from bot.features.alerts.actions import ALERT_EVENT
 
     seed(db_url)
     _users(fake_slack)

@@ -8,12 +8,12 @@ import pytest
 from bot_usage_data import ACME_ID, seed
 from scoring_helpers import add_account
 
-from bot.commands.usage import Viewer, account_answer, parse
+from bot.blocks import ids
+from bot.blocks.format import blocks_to_text, color_text, escape, seats_text, section, sparkline
+from bot.blocks.limits import MAX_BLOCKS, check_limits, clip, fit_to_limits, pack_lines
+from bot.features.usage.blocks import render_help, render_not_found, render_pick
+from bot.features.usage.command import Viewer, account_answer, parse
 from bot.guard import Person
-from bot.render import ids
-from bot.render.format import blocks_to_text, color_text, escape, seats_text, section, sparkline
-from bot.render.limits import MAX_BLOCKS, check_limits, clip, fit_to_limits, pack_lines
-from bot.render.usage import render_help, render_not_found, render_pick
 from db.models import Instance
 from db.session import session_scope
 from workflows.settings import Settings

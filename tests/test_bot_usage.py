@@ -15,8 +15,8 @@ from bot_usage_data import ACME_ID, GLOBEX_ID, TAM_EMAIL, seed
 from fakes.signing import block_action_payload, interaction_body, post, slash_body
 from fakes.slack import FakeSlack
 
+from bot.blocks.limits import check_limits
 from bot.guard import clear_caches
-from bot.render.limits import check_limits
 from db.queries.accounts import clear_cache
 from workflows.settings import Settings
 
@@ -135,51 +135,18 @@ def test_help_and_empty_text(bot_url: str, people: FakeSlack) -> None:
         assert "/usage acme health" in answer
 
 
-def test_subcommand_hooks_route_global_and_account_subcommands(
-    bot_url: str, people: FakeSlack, bot_settings: Settings
-) -> None:
-    """Colleagues plug subcommands in with `register_subcommand`; placeholders answer "coming soon" until then."""
-    from bot.commands import usage
+def test_subcommands_route_to_their_features(bot_url: str, people: FakeSlack, bot_settings: Settings) -> None:
+    """Every `/usage` subcommand another feature answers is one line in a table, resolved when used."""
+    from bot.features.usage import command as usage
 
+    for name in usage.GLOBAL_SUBCOMMANDS:
+        assert usage.GLOBAL_NAMES[name] == name and callable(usage.global_handler(name))
+    for name in usage.ACCOUNT_SUBCOMMANDS:
+        assert usage.ALIASES[name] == name and callable(usage.account_handler(name))
+    assert usage.account_handler("summary") is None  # the usage views are answered by /usage itself
     seed(bot_settings.database_url)
-    seen: list[tuple[str, str | None]] = []
-
-    def global_handler(ctx: usage.SlashContext) -> None:
-        seen.append(("global", None))
-        ctx.show(usage.message("global hook ran", ok=True))
-
-    def account_handler(ctx: usage.SlashContext, account: usage.AccountRef) -> None:
-        seen.append(("account", account.id))
-        ctx.show(usage.message(f"account hook ran for {account.name}", ok=True))
-
-    usage.register_subcommand("hooktest", global_handler, needs_account=False)
-    usage.register_subcommand("hookview", account_handler, needs_account=True)
-    try:
-        assert "global hook ran" in _all_text(ask(bot_url, people, "hooktest"))
-        assert "account hook ran for Acme Corp" in _all_text(ask(bot_url, people, "acme corp hookview"))
-    finally:
-        for table, name in ((usage.GLOBAL_SUBCOMMANDS, "hooktest"), (usage.ACCOUNT_SUBCOMMANDS, "hookview")):
-            table.pop(name, None)
-        usage.GLOBAL_NAMES.pop("hooktest", None)
-        usage.ALIASES.pop("hookview", None)
-    assert seen == [("global", None), ("account", ACME_ID)]
     # a guest never reaches a subcommand handler
     assert "guest" in _all_text(ask(bot_url, people, "acme corp report", user="U0GUEST01"))
-
-
-def test_placeholder_says_coming_soon() -> None:
-    from bot.commands import usage
-
-    shown: list[dict[str, Any]] = []
-    ctx = usage.SlashContext(client=None, respond=lambda **kw: shown.append(kw), body={}, deps=None)  # type: ignore[arg-type]
-    usage.placeholder_request_metric(ctx)
-    usage.placeholder_digest(ctx)
-    usage.placeholder_report(ctx, usage.AccountRef(ACME_ID, "Acme Corp"))
-    assert len(shown) == 3 and all("coming soon" in s["text"] for s in shown)
-    assert "Acme Corp" in shown[2]["text"]
-
-
-# ------------------------------------------------------------------------------------------ finding the account
 
 
 def test_ambiguous_name_offers_buttons_and_pick_runs_same_view(
@@ -366,3 +333,18 @@ def test_forged_or_stale_click_gets_401_and_changes_nothing(
     assert (forged.status, stale.status) == (401, 401)
     time.sleep(0.3)
     assert people.calls == [] and people.messages["C0GENERAL1"] == []
+
+
+def test_usage_metric_shows_the_card(bot_url: str, people: FakeSlack, bot_settings: Settings) -> None:
+    from db.session import session_scope
+    from workflows.metrics_import import SAMPLE_PATH, import_definitions
+
+    with session_scope(bot_settings.database_url) as session:
+        import_definitions(session, SAMPLE_PATH)
+    card = _all_text(ask(bot_url, people, "metric counts.projects"))
+    assert "counts.projects" in card and "Count of Projects created" in card
+    assert "all time" in card and "Service Ping" in card and "https://metrics.gitlab.com/?q=counts.projects" in card
+    words = _all_text(ask(bot_url, people, "metric how many ppl use epcis"))
+    assert "Best match" in words and "epic" in words
+    nothing = _all_text(ask(bot_url, people, "metric MTTR of incidents"))
+    assert "Nothing in the Metrics Dictionary measures" in nothing

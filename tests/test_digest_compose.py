@@ -8,9 +8,9 @@ from click.testing import CliRunner
 from digest_data import account, instance, portfolio
 from sqlalchemy import func, select
 
+from bot.blocks.limits import check_limits
 from bot.cli import cli
-from bot.render.digest import render_digest
-from bot.render.limits import check_limits
+from bot.features.digest.blocks import render_digest
 from db.models import DigestDelivery, SlackUserCache
 from db.session import session_scope
 from workflows.digest import compose, parse_month

@@ -18,8 +18,8 @@ from digest_data import account, instance, portfolio
 from fakes.slack import FakeSlack
 from sqlalchemy import func, select
 
-from bot.digest_slack import run_and_report
-from bot.render.limits import check_limits
+from bot.blocks.limits import check_limits
+from bot.features.digest.delivery import run_and_report
 from db.models import DigestDelivery, DigestRun
 from db.session import session_scope
 from workflows.settings import Settings
@@ -153,8 +153,8 @@ def test_crash_after_posting_then_rerun_sends_only_missing_parts(
     bot_settings: Settings, fake_slack: FakeSlack, db_url: str
 ) -> None:
     from bot.app import make_web_client
-    from bot.digest_slack import WebClientPort
-    from bot.render.digest import render_digest
+    from bot.features.digest.blocks import render_digest
+    from bot.features.digest.delivery import WebClientPort
     from db.session import session_factory
     from workflows.digest import run_digest
 
@@ -199,8 +199,8 @@ def test_permanent_failure_mid_run_then_rerun(bot_settings: Settings, fake_slack
             fake_slack.fail("chat.postMessage", error="fatal_error", times=2)
 
     from bot.app import make_web_client
-    from bot.digest_slack import WebClientPort
-    from bot.render.digest import render_digest
+    from bot.features.digest.blocks import render_digest
+    from bot.features.digest.delivery import WebClientPort
     from db.session import session_factory
     from workflows.digest import run_digest
 
@@ -317,9 +317,9 @@ def test_resume_job_finishes_a_delivery_whose_claim_lapsed(
     from datetime import UTC, datetime, timedelta
 
     from bot.app import make_web_client
-    from bot.digest_slack import WebClientPort
     from bot.edge import BoltSlackEdge
-    from bot.render.digest import render_digest
+    from bot.features.digest.blocks import render_digest
+    from bot.features.digest.delivery import WebClientPort
     from db.session import session_factory
     from workflows.digest import current_month, resume_unfinished, run_digest
 

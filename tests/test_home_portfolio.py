@@ -8,7 +8,7 @@ import pytest
 from home_data import MONTH, add_account, as_of
 from sqlalchemy import delete
 
-from bot.render.home import PAGE_SIZE, check_limits, render_home
+from bot.features.home.blocks import PAGE_SIZE, check_limits, render_home
 from db.models import AlertRecord, Instance, LabelChange, UsageMonthly
 from db.session import session_scope
 from scoring.model import Flag

@@ -15,8 +15,8 @@ from home_slack import ADMIN, TAM, TAM_EMAIL, account_ids, account_sections, cli
 from sqlalchemy import select
 
 from bot.app import make_web_client
-from bot.events.app_home import refresh_home, refresh_home_for_accounts
-from bot.render.home import MAX_BLOCKS, MAX_SECTION, PAGE_SIZE, check_limits
+from bot.features.home.blocks import MAX_BLOCKS, MAX_SECTION, PAGE_SIZE, check_limits
+from bot.features.home.events import refresh_home, refresh_home_for_accounts
 from db.models import HomeViewer, Instance, LabelChange
 from db.session import session_scope
 from workflows.portfolio import clear_portfolio_cache

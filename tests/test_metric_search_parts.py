@@ -67,8 +67,9 @@ def test_confidence_model_learns_and_loads() -> None:
     assert model.probability({"coverage": 1.0, "missing": 0.0}) > 0.9
     assert model.probability({"coverage": 0.2, "missing": 1.0}) < 0.1
     shipped = confidence.load_calibration()
-    assert set(shipped.weights) == set(confidence.FEATURES)
-    assert shipped.weights["missing"] < 0 < shipped.weights["coverage"]
+    for part in (shipped.first, shipped.lower):
+        assert set(part.weights) == set(confidence.FEATURES)
+    assert shipped.first.weights["missing"] < 0 < shipped.first.weights["coverage"]
 
 
 def test_nothing_fits_for_what_is_not_measured(db_url: str) -> None:

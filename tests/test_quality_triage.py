@@ -20,10 +20,10 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import select
 
 from bot.app import build_app
+from bot.blocks.ids import REPORT_ISSUE_ACTION, encode_value
+from bot.blocks.limits import check_limits
 from bot.cli import cli
-from bot.render.data_quality import CALLBACK_ID, INSTANCE_BLOCK, METRIC_BLOCK, SCOPE_BLOCK, WHAT_BLOCK
-from bot.render.ids import REPORT_ISSUE_ACTION, encode_value
-from bot.render.limits import check_limits
+from bot.features.data_quality.blocks import CALLBACK_ID, INSTANCE_BLOCK, METRIC_BLOCK, SCOPE_BLOCK, WHAT_BLOCK
 from db.models import DataIssue, SyncRun
 from db.session import session_scope
 from workflows import outbox
@@ -34,7 +34,8 @@ OCT = date(2026, 10, 1)
 CHANNEL = "C0PRODANA1"
 REPORTER = "U0TAM0001"
 PROJECT = "gitlab-data/analytics"
-MODULES = ("bot.actions.data_quality", "bot.views.data_quality")
+# The data-quality feature and /usage (whose `report` subcommand opens its modal).
+FEATURES = ("bot.features.data_quality", "bot.features.usage")
 
 
 @pytest.fixture
@@ -59,14 +60,7 @@ def dq_settings(
 
 @pytest.fixture
 def app_url(dq_settings: Settings) -> Iterator[str]:
-    modules = MODULES
-    try:
-        import bot.commands.usage  # noqa: F401
-
-        modules = (*MODULES, "bot.commands.usage")
-    except ImportError:
-        pass
-    with serve(SlackRequestHandler(build_app(dq_settings, modules), path="/slack/events")) as url:
+    with serve(SlackRequestHandler(build_app(dq_settings, FEATURES), path="/slack/events")) as url:
         yield url + "/slack/events"
 
 
@@ -292,7 +286,7 @@ def test_gitlab_down_then_back_files_once_and_links(
 
 
 def test_usage_report_subcommand_opens_the_modal(app_url, fake_slack, instance_id) -> None:  # type: ignore[no-untyped-def]
-    pytest.importorskip("bot.commands.usage")
+    pytest.importorskip("bot.features.usage.command")
     reply = post(app_url, slash_body("Acme Corp report", user_id=REPORTER, response_url=fake_slack.response_url()))
     assert reply.status == 200
     call = fake_slack.wait_for("views.open")[-1]
@@ -302,7 +296,7 @@ def test_usage_report_subcommand_opens_the_modal(app_url, fake_slack, instance_i
 
 
 def test_full_app_routes_the_button_to_the_modal(bot_url, dq_settings, fake_slack, instance_id) -> None:  # type: ignore[no-untyped-def]
-    # The whole bot (every listener module): the usage placeholder steps aside for the real handler.
+    # The whole bot (every feature): the button reaches the data-quality feature.
     value = encode_value(a=ACC, v="summary")
     payload = block_action_payload(REPORT_ISSUE_ACTION, value, user_id=REPORTER)
     assert post(f"{bot_url}/slack/events", interaction_body(payload)).status == 200

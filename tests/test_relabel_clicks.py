@@ -12,9 +12,9 @@ from fakes.signing import block_action_payload, interaction_body, post, slash_bo
 from fakes.slack import FakeSlack
 from sqlalchemy import func, select
 
-from bot.digest_slack import run_and_report
-from bot.render.ids import decode_value, encode_value
-from bot.render.limits import check_limits
+from bot.blocks.ids import decode_value, encode_value
+from bot.blocks.limits import check_limits
+from bot.features.digest.delivery import run_and_report
 from db.models import Instance, LabelChange
 from db.session import session_scope
 from workflows.relabel import relabel

@@ -12,11 +12,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
-
 from bot.render.format import blocks_to_text
 from bot.render.home import account_blocks
 from bot.render.usage import RENDERERS, render_trends
+from sqlalchemy import select
+
 from db.models import Account
 from db.session import session_scope
 from scoring.bands import fmt_banded

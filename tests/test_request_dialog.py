@@ -22,7 +22,7 @@ from request_helpers import (
 )
 from sqlalchemy import select
 
-from bot.render.limits import check_limits
+from bot.blocks.limits import check_limits
 from db.models import Account, MetricRequest
 from db.session import session_scope
 from workflows.outbox import marker
@@ -90,7 +90,7 @@ def test_this_is_it_records_an_answered_request(app_url: str, fake_slack: FakeSl
     first = json.loads(picks[0]["value"])
     assert first["k"] == "counts.merge_request_approvals_monthly"
     text = view_text(shown)
-    assert "28d" in text and "premium, ultimate" in text and "health scoring" in text and "active" in text
+    assert "last 28 days" in text and "premium, ultimate" in text and "health scoring" in text and "active" in text
     assert any(b.get("block_id") == "mr_none" for b in shown["blocks"])
 
     fake_slack.reset_calls()
@@ -105,11 +105,29 @@ def test_this_is_it_records_an_answered_request(app_url: str, fake_slack: FakeSl
         assert request.requester_id == TAM
 
 
+def test_when_no_metric_fits_it_says_so_and_files_straight_away(
+    app_url: str, fake_slack: FakeSlack, fake_gitlab: FakeGitLab, req_settings
+) -> None:
+    view_id, _ = open_modal(app_url, fake_slack)
+    fake_slack.reset_calls()
+    _submit(app_url, view_id, "Average time to first review of merge requests")
+    wait_view(fake_slack, view_id, "/-/issues/1")
+    shown = [c.params["view"] for c in fake_slack.calls_to("views.update")]
+    texts = [json.dumps(v) if isinstance(v, dict) else str(v) for v in shown]
+    # Said plainly, and no metric offered as if it fitted.
+    assert any("Nothing in the Metrics Dictionary measures this" in t for t in texts)
+    assert not any('"mr_pick"' in t for t in texts)
+    assert len(fake_gitlab.issues(PROJECT)) == 1
+    with session_scope(req_settings.database_url) as s:
+        request = s.scalars(select(MetricRequest)).one()
+        assert request.status == "filed" and request.candidates == []
+
+
 def test_none_of_these_files_one_issue_with_the_template(
     app_url: str, fake_slack: FakeSlack, fake_gitlab: FakeGitLab, req_settings
 ) -> None:
     view_id, _ = open_modal(app_url, fake_slack)
-    what = "Number of merge requests reverted per project, so we can see review quality"
+    what = "Number of merge requests reverted per project each month"
     _submit(
         app_url,
         view_id,
@@ -170,7 +188,7 @@ def test_request_metric_button_prefills_the_account(app_url: str, fake_slack: Fa
 
 
 def test_many_product_groups_use_an_external_select(app_url: str, fake_slack: FakeSlack) -> None:
-    from bot.render.metric_request import form_view
+    from bot.features.metric_request.blocks import form_view
 
     areas = [f"group_{i:03d}" for i in range(150)]
     view = form_view(areas)

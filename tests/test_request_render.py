@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.render import metric_request as render
-from bot.render.limits import check_limits
+from bot.blocks.limits import check_limits
+from bot.features.metric_request import blocks as render
 from db.models import MetricRequest, MetricRequestRequester
 from workflows.metric_request import Duplicate, RequestForm, render_description, summary, title_for, validate
 

@@ -141,7 +141,10 @@ def test_bot_dates_survive_the_outgoing_check() -> None:
 @settings(max_examples=200, deadline=None)
 def test_every_renderer_escapes_hostile_names_and_free_text(text: str) -> None:
     """Pure renderers fed hostile account, instance and TAM names and free text."""
-    from bot.render import alerts, data_quality, digest, metric_request
+    from bot.features.alerts import blocks as alerts
+    from bot.features.data_quality import blocks as data_quality
+    from bot.features.digest import blocks as digest
+    from bot.features.metric_request import blocks as metric_request
     from db.models import AlertRecord
     from workflows.digest import DigestInstance
 
@@ -223,7 +226,7 @@ def test_data_issue_thread_parent_cannot_ping_with_free_text(
     db_url: str, fake_slack: FakeSlack, bot_settings: Settings
 ) -> None:
     """Issue item 2: the triage thread's parent `text` carried the reporter's metric text and the name as is."""
-    from bot.views.data_quality import post_thread
+    from bot.features.data_quality.views import post_thread
 
     with session_scope(db_url) as s:
         issue = DataIssue(

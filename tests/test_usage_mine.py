@@ -16,9 +16,9 @@ from fakes.slack import FakeSlack
 from fakes.wsgi import serve
 from home_data import add_account, as_of
 
+from bot.blocks.limits import check_limits
 from bot.cli import cli
 from bot.guard import clear_caches
-from bot.render.limits import check_limits
 from db.models import Account, Subscription
 from db.session import session_scope
 from scoring.model import Flag

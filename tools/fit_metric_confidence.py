@@ -3,9 +3,10 @@
     python tools/fit_metric_confidence.py [--dictionary ../shared/data/metrics_dictionary]
 
 Ranks every `split: tune` question of tests/fixtures/metric_search_eval.yaml against the full Metrics
-Dictionary, labels the first result (1 when it is one of the question's acceptable key
-paths; questions about things nothing measures have none), fits the logistic model of
-workflows/metric_search/confidence.py and writes its weights to workflows/data/metric_confidence.yaml.
+Dictionary and labels its top five results (1 when one is among the question's acceptable key
+paths; questions about things nothing measures have none), fits the two logistic models of
+workflows/metric_search/confidence.py (the first result; the ones below it) and writes their weights to
+workflows/data/metric_confidence.yaml.
 
 How much weight the model gives to "it answers" against "nothing fits" is chosen by 5-fold
 cross-validation on the same tuning questions: the largest share that still says "nothing fits" for at
@@ -25,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from workflows.metric_search import confidence, evaluation  # noqa: E402
 
-RESULTS = 1
+LOWER = 5  # results 2 to 5 teach the model for results below the first
 FOLDS = 5
 SHARES = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
 UNMEASURED_FLOOR = 0.9
@@ -39,19 +40,25 @@ def main() -> None:
     args = parser.parse_args()
     index = evaluation.dictionary_index(args.dictionary, f"sqlite:///{tempfile.mkdtemp()}/fit.db")
     questions = [q for q in evaluation.load_questions() if q.split == "tune"]
-    per_question = [evaluation.training_rows(index, [q], RESULTS) for q in questions]
+    ranked = [evaluation.training_rows(index, [q], LOWER) for q in questions]
+    per_question = [rows[:1] for rows in ranked]
     share = choose_share(questions, per_question, args.l2)
     rows = [row for rows_ in per_question for row in rows_]
-    calibration = confidence.fit(rows, l2=args.l2, answered=share)
+    lower_rows = [row for rows_ in ranked for row in rows_[1:]]
+    calibration = confidence.Confidence(
+        first=confidence.fit(rows, l2=args.l2, answered=share),
+        # Below the first, every example counts the same: few of them answer, and the probability says so.
+        lower=confidence.fit(lower_rows, l2=args.l2, answered=None),
+    )
     header = (
-        "# Confidence model of metric search (logistic weights over the features named in\n"
+        "# Confidence models of metric search (logistic weights over the features named in\n"
         "# workflows/metric_search/confidence.py). Written by tools/fit_metric_confidence.py from the\n"
-        f"# {len(questions)} tuning questions of tests/fixtures/metric_search_eval.yaml ({len(rows)} ranked\n"
-        f"# results, weight share of answering results {share} chosen by {FOLDS}-fold cross-validation);\n"
+        f"# {len(questions)} tuning questions of tests/fixtures/metric_search_eval.yaml (first results: weight\n"
+        f"# share of answering ones {share}, chosen by {FOLDS}-fold cross-validation; lower results unweighted);\n"
         "# do not edit by hand, re-run the script after changing the ranker or the vocabulary.\n"
     )
     args.out.write_text(calibration.to_yaml(header), encoding="utf-8")
-    print(f"{len(rows)} results from {len(questions)} questions -> {args.out}")
+    print(f"{len(rows)} first and {len(lower_rows)} lower results from {len(questions)} questions -> {args.out}")
     print(calibration.to_yaml())
 
 

@@ -262,7 +262,7 @@ def compute_alerts(
 
 
 class AlertSender(Protocol):
-    """How alerts reach Slack (implemented in `bot.actions.alerts` over slack_sdk's WebClient)."""
+    """How alerts reach Slack (implemented in `bot.features.alerts.actions` over slack_sdk's WebClient)."""
 
     def user_for_email(self, email: str) -> str | None: ...
 

@@ -1,7 +1,7 @@
 """Data-quality triage: a person reports a wrong-looking value; the facts go to #cs-product-analytics,
 and when it looks wrong upstream a confidential issue goes to the Data project (DATA_QUALITY_PROJECT).
 
-Plain Python in and out (no Slack types): the Slack edge (`bot/views/data_quality.py`) posts the
+Plain Python in and out (no Slack types): the Slack edge (`bot/features/data_quality/views.py`) posts the
 thread and the confirmation with what this module returns. GitLab filing goes through the generic
 outbox (`workflows.outbox`): the filing is stored under the report's idempotency key before GitLab is
 called, written into the issue as a marker, retried while GitLab fails, and when it is filed the

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.models import Account, Instance, UsageMonthly
 from db.models.digest import DigestDelivery, DigestRun, SlackUserCache
 from db.session import inserted_id, rows_changed
+from workflows.digest_schedule import due_at, due_window
 from workflows.ports import SlackEdge
 from workflows.settings import Settings
 from workflows.wording import plural
@@ -253,10 +254,14 @@ def _aware(value: datetime | None) -> datetime | None:
 
 # ----------------------------------------------------------------------------- Slack, as the digest needs it
 class SlackPort(Protocol):
-    """What delivering needs from Slack; `bot/digest_slack.py` implements it with slack_sdk's WebClient
+    """What delivering needs from Slack; `bot/features/digest/delivery.py` implements it with slack_sdk's WebClient
     (whose retry handlers wait out 429s and retry 5xx). Methods raise on a failure that retries didn't fix."""
 
     def lookup_user(self, email: str) -> str | None: ...
+
+    def lookup_user_tz(self, email: str) -> tuple[str | None, str | None]:
+        """(user id, IANA time zone of their profile); (None, None) when the email is not in Slack."""
+        ...
 
     def open_dm(self, user_id: str) -> str: ...
 
@@ -267,35 +272,42 @@ class SlackPort(Protocol):
         ...
 
 
-# A renderer turns one TAM's digest into messages: [{"text": …, "blocks": […]}, …]. bot/render/digest.py.
+# A renderer turns one TAM's digest into messages: [{"text": …, "blocks": […]}, …]. bot/features/digest/blocks.py.
 Renderer = Callable[[TamDigest], list[dict[str, Any]]]
 
 
 # ----------------------------------------------------------------------------- Slack user lookup, cached
-def find_slack_user(
+def find_slack_person(
     sessions: sessionmaker[Session], slack: SlackPort, email: str, *, now: datetime | None = None, write: bool = True
-) -> str | None:
-    """The Slack user id for `email` (None: not in Slack), from the cache while fresh."""
+) -> tuple[str | None, str | None]:
+    """(Slack user id, profile time zone) for `email` ((None, None): not in Slack), from the cache while fresh."""
     now = now or datetime.now(UTC)
     email = email.strip().lower()
     with sessions() as session:
         cached = session.get(SlackUserCache, email)
         if cached is not None and _aware(cached.expires_at) > now:
-            return cached.user_id
-    user_id = slack.lookup_user(email)
+            return cached.user_id, cached.tz
+    user_id, tz = slack.lookup_user_tz(email)
     if write:
         ttl = USER_CACHE_FOUND_TTL if user_id else USER_CACHE_MISSING_TTL
         with sessions() as session:
             row = session.get(SlackUserCache, email)
             if row is None:
-                session.add(SlackUserCache(email=email, user_id=user_id, fetched_at=now, expires_at=now + ttl))
+                session.add(SlackUserCache(email=email, user_id=user_id, tz=tz, fetched_at=now, expires_at=now + ttl))
             else:
-                row.user_id, row.fetched_at, row.expires_at = user_id, now, now + ttl
+                row.user_id, row.tz, row.fetched_at, row.expires_at = user_id, tz, now, now + ttl
             try:
                 session.commit()
             except IntegrityError:  # another run cached it at the same moment: theirs is as good
                 session.rollback()
-    return user_id
+    return user_id, tz
+
+
+def find_slack_user(
+    sessions: sessionmaker[Session], slack: SlackPort, email: str, *, now: datetime | None = None, write: bool = True
+) -> str | None:
+    """The Slack user id for `email` (None: not in Slack), from the cache while fresh."""
+    return find_slack_person(sessions, slack, email, now=now, write=write)[0]
 
 
 # ----------------------------------------------------------------------------- claiming deliveries
@@ -438,6 +450,9 @@ class RunResult:
     compose_seconds: float = 0.0
     previews: list[tuple[TamDigest, list[dict[str, Any]]]] = field(default_factory=list)  # dry run
     summary_text: str = ""
+    # A scheduled pass (local_time given): when each TAM's digest is due in their own zone, and who must wait.
+    due: dict[str, datetime] = field(default_factory=dict)
+    not_yet: list[str] = field(default_factory=list)
 
     def merge(self, other: RunResult) -> None:
         for name in (
@@ -447,8 +462,10 @@ class RunResult:
             "tams_not_found",
             "failures",
             "previews",
+            "not_yet",
         ):
             getattr(self, name).extend(getattr(other, name))
+        self.due.update(other.due)
         self.instances_listed += other.instances_listed
         self.messages_posted += other.messages_posted
         self.parts_recovered += other.parts_recovered
@@ -470,23 +487,26 @@ def tam_emails(session: Session, limit: int = 10) -> list[str]:
     return [e for e in session.scalars(query) if e]
 
 
-def summary_line(result: RunResult) -> str:
+def summary_line(result: RunResult, totals: tuple[int, int] | None = None) -> str:
+    """One line for PRODUCT_ANALYTICS_CHANNEL; `totals` (TAMs sent, instances listed) counts the whole month
+    (a scheduled digest goes out over several passes, one per time zone). A dry run counts what it would list."""
     if result.dry_run:
         # What the previews above list, counted the same way: nothing was sent.
         found = [d for d, _ in result.previews if d.tam_email not in set(result.tams_not_found)]
-        listed = sum(d.instance_count for d in found)
-        parts = [
+        would = sum(d.instance_count for d in found)
+        dry = [
             f"Unknown-instance digest {result.month} (dry run): would message {plural(len(found), 'TAM')}",
-            f"{plural(listed, 'instance')} would be listed",
+            f"{plural(would, 'instance')} would be listed",
             f"{plural(len(result.tams_not_found), 'TAM')} not found in Slack",
             f"{plural(len(result.accounts_without_tam), 'account')} with Unknown instances but no TAM",
         ]
         if result.already_sent:
-            parts.append(f"{len(result.already_sent):,} already had theirs")
-        return "; ".join(parts) + "."
+            dry.append(f"{len(result.already_sent):,} already had theirs")
+        return "; ".join(dry) + "."
+    messaged, listed = totals if totals is not None else (len(result.tams_messaged), result.instances_listed)
     parts = [
-        f"Unknown-instance digest {result.month}: {plural(len(result.tams_messaged), 'TAM')} messaged",
-        f"{plural(result.instances_listed, 'instance')} listed",
+        f"Unknown-instance digest {result.month}: {plural(messaged, 'TAM')} messaged",
+        f"{plural(listed, 'instance')} listed",
         f"{plural(len(result.tams_not_found), 'TAM')} not found in Slack"
         + (
             f" ({', '.join(result.tams_not_found[:10])}{'…' if len(result.tams_not_found) > 10 else ''})"
@@ -495,7 +515,7 @@ def summary_line(result: RunResult) -> str:
         ),
         f"{plural(len(result.accounts_without_tam), 'account')} with Unknown instances but no TAM",
     ]
-    if result.already_sent:
+    if result.already_sent and totals is None:
         parts.append(f"{len(result.already_sent)} already had theirs")
     if result.failures:
         parts.append(f"{len(result.failures)} failed (will be retried on the next run)")
@@ -514,8 +534,14 @@ def run_digest(
     now: datetime | None = None,
     on_part_posted: Callable[[str, int], None] | None = None,
     workers: int = 1,
+    local_time: datetime | None = None,
+    fallback_tz: str = "UTC",
 ) -> RunResult:
     """Compose and deliver (or, with dry_run, only compose and look up: nothing is written or sent).
+
+    `local_time` (naive: the digest day at 09:00, say) makes this a scheduled pass: a TAM's digest goes out
+    only once that time has come in the time zone of their Slack profile (else `fallback_tz`); the others
+    are listed in `not_yet` for a later pass. `result.due` says when each TAM's is due (dry runs too).
 
     `on_part_posted(tam_email, part)` runs after Slack accepted a part and before it is recorded: tests
     use it to simulate a crash at the worst moment.
@@ -549,15 +575,20 @@ def run_digest(
         if delivered.get(digest.tam_email) == "sent":
             out.already_sent.append(digest.tam_email)
             return
-        parts = render(digest)
         if dry_run:
+            parts = render(digest)
             out.previews.append((digest, parts))
-            if slack is not None and find_slack_user(sessions, slack, digest.tam_email, write=False) is None:
-                out.tams_not_found.append(digest.tam_email)
+            user_id, tz = (None, None)
+            if slack is not None:
+                user_id, tz = find_slack_person(sessions, slack, digest.tam_email, write=False)
+                if user_id is None:
+                    out.tams_not_found.append(digest.tam_email)
+            if local_time is not None:
+                out.due[digest.tam_email] = due_at(local_time, tz, fallback_tz)
             return
         assert slack is not None, "sending needs Slack"
         try:
-            user_id = find_slack_user(sessions, slack, digest.tam_email)
+            user_id, tz = find_slack_person(sessions, slack, digest.tam_email)
         except Exception as exc:  # Slack kept failing even after retries: try this TAM next run
             log.warning("lookup of %s failed: %s", digest.tam_email, exc)
             out.failures.append(f"{digest.tam_email}: Slack lookup failed ({exc})")
@@ -565,6 +596,12 @@ def run_digest(
         if user_id is None:
             out.tams_not_found.append(digest.tam_email)
             return
+        if local_time is not None:
+            due = out.due[digest.tam_email] = due_at(local_time, tz, fallback_tz)
+            if now < due:
+                out.not_yet.append(digest.tam_email)
+                return
+        parts = render(digest)
         ticket = claim(
             sessions,
             tam_email=digest.tam_email,
@@ -612,7 +649,7 @@ def run_digest(
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="digest") as pool:
             for future in [pool.submit(one, d) for d in composition.digests]:
                 future.result()
-    for name in ("tams_messaged", "already_sent", "in_progress_elsewhere", "tams_not_found", "failures"):
+    for name in ("tams_messaged", "already_sent", "in_progress_elsewhere", "tams_not_found", "failures", "not_yet"):
         getattr(result, name).sort()
     result.summary_text = summary_line(result)
     return result
@@ -691,6 +728,20 @@ def _deliver(
     return posted, recovered, instance_count
 
 
+def summary_due(sessions: sessionmaker[Session], result: RunResult) -> bool:
+    """Whether the channel should hear about this run: when it sent someone their digest, or when the month has
+    no summary yet. A rerun that sent nothing (all delivered already, or still nobody to send to) stays quiet."""
+    if result.tams_messaged:
+        return True
+    with sessions() as session:
+        posted = session.scalar(
+            select(func.count())
+            .select_from(DigestRun)
+            .where(DigestRun.month == result.month, DigestRun.summary_ts.is_not(None))
+        )
+    return not posted
+
+
 def record_run(sessions: sessionmaker[Session], result: RunResult, summary_ts: str | None) -> None:
     with sessions() as session:
         session.add(
@@ -714,9 +765,37 @@ def current_month(timezone: str) -> str:
     return month_key(datetime.now(ZoneInfo(timezone)))
 
 
-def scheduled_run(settings: Settings, edge: SlackEdge | None) -> str:
-    """The scheduler's entry point (PERIODIC_JOBS): this month's digest, then the summary line."""
-    return _edge(edge).deliver_digest(month=current_month(settings.timezone)).summary_text
+def scheduled_run(settings: Settings, edge: SlackEdge | None, now: datetime | None = None) -> str:
+    """The scheduler's entry point (PERIODIC_JOBS), every 15 minutes around the digest day: deliver to the TAMs
+    whose 09:00 (the digest's local time) has come in their own time zone; the summary once all have theirs."""
+    from zoneinfo import ZoneInfo
+
+    from workflows.scheduler import parse_trigger
+
+    now = now or datetime.now(UTC)
+    found = due_window(parse_trigger("digest", settings), ZoneInfo(settings.timezone), now)
+    if found is None:
+        return "no digest is due around now"
+    month, wall = found
+    result = _edge(edge).deliver_digest(month=month, local_time=wall, now=now)
+    waiting = f"; {len(result.not_yet)} TAM(s) get theirs later in their own time zone" if result.not_yet else ""
+    return result.summary_text + waiting
+
+
+def month_totals(sessions: sessionmaker[Session], month: str) -> tuple[int, int, bool]:
+    """(TAMs sent, instances listed, summary already posted) for `month`, over every run so far."""
+    with sessions() as session:
+        sent, instances = session.execute(
+            select(func.count(), func.coalesce(func.sum(DigestDelivery.instance_count), 0)).where(
+                DigestDelivery.month == month, DigestDelivery.status == "sent"
+            )
+        ).one()
+        posted = session.scalar(
+            select(func.count())
+            .select_from(DigestRun)
+            .where(DigestRun.month == month, DigestRun.summary_ts.is_not(None))
+        )
+    return int(sent), int(instances), bool(posted)
 
 
 def _edge(edge: SlackEdge | None) -> SlackEdge:

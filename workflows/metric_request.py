@@ -16,7 +16,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import gitlab
 from rapidfuzz import fuzz
@@ -26,9 +25,10 @@ from sqlalchemy.orm import Session
 
 from db.models.requests import COUNT_KINDS, MetricRequest, MetricRequestRequester
 from db.queries import metrics as metric_queries
-from workflows import outbox
+from workflows import metric_card, outbox
 from workflows.escaping import gitlab_markdown, gitlab_templates, mrkdwn
 from workflows.gitlab_client import GitLabNotConfigured, describe_error
+from workflows.metric_card import MetricCard
 from workflows.ports import SlackEdge
 from workflows.settings import Settings
 
@@ -45,7 +45,6 @@ CANDIDATES = 5
 DUPLICATE_SCORE = 80
 DUPLICATES_SHOWN = 3
 SUMMARY_MAX = 80
-METRICS_PAGE = "https://metrics.gitlab.com/?q="
 
 
 _TEMPLATES = gitlab_templates()
@@ -129,21 +128,14 @@ def warm_search(session_factory: SessionFactory) -> None:
 
 
 def _candidates(session: Session, form: RequestForm) -> list[dict[str, Any]]:
-    from workflows.metric_search import search
+    """The closest metrics' cards, or none at all when even the best does not fit (confidence < 0.5):
+    then nothing in the dictionary measures it, and the flow goes straight on to filing."""
+    from workflows.metric_search import NO_MATCH_BELOW, search
 
-    hits = search(session, form.what, limit=CANDIDATES)
-    return [
-        {
-            "key_path": h.key_path,
-            "description": h.description,
-            "time_frame": h.time_frame,
-            "tiers": list(h.tiers),
-            "status": h.status,
-            "health": bool(h.is_health_metric),
-            "product_group": h.product_group,
-        }
-        for h in hits
-    ]
+    cards = metric_card.cards_for(session, search(session, form.what, limit=CANDIDATES))
+    if not cards or (cards[0].confidence or 0.0) < NO_MATCH_BELOW:
+        return []
+    return [card.stored() for card in cards]
 
 
 def start_request(
@@ -201,14 +193,11 @@ def get_request(session: Session, request_id: int) -> MetricRequest:
 @dataclass(frozen=True)
 class Answer:
     key_path: str
-    description: str
-    time_frame: str
-    status: str
-    metrics_url: str
+    card: MetricCard  # the metric's card, as the candidates showed it
 
-
-def metrics_url(key_path: str) -> str:
-    return METRICS_PAGE + quote(key_path, safe="")
+    @property
+    def metrics_url(self) -> str:
+        return self.card.url
 
 
 def answer(session: Session, request_id: int, key_path: str) -> Answer:
@@ -221,13 +210,7 @@ def answer(session: Session, request_id: int, key_path: str) -> Answer:
         request.status = "answered"
         request.answered_key_path = key_path
         session.commit()
-    return Answer(
-        key_path=key_path,
-        description=chosen.get("description") or "",
-        time_frame=chosen.get("time_frame") or "",
-        status=chosen.get("status") or "",
-        metrics_url=metrics_url(key_path),
-    )
+    return Answer(key_path=key_path, card=metric_card.from_stored(chosen))
 
 
 # ----------------------------------------------------------------------------------- duplicates

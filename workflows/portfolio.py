@@ -2,7 +2,8 @@
 
 One query batch for all the accounts (`db.queries.portfolio`), each account scored with the scoring engine's
 pure roll-up and flags (the same functions `/usage` uses, so the colours agree), then sorted by need:
-product health Red first, then Yellow, Green, No data; within a colour, lowest utilization first.
+product health Red first, then Yellow, Green, No data; within a colour, accounts not using what they pay for
+(`purchase_intent`) first, then lowest utilization first.
 
 Managers' teams come from the `CS_MANAGERS` setting: `manager_email:tam_email,tam_email;manager2:…`
 (emails, any case). CS-ops admins (`CS_OPS_ADMINS`) may see every account.
@@ -20,14 +21,15 @@ from typing import Literal
 from sqlalchemy.orm import Session
 
 from db.queries.account_data import AccountData, load_accounts_data, newest_version_in_month, normalise_emails
-from db.queries.health import data_as_of, data_stamp
+from db.queries.health import data_as_of, data_stamp, export_metric_columns
 from db.queries.portfolio import alert_counts, data_fingerprint, latest_usage_month
+from scoring.adoption_rules import AdoptionRules
 from scoring.model import GREEN, MEASURE_KEYS, RED, YELLOW, Color, Flag
 from scoring.report import compute_report
 from scoring.rules import Rules
 from scoring.trends import add_months
 from workflows.managers import ManagersError, parse_managers
-from workflows.report import rules_for
+from workflows.report import adoption_rules_for, rules_for
 
 __all__ = ["ManagersError", "parse_managers"]  # re-exported: the Home tab reads teams through here
 
@@ -106,9 +108,16 @@ class PortfolioAccount:
     health_shown: str = ""  # the score as every view shows it
     license_shown: str = ""  # the license utilization health measure as shown beside its colour
 
-    def need_key(self) -> tuple[int, int, float, str]:
+    @property
+    def purchase_intent(self) -> bool:
+        """Pays for Ultimate while its Security measure is Red or empty (the `purchase_intent` flag)."""
+        return any(f.kind == "purchase_intent" for f in self.flags)
+
+    def need_key(self) -> tuple[int, bool, int, float, str]:
+        # Within a colour, accounts not using what they paid for come first: enablement before renewal.
         return (
             _NEED_ORDER.get(self.health_color, 3),
+            not self.purchase_intent,
             self.utilization is None,
             self.utilization if self.utilization is not None else 0.0,
             self.name.lower(),
@@ -152,7 +161,13 @@ class Portfolio:
 
 
 def score_account(
-    data: AccountData, month: date, rules: Rules, newest: str | None, alerts: int = 0
+    data: AccountData,
+    month: date,
+    rules: Rules,
+    newest: str | None,
+    alerts: int = 0,
+    adoption: AdoptionRules | None = None,
+    export_columns: frozenset[str] | None = None,
 ) -> PortfolioAccount:
     """One account's line of the portfolio: the figures of the same computed report `/usage` renders."""
     report = compute_report(
@@ -164,6 +179,8 @@ def score_account(
         rules,
         as_of=None,
         newest_version=newest,
+        adoption_rules=adoption,
+        exported=export_columns,
     )
     seen = {r.instance_id for r in data.rows}
     oldest = add_months(month, -(RECENT_MONTHS - 1))
@@ -223,6 +240,7 @@ def build_portfolio(
 ) -> Portfolio:
     """Score every account of the scope for `month` (default: the data's as-of month) and sort by need."""
     rules = rules_for(rules)
+    adoption = adoption_rules_for(None)
     stamp = data_stamp(session)
     as_of = data_as_of(session, stamp)
     month = (month or as_of or latest_usage_month(session) or date.today()).replace(day=1)
@@ -233,12 +251,16 @@ def build_portfolio(
         add_months(month, -1),
         month,
         emails=wanted,
-        metric_columns=rules.columns(),
+        metric_columns=rules.columns() | adoption.columns(),
         opt_out_value=rules.account.opt_out_value,
     )
     alerts = alert_counts(session, wanted, month)
     newest = newest_version_in_month(session, month, stamp) if data else None
-    accounts = [score_account(d, month, rules, newest, (alerts or {}).get(acc_id, 0)) for acc_id, d in data.items()]
+    exported = export_metric_columns(session)
+    accounts = [
+        score_account(d, month, rules, newest, (alerts or {}).get(acc_id, 0), adoption, exported)
+        for acc_id, d in data.items()
+    ]
     accounts.sort(key=PortfolioAccount.need_key)
     return Portfolio(
         scope=scope,

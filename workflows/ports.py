@@ -10,6 +10,7 @@ token, or a test of the GitLab side only) passes `None`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
@@ -33,8 +34,16 @@ class SlackEdge(Protocol):
         """The configured Slack client (retries, base URL), or None when no bot token is set."""
         ...
 
-    def deliver_digest(self, *, month: str, tam_email: str | None = None) -> RunResult:
-        """Run the month's digest (everyone, or one TAM), record it and post the summary line."""
+    def deliver_digest(
+        self,
+        *,
+        month: str,
+        tam_email: str | None = None,
+        local_time: datetime | None = None,
+        now: datetime | None = None,
+    ) -> RunResult:
+        """Run the month's digest (everyone, or one TAM), record it and post the summary line. With
+        `local_time` (a scheduled pass), only to TAMs for whom that time has come in their own time zone."""
         ...
 
     def post_pending_threads(self, sessions: Callable[[], Session]) -> list[str]:

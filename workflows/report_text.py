@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from scoring.model import MEASURE_KEYS, AccountMeasure, AccountReport
 from scoring.rollup import describe_instance
-from workflows.wording import customer_for, pct, seats_in_use, version_note
+from scoring.trends import sparkline
+from workflows.wording import customer_for, pct, plural, seats_in_use, version_note
 
 
 def _pct(v: float | None) -> str:
@@ -138,4 +139,22 @@ def format_report(report: AccountReport) -> str:
         )
         delta = _change(row.key, row.last.change) if row.last is not None and row.key in MEASURE_KEYS else ""
         out.append(f"  {row.label:<22} {row.line}  ({row.scale})  now {now}{delta}")
+    out.extend(_adoption_lines(report))
     return "\n".join(out)
+
+
+def _adoption_lines(report: AccountReport) -> list[str]:
+    """User adoption (share of monthly active users, with its series) and each use case's features."""
+    a = report.adoption
+    if a is None:
+        return []
+    pooled = plural(len(a.instance_ids), "reporting primary instance")
+    out = ["", f"User adoption ({pooled} pooled; sparklines 0–100%):"]
+    for r in a.ratios.values():
+        line = sparkline([p.value for p in r.series], 1.0)
+        out.append(f"  {r.label:<22} {line}  {r.sentence.split(': ', 1)[-1]}")
+    out.append("Features in use:")
+    for uc in a.use_cases.values():
+        states = ", ".join(f"{f.label} ({f.state_words})" for f in uc.features)
+        out.append(f"  {uc.label}: {states}")
+    return out

@@ -66,7 +66,27 @@ def require_schema(settings: Settings) -> None:
         raise Failure("The database has no schema yet: run `usagebot db upgrade` first (it creates the tables).")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group; a database that can't be reached or refuses the work is one clear line (exit 1)
+    in every command, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from workflows.secrets import redact
+
+        try:
+            return super().invoke(ctx)
+        except SQLAlchemyError as exc:
+            logging.getLogger("usagebot.cli").debug("database error", exc_info=True)
+            reason = redact(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0])
+            raise Failure(
+                f"the database is unreachable or refused the work ({exc.__class__.__name__}: {reason}). "
+                "Check DATABASE_URL and that the database is up; nothing was changed."
+            ) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool) -> None:
@@ -76,6 +96,9 @@ def cli(ctx: click.Context, verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from workflows.secrets import install_log_redaction
+
+    install_log_redaction()  # a URL in any log line loses its password and secret parameters
     # Alembic and HTTP clients are chatty at INFO; their news matters only when debugging.
     for noisy in ("alembic", "urllib3", "slack_sdk", "slack_bolt", "gitlab"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)

@@ -39,10 +39,11 @@ def register(cli: click.Group) -> None:
     @click.pass_context
     def digest(ctx: click.Context, month: str | None, dry_run: bool, tam_email: str | None, pace: float) -> None:
         """DM each TAM their accounts' Unknown instances (exactly once per TAM and month)."""
-        from bot.digest_slack import run_and_report
-        from bot.render.digest import render_digest_text
+        from bot.features.digest.blocks import render_digest_text
+        from bot.features.digest.delivery import run_and_report
         from db.migrate import current_heads
         from workflows.digest import current_month, parse_month
+        from workflows.digest_schedule import scheduled_wall_time, when_text
 
         settings = settings_from(ctx)
         try:
@@ -60,7 +61,12 @@ def register(cli: click.Group) -> None:
             if not current_heads(settings.database_url):
                 raise Failure("The database has no schema yet: run `usagebot db upgrade` first.")
             check_digest_request(settings.database_url, month_key, tam_email, settings.timezone)
-            result = run_and_report(settings, month=month_key, tam_email=tam_email, dry_run=dry_run, pace_seconds=pace)
+            # A dry run says when each TAM would get theirs on the digest day, in their own time zone; a real run
+            # by hand sends now, whatever the time.
+            wall = scheduled_wall_time(settings, month_key) if dry_run else None
+            result = run_and_report(
+                settings, month=month_key, tam_email=tam_email, dry_run=dry_run, pace_seconds=pace, local_time=wall
+            )
         except Failure:
             raise
         except Exception as exc:  # database or Slack down: a clean message, the log has details
@@ -73,6 +79,9 @@ def register(cli: click.Group) -> None:
                 click.echo(render_digest_text(digest_))
                 blocks = sum(len(p["blocks"]) for p in parts)
                 click.echo(f"  -> {plural(len(parts), 'message')}, {plural(blocks, 'block')}")
+                due = result.due.get(digest_.tam_email)
+                if due is not None:
+                    click.echo(f"  -> {when_text(due)}")
         click.echo("")
         click.echo(result.summary_text)
         if result.tams_not_found:

@@ -6,21 +6,42 @@ from typing import Any
 
 import click
 
-BOT_SCOPES: tuple[str, ...] = (
-    "commands",
-    "chat:write",
-    "im:write",
-    "im:history",
-    "users:read",
-    "users:read.email",
-    "channels:read",
-    "groups:read",
-    "mpim:read",
-    "im:read",
-    "channels:history",
-    "groups:history",
-    "files:write",
-)
+# Every Web API method the code calls, and the bot scopes it needs (none for auth.test, chat.getPermalink and
+# views.*). tests/test_security_manifest.py reads the code for the methods it calls and checks both tables, so
+# the app never asks for a scope it doesn't use (and never lacks one it needs).
+METHOD_SCOPES: dict[str, tuple[str, ...]] = {
+    "auth_test": (),
+    "chat_postMessage": ("chat:write",),
+    "chat_postEphemeral": ("chat:write",),
+    "chat_update": ("chat:write",),
+    "chat_getPermalink": (),
+    "conversations_open": ("im:write",),
+    "conversations_info": ("channels:read", "groups:read", "im:read", "mpim:read"),
+    "conversations_history": ("im:history",),  # only the bot's own DMs (digest parts, alerts)
+    "conversations_replies": ("im:history",),  # only the digest DM a stale relabel prompt points back to
+    "users_info": ("users:read", "users:read.email"),
+    "users_lookupByEmail": ("users:read.email",),
+    "files_upload_v2": ("files:write",),
+    "views_open": (),
+    "views_update": (),
+    "views_publish": (),
+}
+
+# The bot scopes and why each is needed (docs/security.md shows the same list).
+SCOPE_REASONS: dict[str, str] = {
+    "commands": "the /usage slash command and the 'Request a metric' shortcut",
+    "chat:write": "answers, shared copies, DMs (digest, alerts, links), triage threads and their updates",
+    "im:write": "opening the DM with a person (digest, alerts, filed-issue links, charts)",
+    "im:history": "finding the bot's own digest and alert DMs again, so a retry never posts twice",
+    "users:read": "users.info: is the person a guest, a bot, deactivated, or from another workspace",
+    "users:read.email": "the person's email, matched with the export's TAM email (and TAM lookup by email)",
+    "channels:read": "conversations.info on public channels: never post into Slack Connect",
+    "groups:read": "conversations.info on private channels: never post into Slack Connect",
+    "im:read": "conversations.info on DMs (Share from a DM)",
+    "mpim:read": "conversations.info on group DMs (Share from a group DM)",
+    "files:write": "the trends chart (PNG) in the person's DM or the channel it is shared to",
+}
+BOT_SCOPES: tuple[str, ...] = tuple(SCOPE_REASONS)
 
 
 def manifest(url: str | None, *, socket_mode: bool) -> dict[str, Any]:

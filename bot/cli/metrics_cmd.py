@@ -22,7 +22,7 @@ SHOWN_PROBLEMS = 50  # a broken checkout could list thousands; the first ones te
 def register(cli: click.Group) -> None:
     @cli.group("metrics")
     def metrics_group() -> None:
-        """Metrics Dictionary: import definitions and search them."""
+        """Metrics Dictionary: import definitions, search them, show one."""
 
     @metrics_group.command("import")
     @click.argument("path", type=click.Path(path_type=Path))
@@ -85,6 +85,37 @@ def register(cli: click.Group) -> None:
             click.echo(json.dumps([hit.to_json() for hit in hits], indent=2, ensure_ascii=False))
         else:
             click.echo(format_hits(query, hits))
+
+
+    @metrics_group.command("show")
+    @click.argument("text", nargs=-1)
+    @click.option("--json", "as_json", is_flag=True, help="Print the card as JSON (null when nothing fits).")
+    @click.pass_context
+    def show_cmd(ctx: click.Context, text: tuple[str, ...], as_json: bool) -> None:
+        """A metric's card, by key path or in plain words, e.g. `usagebot metrics show counts.merge_requests`."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from bot.blocks.format import blocks_to_text
+        from bot.features.metric.blocks import render_lookup
+        from db.session import session_scope
+        from workflows.metric_card import lookup
+
+        settings = settings_from(ctx)
+        try:
+            with session_scope(settings.database_url) as session:
+                found = lookup(session, " ".join(text))
+        except SQLAlchemyError as exc:
+            raise Failure(f"could not read the database ({exc.__class__.__name__}); {DB_HINT}") from None
+        if as_json:
+            card = found.card.to_json() if found.card else None
+            others = [c.to_json() for c in found.others]
+            out = {"query": found.query, "exact": found.exact, "card": card, "others": others}
+            click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        else:
+            answer = render_lookup(found)
+            click.echo(blocks_to_text(answer.blocks, answer.text))
+        if found.card is None and (found.query or found.empty_dictionary):
+            ctx.exit(1)
 
 
 class _NothingImported(Exception):

@@ -28,9 +28,9 @@ def register(cli: click.Group) -> None:
         """
         from sqlalchemy.exc import SQLAlchemyError
 
-        from bot.commands.portfolio import NOT_A_MANAGER, scope_for
-        from bot.render.format import blocks_to_text, section
-        from bot.render.portfolio_list import account_line
+        from bot.blocks.format import blocks_to_text, section
+        from bot.features.portfolio.blocks import account_line
+        from bot.features.portfolio.command import NOT_A_MANAGER, scope_for
         from db.session import session_scope
         from scoring.rules import RulesError
         from workflows.portfolio import Viewer, cached_portfolio, parse_managers

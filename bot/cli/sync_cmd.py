@@ -81,7 +81,7 @@ def register(cli: click.Group) -> None:
         Every row is validated first; one bad row rejects the whole export (exit 1) with each
         problem as file:line: column: what is wrong, and the database stays as it was.
         """
-        from bot.sync_job import SlackSyncFollowUp
+        from bot.features.sync.jobs import SlackSyncFollowUp
         from workflows.sync.scheduled import run_sync
 
         if bool(path) == bool(from_sql):

@@ -18,7 +18,7 @@ def register(cli: click.Group) -> None:
         """Run a slash command's TEXT (e.g. "/usage acme health") through the bot's handlers and print it."""
         from sqlalchemy.exc import SQLAlchemyError
 
-        from bot.commands.usage import Viewer, answer_text
+        from bot.features.usage.command import Viewer, answer_text
         from bot.guard import Person
         from db.session import session_scope
 

@@ -63,6 +63,14 @@ def get_definition(session: Session, key_path: str) -> MetricDefinition | None:
     return session.scalars(select(MetricDefinition).where(MetricDefinition.key_path == key_path)).one_or_none()
 
 
+def get_definition_ignoring_case(session: Session, key_path: str) -> MetricDefinition | None:
+    """The definition whose key path is `key_path` in any letter case (key paths are lower case)."""
+    found = session.scalars(
+        select(MetricDefinition).where(func.lower(MetricDefinition.key_path) == key_path.lower()).limit(1)
+    )
+    return found.first()
+
+
 def counts_by_status(session: Session) -> dict[str, int]:
     status = MetricDefinition.status
     rows = session.execute(select(status, func.count()).group_by(status).order_by(status))

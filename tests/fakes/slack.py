@@ -57,6 +57,7 @@ class FakeSlack(LocalServer):
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
         self.add_channel("C0GENERAL1", name="general")
+        self.socket_url: str | None = None  # what apps.connections.open answers (Socket Mode tests)
         self.enterprise_id: str | None = None  # set to play an Enterprise Grid organisation (auth.test says so)
 
     @property
@@ -78,6 +79,7 @@ class FakeSlack(LocalServer):
         is_ultra_restricted: bool = False,
         is_bot: bool = False,
         deleted: bool = False,
+        tz: str | None = "UTC",
         enterprise_id: str | None = None,
     ) -> dict[str, Any]:
         name = name or user_id.lower()
@@ -90,7 +92,7 @@ class FakeSlack(LocalServer):
             "is_bot": is_bot,
             "is_restricted": is_restricted,
             "is_ultra_restricted": is_ultra_restricted,
-            "tz": "UTC",
+            "tz": tz,
             "profile": {"email": email, "real_name": name.title(), "display_name": name},
         }
         if enterprise_id:
@@ -268,6 +270,14 @@ class FakeSlack(LocalServer):
         return f"{1_700_000_000 + next(self._ts)}.{next(self._ids):06d}"
 
     # ----------------------------------------------------------------- Web API methods
+    def _api_apps_connections_open(self, _p: dict[str, Any], token: str | None) -> dict[str, Any]:
+        """Socket Mode: the WebSocket URL to connect to (a `fakes.socket_mode.FakeSocketMode`), app tokens only."""
+        if not (token or "").startswith("xapp-"):
+            return {"ok": False, "error": "not_allowed_token_type"}
+        if not self.socket_url:
+            return {"ok": False, "error": "socket_mode_not_enabled"}
+        return {"ok": True, "url": self.socket_url}
+
     def _api_auth_test(self, _p: dict[str, Any], _t: str | None) -> dict[str, Any]:
         answer = {"ok": True, "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": "B0BOT0001", "team": "Test"}
         if self.enterprise_id:

@@ -31,6 +31,7 @@ FEATURES = (
     "context",  # the time frame, status and people-vs-things fit (1 = all as asked)
     "margin",  # how far ahead of the next result the ranker put it
     "semantic",  # meaning similarity from the static embedding table (0.5 when there is none)
+    "relative",  # its ranking score over the first result's (1 for the first)
 )
 
 
@@ -45,28 +46,50 @@ class Calibration:
             return 0.0
         return 1.0 / (1.0 + math.exp(-z))
 
+
+@dataclass(frozen=True)
+class Confidence:
+    """Two models: the first result decides "here it is" or "nothing fits"; the ones below it are judged
+    on their own (far fewer of them answer, so they need their own weights to mean the same)."""
+
+    first: Calibration
+    lower: Calibration
+
+    def probability(self, features: Mapping[str, float], position: int) -> float:
+        return (self.first if position == 0 else self.lower).probability(features)
+
     def to_yaml(self, header: str = "") -> str:
-        body = yaml.safe_dump(
-            {"bias": round(self.bias, 4), "weights": {k: round(v, 4) for k, v in self.weights.items()}},
-            sort_keys=False,
-        )
-        return header + body
+        return header + yaml.safe_dump({"first": _plain(self.first), "lower": _plain(self.lower)}, sort_keys=False)
+
+
+def _plain(model: Calibration) -> dict[str, object]:
+    return {"bias": round(model.bias, 4), "weights": {k: round(v, 4) for k, v in model.weights.items()}}
 
 
 @lru_cache(maxsize=4)
-def load_calibration(path: Path = CALIBRATION_PATH) -> Calibration:
+def load_calibration(path: Path = CALIBRATION_PATH) -> Confidence:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    weights = {name: float(value) for name, value in (data.get("weights") or {}).items() if name in FEATURES}
-    return Calibration(weights=weights, bias=float(data.get("bias", 0.0)))
+    return Confidence(first=_model(data.get("first") or {}), lower=_model(data.get("lower") or {}))
+
+
+def _model(data: Mapping[str, object]) -> Calibration:
+    raw = data.get("weights")
+    weights = {str(k): float(v) for k, v in raw.items() if k in FEATURES} if isinstance(raw, dict) else {}
+    bias = data.get("bias", 0.0)
+    return Calibration(weights=weights, bias=float(bias) if isinstance(bias, int | float) else 0.0)
 
 
 def fit(
-    rows: Sequence[tuple[Mapping[str, float], int]], *, l2: float = 0.01, steps: int = 50, answered: float = 0.5
+    rows: Sequence[tuple[Mapping[str, float], int]],
+    *,
+    l2: float = 0.01,
+    steps: int = 50,
+    answered: float | None = 0.5,
 ) -> Calibration:
     """Logistic regression by Newton's method (numpy only): features -> 1 when the result answers.
 
     `answered` is the share of the total weight given to the examples that do answer (0.5: both
-    outcomes count equally, however many examples each has).
+    outcomes count equally, however many examples each has; None: every example counts the same).
     """
     import numpy as np
 
@@ -74,7 +97,10 @@ def fit(
     y = np.array([r[1] for r in rows], dtype=float)
     positive = max(y.sum(), 1.0)
     negative = max(len(y) - y.sum(), 1.0)
-    sample = np.where(y == 1, answered / positive, (1.0 - answered) / negative)
+    if answered is None:
+        sample = np.full(len(y), 1.0 / max(len(y), 1))
+    else:
+        sample = np.where(y == 1, answered / positive, (1.0 - answered) / negative)
     penalty = l2 * np.eye(x.shape[1])
     penalty[-1, -1] = 0.0  # the bias is not shrunk
     w = np.zeros(x.shape[1])

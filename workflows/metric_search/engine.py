@@ -541,9 +541,9 @@ def search_index(index: Index, text: str, limit: int = 10) -> list[MetricHit]:
     calibration = load_calibration()
     hits: list[MetricHit] = []
     ceiling = 1.0
-    for ranked in rank(index, text, limit):
+    for position, ranked in enumerate(rank(index, text, limit)):
         # Shown confidences never rise down the list: the order is the ranker's judgement.
-        ceiling = min(ceiling, round(min(calibration.probability(ranked.features), 0.99), 2))
+        ceiling = min(ceiling, round(min(calibration.probability(ranked.features, position), 0.99), 2))
         hits.append(_hit(ranked.doc, ceiling))
     return hits
 
@@ -583,6 +583,7 @@ def rank(index: Index, text: str, limit: int = 10) -> list[Ranked]:
         scored.append((cheap + W_FUZZY * similarity * factor, doc, coverage, leaf, similarity, factor, sense))
     scored.sort(key=lambda r: (-r[0], len(r[1].key_path), r[1].key_path))
     unknown = _unknown_share(index, query)
+    best = scored[0][0] if scored and scored[0][0] > 0 else 1.0
     out: list[Ranked] = []
     for position, (score, doc, coverage, leaf, similarity, factor, sense) in enumerate(scored[:limit]):
         runner_up = scored[position + 1][0] if position + 1 < len(scored) else 0.0
@@ -595,6 +596,7 @@ def rank(index: Index, text: str, limit: int = 10) -> list[Ranked]:
             "context": min(factor, 1.0),
             "margin": max(score - runner_up, 0.0) / score if score > 0 else 0.0,
             "semantic": sense if meaning is not None else NO_SEMANTIC,
+            "relative": score / best,
         }
         out.append(Ranked(doc=doc, rank=score, features=features))
     return out

@@ -30,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from db.models.base import utcnow
 from db.models.usage import Account, Subscription, SyncRun
 from db.session import get_engine, session_scope
+from workflows.secrets import redact
 from workflows.sync.merge import Changes, Merger
 from workflows.sync.sources import Export, SourceError, TableReader
 from workflows.sync.stage import Stager
@@ -259,7 +260,7 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
             if stager is not None:
                 with contextlib.suppress(SQLAlchemyError):
                     stager.drop()
-            reason = f"{exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}"
+            reason = redact(f"{exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}")
             # If the database itself is the problem the run can't be recorded; the caller still gets the reason.
             with contextlib.suppress(SQLAlchemyError):
                 _record_rejected(database_url, result, started, "failed", reason[:2000])
@@ -273,7 +274,23 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
             with contextlib.suppress(SQLAlchemyError):
                 _record_rejected(database_url, result, started, "failed", str(exc)[:2000])
             raise
-        except BaseException:
+        except Exception as exc:
+            # Anything else (a driver error outside SQLAlchemy's wrapping, a bug): still one failed run on
+            # record and a clear message, never a half-load.
             if trans.is_active:
                 trans.rollback()
+            if stager is not None:
+                with contextlib.suppress(Exception):
+                    stager.drop()
+            log.exception("sync of %s failed", result.source)
+            reason = redact(f"{exc.__class__.__name__}: {exc}".splitlines()[0])
+            with contextlib.suppress(SQLAlchemyError):
+                _record_rejected(database_url, result, started, "failed", reason[:2000])
+            raise SyncFailed(f"the sync failed, nothing was changed ({reason})") from exc
+        except BaseException:
+            # Interrupted (Ctrl-C, a stop signal): the transaction is rolled back; the run is recorded if it can be.
+            if trans.is_active:
+                trans.rollback()
+            with contextlib.suppress(Exception):
+                _record_rejected(database_url, result, started, "failed", "interrupted; nothing was changed")
             raise

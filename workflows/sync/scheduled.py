@@ -31,6 +31,7 @@ from db.models.schedule import SyncSource
 from db.session import rows_changed, session_scope
 from workflows.ports import SlackEdge
 from workflows.scheduler import hold_lease, new_holder_id, release_lease
+from workflows.secrets import safe_url
 from workflows.settings import Settings
 from workflows.sync.run import Progress, SyncFailed, SyncResult, sync_export
 from workflows.sync.sources import CsvExport, Export, SourceError, SqlExport
@@ -101,12 +102,7 @@ def open_export(source: str, schema: str | None = None) -> Export:
 def describe(source: str) -> str:
     if not is_url(source):
         return source
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(source).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparsable URL>"
+    return safe_url(source)
 
 
 class _Renewer(threading.Thread):

@@ -19,6 +19,8 @@ from sqlalchemy import Date, DateTime, column, create_engine, func, inspect, sel
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from workflows.secrets import redact, safe_url
+
 # Rows are read in batches of this size from SQL sources, so memory stays flat.
 SQL_BATCH = 5_000
 # Long text fields (e.g. a dumped JSON blob in an extra column) must not stop a sync.
@@ -164,7 +166,7 @@ class SqlExport:
         try:
             self.engine = engine or create_engine(url)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
-            raise SourceError(f"cannot open {_safe(url)}: {exc}") from None
+            raise SourceError(f"cannot open {_safe(url)}: {redact(str(exc))}") from None
         self.schema = schema
         self.description = _safe(url) + (f" (schema {schema})" if schema else "")
         try:
@@ -233,7 +235,7 @@ class SqlExport:
 
 
 def _reason(exc: SQLAlchemyError) -> str:
-    return f"{exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}".splitlines()[0]
+    return redact(f"{exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}".splitlines()[0])
 
 
 def _sql_rows(
@@ -251,10 +253,6 @@ def _sql_rows(
 
 
 def _safe(url: str) -> str:
-    """The URL without its password: sync sources are printed and stored."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparsable URL>"
+    """The URL without its secrets (user info password, secret query parameters): sync sources are printed and
+    stored."""
+    return safe_url(url)

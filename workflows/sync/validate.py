@@ -114,9 +114,36 @@ class Validator:
             plan.append(pos)
         return plan
 
+    def _check_header(self, reader: TableReader) -> None:
+        """A column name given twice is ambiguous (which one is the seat count?): named, never guessed."""
+        head = f"{reader.label}:1" if reader.is_csv else reader.label
+        positions: dict[str, list[int]] = {}
+        for i, name in enumerate(reader.columns):
+            if name:
+                positions.setdefault(name, []).append(i + 1)
+        for name, where in positions.items():
+            if len(where) > 1:
+                cols = ", ".join(str(n) for n in where)
+                self.problems.add(f"{head}: {name}: the column appears {len(where)} times (columns {cols}); keep one")
+
+    def _nul_problem(self, reader: TableReader, line: int | None, values: Sequence[Any]) -> bool:
+        """NUL characters can't be stored by PostgreSQL: a problem at the row, on every database alike."""
+        if reader.is_csv:
+            if "\x00" not in "".join(values):
+                return False
+        elif not any(isinstance(v, str) and "\x00" in v for v in values):
+            return False
+        bad = [i for i, v in enumerate(values) if isinstance(v, str) and "\x00" in v]
+        column = reader.columns[bad[0]] if bad and bad[0] < len(reader.columns) else "-"
+        where = f"{reader.label}:{line}" if line is not None else reader.label
+        self.problems.add(f"{where}: {column}: contains a NUL character (\\0), which the database can't store")
+        return True
+
     def _rows(self, reader: TableReader) -> Iterator[tuple[int | None, Sequence[Any]]]:
-        """The reader's rows; ragged CSV rows and unreadable bytes become problems."""
+        """The reader's rows; a repeated column name, ragged CSV rows, unreadable bytes and NUL characters
+        become problems."""
         width = len(reader.columns)
+        self._check_header(reader)
         try:
             for line, values in reader.rows:
                 if values.__class__ is Undecodable:
@@ -124,6 +151,8 @@ class Validator:
                     continue
                 if reader.is_csv and len(values) != width:
                     self.problems.add(f"{reader.label}:{line}: -: expected {width} fields, found {len(values)}")
+                    continue
+                if self._nul_problem(reader, line, values):
                     continue
                 yield line, values
         except CsvDecodeError as exc:

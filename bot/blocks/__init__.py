@@ -1,0 +1,1 @@
+"""Block Kit primitives shared by every feature: formatting and escaping, Slack's limits, action ids."""

@@ -1,0 +1,265 @@
+"""App Home views (pure): a portfolio page, the guide for people without accounts, and a refusal for guests.
+
+Slack's limits for a Home tab: 100 blocks, 3,000 characters a section, 255 for ids, 2,000 for a button value.
+A page holds `PAGE_SIZE` accounts at 3 blocks each plus a fixed header and footer, so it always fits;
+`check_limits` proves it for every view built here (tests call it too).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from bot.blocks.format import color_text, escape, seats_text
+from workflows.portfolio import USE_CASES, Portfolio, PortfolioAccount, Scope
+
+MAX_BLOCKS = 100
+MAX_SECTION = 3000
+MAX_ID = 255
+MAX_VALUE = 2000
+PAGE_SIZE = 25  # 25 accounts x 3 blocks + at most 8 header/footer blocks = 83 <= 100
+
+# Action ids (bot/features/home/actions.py listens to these).
+ACTION_VIEW = "home_view"  # value: scope
+ACTION_PAGE_PREV = "home_page_prev"  # value: {"scope": …, "page": n}
+ACTION_PAGE_NEXT = "home_page_next"
+ACTION_OPEN = "home_open"  # action id "home_open:<summary|health|instances>", value: account id
+OPEN_VIEWS: tuple[tuple[str, str], ...] = (("summary", "Summary"), ("health", "Health"), ("instances", "Instances"))
+
+SCOPE_TITLE: dict[str, str] = {"mine": "Your accounts", "team": "Your team's accounts", "all": "All accounts"}
+_SCOPE_BUTTON: dict[str, str] = {"mine": "My accounts", "team": "My team", "all": "All accounts"}
+_FLAG_WORDS: dict[str, str] = {
+    "license_unmapped": "license not linked",
+    "license_mismatch": "license seats differ",
+    "not_reporting": "not reporting",
+    "stale": "stale data",
+    "no_production": "no Production instance",
+    "over_licensed": "over licensed",
+    "version_behind": "version behind",
+    "purchase_intent": "💰 paid-for capabilities unused",
+    "operational_metrics_not_shared": "usage data not shared",
+}
+
+
+def utilization_text(a: PortfolioAccount) -> str:
+    """'84 of 200 seats (42%)' in people's numbers (the same words as `/usage`)."""
+    if a.licensed_seats <= 0 and a.billable_users is None:
+        return "no active subscription this month"
+    return seats_text(a.billable_users, a.licensed_seats, a.utilization)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+def flags_text(a: PortfolioAccount) -> str | None:
+    if not a.flags:
+        return None
+    counts = Counter(f.kind for f in a.flags)
+    parts = [_FLAG_WORDS.get(k, k.replace("_", " ")) + (f" ({n})" if n > 1 else "") for k, n in counts.items()]
+    return "⚠️ " + ", ".join(parts)
+
+
+def _clip(text: str, limit: int = MAX_SECTION) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _section(text: str, block_id: str | None = None) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text)}}
+    if block_id:
+        block["block_id"] = block_id[:MAX_ID]
+    return block
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    btn: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text[:75], "emoji": True},
+        "action_id": action_id[:MAX_ID],
+        "value": value[:MAX_VALUE],
+    }
+    if style:
+        btn["style"] = style
+    return btn
+
+
+def account_blocks(a: PortfolioAccount, scope: Scope) -> list[dict[str, Any]]:
+    """Three blocks per account: the facts, the buttons, a divider."""
+    score = f" ({a.health_shown})" if a.health_shown else ""
+    lines = [f"*{escape(a.name)}*  ·  product health {color_text(a.health_color)}{score}"]
+    util = f"Seats in use: {utilization_text(a)}"
+    if a.utilization_color in ("Red", "Yellow", "Green"):
+        shown = f" {a.license_shown}" if a.license_shown else ""
+        util += f"  ·  license utilization {color_text(a.utilization_color)}{shown}"
+    if a.reporting_share is not None and a.reporting_share < 1:
+        util += f"  ·  {a.reporting_share:.0%} of ARR reporting"
+    lines.append(util)
+    lines.append("  ·  ".join(f"{label} {color_text(a.use_cases[key])}" for key, label in USE_CASES))
+    extra = []
+    if a.unknown_instances:
+        extra.append(f"❔ {_plural(a.unknown_instances, 'Unknown instance')}")
+    flags = flags_text(a)
+    if flags:
+        extra.append(flags)
+    if a.alerts:
+        extra.append(f"🔔 {_plural(a.alerts, 'alert')} this month")
+    if scope != "mine" and (a.tam_name or a.tam_email):
+        extra.append(f"TAM: {escape(a.tam_name or a.tam_email or '')}")
+    if extra:
+        lines.append("  ·  ".join(extra))
+    buttons = [_button(label, f"{ACTION_OPEN}:{key}", a.id) for key, label in OPEN_VIEWS]
+    return [
+        _section("\n".join(lines), block_id=f"home_acct:{a.id}"),
+        {"type": "actions", "block_id": f"home_btn:{a.id}"[:MAX_ID], "elements": buttons},
+        {"type": "divider"},
+    ]
+
+
+def totals_text(p: Portfolio) -> str:
+    t = p.totals
+    parts = [
+        f"*{_plural(t.accounts, 'account')}*",
+        f"🔴 {t.red:,} Red",
+        f"🟡 {t.yellow:,} Yellow",
+        f"🟢 {t.green:,} Green",
+    ]
+    if t.no_data:
+        parts.append(f"⚪ {t.no_data:,} No data")
+    parts.append(f"❔ {_plural(t.unknown_instances, 'Unknown instance')}")
+    if t.alerts is not None:
+        parts.append(f"🔔 {_plural(t.alerts, 'alert')} this month")
+    return "  ·  ".join(parts)
+
+
+def _page_value(scope: Scope, page: int) -> str:
+    return json.dumps({"scope": scope, "page": page}, separators=(",", ":"))
+
+
+def render_home(portfolio: Portfolio, scopes: tuple[Scope, ...], page: int = 1) -> dict[str, Any]:
+    """The Home tab for one page of a portfolio; `scopes` are the views this person may switch to."""
+    shown, pages, accounts = portfolio.page(page, PAGE_SIZE)
+    as_of = portfolio.as_of.strftime("%Y-%m") if portfolio.as_of else "no data loaded yet"
+    context = (
+        f"Data as of *{as_of}*  ·  sorted by need: product health Red first, then purchase intent, "
+        "then lowest utilization"
+    )
+    if pages > 1:
+        context += f"  ·  page {shown} of {pages}"
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": SCOPE_TITLE[portfolio.scope], "emoji": True}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": context}]},
+        _section(totals_text(portfolio), block_id="home_totals"),
+    ]
+    if len(scopes) > 1:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "home_scopes",
+                "elements": [
+                    _button(_SCOPE_BUTTON[s], f"{ACTION_VIEW}:{s}", s, "primary" if s == portfolio.scope else None)
+                    for s in scopes
+                ],
+            }
+        )
+    blocks.append({"type": "divider"})
+    if not accounts:
+        blocks.append(_section("No accounts to show in this view."))
+    for a in accounts:
+        blocks.extend(account_blocks(a, portfolio.scope))
+    if pages > 1:
+        nav = []
+        if shown > 1:
+            nav.append(_button("◀ Previous", ACTION_PAGE_PREV, _page_value(portfolio.scope, shown - 1)))
+        if shown < pages:
+            nav.append(_button("Next ▶", ACTION_PAGE_NEXT, _page_value(portfolio.scope, shown + 1)))
+        blocks.append({"type": "actions", "block_id": "home_pages", "elements": nav})
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": "Type `/usage ACCOUNT` anywhere for the details of one account."}],
+        }
+    )
+    view = {"type": "home", "blocks": blocks, "private_metadata": _page_value(portfolio.scope, shown)}
+    check_limits(view)
+    return view
+
+
+def render_guide(email: str | None) -> dict[str, Any]:
+    """For someone who is not a TAM of any account: what the bot does and how to use it."""
+    looked = (
+        f"No account lists you ({escape(email)}) as its TAM, so there is no portfolio to show."
+        if email
+        else "We could not read your email address from Slack, so we cannot find accounts you own."
+    )
+    text = (
+        "*usagebot* shows customers' product usage, license utilization and product health.\n\n"
+        "• `/usage ACCOUNT`: summary card (utilization, health, SCM / CI / CD / Security, instances, flags)\n"
+        "• `/usage ACCOUNT health`: why each colour is what it is, and what the next one needs\n"
+        "• `/usage ACCOUNT utilization`, `instances`, `versions`, `trends`: the details\n"
+        "• `/usage request-metric`: ask Product Analytics for a metric the data doesn't have yet\n"
+        "• `/usage help`: more examples"
+    )
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Welcome to usagebot", "emoji": True}},
+        _section(text),
+        {"type": "divider"},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(looked, MAX_SECTION)}]},
+    ]
+    view = {"type": "home", "blocks": blocks}
+    check_limits(view)
+    return view
+
+
+def render_refusal(reason: str) -> dict[str, Any]:
+    """Guests and people from other workspaces never see customer data: the guard's reason, nothing else."""
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": "usagebot", "emoji": True}},
+        _section(reason),
+    ]
+    return {"type": "home", "blocks": blocks}
+
+
+def render_unavailable() -> dict[str, Any]:
+    """When the portfolio cannot be built right now (database unreachable): a calm note, no traceback."""
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": "usagebot", "emoji": True}},
+        _section(
+            ":warning: Your portfolio can't be loaded right now. It has been logged; please open this tab again "
+            "in a minute. `/usage ACCOUNT` works the same way once the data is back."
+        ),
+    ]
+    return {"type": "home", "blocks": blocks}
+
+
+def render_loading(accounts: int, scope: Scope) -> dict[str, Any]:
+    """Shown while a large portfolio is scored for the first time since the data changed."""
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": SCOPE_TITLE[scope], "emoji": True}},
+        _section(f":hourglass_flowing_sand: Scoring {accounts:,} accounts… this takes a few seconds the first time."),
+    ]
+    return {"type": "home", "blocks": blocks}
+
+
+class LimitError(AssertionError):
+    """A view would break one of Slack's limits (a bug here, never the user's fault)."""
+
+
+def check_limits(view: dict[str, Any]) -> None:
+    """Raise when a view breaks Slack's Home tab limits; cheap enough to run on every view."""
+    blocks = view.get("blocks") or []
+    if len(blocks) > MAX_BLOCKS:
+        raise LimitError(f"{len(blocks)} blocks > {MAX_BLOCKS}")
+    block_ids = [b["block_id"] for b in blocks if "block_id" in b]
+    if len(block_ids) != len(set(block_ids)):
+        raise LimitError("duplicate block_id")
+    for b in blocks:
+        if len(b.get("block_id", "")) > MAX_ID:
+            raise LimitError("block_id too long")
+        if b["type"] == "section" and len(b["text"]["text"]) > MAX_SECTION:
+            raise LimitError("section text too long")
+        for el in b.get("elements", []) if b["type"] == "actions" else []:
+            if len(el["action_id"]) > MAX_ID or len(el.get("value", "")) > MAX_VALUE:
+                raise LimitError("action_id or value too long")
+        if b["type"] == "actions" and not b.get("elements"):
+            raise LimitError("empty actions block")

@@ -1,0 +1,100 @@
+"""The metric request modal: opening it (slash command, global shortcut, button), its submission,
+and the product-area options of the external select.
+
+The modal opens first (a trigger_id expires after 3 seconds); the search runs on submit and its
+candidates replace the form (`response_action: update`). Validation errors stay in the form.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.app import Deps, deps_of
+from bot.features.metric_request import blocks as render
+from workflows import metric_request as wf
+
+log = logging.getLogger("usagebot.metric_request")
+
+
+def open_form(
+    client: WebClient, deps: Deps, trigger_id: str, *, channel_id: str | None = None, account: str | None = None
+) -> None:
+    """Open the request modal at once (one quick query for the product groups, then views.open)."""
+    with deps.sessions() as s:
+        areas = wf.product_areas(s)
+    client.views_open(trigger_id=trigger_id, view=render.form_view(areas, account=account, channel=channel_id))
+    # While the person types, build the search index if this process has not yet (seconds, once).
+    wf.warm_search(deps.sessions)
+
+
+def from_command(ctx: Any) -> None:
+    """`/usage request-metric` (runs right after the ack; `/usage` has already refused guests)."""
+    open_form(ctx.client, ctx.deps, ctx.body["trigger_id"], channel_id=ctx.channel_id)
+
+
+def _user(body: dict[str, Any]) -> tuple[str, str | None]:
+    user = body.get("user") or {}
+    return str(user.get("id") or body.get("user_id") or ""), user.get("name") or user.get("username")
+
+
+def register(app: App) -> None:
+    # `/usage request-metric` reaches `from_command` through bot.features.usage.command.GLOBAL_SUBCOMMANDS.
+    @app.shortcut(render.SHORTCUT)
+    def on_shortcut(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+        ack()
+        open_form(client, deps_of(context), body["trigger_id"])
+
+    @app.view(render.CALLBACK_FORM)
+    def on_submit(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+        deps = deps_of(context)
+        view = body.get("view") or {}
+        values = render.read_form(((view.get("state") or {}).get("values")) or {})
+        form = wf.RequestForm(
+            what=values.get("what") or "",
+            product_group=values.get("product_group"),
+            count_kind=values.get("count_kind"),
+            why=values.get("why"),
+            account=values.get("account"),
+        )
+        errors = wf.validate(form)
+        if errors:
+            ack(response_action="errors", errors=render.form_errors(errors))
+            return
+        # Answer Slack at once; the search (a cold index takes seconds) fills the modal right after.
+        ack(response_action="update", view=render.working_view("Looking for existing metrics…"))
+        meta = render.decode(view.get("private_metadata"))
+        user_id, user_name = _user(body)
+        # The view id is the submission's identity: a double submit of the same view is one request.
+        view_id = str(view.get("id") or "")
+        key = f"view:{view_id or body.get('trigger_id')}"
+        try:
+            with deps.sessions() as s:
+                request = wf.start_request(
+                    s, key=key, requester_id=user_id, requester_name=user_name, form=form, channel_id=meta.get("c")
+                )
+                request_id, status, candidates = request.id, request.status, list(request.candidates)
+                view_out = render.candidates_view(request.id, request.what, candidates)
+            if not candidates and status == "draft":
+                # No metric fits: say so plainly and go straight on to filing (after the look-alike check).
+                from bot.features.metric_request.actions import check_then_file
+
+                check_then_file(client, deps, view_id, request_id, nothing_fits=True)
+                return
+        except Exception:
+            log.exception("metric request submission failed: user=%s view=%s", user_id, view_id)
+            view_out = render.problem_view("Sorry, something went wrong on our side; please try again in a minute.")
+        try:
+            client.views_update(view_id=view_id, view=view_out)
+        except SlackApiError as exc:  # the person closed the modal; the request is stored anyway
+            log.info("could not show the candidates: %s", exc.response.get("error"))
+
+    @app.options(render.AREA_OPTIONS_ACTION)
+    def on_area_options(ack: Ack, body: dict[str, Any], context: Any) -> None:
+        with deps_of(context).sessions() as s:
+            areas = wf.product_areas(s)
+        ack(options=render.area_options(areas, str(body.get("value") or "")))
