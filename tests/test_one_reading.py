@@ -9,11 +9,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from bot.commands.usage import Viewer, answer_text
 from click.testing import CliRunner
 from scoring_helpers import add_account
 
 from bot.cli import cli
+from bot.features.usage.command import Viewer, answer_text
 from db.queries.accounts import clear_cache, resolve_account, salesforce_id_forms, salesforce_suffix
 from db.session import session_scope
 from workflows.demo import generate_export

@@ -12,11 +12,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from bot.render.format import blocks_to_text
-from bot.render.home import account_blocks
-from bot.render.usage import RENDERERS, render_trends
 from sqlalchemy import select
 
+from bot.blocks.format import blocks_to_text
+from bot.features.home.blocks import account_blocks
+from bot.features.usage.blocks import RENDERERS, render_trends
 from db.models import Account
 from db.session import session_scope
 from scoring.bands import fmt_banded

@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from bot.digest_slack import run_and_report
 from digest_data import portfolio
 from fakes.slack import FakeSlack
 
+from bot.features.digest.delivery import run_and_report
 from workflows.settings import Settings
 
 UNREACHABLE = "postgresql+psycopg://nobody:s3cret@127.0.0.1:1/none?connect_timeout=1&password=hunter2"

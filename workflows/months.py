@@ -11,6 +11,7 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from db.queries.health import data_months, month_has_data
+from scoring.trends import add_months
 
 
 class MonthOutsideData(ValueError):
@@ -39,12 +40,12 @@ def check_month(session: Session, month: date) -> date:
 
 
 def check_digest_month(session: Session, month: date, this_month: date) -> date:
-    """A digest is for a month from the first month with data up to this month (it lists today's
-    Unknown instances, so a future month or one before the data would label them wrongly)."""
+    """A digest is for a month from the first month with data up to next month (it lists today's
+    Unknown instances, so a month further out or one before the data would label them wrongly)."""
     month = month.replace(day=1)
-    this_month = this_month.replace(day=1)
+    upcoming = add_months(this_month.replace(day=1), 1)  # the next digest may be previewed (its day and hour)
     span = data_months(session)
     first = span[0] if span is not None else month  # no usage rows: the instances alone are listed
-    if first <= month <= max(span[1] if span is not None else this_month, this_month):
+    if first <= month <= max(span[1] if span is not None else upcoming, upcoming):
         return month
     raise MonthOutsideData(month, span, what="digest")
