@@ -10,6 +10,7 @@ from scoring_helpers import add_account, add_instance, add_subscription, add_usa
 from sqlalchemy import select
 from sync_helpers import copy_fixture
 
+from bot.features.home.blocks import totals_text
 from db.models import MetricDefinition, SyncRun
 from db.queries.health import export_metric_columns
 from db.session import session_scope
@@ -136,3 +137,11 @@ def test_home_ranks_purchase_intent_first_within_a_colour(db_url: str) -> None:
     intent = (Flag("purchase_intent", "Pays for Ultimate…"),)
     lines = [_line("low", (), 0.1), _line("intent", intent, 0.9), _line("mid", (), 0.5)]
     assert [a.name for a in sorted(lines, key=PortfolioAccount.need_key)] == ["intent", "low", "mid"]
+
+
+def test_home_counts_purchase_intent(db_url: str) -> None:
+    _seed(db_url, None)
+    with session_scope(db_url) as s:
+        portfolio = build_portfolio(s, "all", None)
+    assert portfolio.totals.purchase_intent == 1
+    assert "💰 1 with purchase intent" in totals_text(portfolio)

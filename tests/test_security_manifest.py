@@ -39,3 +39,5 @@ def test_security_doc_lists_every_scope_and_names_tests_that_exist() -> None:
     for path, test in named:
         source = (ROOT / path).read_text()
         assert not test or f"def {test}(" in source, (path, test)
+    for path in set(re.findall(r"`((?:bot|workflows|db|scoring)/[a-z_/]+\.py)", doc)):
+        assert (ROOT / path).is_file(), f"docs/security.md names {path}, which is not in the repository"

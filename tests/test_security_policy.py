@@ -101,15 +101,16 @@ def test_refusals_say_what_to_do_and_never_name_an_account() -> None:
 
 
 def test_no_handler_calls_the_user_guard_by_hand() -> None:
-    """The guard is middleware: listener modules never ask "may this person see data?" themselves."""
+    """The guard is middleware: listener code never asks "may this person see data?" itself. The one exception
+    is the Home tab publisher, which jobs also call (a refresh after a sync) where no request middleware runs."""
     root = Path(__file__).parent.parent / "bot"
-    callers = [
-        str(p.relative_to(root.parent))
-        for folder in ("actions", "views", "commands")
-        for p in (root / folder).rglob("*.py")
-        if "refusal_for_user(" in p.read_text()
-    ]
-    assert callers == []
+    jobs_too = {"bot/features/home/events.py"}
+    files = [p for p in root.rglob("*.py") if p.name != "guard.py"]
+    assert len(files) > 20
+    callers = {
+        str(p.relative_to(root.parent)) for p in files if "refusal_for_user(" in p.read_text()
+    }
+    assert callers <= jobs_too
 
 
 # ------------------------------------------------------------------------------------------ the app's own workspace

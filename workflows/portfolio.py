@@ -142,6 +142,7 @@ class Totals:
     no_data: int
     unknown_instances: int
     alerts: int | None  # None when alerts are not recorded in this installation
+    purchase_intent: int = 0  # accounts paying for Ultimate whose Security is Red or has no data
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,7 @@ def totals_of(accounts: Sequence[PortfolioAccount], alerts_known: bool) -> Total
         no_data=sum(1 for a in accounts if a.health_color not in (RED, YELLOW, GREEN)),
         unknown_instances=sum(a.unknown_instances for a in accounts),
         alerts=sum(a.alerts for a in accounts) if alerts_known else None,
+        purchase_intent=sum(1 for a in accounts if a.purchase_intent),
     )
 
 

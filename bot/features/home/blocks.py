@@ -127,6 +127,8 @@ def totals_text(p: Portfolio) -> str:
     if t.no_data:
         parts.append(f"⚪ {t.no_data:,} No data")
     parts.append(f"❔ {_plural(t.unknown_instances, 'Unknown instance')}")
+    if t.purchase_intent:
+        parts.append(f"💰 {t.purchase_intent:,} with purchase intent")
     if t.alerts is not None:
         parts.append(f"🔔 {_plural(t.alerts, 'alert')} this month")
     return "  ·  ".join(parts)
