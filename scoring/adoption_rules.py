@@ -8,12 +8,11 @@ place. Bundled sets live in `scoring/rules/adoption/`; `ADOPTION_RULES` names on
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from scoring.rules import RULES_DIR, RulesError, validate_yaml
+from scoring.rules import RULES_DIR, load_file, resolve_in, validate_yaml
 
 ADOPTION_DIR = RULES_DIR / "adoption"
 DEFAULT_ADOPTION_RULES = "gitlab"
@@ -147,31 +146,9 @@ def parse_adoption_rules(text: str, source: str) -> AdoptionRules:
 
 def resolve_adoption_path(name_or_path: str | None) -> Path:
     """A bundled adoption rule set name, or a path to a YAML file."""
-    value = (name_or_path or DEFAULT_ADOPTION_RULES).strip() or DEFAULT_ADOPTION_RULES
-    if "/" in value or "\\" in value or value.endswith((".yaml", ".yml")):
-        return Path(value).expanduser()
-    path = ADOPTION_DIR / f"{value}.yaml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in ADOPTION_DIR.glob("*.yaml")))
-        raise RulesError(f"Unknown adoption rule set {value!r}: expected one of {known}, or a path to a rules file")
-    return path
-
-
-@lru_cache(maxsize=16)
-def _load(path: str, mtime_ns: int) -> AdoptionRules:
-    # mtime is part of the key so an edited file is re-read; otherwise a file is parsed once.
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RulesError(f"{WHAT} file {path}: cannot be read ({exc.strerror})") from None
-    return parse_adoption_rules(text, path)
+    return resolve_in(ADOPTION_DIR, name_or_path, DEFAULT_ADOPTION_RULES, "adoption")
 
 
 def load_adoption_rules(name_or_path: str | None = None) -> AdoptionRules:
     """The adoption rules named by `ADOPTION_RULES` (a name or a path), loaded once and cached."""
-    path = resolve_adoption_path(name_or_path)
-    try:
-        mtime = path.stat().st_mtime_ns
-    except OSError:
-        raise RulesError(f"{WHAT} file {path}: not found") from None
-    return _load(str(path), mtime)
+    return load_file(resolve_adoption_path(name_or_path), AdoptionRules, WHAT)

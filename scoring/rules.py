@@ -268,14 +268,19 @@ def _describe(exc: ValidationError) -> str:
 
 def resolve_rules_path(name_or_path: str | None) -> Path:
     """A bundled rule set name, or a path to a YAML file."""
-    value = (name_or_path or DEFAULT_RULES).strip() or DEFAULT_RULES
+    return resolve_in(RULES_DIR, name_or_path, DEFAULT_RULES, "scoring")
+
+
+def resolve_in(directory: Path, name_or_path: str | None, default: str, kind: str) -> Path:
+    """`directory/<name>.yaml` for a bundled rule set name, or the path given; `kind` names the rules in errors."""
+    value = (name_or_path or default).strip() or default
     looks_like_path = "/" in value or "\\" in value or value.endswith((".yaml", ".yml"))
     if looks_like_path:
         return Path(value).expanduser()
-    path = RULES_DIR / f"{value}.yaml"
+    path = directory / f"{value}.yaml"
     if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in RULES_DIR.glob("*.yaml")))
-        raise RulesError(f"Unknown scoring rule set {value!r}: expected one of {known}, or a path to a rules file")
+        known = ", ".join(sorted(p.stem for p in directory.glob("*.yaml")))
+        raise RulesError(f"Unknown {kind} rule set {value!r}: expected one of {known}, or a path to a rules file")
     return path
 
 
@@ -297,21 +302,25 @@ def parse_rules(text: str, source: str) -> Rules:
     return validate_yaml(text, source, Rules)
 
 
-@lru_cache(maxsize=16)
-def _load(path: str, mtime_ns: int) -> Rules:
+@lru_cache(maxsize=32)
+def _load(path: str, mtime_ns: int, model: type[BaseModel], what: str) -> BaseModel:
     # mtime is part of the key so an edited file is re-read; otherwise a file is parsed once.
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise RulesError(f"Scoring rules file {path}: cannot be read ({exc.strerror})") from None
-    return parse_rules(text, path)
+        raise RulesError(f"{what} file {path}: cannot be read ({exc.strerror})") from None
+    return validate_yaml(text, path, model, what)
+
+
+def load_file(path: Path, model: type[_M], what: str) -> _M:
+    """The YAML file at `path` validated as `model`, parsed once per version of the file."""
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        raise RulesError(f"{what} file {path}: not found") from None
+    return _load(str(path), mtime, model, what)  # type: ignore[return-value]
 
 
 def load_rules(name_or_path: str | None = None) -> Rules:
     """The rules named by `SCORING_RULES` (a name or a path), loaded once and cached."""
-    path = resolve_rules_path(name_or_path)
-    try:
-        mtime = path.stat().st_mtime_ns
-    except OSError:
-        raise RulesError(f"Scoring rules file {path}: not found") from None
-    return _load(str(path), mtime)
+    return load_file(resolve_rules_path(name_or_path), Rules, "Scoring rules")

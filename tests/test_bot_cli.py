@@ -58,6 +58,7 @@ def test_manifest(tmp_path: Path) -> None:
     m = yaml.safe_load(out.output)
     cmd = m["features"]["slash_commands"][0]
     assert cmd["command"] == "/usage" and cmd["url"] == "https://usagebot.example.com/slack/events"
+    assert "mine [red ci:red tier:ultimate" in cmd["usage_hint"] and "team" in cmd["usage_hint"]
     assert m["features"]["shortcuts"][0]["callback_id"] == "request_metric"
     scopes = set(m["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "im:write", "users:read", "users:read.email", "files:write"} <= scopes

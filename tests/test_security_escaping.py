@@ -326,3 +326,15 @@ def test_metric_request_text_cannot_run_quick_actions_but_the_template_keeps_its
     assert [line for line in lines if line.startswith("/")] == []
     assert "<!--" not in body
     assert "@pa-pm" in body  # the template's own mention of the PM stays
+
+
+def test_home_tab_cannot_ping_with_hostile_names(bot_url: str, fake_slack: FakeSlack, bot_settings: Settings) -> None:
+    from home_slack import open_home
+
+    _people(fake_slack)
+    _hostile_account(bot_settings.database_url)
+    with session_scope(bot_settings.database_url) as s:
+        s.get_one(Account, ACME_ID).tam_email = TAM_EMAIL
+    view = open_home(bot_url, fake_slack, "U0TAM0001", 1)
+    assert "&lt;!channel&gt;" in json.dumps(view)  # the hostile account is listed, as text
+    assert live_markup([view]) == []

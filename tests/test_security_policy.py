@@ -267,3 +267,21 @@ def test_metric_request_shortcut_modal_and_options_refuse_guests_and_other_works
     }
     reply = post(events(app_url), interaction_body(options))
     assert reply.status == 200 and reply.json() == {"options": []}
+
+
+# ------------------------------------------------------------------------------------------ the one codec
+
+
+def test_one_codec_for_every_button_value_and_modal_metadata() -> None:
+    """Values and metadata are written by one codec (bot/blocks/ids.py); no feature writes its own JSON."""
+    from bot.blocks.ids import decode_value, encode_metadata, encode_value
+
+    root = Path(__file__).parent.parent / "bot" / "features"
+    own = [str(p) for p in root.rglob("*.py") if "json.dumps(" in p.read_text() or "json.loads(" in p.read_text()]
+    assert own == []
+    assert decode_value(encode_value(a="0016", v="health", k=None)) == {"a": "0016", "v": "health"}
+    assert decode_value(encode_metadata(c="C1", r=7)) == {"c": "C1", "r": 7}
+    for forged in (None, "", "not json", "[1, 2]", '"a"', "{", "1e999"):
+        assert decode_value(forged) == {}
+    with pytest.raises(ValueError):
+        encode_value(a="x" * 2001)

@@ -193,3 +193,15 @@ def test_sync_settings_are_validated() -> None:
     with pytest.raises(SettingsError) as err:
         load_settings(_env_file=None, sync_cron="every day")
     assert "SYNC_CRON" in str(err.value)
+
+
+def test_sync_by_hand_without_a_path_runs_the_configured_source(
+    bot_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = shutil.copytree(FIXTURE, tmp_path / "export")
+    monkeypatch.setenv("SYNC_SOURCE", str(folder))
+    out = CliRunner().invoke(cli, ["sync", "--no-alerts"])
+    assert out.exit_code == 0, out.output
+    assert f"Synced {folder}" in out.output and count(bot_settings.database_url, "accounts") == 3
+    monkeypatch.delenv("SYNC_SOURCE")
+    assert CliRunner().invoke(cli, ["sync"]).exit_code == 2

@@ -228,6 +228,8 @@ def test_usage_mine_lists_own_accounts_worst_first_with_summary_buttons(
     assert _listed(nothing) == [] and "No account matches" in json.dumps(nothing["blocks"])
     wrong = ask(app_url, people, "mine purple")
     assert "“purple”" in wrong["blocks"][0]["text"]["text"] and "`segment:large`" in wrong["blocks"][0]["text"]["text"]
+    spoof = ask(app_url, people, "mine &lt;!here&gt;")
+    assert "<!here>" not in json.dumps(spoof) and "&lt;!here&gt;" in spoof["blocks"][0]["text"]["text"]
     helped = ask(app_url, people, "mine help")
     assert "`tier:ultimate`" in json.dumps(helped["blocks"])
 

@@ -1,4 +1,4 @@
-"""An account's report: database rows -> scoring inputs -> `AccountReport` -> JSON (INTERFACES.md).
+"""An account's report: database rows -> scoring inputs -> `AccountReport` -> JSON (`usagebot report --json`).
 
 The Slack side calls `resolve_account`, `build_account_report` and `report_to_json`; the CLI too.
 """

@@ -67,16 +67,32 @@ def relabel_action(label: str) -> str:
     return RELABEL_ACTION_PREFIX + label
 
 
+# The one codec for what the bot hands Slack to get back later: button and option values, and a modal's
+# private_metadata. A value comes back from whoever clicks and is only a hint: handlers look every object up
+# again and check it against the clicking user (their own request, their own conversation, the account's TAM).
+VALUE_MAX = 2000  # Slack's limit for a button value
+METADATA_MAX = 3000  # … and for a view's private_metadata
+
+
 def encode_value(**fields: Any) -> str:
     """Compact JSON of the non-empty fields: what a click handler needs, nothing it could look up."""
+    return encode_fields(fields, VALUE_MAX)
+
+
+def encode_metadata(**fields: Any) -> str:
+    """The same codec for a modal's private_metadata (Slack allows 3,000 characters there)."""
+    return encode_fields(fields, METADATA_MAX)
+
+
+def encode_fields(fields: dict[str, Any], limit: int) -> str:
     value = json.dumps({k: v for k, v in fields.items() if v is not None}, separators=(",", ":"))
-    if len(value) > 2000:
-        raise ValueError("button value over 2,000 characters")
+    if len(value) > limit:
+        raise ValueError(f"value over {limit:,} characters")
     return value
 
 
 def decode_value(value: str | None) -> dict[str, Any]:
-    """The fields of a button value; {} for anything that is not our JSON (a forged or old click)."""
+    """The fields of a button value or metadata; {} for anything that is not our JSON (a forged or old click)."""
     try:
         data = json.loads(value or "")
     except ValueError:

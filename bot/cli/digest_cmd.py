@@ -74,6 +74,8 @@ def register(cli: click.Group) -> None:
 
         if dry_run:
             click.echo(f"Dry run for {month_key}: nothing was sent or recorded.")
+            if wall is not None and not settings.slack_bot_token:
+                click.echo(f"Slack is not configured: times below are in TIMEZONE ({settings.timezone}).")
             for digest_, parts in result.previews:
                 click.echo("")
                 click.echo(render_digest_text(digest_))

@@ -1,4 +1,4 @@
-"""`usagebot sync PATH` and `usagebot sync --from-sql URL [--schema NAME]` (DATA_CONTRACT.md)."""
+"""`usagebot sync PATH` and `usagebot sync --from-sql URL [--schema NAME]` (docs/data-contract.md)."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def register(cli: click.Group) -> None:
     @click.pass_context
     def sync(ctx: click.Context, path: str | None, from_sql: str | None, schema: str | None, no_alerts: bool) -> None:
         """Load a warehouse export: a folder with accounts.csv, subscriptions.csv and
-        usage_monthly.csv, or the same tables in a database (--from-sql).
+        usage_monthly.csv, or the same tables in a database (--from-sql); without either, SYNC_SOURCE.
 
         Every row is validated first; one bad row rejects the whole export (exit 1) with each
         problem as file:line: column: what is wrong, and the database stays as it was.
@@ -84,11 +84,20 @@ def register(cli: click.Group) -> None:
         from bot.features.sync.jobs import SlackSyncFollowUp
         from workflows.sync.scheduled import run_sync
 
-        if bool(path) == bool(from_sql):
+        if path and from_sql:
             raise click.UsageError("give exactly one of PATH (a folder of CSV files) or --from-sql URL")
         if schema and not from_sql:
             raise click.UsageError("--schema only applies to --from-sql")
         settings = settings_from(ctx)
+        if not path and not from_sql:
+            # Nothing named: the clock's source (SYNC_SOURCE), so a person can run the scheduled sync now.
+            configured = settings.secret("sync_source")
+            if not configured:
+                raise click.UsageError("give PATH (a folder of CSV files) or --from-sql URL, or set SYNC_SOURCE")
+            from workflows.sync.scheduled import is_url
+
+            from_sql, path = (configured, None) if is_url(configured) else (None, configured)
+            schema = schema or settings.sync_schema
         if path and "://" in path:
             raise click.UsageError("PATH is a folder; give a database URL with --from-sql URL")
         if from_sql and "://" not in from_sql:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models.base import Base, utcnow
 
-# Metric columns the health rules read (SCORING.md, both rule sets). They get typed columns;
+# Metric columns the health rules read (docs/scoring.md, both rule sets). They get typed columns;
 # any other numeric column of the export lands in `UsageMonthly.extra_metrics`.
 SCORED_METRIC_COLUMNS: tuple[str, ...] = (
     "last_activity_28_days_user",
@@ -82,7 +82,7 @@ class Instance(Base):
     __tablename__ = "instances"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    # "sm:<installation id>", "sm:<uuid>|<hostname>" or "saas:<namespace id>" (DATA_CONTRACT.md).
+    # "sm:<installation id>", "sm:<uuid>|<hostname>" or "saas:<namespace id>" (docs/data-contract.md).
     identity: Mapped[str] = mapped_column(String(512), unique=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
     delivery_type: Mapped[str] = mapped_column(String(32))

@@ -1,4 +1,4 @@
-"""The export's columns (DATA_CONTRACT.md) and how one raw value becomes a typed one.
+"""The export's columns (docs/data-contract.md) and how one raw value becomes a typed one.
 
 Converters accept what a CSV gives (text) and what a database driver gives (date, Decimal, bool…),
 return None for "empty", and raise ValueError with a short reason for anything else.

@@ -6,11 +6,11 @@ commands that explain them) and an actions block with a Mute button.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from bot.blocks.format import escape
+from bot.blocks.ids import encode_value
 from bot.blocks.limits import pack_lines
 from db.models import AlertRecord
 from workflows.wording import plural
@@ -70,7 +70,7 @@ def view_buttons(account_id: str, records: Sequence[AlertRecord]) -> list[dict[s
             "type": "button",
             "action_id": VIEW_ACTION_PREFIX + v,
             "text": {"type": "plain_text", "text": v.capitalize()},
-            "value": json.dumps({"a": account_id}, separators=(",", ":")),
+            "value": encode_value(a=account_id),
         }
         for v in views
     ]

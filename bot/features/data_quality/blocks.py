@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from bot.blocks.format import escape
+from bot.blocks.ids import decode_value, encode_metadata
 from bot.blocks.limits import clip, fit_to_limits
 from db.models import DataIssue
 from workflows.data_quality import METRIC_MAX, SCOPE_LABELS, WHAT_MAX, IssueContext
@@ -28,8 +28,7 @@ def _option(text: str, value: str) -> dict[str, Any]:
 
 
 def private_metadata(account_id: str, instance_id: int | None, metric: str | None, view: str | None) -> str:
-    data = {"a": account_id, "i": instance_id, "m": (metric or "")[:METRIC_MAX] or None, "v": view}
-    return json.dumps({k: v for k, v in data.items() if v is not None}, separators=(",", ":"))[:3000]
+    return encode_metadata(a=account_id[:64], i=instance_id, m=(metric or "")[:METRIC_MAX] or None, v=view)
 
 
 def report_modal(
@@ -126,11 +125,7 @@ def read_submission(view: dict[str, Any]) -> dict[str, Any]:
     def value(block: str) -> Any:
         return (values.get(block) or {}).get(ACTION) or {}
 
-    try:
-        meta = json.loads(view.get("private_metadata") or "{}")
-    except ValueError:
-        meta = {}
-    meta = meta if isinstance(meta, dict) else {}
+    meta = decode_value(view.get("private_metadata"))
     inst_raw = (value(INSTANCE_BLOCK).get("selected_option") or {}).get("value") or meta.get("i")
     try:
         instance_id = int(inst_raw) if inst_raw not in (None, "") else None

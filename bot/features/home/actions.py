@@ -8,7 +8,6 @@ the same answers with the same buttons. Customer data goes to nobody else.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from typing import Any
@@ -17,6 +16,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.app import deps_of
+from bot.blocks.ids import decode_value
 from bot.features.home.blocks import ACTION_OPEN, ACTION_PAGE_NEXT, ACTION_PAGE_PREV, ACTION_VIEW, OPEN_VIEWS
 from bot.features.home.events import publish_home
 from bot.guard import PERSON
@@ -48,7 +48,7 @@ def on_view(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> 
 def on_page(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
     ack()
     try:
-        value = json.loads(_action(body).get("value") or "{}")
+        value = decode_value(_action(body).get("value"))
         scope, page = str(value.get("scope") or ""), int(value.get("page") or 1)
     except (ValueError, TypeError, AttributeError):
         scope, page = "", 1

@@ -7,11 +7,11 @@ A page holds `PAGE_SIZE` accounts at 3 blocks each plus a fixed header and foote
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any
 
 from bot.blocks.format import color_text, escape, seats_text
+from bot.blocks.ids import encode_value
 from workflows.portfolio import USE_CASES, Portfolio, PortfolioAccount, Scope
 
 MAX_BLOCKS = 100
@@ -135,7 +135,7 @@ def totals_text(p: Portfolio) -> str:
 
 
 def _page_value(scope: Scope, page: int) -> str:
-    return json.dumps({"scope": scope, "page": page}, separators=(",", ":"))
+    return encode_value(scope=scope, page=page)
 
 
 def render_home(portfolio: Portfolio, scopes: tuple[Scope, ...], page: int = 1) -> dict[str, Any]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from bot.blocks.format import escape
+from bot.blocks.ids import decode_value, encode_metadata, encode_value
 from bot.features.metric.blocks import card_text
 from db.models.requests import COUNT_KINDS
 from workflows.metric_card import MetricCard, from_stored
@@ -64,7 +64,7 @@ def _button(text: str, action_id: str, value: dict[str, Any], style: str | None 
         "type": "button",
         "text": _plain(text),
         "action_id": action_id,
-        "value": json.dumps(value, separators=(",", ":")),
+        "value": encode_value(**value),
     }
     if style:
         el["style"] = style
@@ -75,12 +75,7 @@ def _option(text: str, value: str) -> dict[str, Any]:
     return {"text": _plain(text), "value": value[:150]}
 
 
-def decode(value: str | None) -> dict[str, Any]:
-    try:
-        data = json.loads(value or "")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+decode = decode_value  # the one codec (bot/blocks/ids.py)
 
 
 def _modal(
@@ -174,7 +169,7 @@ def form_view(product_areas: Sequence[str], *, account: str | None = None, chann
             },
         },
     ]
-    meta = json.dumps({"c": channel, "a": account}, separators=(",", ":"))
+    meta = encode_metadata(c=channel, a=account)
     return _modal(blocks, callback_id=CALLBACK_FORM, metadata=meta, submit="Find metrics")
 
 
@@ -228,7 +223,7 @@ def candidates_view(request_id: int, what: str, candidates: Sequence[dict[str, A
     blocks.append(
         {"type": "actions", "block_id": "mr_none", "elements": [_button(none_text, NONE_ACTION, {"r": request_id})]}
     )
-    return _modal(blocks, metadata=json.dumps({"r": request_id}))
+    return _modal(blocks, metadata=encode_metadata(r=request_id))
 
 
 def answered_view(card: MetricCard) -> View:
@@ -271,7 +266,7 @@ def duplicates_view(request_id: int, duplicates: Sequence[Any], gitlab_problem: 
             "elements": [_button("File a new one", FILE_NEW_ACTION, {"r": request_id})],
         }
     )
-    return _modal(blocks, metadata=json.dumps({"r": request_id}))
+    return _modal(blocks, metadata=encode_metadata(r=request_id))
 
 
 def filed_view(issue_url: str, issue_iid: int | None, found_existing: bool = False) -> View:
