@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from scoring_helpers import add_account
+from support.scoring_helpers import add_account
 
 from bot.cli import cli
 from bot.features.usage.command import Viewer, answer_text
