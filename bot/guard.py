@@ -105,9 +105,11 @@ def _cache_key(client: WebClient, ident: str) -> tuple[str, str]:
 
 
 def learn_workspace(client: WebClient) -> Workspace | None:
-    """Ask Slack who this app is (auth.test) and keep the answer for the life of the process."""
+    """Ask Slack who this app is (auth.test) and keep the answer for the life of the process. One quick try
+    (5 s, no retries): this may run at start or just before an acknowledgement, and a miss is asked again later."""
+    quick = WebClient(token=client.token, base_url=client.base_url, timeout=5)
     try:
-        info = client.auth_test()
+        info = quick.auth_test()
     except Exception as exc:  # Slack down at start: asked again later, and nothing is shown meanwhile
         log.warning("auth.test failed; customer data stays refused until it answers: %s", exc.__class__.__name__)
         with _WORKSPACE_LOCK:

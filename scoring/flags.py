@@ -5,12 +5,38 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
 
 from scoring.model import AccountMonth, Flag, InstanceInfo, UsageRow
 from scoring.rollup import describe_instance, month_end, pinged_in
 from scoring.rules import Rules
 
 _VERSION = re.compile(r"^\s*v?(\d+)\.(\d+)")
+
+LICENSE_UNMAPPED_ADVICE = "ask Support to generate a new license with the right subscription id"
+
+
+class LicenseRow(Protocol):
+    """What the unmapped-license rule reads of a usage row (a `UsageRow`, or a database row with these columns)."""
+
+    @property
+    def instance_id(self) -> int: ...
+
+    @property
+    def snapshot_month(self) -> date: ...
+
+    @property
+    def license_mapped(self) -> bool | None: ...
+
+
+def unmapped_license_instances(rows: Iterable[LicenseRow], month: date) -> list[int]:
+    """Instances whose usage row of `month` (the month shown) carries a license not linked to a subscription.
+
+    Only that month's row counts: an older unmapped row never flags an instance (the license may have been
+    replaced since, or the instance retired), and an empty value is "not reported", not "unmapped". The
+    account report and the monthly digest both apply this rule to the data's latest month.
+    """
+    return sorted({r.instance_id for r in rows if r.snapshot_month == month and r.license_mapped is False})
 
 
 def parse_version(version: str | None) -> tuple[int, int] | None:
@@ -101,17 +127,16 @@ def account_flags(
         pings = latest_pings(rows, instances, month)
     end = end_of_month_instant(month)
 
-    for inst_id in sorted(in_month):
-        if any(r.license_mapped is False for r in month_rows if r.instance_id == inst_id):
-            name = describe_instance(instances.get(inst_id), inst_id)
-            flags.append(
-                Flag(
-                    "license_unmapped",
-                    f"{name}'s license has no subscription linked, so its usage may not count for the account: "
-                    "ask Support to generate a new license with the right subscription id.",
-                    instance_id=inst_id,
-                )
+    for inst_id in unmapped_license_instances(month_rows, month):
+        name = describe_instance(instances.get(inst_id), inst_id)
+        flags.append(
+            Flag(
+                "license_unmapped",
+                f"{name}'s license has no subscription linked, so its usage may not count for the account: "
+                f"{LICENSE_UNMAPPED_ADVICE}.",
+                instance_id=inst_id,
             )
+        )
 
     for inst_id in watched:
         inst = instances.get(inst_id)

@@ -1,4 +1,4 @@
-"""Per instance, per month: the six measures of one usage row, with their explanations (SCORING.md)."""
+"""Per instance, per month: the six measures of one usage row, with their explanations (docs/scoring.md)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 Inputs (`AccountInfo`, `SubscriptionInfo`, `InstanceInfo`, `UsageRow`) are built from the database by
 `workflows.report`; results (`MeasureResult`, `AccountMeasure`, `Overall`, `AccountMonth`, `AccountReport`…)
-are what the CLI and the Slack renderers show. Keep these shapes stable: colleagues code against them.
+are what the CLI and the Slack renderers show. Keep these shapes stable:
+the CLI, the Slack features and `usagebot report --json` read them.
 """
 
 from __future__ import annotations
@@ -238,7 +239,7 @@ class SubscriptionMonth:
 
 @dataclass(frozen=True, slots=True)
 class AccountMonth:
-    """The account roll-up of one month (SCORING.md steps 1-8)."""
+    """The account roll-up of one month (docs/scoring.md, account steps 1-8)."""
 
     month: date
     measures: Mapping[str, AccountMeasure]

@@ -1,4 +1,4 @@
-"""Per account, per month: SCORING.md steps 1-8 (subscriptions, primaries, ARR weighting, overall, share).
+"""Per account, per month: docs/scoring.md, account steps 1-8 (subscriptions, primaries, ARR weighting, overall, share).
 
 Primary instance of an (original subscription, delivery type): the scored Production, non-Opt-Out row
 with the most billable users (empty last), then the latest ping (empty last), then, so the choice is

@@ -13,7 +13,7 @@ SEP = date(2026, 9, 1)
 OCT = date(2026, 10, 1)
 TAM1, TAM2, TAM3 = "tam1@example.com", "tam2@example.com", "tam3@example.com"
 
-# Green on every use case for 100 billable users (SCORING.md bands).
+# Green on every use case for 100 billable users (docs/scoring.md bands).
 GOOD = {
     "last_activity_28_days_user": 90,
     "action_monthly_active_users_project_repo_28_days_user": 60,

@@ -1,4 +1,4 @@
-"""Small, realistic portfolios for App Home tests: accounts whose colours are known from SCORING.md's bands.
+"""Small, realistic portfolios for App Home tests: accounts whose colours are known from the bands of docs/scoring.md.
 
 Every account has one Premium subscription of 200 seats, customer since 2024 (so License is Red at or
 below 75% and Green above), and one self-managed instance with a row for the month (pinged mid-month).
@@ -16,7 +16,7 @@ from db.names import name_key
 MONTH = date(2026, 10, 1)
 SEATS = 200
 
-# level -> (billable users, metric ratios per billable user). Colours per SCORING.md (gitlab-current).
+# level -> (billable users, metric ratios per billable user). Colours per docs/scoring.md (gitlab-current).
 LEVELS: dict[str, tuple[int, dict[str, float]]] = {
     # License 42% Red; engagement 0.3 Red; SCM 0.05 Red; CI 1 Red; CD sub-scores all Red.
     "red": (84, {"eng": 0.3, "scm": 0.05, "ci": 1, "dep_u": 0.01, "dep_e": 1, "ok": 10, "fail": 90}),

@@ -1,4 +1,4 @@
-"""An independent reading of SCORING.md, written apart from `scoring/` and reading the raw CSV export.
+"""An independent reading of docs/scoring.md, written apart from `scoring/` and reading the raw CSV export.
 
 It shares no code with the engine (no rules file, no dataclasses), so a test comparing the two
 catches a misreading in either, and a sync that changes a value on the way in.

@@ -74,6 +74,40 @@ def test_unmapped_flag_reads_only_the_latest_row(db_url: str) -> None:
         assert compose(s, "2026-11").digests[0].flags == []
 
 
+def test_unmapped_flag_uses_the_account_reports_month_rule(db_url: str) -> None:
+    """The digest flags an unmapped license by the same rule as `/usage` (scoring.flags): only a row of the
+    data's latest month counts. It used to read each instance's own latest row, so an instance that stopped
+    reporting long ago kept a stale flag in every digest while the account's answer showed none."""
+    from datetime import date
+
+    from db.models import UsageMonthly
+    from scoring.flags import unmapped_license_instances
+
+    with session_scope(db_url) as s:
+        account(s, "A1", "Acme", "tam@example.com")
+        instance(s, "A1", "gitlab.acme.com", license_mapped=True)  # the data's latest month: mapped
+        gone = instance(s, "A1", "old.acme.com")
+        gone.last_seen_month = date(2025, 6, 1)
+        s.add(
+            UsageMonthly(
+                snapshot_month=date(2025, 6, 1),
+                instance_id=gone.id,
+                account_id="A1",
+                subscription_id="sub-A1",
+                delivery_type="Self-Managed",
+                deployment_type="Self-Managed",
+                license_mapped=False,
+                extra_metrics={},
+            )
+        )
+    with session_scope(db_url) as s:
+        assert compose(s, "2026-11").digests[0].flags == []
+        rows = s.scalars(select(UsageMonthly)).all()
+        latest = max(r.snapshot_month for r in rows)
+        assert unmapped_license_instances(rows, latest) == []  # what /usage decides for the same rows
+        assert unmapped_license_instances(rows, date(2025, 6, 1)) == [gone.id]
+
+
 def test_markup_in_data_is_escaped(db_url: str) -> None:
     with session_scope(db_url) as s:
         account(s, "A1", "<!channel> & *bold*", "tam@example.com")

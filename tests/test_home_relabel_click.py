@@ -1,4 +1,4 @@
-"""End to end over HTTP: Home tab → Instances (DM) → relabel click (colleague E's handler) → Home refreshed."""
+"""End to end over HTTP: Home tab → Instances (DM) → relabel click (bot.features.relabel) → Home refreshed."""
 
 from __future__ import annotations
 

@@ -171,7 +171,7 @@ def test_relabel_updates_unknown_count_and_colours(
     assert "SCM ⚪ No data" in acme_before and "no Production instance" in acme_before
     assert account_ids(before) == ["0016INIT", "0016ACME"]  # Red before No data
 
-    # The relabel (as colleague E's workflow records it), then the hook it calls.
+    # The relabel (as workflows.relabel records it), then the hook it calls.
     with session_scope(bot_settings.database_url) as s:
         inst = s.get(Instance, ids[0])
         assert inst is not None

@@ -95,7 +95,7 @@ def test_this_is_it_records_an_answered_request(app_url: str, fake_slack: FakeSl
 
     fake_slack.reset_calls()
     assert post(events(app_url), view_click_body(view_id, "mr_pick", first)).status == 200
-    final = wait_view(fake_slack, view_id, "Service Ping")
+    final = wait_view(fake_slack, view_id, "it already exists")
     assert "counts.merge_request_approvals_monthly" in final and "Service Ping" in final
     assert "https://metrics.gitlab.com/?q=counts.merge_request_approvals_monthly" in final
     with session_scope(req_settings.database_url) as s:

@@ -1,4 +1,4 @@
-"""Every band edge of both rule sets, empty vs zero in every input (SCORING.md, per instance)."""
+"""Every band edge of both rule sets, empty vs zero in every input (docs/scoring.md, per instance)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Differential test: the engine (through the sync and `report`) against an independent reading of SCORING.md.
+"""Differential test: the engine (through the sync and `report`) against an independent reading of docs/scoring.md.
 
 The oracle (`tests/scoring_oracle.py`) reads the raw CSV export and shares no code with `scoring/`,
 so any disagreement is a misreading in one of them, or a value changed by the sync on the way in.

@@ -1,4 +1,4 @@
-"""The engine against a second, deliberately plain implementation written straight from SCORING.md.
+"""The engine against a second, deliberately plain implementation written straight from docs/scoring.md.
 
 The reference below hard-codes the gitlab-current thresholds (the engine reads them from the rules
 file) and shares no code with `scoring/`: agreeing on random accounts is evidence both read the spec alike.

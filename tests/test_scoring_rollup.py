@@ -1,4 +1,4 @@
-"""Account roll-up (SCORING.md steps 1-8): subscriptions of the month, primaries, ARR weights, overall, share."""
+"""Account roll-up (docs/scoring.md, account steps 1-8): subscriptions, primaries, ARR weights, overall, share."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ when, for an account that is not muted:
 * a use-case colour (SCM, CI, CD, Security, Engagement) or the product-health (overall) colour drops:
   Green -> Yellow or Red, Yellow -> Red. "No data" and "N/A" on either side never count as a drop;
 * license utilization falls by 10 percentage points or more month over month;
-* license utilization is below 50% a month or more after onboarding. Reading of SCORING.md: the age is
+* license utilization is below 50% a month or more after onboarding. Reading of docs/scoring.md: the age is
   the account's age used for the license band, i.e. calendar months from `customer_since_date` (else
   the earliest subscription start) to the snapshot month, days ignored (DATEDIFF(month, ...)). "Low"
   means age >= 1 and utilization < 50% in that month. The alert fires when the account *enters* that
@@ -17,7 +17,7 @@ when, for an account that is not muted:
   (only for accounts with a subscription active in the new month, so churned accounts stay quiet).
 
 Utilization is the account's license utilization measure (ARR-weighted billable users / license
-count of the primary Production instances, SCORING.md step 5), the value `/usage acme utilization` shows.
+count of the primary Production instances, docs/scoring.md, account step 5), the value `/usage acme utilization` shows.
 
 `send_alerts` records each alert before sending (unique on account, kind, measure, month, so a re-run
 of a sync repeats nothing), claims a TAM's pending records with a token (two senders never post the

@@ -5,7 +5,7 @@ months is ~1.5 M usage rows and stays in a few MB of memory); benchmarks call it
 `run_demo(…)` writes, migrates, syncs and imports the bundled Metrics Dictionary sample.
 
 The numbers are drawn so that every health measure lands in each of Red, Yellow and Green for
-some accounts (SCORING.md bands), and the data has the untidy parts real exports have: Unknown
+some accounts (docs/scoring.md bands), and the data has the untidy parts real exports have: Unknown
 instances, Opt-Out rows, months without a ping, empty metrics, ended and mid-period
 subscriptions, subscriptions without ARR, and a license that maps to no subscription.
 """
@@ -132,7 +132,7 @@ _LAST = (
 _VERSIONS = ("16.3", "16.7", "16.11", "17.0", "17.1", "17.2", "17.3", "17.4", "17.5", "17.6")
 
 # Level of one measure for one instance: index 0 bad, 1 middling, 2 good. Ranges sit inside the
-# SCORING.md bands (Red / Yellow / Green) so the spread of colours is by construction.
+# docs/scoring.md bands (Red / Yellow / Green) so the spread of colours is by construction.
 _UTIL = ((0.20, 0.55), (0.60, 0.74), (0.80, 1.05))
 _ENGAGE = ((0.20, 0.47), (0.52, 0.78), (0.82, 0.97))
 _SCM = ((0.02, 0.09), (0.12, 0.32), (0.36, 0.70))

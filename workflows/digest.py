@@ -35,7 +35,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import Account, Instance, UsageMonthly
 from db.models.digest import DigestDelivery, DigestRun, SlackUserCache
+from db.queries.health import data_as_of
 from db.session import inserted_id, rows_changed
+from scoring.flags import LICENSE_UNMAPPED_ADVICE, unmapped_license_instances
 from workflows.digest_schedule import due_at, due_window
 from workflows.ports import SlackEdge
 from workflows.settings import Settings
@@ -193,31 +195,39 @@ def compose(session: Session, month: str, *, now: datetime | None = None, tam_em
 
 
 def _add_unmapped_license_flags(session: Session, by_tam: dict[str, TamDigest], tam_email: str | None) -> None:
-    """One query: instances whose latest usage row (the sync keeps `last_seen_month`) has an unmapped license."""
-    if not by_tam:
+    """The account report's unmapped-license rule (`scoring.flags.unmapped_license_instances`) on the data's
+    latest month, in one query: the SQL only narrows to that month's unmapped rows; the rule decides."""
+    month = data_as_of(session)
+    if not by_tam or month is None:
         return
     query = (
         select(
-            func.lower(func.trim(Account.tam_email)),
-            Account.id,
-            Account.name,
+            UsageMonthly.instance_id,
+            UsageMonthly.snapshot_month,
+            UsageMonthly.license_mapped,
+            func.lower(func.trim(Account.tam_email)).label("email"),
+            Account.id.label("account_id"),
+            Account.name.label("account_name"),
             Instance.hostname,
             Instance.namespace_name,
             Instance.namespace_id,
             Instance.identity,
         )
-        .select_from(UsageMonthly)
-        .join(
-            Instance,
-            (Instance.id == UsageMonthly.instance_id) & (Instance.last_seen_month == UsageMonthly.snapshot_month),
-        )
+        .join(Instance, Instance.id == UsageMonthly.instance_id)
         .join(Account, Account.id == Instance.account_id)
-        .where(UsageMonthly.license_mapped.is_(False))
-        .distinct()
+        .where(UsageMonthly.snapshot_month == month, UsageMonthly.license_mapped.is_(False))
     )
     if tam_email:
         query = query.where(func.lower(func.trim(Account.tam_email)) == tam_email.strip().lower())
-    for email, account_id, account_name, host, ns_name, ns_id, identity in session.execute(query):
+    rows = session.execute(query).all()
+    flagged = set(unmapped_license_instances(rows, month))
+    seen: set[int] = set()
+    for row in rows:
+        if row.instance_id not in flagged or row.instance_id in seen:
+            continue
+        seen.add(row.instance_id)
+        email, account_id, account_name = row.email, row.account_id, row.account_name
+        host, ns_name, ns_id, identity = row.hostname, row.namespace_name, row.namespace_id, row.identity
         digest = by_tam.get(email)
         if digest is None:  # nothing Unknown for this TAM: no DM, so no flags either
             continue
@@ -228,8 +238,7 @@ def _add_unmapped_license_flags(session: Session, by_tam: dict[str, TamDigest], 
                 account_name,
                 name,
                 "license_unmapped",
-                "the license is not linked to a subscription: ask Support to generate a new license "
-                "with the right subscription id",
+                f"the license is not linked to a subscription: {LICENSE_UNMAPPED_ADVICE}",
             )
         )
     for digest in by_tam.values():

@@ -1,4 +1,4 @@
-"""An account's report: database rows -> scoring inputs -> `AccountReport` -> JSON (INTERFACES.md).
+"""An account's report: database rows -> scoring inputs -> `AccountReport` -> JSON (`usagebot report --json`).
 
 The Slack side calls `resolve_account`, `build_account_report` and `report_to_json`; the CLI too.
 """
@@ -214,7 +214,7 @@ def features_to_json(adoption: Adoption | None, definitions: Mapping[str, str]) 
 
 
 def report_to_json(report: AccountReport) -> dict[str, Any]:
-    """The `usagebot report --json` shape of INTERFACES.md (extra keys only added, never renamed)."""
+    """The `usagebot report --json` shape (extra keys only added, never renamed)."""
     acc = report.account
     by_id = {i.instance.id: i.instance for i in report.instances}
 

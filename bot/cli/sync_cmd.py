@@ -1,4 +1,4 @@
-"""`usagebot sync PATH` and `usagebot sync --from-sql URL [--schema NAME]` (DATA_CONTRACT.md)."""
+"""`usagebot sync PATH` and `usagebot sync --from-sql URL [--schema NAME]` (docs/data-contract.md)."""
 
 from __future__ import annotations
 

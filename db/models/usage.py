@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models.base import Base, utcnow
 
-# Metric columns the health rules read (SCORING.md, both rule sets). They get typed columns;
+# Metric columns the health rules read (docs/scoring.md, both rule sets). They get typed columns;
 # any other numeric column of the export lands in `UsageMonthly.extra_metrics`.
 SCORED_METRIC_COLUMNS: tuple[str, ...] = (
     "last_activity_28_days_user",
@@ -82,7 +82,7 @@ class Instance(Base):
     __tablename__ = "instances"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    # "sm:<installation id>", "sm:<uuid>|<hostname>" or "saas:<namespace id>" (DATA_CONTRACT.md).
+    # "sm:<installation id>", "sm:<uuid>|<hostname>" or "saas:<namespace id>" (docs/data-contract.md).
     identity: Mapped[str] = mapped_column(String(512), unique=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
     delivery_type: Mapped[str] = mapped_column(String(32))
@@ -122,9 +122,11 @@ class UsageMonthly(Base):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     snapshot_month: Mapped[date] = mapped_column(Date)
-    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"))
-    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
-    subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id"))
+    # References without foreign keys: the sync checks them set-based before writing (one check for
+    # a million rows instead of three triggers per row); nothing else writes usage rows.
+    instance_id: Mapped[int] = mapped_column(Integer)
+    account_id: Mapped[str] = mapped_column(String(64))
+    subscription_id: Mapped[str] = mapped_column(String(64))
     subscription_version_id: Mapped[str | None] = mapped_column(String(64))
     delivery_type: Mapped[str] = mapped_column(String(32))
     deployment_type: Mapped[str] = mapped_column(String(32))

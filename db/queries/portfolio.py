@@ -25,7 +25,7 @@ def latest_usage_month(session: Session) -> date | None:
 
 
 def alert_counts(session: Session, emails: Collection[str] | None, month: date) -> dict[str, int] | None:
-    """Alerts recorded for `month` per account (colleague G's alert records); None when there are none kept."""
+    """Alerts recorded for `month` per account (workflows.alerts); None when there are none kept."""
     try:
         from db.models.quality import AlertRecord
     except ImportError:  # an installation without the alerts feature: say nothing rather than "0 alerts"

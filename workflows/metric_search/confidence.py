@@ -32,6 +32,7 @@ FEATURES = (
     "margin",  # how far ahead of the next result the ranker put it
     "semantic",  # meaning similarity from the static embedding table (0.5 when there is none)
     "relative",  # its ranking score over the first result's (1 for the first)
+    "unmet_measure",  # the question asks for a duration, an average or a share the definition never mentions
 )
 
 

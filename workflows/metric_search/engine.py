@@ -40,7 +40,7 @@ MAX_LIMIT = 100
 NO_MATCH_BELOW = 0.5
 NO_SEMANTIC = 0.5  # the "semantic" confidence feature when no embedding table is shipped
 POOL_FLOOR = 0.3  # BM25 hits below this share of the best one are not considered
-POOL_MAX = 300
+POOL_MAX = 150
 CANDIDATES = 60  # hits that get the fuzzy comparison (the slowest step)
 
 K1, B = 1.2, 0.6
@@ -69,7 +69,8 @@ _STOP_TEXT = """a an the of in on at for to from and or by with about into over 
     what which when where why can could would should will shall may might any some all each every please show tell
     me my i get got give find see know want need number numbers count counts counting amount total totals use used
     uses using usage have has had having than then so if not no yes just also only very really customer customers
-    metric metrics s ve re ll d t m don doesn isn aren didn haven hasn wasn weren whats"""
+    metric metrics s ve re ll d t m don doesn isn aren didn haven hasn wasn weren whats times someone somebody
+    anyone anybody everyone everybody something anything thing things"""
 STOP_WORDS = frozenset(_STOP_TEXT.split())
 
 # Generic verbs ("how many pipelines ran", "do they use") say little about which metric is meant.
@@ -129,6 +130,13 @@ KEY_NOISE = frozenset(
 KEY_NOISE_STEMS: frozenset[str] = frozenset()  # filled below, once stem() exists
 
 _WORD = re.compile(r"[a-z0-9]+")
+# The dictionary counts things; it rarely times or averages them. A question asking for a duration, an
+# average or a share ("time to merge", "how long", "average", "percentage", "uptime") is answered only by
+# a definition that speaks of it too. ("rate" is not here: a success rate is worked out from two counts.)
+MEASURE_WORDS = frozenset(
+    {"time", "long", "duration", "durations", "average", "avg", "mean", "median", "percentage", "percent", "pct"}
+    | {"ratio", "latency", "speed", "fast", "slow", "uptime", "downtime", "sla", "turnaround", "wait", "elapsed"}
+)
 TIME_VOCABULARY = frozenset(w for group in TIME_WORDS.values() for w in group) | TIME_FILLERS | frozenset(TIME_HINTS)
 
 
@@ -156,10 +164,17 @@ IRREGULAR = {"ran": "run", "made": "make", "built": "build", "saw": "see", "seen
 IRREGULAR.update({"written": "write", "did": "do", "done": "do", "went": "go", "got": "get", "taken": "take"})
 
 
+# "times" counts occurrences ("number of times the widget was expanded"); "time" is a duration ("time to
+# merge"). Stemming them together would make every "number of times…" metric answer duration questions.
+KEEP_AS_IS = frozenset({"times"})
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A light, predictable stemmer: plural, -ing, -ed and final -e, enough to match create/created/creating."""
     w = IRREGULAR.get(word, word)
+    if w in KEEP_AS_IS:
+        return w
     if len(w) > 4 and w.endswith("ies"):
         w = w[:-3] + "y"
     elif len(w) > 4 and w.endswith("sses"):
@@ -252,6 +267,7 @@ class Query:
     about_users: bool  # the question asks about people (unique users), not about things
     text: str  # the typed words joined, for fuzzy comparison
     sentence: str = ""  # the question with typos corrected, for meaning similarity
+    measures: frozenset[str] = frozenset()  # stemmed words asking for a duration, an average, a share…
 
     @property
     def terms(self) -> set[str]:
@@ -319,6 +335,7 @@ def parse_query(text: str, synonyms: Synonyms, speller: Speller | None = None) -
             alternatives[word] = {word: 1.0}
             typed.append(word)
     about_users = any(USER_WORDS.intersection(alternatives[w]) for w in typed)
+    measures = frozenset(stem(t) for t in tokens if t in MEASURE_WORDS)
     return Query(
         groups=groups,
         typed=typed,
@@ -327,6 +344,7 @@ def parse_query(text: str, synonyms: Synonyms, speller: Speller | None = None) -
         about_users=about_users,
         text=" ".join(typed),
         sentence=" ".join(t for t in tokens if t not in STOP_WORDS),
+        measures=measures,
     )
 
 
@@ -556,7 +574,12 @@ def rank(index: Index, text: str, limit: int = 10) -> list[Ranked]:
     scores = _bm25(index, query)
     meaning = _meaning_scores(index, query)
     if meaning is not None:
-        for number in meaning.argsort()[-SEMANTIC_CANDIDATES:]:
+        closest = (
+            np.argpartition(meaning, -SEMANTIC_CANDIDATES)[-SEMANTIC_CANDIDATES:]
+            if len(meaning) > SEMANTIC_CANDIDATES
+            else range(len(meaning))
+        )
+        for number in closest:
             scores.setdefault(int(number), 0.0)
     if not scores:
         return []
@@ -568,9 +591,10 @@ def rank(index: Index, text: str, limit: int = 10) -> list[Ranked]:
         reverse=True,
     )[:POOL_MAX]
     staged = []
+    plan = _plan(index, query)
     for score, number in pool:
         doc = index.docs[number]
-        coverage, leaf, factor = _features(index, doc, query)
+        coverage, leaf, factor = _features(doc, query, plan)
         sense = float(meaning[number]) if meaning is not None else 0.0
         cheap = (W_BM25 * score / top + W_COVERAGE * coverage + W_LEAF * leaf + W_SEMANTIC * sense) * factor
         staged.append((cheap, number, coverage, leaf, factor, sense))
@@ -597,9 +621,13 @@ def rank(index: Index, text: str, limit: int = 10) -> list[Ranked]:
             "margin": max(score - runner_up, 0.0) / score if score > 0 else 0.0,
             "semantic": sense if meaning is not None else NO_SEMANTIC,
             "relative": score / best,
+            "unmet_measure": 1.0 if query.measures and not (query.measures & doc.vocabulary) else 0.0,
         }
         out.append(Ranked(doc=doc, rank=score, features=features))
     return out
+
+
+MISSING_CAP = 6.0  # idf from which a word counts as fully specific (in under ~1% of definitions); unknown words too
 
 
 def _missing(index: Index, doc: _Doc, query: Query) -> float:
@@ -615,7 +643,10 @@ def _missing(index: Index, doc: _Doc, query: Query) -> float:
         alternatives = query.alternatives.get(word, {word: 1.0})
         if max((w for alt, w in alternatives.items() if alt in doc.vocabulary), default=0.0) >= 0.5:
             continue
-        worst = max(worst, min(index.idf.get(word, 3.0), 3.0) / 3.0)
+        # A word is as specific as its commonest close synonym: "repo" is "repository", which many define.
+        close = [index.idf[alt] for alt, w in alternatives.items() if w >= 0.8 and alt in index.idf]
+        rarity = min([index.idf.get(word, MISSING_CAP), *close])
+        worst = max(worst, min(rarity, MISSING_CAP) / MISSING_CAP)
     return worst
 
 
@@ -660,30 +691,49 @@ def _bm25(index: Index, query: Query) -> dict[int, float]:
     return scores
 
 
-def _features(index: Index, doc: _Doc, query: Query) -> tuple[float, float, float]:
-    """(coverage, leaf precision, context factor) of one definition for one question."""
-    # Coverage: how much of what the person typed (weighted by rarity) the definition speaks of.
-    covered = total = 0.0
+@dataclass(frozen=True)
+class _Plan:
+    """What scoring a definition needs from the question, worked out once per question, not per definition."""
+
+    words: list[tuple[str, float, list[tuple[str, float]]]]  # typed word, its rarity, its synonyms' words
+    total: float
+    weights: dict[str, float]
+    asked: frozenset[str]
+
+
+def _plan(index: Index, query: Query) -> _Plan:
+    planned = []
+    total = 0.0
     for word in query.typed:
         rarity = 1.0 + min(index.idf.get(word, 3.0), 3.0)
         if word in WEAK_WORDS:
             rarity *= WEAK_COVERAGE
         total += rarity
-        if word in doc.vocabulary:
+        others = [(alt, w) for alt, w in query.alternatives.get(word, {}).items() if alt != word]
+        planned.append((word, rarity, others))
+    asked = frozenset(alt for alts in query.alternatives.values() for alt in alts)
+    return _Plan(words=planned, total=total, weights=query.weights, asked=asked)
+
+
+def _features(doc: _Doc, query: Query, plan: _Plan) -> tuple[float, float, float]:
+    """(coverage, leaf precision, context factor) of one definition for one question."""
+    # Coverage: how much of what the person typed (weighted by rarity) the definition speaks of.
+    covered = 0.0
+    vocabulary = doc.vocabulary
+    for word, rarity, others in plan.words:
+        if word in vocabulary:
             covered += rarity
         else:
-            credit = max((w for alt, w in query.alternatives.get(word, {}).items() if alt in doc.vocabulary), default=0)
-            covered += rarity * credit
-    coverage = covered / total if total else 0.0
+            covered += rarity * max((w for alt, w in others if alt in vocabulary), default=0.0)
+    coverage = covered / plan.total if plan.total else 0.0
     # Leaf precision: how much of the key path's own name the question accounts for.
-    weights = query.weights
+    weights = plan.weights
     leaf = sum(weights.get(w, 0.0) for w in doc.leaf) / len(doc.leaf) if doc.leaf else 0.5
     # Context: active before removed; the time frame asked for; people vs things.
     audience = 1.0 if query.about_users == doc.about_users else AUDIENCE_MISMATCH
     factor = STATUS_FACTOR.get(doc.status, 0.7) * _time_factor(doc.time_frames, query.time_frame) * audience
     # "Projects with X turned on" is not answered by a count of X being disabled, and the other way round.
-    asked = {alt for alts in query.alternatives.values() for alt in alts}
-    if any(state in doc.leaf and state not in asked for state in UNASKED_STATES):
+    if any(state in doc.leaf and state not in plan.asked for state in UNASKED_STATES):
         factor *= UNASKED_STATE_FACTOR
     if doc.is_health_metric:  # the canonical metrics TAMs see in health scores win near-ties
         factor *= HEALTH_PRIOR

@@ -1,4 +1,4 @@
-"""Warehouse sync (DATA_CONTRACT.md): validate every row, then load in one transaction, then record the run.
+"""Warehouse sync (docs/data-contract.md): validate every row, then load in one transaction, then record the run.
 
 from workflows.sync import CsvExport, SqlExport, sync_export
 result = sync_export(CsvExport("export/"), database_url)

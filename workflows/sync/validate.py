@@ -300,7 +300,7 @@ class Validator:
         scored_plan = self._plan(reader, SCORED_COLS)
         names = {c.name for c in USAGE_COLS + SCORED_COLS}
         # Extra columns: those named like metrics (…_28_days_user, …_all_time_event) are checked as numbers.
-        # Any other extra column is allowed to hold anything (DATA_CONTRACT.md): its non-negative numbers are
+        # Any other extra column is allowed to hold anything (docs/data-contract.md): its non-negative numbers are
         # kept as metrics, whatever else it holds is ignored, never an error, whatever the row order.
         first_pos: dict[str, int] = {}
         for i, n in enumerate(reader.columns):

@@ -6,7 +6,7 @@ Someone with none of these gets a short guide; guests and other workspaces' user
 Each publish remembers (in `home_viewers`) what the person looked at, so refreshes after a sync or a
 relabel re-publish the same view and page, and know whom to refresh.
 
-Hooks for colleagues (never raise; failures are logged):
+Hooks for other features (never raise; failures are logged):
 - `refresh_home(client, user_ids, settings=…)`: re-publish for these Slack users (None = everyone who
   opened the Home tab in the last 90 days), e.g. after a sync.
 - `refresh_home_for_accounts(client, account_ids, settings=…)`: re-publish for the accounts' TAMs who have

@@ -96,7 +96,7 @@ def _apply(
             undo=undo,
         )
     if outcome.status == "applied" and outcome.instance is not None:
-        # App Home (colleague H): the TAM's portfolio follows the new label, in the background.
+        # App Home: the TAM's portfolio follows the new label, in the background.
         from bot.features.home.events import refresh_home_later
 
         refresh_home_later(client, [outcome.instance.account_id], settings=deps.settings)
