@@ -55,7 +55,8 @@ from db.session import dispose_all, session_scope  # noqa: E402
 OUT = ROOT / "bench" / "out"
 DOCS = ROOT / "docs" / "benchmarks.md"
 PLOT = ROOT / "docs" / "benchmarks-usage-latency.png"
-USAGE_BIN = ROOT / ".venv" / "bin" / "usagebot"
+# The `usagebot` installed beside the interpreter running this script (whatever its virtualenv).
+USAGE_BIN = Path(sys.executable).parent / "usagebot"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
@@ -536,6 +537,9 @@ def main() -> None:
     ap.add_argument("--skip-sqlite", action="store_true", help="only PostgreSQL")
     ap.add_argument("--dictionary", type=Path, default=ROOT.parent / "shared/data/metrics_dictionary")
     ap.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
+    ap.add_argument(
+        "--sync-only", action="store_true", help="only the sync rows and their COPY floor (their own section)"
+    )
     args = ap.parse_args()
     accounts = args.accounts or (1_000 if args.quick else 20_000)
     scale = f"{accounts}x{args.months}"
@@ -558,6 +562,8 @@ def main() -> None:
             for p in OUT.glob(f"bench-{scale}.db*"):
                 p.unlink()
             results["sync_sqlite"] = bench_sync(folder, f"sqlite:///{sqlite_path}", "SQLite", rows)
+        if args.sync_only:
+            return _finish(results, t_all, scale, args, section="bench-sync")
         sample = sample_accounts(pg_url, 30 if args.quick else 60)
         results["floor_query"] = bench_floor_query(pg_url, sample)
         results["report"] = bench_report(pg_url, sample)
@@ -576,15 +582,22 @@ def main() -> None:
     finally:
         dispose_all()
         drop_pg_database(args.pg, db_name)
+    _finish(results, t_all, scale, args)
+
+
+def _finish(
+    results: dict[str, Any], t_all: float, scale: str, args: argparse.Namespace, section: str = "bench"
+) -> None:
     results["total_seconds"] = time.perf_counter() - t_all
-    (OUT / f"results-{scale}.json").write_text(json.dumps(results, indent=2, default=str))
-    log(f"results: {OUT / f'results-{scale}.json'} ({results['total_seconds']:.0f} s in all)")
+    name = f"results-{scale}{'-sync' if section != 'bench' else ''}.json"
+    (OUT / name).write_text(json.dumps(results, indent=2, default=str))
+    log(f"results: {OUT / name} ({results['total_seconds']:.0f} s in all)")
     if not args.no_docs:
         from report_md import write_docs
 
-        if not args.quick:
+        if not args.quick and "usage" in results:
             plot(results["usage"]["single_samples_ms"], None, PLOT)
-        write_docs(results, DOCS, quick=args.quick)
+        write_docs(results, DOCS, quick=args.quick and section == "bench", section=section)
         log(f"wrote {DOCS}")
 
 

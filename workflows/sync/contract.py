@@ -20,6 +20,11 @@ TABLES: tuple[str, ...] = ("accounts", "subscriptions", "usage_monthly")
 
 Converter = Callable[[Any], Any]
 
+# What kind of value each converter accepts ("text" with its maximum length, "choice" with its
+# spellings, "date", …), so the set-based PostgreSQL load (workflows/sync/bulk.py) checks the same
+# columns by the same rules without a second copy of the contract.
+KINDS: dict[Converter, tuple[str, Any]] = {}
+
 
 def _text(max_len: int) -> Converter:
     def conv(v: Any) -> str | None:
@@ -32,6 +37,7 @@ def _text(max_len: int) -> Converter:
             raise ValueError(f"longer than {max_len} characters")
         return s
 
+    KINDS[conv] = ("text", max_len)
     return conv
 
 
@@ -174,7 +180,20 @@ def _choice(*allowed: str) -> Converter:
             raise ValueError(f"unexpected value {s!r} (expected one of {listed})")
         return hit
 
+    KINDS[conv] = ("choice", tuple(allowed))
     return conv
+
+
+KINDS.update(
+    {
+        to_date: ("date", None),
+        to_timestamp: ("timestamp", None),
+        to_decimal: ("decimal", None),
+        to_count: ("count", None),
+        to_metric: ("metric", None),
+        to_bool: ("bool", (tuple(sorted(_TRUE)), tuple(sorted(_FALSE)))),
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -22,18 +22,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import islice
+from pathlib import Path
 from typing import Any, Protocol
 
+import psycopg
 from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from db.models.base import utcnow
 from db.models.usage import Account, Subscription, SyncRun
 from db.session import get_engine, session_scope
 from workflows.secrets import redact
+from workflows.sync import bulk
+from workflows.sync.bulk import BulkResult
 from workflows.sync.merge import Changes, Merger
-from workflows.sync.sources import Export, SourceError, TableReader
-from workflows.sync.stage import Stager
+from workflows.sync.sources import CsvExport, Export, SourceError, TableReader
+from workflows.sync.stage import STAGE_TABLES, Stager
 from workflows.sync.validate import Validator
 
 BATCH = 10_000
@@ -166,6 +171,36 @@ def _load_usage(
         writer.close()
 
 
+def _bulk_usage(
+    conn: Connection, path: Path, merger: Merger, changes: Changes, progress: Progress | None
+) -> BulkResult | None:
+    """Load the usage CSV the set-based way (workflows/sync/bulk.py) inside a savepoint.
+
+    None when the fast path stepped aside: the savepoint is rolled back, nothing of it remains,
+    and the caller validates and loads row by row (which also reports every problem).
+    """
+    if not path.is_file():
+        return None
+    savepoint = conn.begin_nested()
+    try:
+        if progress is not None:
+            progress.start(path.name, None)
+        staged = bulk.stage_usage(conn, path, STAGE_TABLES["instances"])
+        new_instances = merger.new_instances(bulk.TYPED_TABLE)
+        usage_rows = merger.usage_set_based(bulk.TYPED_TABLE)
+    except (bulk.StepAside, SQLAlchemyError, psycopg.Error) as exc:
+        log.info("usage rows go row by row: %s", redact(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__)
+        savepoint.rollback()
+        return None
+    finally:
+        if progress is not None:
+            progress.finish()
+    savepoint.commit()
+    changes.instances += new_instances
+    changes.usage_rows += usage_rows
+    return staged
+
+
 def sync_export(export: Export, database_url: str, progress: Progress | None = None) -> SyncResult:
     """Validate and load one export into `database_url`. Returns the outcome; never half-loads."""
     started, t0 = utcnow(), time.perf_counter()
@@ -201,17 +236,25 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
                     else:
                         changes.subscriptions = merger.subscriptions()
 
-            with export.table("usage_monthly") as reader:
-                if isinstance(reader, str):
-                    validator.problems.add(reader)
-                else:
-                    _load_usage(reader, validator, stager, merger, changes, progress)
+            fast = None
+            if not validator.problems and merger.pg and isinstance(export, CsvExport):
+                fast = _bulk_usage(conn, export.folder / "usage_monthly.csv", merger, changes, progress)
+            if fast is None:
+                with export.table("usage_monthly") as reader:
+                    if isinstance(reader, str):
+                        validator.problems.add(reader)
+                    else:
+                        _load_usage(reader, validator, stager, merger, changes, progress)
 
             log.debug("validated and loaded usage in %.1fs", time.perf_counter() - t0)
             tally, problems = validator.tally, validator.problems
             result.accounts, result.subscriptions = tally.accounts, tally.subscriptions
-            result.usage_rows, result.as_of_month = tally.usage_rows, tally.as_of_month
-            result.instances = len(validator.instances)
+            if fast is not None:
+                result.usage_rows, result.as_of_month = fast.usage_rows, fast.as_of_month
+                result.instances = fast.instances
+            else:
+                result.usage_rows, result.as_of_month = tally.usage_rows, tally.as_of_month
+                result.instances = len(validator.instances)
             if problems:
                 trans.rollback()
                 stager.drop()
@@ -222,8 +265,9 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
                 return result
 
             t1 = time.perf_counter()
-            for batch in _batched(validator.instance_rows(), BATCH):
-                stager.write("instances", batch)
+            if fast is None:  # the fast path staged its instance summaries itself
+                for batch in _batched(validator.instance_rows(), BATCH):
+                    stager.write("instances", batch)
             changes.instances += merger.finish_instances(max_before)
             log.debug("instances finished in %.1fs: %s", time.perf_counter() - t1, changes)
             ch = result.changes
@@ -238,7 +282,7 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
                 instances=result.instances,
                 rows_changed=ch.total,
                 as_of_month=result.as_of_month,
-                metric_columns=validator.tally.metric_columns,
+                metric_columns=fast.metric_columns if fast is not None else validator.tally.metric_columns,
                 problems=0,
                 message=(
                     f"changed: {ch.accounts} accounts, {ch.subscriptions} subscriptions, "

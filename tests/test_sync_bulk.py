@@ -1,0 +1,182 @@
+"""The set-based PostgreSQL load of usage CSVs (workflows/sync/bulk.py) against the row-by-row path.
+
+Both paths must leave exactly the same rows, and anything the fast path does not take (unusual
+spellings, stray quotes, problems) must end in the row-by-row path's answer: loaded the same, or
+rejected with every problem at its line.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+from conftest import truncate_all
+from sqlalchemy import select
+from sync_helpers import FIXTURE, copy_fixture, dump
+
+from db.models import SyncRun
+from db.session import session_scope
+from workflows.demo import generate_export
+from workflows.sync import CsvExport, bulk, sync_export
+from workflows.sync.bulk import QuoteCheck
+
+# The fast path is PostgreSQL's (COPY); on SQLite every sync goes row by row.
+pg_only = pytest.mark.skipif(
+    not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"), reason="the COPY path is PostgreSQL's"
+)
+
+
+def _row_by_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_args: object, **_kwargs: object) -> bulk.BulkResult:
+        raise bulk.StepAside("row by row for this comparison")
+
+    monkeypatch.setattr(bulk, "stage_usage", refuse)
+
+
+def _metric_columns(db_url: str) -> object:
+    with session_scope(db_url) as s:
+        return s.scalars(select(SyncRun.metric_columns).order_by(SyncRun.id)).first()
+
+
+def _both_ways(db_url: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[object, dict[str, object]]:
+    """Sync `folder` the fast way and the row-by-row way into an empty database; both dumps."""
+    taken: list[bool] = []
+    real = bulk.stage_usage
+
+    def spy(*args: object, **kwargs: object) -> bulk.BulkResult:
+        result = real(*args, **kwargs)  # type: ignore[arg-type]
+        taken.append(True)
+        return result
+
+    with monkeypatch.context() as m:
+        m.setattr(bulk, "stage_usage", spy)
+        fast = sync_export(CsvExport(folder), db_url)
+        fast_dump = dump(db_url)
+        fast_columns = _metric_columns(db_url)
+        again = sync_export(CsvExport(folder), db_url)
+        assert again.ok and again.rows_changed == 0, "a re-load by the fast path changes nothing"
+    truncate_all(db_url)
+    with monkeypatch.context() as m:
+        _row_by_row(m)
+        slow = sync_export(CsvExport(folder), db_url)
+        slow_dump = dump(db_url)
+        assert _metric_columns(db_url) == fast_columns
+    assert (fast.status, fast.usage_rows, fast.instances, fast.as_of_month, fast.changes) == (
+        slow.status,
+        slow.usage_rows,
+        slow.instances,
+        slow.as_of_month,
+        slow.changes,
+    )
+    assert fast_dump == slow_dump
+    return bool(taken), fast_dump
+
+
+@pg_only
+def test_generated_export_loads_the_same_both_ways(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generate_export(tmp_path / "e", accounts=25, months=6, seed=11, today=date(2026, 11, 27))
+    taken, rows = _both_ways(db_url, tmp_path / "e", monkeypatch)
+    assert taken, "a plain generated export takes the fast path"
+    assert rows["usage_monthly"]
+
+
+@pg_only
+def test_fixture_loads_the_same_both_ways(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    taken, _ = _both_ways(db_url, FIXTURE, monkeypatch)
+    assert taken
+
+
+def _edit_usage(folder: Path, edit: dict[tuple[int, str], str]) -> None:
+    """Set usage_monthly.csv values by (data row index, column)."""
+    path = folder / "usage_monthly.csv"
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    header = rows[0]
+    for (i, col), value in edit.items():
+        rows[1 + i][header.index(col)] = value
+    with path.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
+
+
+@pg_only
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {(0, "license_user_count"): "12.0"},  # a float-printed integer
+        {(0, "last_activity_28_days_user"): " 7 "},  # a padded number
+        {(1, "ci_builds_28_days_event"): "12.5"},  # a decimal metric
+        {(0, "hostname"): "  gitlab.acme.test  "},  # padded text, trimmed
+        {(0, "ping_created_at"): "2026-10-28T04:12:00+02:00"},  # a zone
+        {(0, "snapshot_month"): "2026-08-01 00:00:00"},  # a midnight timestamp as a date
+        {(0, "namespace_name"): 'Acme, "the" group\nsecond line'},  # quoting, a comma and a line break
+        {(0, "instance_type"): "PRODUCTION"},  # any capitalization
+    ],
+)
+def test_unusual_but_valid_values_load_the_same_both_ways(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: dict[tuple[int, str], str]
+) -> None:
+    folder = copy_fixture(tmp_path / "e")
+    _edit_usage(folder, edit)
+    _both_ways(db_url, folder, monkeypatch)
+
+
+@pg_only
+def test_problems_are_reported_by_line_whichever_path_found_them(db_url: str, tmp_path: Path) -> None:
+    folder = copy_fixture(tmp_path / "e")
+    _edit_usage(
+        folder,
+        {
+            (0, "snapshot_month"): "2026-10-15",
+            (1, "billable_user_count"): "-3",
+            (2, "ping_created_at"): "yesterday",
+            (3, "dim_subscription_id_original"): "NOPE",
+        },
+    )
+    result = sync_export(CsvExport(folder), db_url)
+    assert result.status == "rejected"
+    assert "usage_monthly.csv:2: snapshot_month: 2026-10-15 is not the first day of a month" in result.problems
+    assert "usage_monthly.csv:3: billable_user_count: negative count -3" in result.problems
+    assert any(p.startswith("usage_monthly.csv:4: ping_created_at: bad timestamp 'yesterday'") for p in result.problems)
+    assert "usage_monthly.csv:5: dim_subscription_id_original: unknown subscription 'NOPE'" in result.problems
+    assert dump(db_url)["usage_monthly"] == []
+
+
+@pg_only
+def test_a_stray_quote_is_read_the_python_way(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`a"b` is not RFC 4180; PostgreSQL and Python would read it differently, so the fast path steps aside."""
+    folder = copy_fixture(tmp_path / "e")
+    path = folder / "usage_monthly.csv"
+    lines = path.read_text(encoding="utf-8").split("\n")
+    header = lines[0].split(",")
+    cells = lines[1].split(",")
+    cells[header.index("cleaned_version")] = '17"3'
+    lines[1] = ",".join(cells)
+    path.write_text("\n".join(lines), encoding="utf-8")
+    taken, rows = _both_ways(db_url, folder, monkeypatch)
+    assert not taken
+    assert rows["usage_monthly"]
+
+
+@pytest.mark.parametrize(
+    ("chunks", "ok"),
+    [
+        ([b'a,b\n1,"x,y"\n'], True),
+        ([b'a,b\n1,"x', b'""y"\n'], True),  # an escaped quote split across chunks
+        ([b'a,b\n1,"x"', b"\n2,3\n"], True),  # a closing quote at the end of a chunk
+        ([b'a,b\n1,"x"', b"y\n"], False),  # ... followed by more text
+        ([b'a,b\n1,x"y\n'], False),  # a quote inside an unquoted field
+        ([b'a,b\n1,x",y\n'], False),
+        ([b'a,b\n"1\n2",3\n'], True),  # a quoted line break
+        ([b"a,b\n\\.\n1,2\n"], False),  # PostgreSQL's end-of-data marker
+        ([b'a,b\n1,"open\n'], False),  # never closed
+    ],
+)
+def test_quote_check(chunks: list[bytes], ok: bool) -> None:
+    check = QuoteCheck()
+    result = all(check.feed(c) for c in chunks) and check.done()
+    assert result is ok
