@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from alerts_data import OCT, SEP, TAM1, TAM2, seed
-from scoring_helpers import add_usage
 from sqlalchemy import select
+from support.alerts_data import OCT, SEP, TAM1, TAM2, seed
+from support.scoring_helpers import add_usage
 
 from db.models import AlertMute, Instance
 from db.session import session_scope

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from alerts_data import GOOD, OCT, SEP, TAM1, TAM2, TAM3, seed
 from click.testing import CliRunner
 from fakes.signing import block_action_payload, interaction_body, post
 from sqlalchemy import func, select
+from support.alerts_data import GOOD, OCT, SEP, TAM1, TAM2, TAM3, seed
 
 from bot.blocks.limits import check_limits
 from bot.cli import cli
@@ -119,7 +119,7 @@ def test_mute_from_the_alert(bot_settings, bot_url: str, fake_slack, db_url: str
     )
 
     # November: Acme drops again but is muted; Beta still alerts.
-    from scoring_helpers import add_usage
+    from support.scoring_helpers import add_usage
 
     from db.models import Instance
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from sqlalchemy import select
-from sync_helpers import FIXTURE
+from support.sync_helpers import FIXTURE
 
 from bot.cli import cli
 from db.models import AlertRecord

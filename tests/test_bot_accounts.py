@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from scoring_helpers import add_account
+from support.scoring_helpers import add_account
 
 from db.models import SyncRun
 from db.queries.accounts import clear_cache, resolve_account

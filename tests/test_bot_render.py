@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from bot_usage_data import ACME_ID, seed
-from scoring_helpers import add_account
+from support.bot_usage_data import ACME_ID, seed
+from support.scoring_helpers import add_account
 
 from bot.blocks import ids
 from bot.blocks.format import blocks_to_text, color_text, escape, seats_text, section, sparkline
@@ -176,7 +176,7 @@ def test_reporting_share_shown_only_below_100_percent(settings: Settings) -> Non
         for view in ids.VIEWS:
             text = blocks_to_text(account_answer(s, settings, ACME_ID, view, Viewer(), with_chart=False).blocks)
             assert "reporting share 0%" in text and "Data as of 2026-10" in text, view
-        from bot_usage_data import GLOBEX_ID
+        from support.bot_usage_data import GLOBEX_ID
 
         full = blocks_to_text(account_answer(s, settings, GLOBEX_ID, "summary", Viewer(), with_chart=False).blocks)
         assert "reporting share" not in full and "Data as of 2026-10" in full

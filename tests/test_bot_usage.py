@@ -11,9 +11,9 @@ import time
 from typing import Any
 
 import pytest
-from bot_usage_data import ACME_ID, GLOBEX_ID, TAM_EMAIL, seed
 from fakes.signing import block_action_payload, interaction_body, post, slash_body
 from fakes.slack import FakeSlack
+from support.bot_usage_data import ACME_ID, GLOBEX_ID, TAM_EMAIL, seed
 
 from bot.blocks.limits import check_limits
 from bot.guard import clear_caches

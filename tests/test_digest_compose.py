@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from click.testing import CliRunner
-from digest_data import account, instance, portfolio
 from sqlalchemy import func, select
+from support.digest_data import account, instance, portfolio
 
 from bot.blocks.limits import check_limits
 from bot.cli import cli

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from digest_data import account, instance, portfolio
 from fakes.slack import FakeSlack
 from sqlalchemy import func, select
+from support.digest_data import account, instance, portfolio
 
 from bot.blocks.limits import check_limits
 from bot.features.digest.delivery import run_and_report

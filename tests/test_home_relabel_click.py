@@ -6,8 +6,8 @@ from typing import Any
 
 from fakes.signing import block_action_payload, interaction_body, post
 from fakes.slack import FakeSlack
-from home_data import add_account, as_of
-from home_slack import TAM, TAM_EMAIL, account_ids, account_sections, click, open_home
+from support.home_data import add_account, as_of
+from support.home_slack import TAM, TAM_EMAIL, account_ids, account_sections, click, open_home
 
 from db.models import Instance, LabelChange
 from db.session import session_scope

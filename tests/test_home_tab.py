@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from fakes.signing import event_body, post
 from fakes.slack import FakeSlack
-from home_data import LEVELS, add_account, as_of
-from home_slack import ADMIN, TAM, TAM_EMAIL, account_ids, account_sections, click, open_home, sections
 from sqlalchemy import select
+from support.home_data import LEVELS, add_account, as_of
+from support.home_slack import ADMIN, TAM, TAM_EMAIL, account_ids, account_sections, click, open_home, sections
 
 from bot.app import make_web_client
 from bot.features.home.blocks import MAX_BLOCKS, MAX_SECTION, PAGE_SIZE, check_limits

@@ -6,8 +6,8 @@ import json
 from datetime import UTC, date, datetime
 
 from click.testing import CliRunner
-from scoring_helpers import add_account, add_instance, add_subscription, add_usage
 from sqlalchemy import select
+from support.scoring_helpers import add_account, add_instance, add_subscription, add_usage
 
 from bot.cli import cli
 from db.models import Instance, SyncRun

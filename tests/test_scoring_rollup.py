@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from scoring_helpers import MONTH, PING, account, inst, row, sub
+from support.scoring_helpers import MONTH, PING, account, inst, row, sub
 
 from scoring.flags import account_flags, minors_behind
 from scoring.measures import overall_of

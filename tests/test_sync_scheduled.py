@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from fakes.slack import FakeSlack
 from pydantic import SecretStr
 from sqlalchemy import select
-from sync_helpers import FIXTURE, count
+from support.sync_helpers import FIXTURE, count
 
 from bot.cli import cli
 from bot.edge import BoltSlackEdge

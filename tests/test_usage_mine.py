@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from fakes.signing import block_action_payload, interaction_body, post, slash_body
 from fakes.slack import FakeSlack
 from fakes.wsgi import serve
-from home_data import add_account, as_of
+from support.home_data import add_account, as_of
 
 from bot.blocks.limits import check_limits
 from bot.cli import cli
