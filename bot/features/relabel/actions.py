@@ -185,6 +185,7 @@ def _outcome_to_slack(
                 label_version=inst.label_version,
                 account_id=inst.account_id,
                 origin=click.origin,
+                deployment_type=getattr(inst, "deployment_type", None),
             )
         else:
             block = _just_labelled(click, outcome, block_id)
@@ -251,6 +252,7 @@ def on_undo(ack: Ack, body: dict[str, Any], client: WebClient, respond: Any, con
                 label_version=inst.label_version,
                 account_id=inst.account_id,
                 origin=click.origin,
+                deployment_type=getattr(inst, "deployment_type", None),
             )
             undone = f"Undone: *{escape(inst.name)}* is *Unknown* again."
             blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": undone}}, block]
