@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -133,7 +133,7 @@ def _user_email(client: WebClient, user_id: str) -> str | None:
     return ((user.get("profile") or {}).get("email") or "").strip().lower() or None
 
 
-def _toggle(ack: Ack, body: dict[str, Any], client: WebClient, context: Any, mute: bool) -> None:
+def _toggle(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, mute: bool) -> None:
     ack()
     deps = deps_of(context)
     user_id = body["user"]["id"]
@@ -165,11 +165,11 @@ def _toggle(ack: Ack, body: dict[str, Any], client: WebClient, context: Any, mut
 
 def register(app: App) -> None:
     @app.action(MUTE_ACTION)
-    def on_mute(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+    def on_mute(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         _toggle(ack, body, client, context, True)
 
     @app.action(UNMUTE_ACTION)
-    def on_unmute(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+    def on_unmute(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         _toggle(ack, body, client, context, False)
 
 

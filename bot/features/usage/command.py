@@ -23,10 +23,12 @@ from datetime import date
 from importlib import import_module
 from typing import Any, Literal
 
+from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from sqlalchemy.orm import Session
 
 from bot import guard
+from bot.app import Deps
 from bot.blocks import ids
 from bot.blocks.format import blocks_to_text, escape
 from bot.features.usage.blocks import (
@@ -375,12 +377,12 @@ class SlashContext:
     client: WebClient
     respond: Callable[..., Any]
     body: dict[str, Any]
-    deps: Any  # bot.app.Deps
+    deps: Deps
     person: guard.Person | None = None
     request: UsageRequest = field(default_factory=lambda: UsageRequest("help"))
 
     @classmethod
-    def of(cls, body: dict[str, Any], client: WebClient, respond: Any, context: Any) -> SlashContext:
+    def of(cls, body: dict[str, Any], client: WebClient, respond: Any, context: BoltContext) -> SlashContext:
         """The context of one request; the person is the one the guard middleware admitted."""
         from bot.app import deps_of
 
@@ -570,7 +572,7 @@ def register(app: Any) -> None:
     def ack_now(ack: Any) -> None:
         ack()
 
-    def work(body: dict[str, Any], client: WebClient, respond: Any, context: Any) -> None:
+    def work(body: dict[str, Any], client: WebClient, respond: Any, context: BoltContext) -> None:
         ctx = SlashContext.of(body, client, respond, context)
         safely(ctx, "/usage", run_usage)
 
