@@ -56,4 +56,4 @@ def test_relabel_from_the_home_tab_refreshes_it(bot_url: str, bot_settings: Sett
     after = fake_slack.published[TAM]
     assert account_ids(after) == ["0016INIT", "0016ACME"]
     acme = account_sections(after)[1]
-    assert "product health 🟢 Green (88)" in acme and "Unknown" not in acme
+    assert "product health 🟢 Green (88.0)" in acme and "Unknown" not in acme
