@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltContext
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
@@ -87,8 +87,9 @@ def apologise_later(url: str) -> None:
     send_later(_apologise, url)
 
 
-def deps_of(context: Any) -> Deps:
-    return context["deps"]
+def deps_of(context: BoltContext) -> Deps:
+    deps: Deps = context["deps"]
+    return deps
 
 
 def build_app(settings: Settings, features: tuple[str, ...] = FEATURES) -> App:
@@ -112,7 +113,7 @@ def build_app(settings: Settings, features: tuple[str, ...] = FEATURES) -> App:
     deps = Deps(settings=settings, sessions=session_factory(settings.database_url))
 
     @app.middleware
-    def inject_deps(context: Any, next: Any) -> None:
+    def inject_deps(context: BoltContext, next: Any) -> None:
         # Global middleware runs after Bolt's own checks, so a request that reaches it was admitted: over
         # HTTP by `bot.request_pipeline` (signature on the raw bytes), in Socket Mode by the app-level token.
         context["deps"] = deps

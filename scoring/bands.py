@@ -31,6 +31,54 @@ def fmt_value(value: float | None, display: Display, precise: bool = False) -> s
     return f"{value:.2f}".rstrip("0").rstrip(".") if abs(value) >= 0.01 else f"{value:.3g}"
 
 
+def _rounded(value: float, display: str, extra: int) -> tuple[str, float]:
+    """The display text of `value` with `extra` more decimals than usual, and the number it reads as."""
+    if extra == 0 and display in ("percent", "number", "count"):
+        text = fmt_value(value, display)  # type: ignore[arg-type]
+        try:
+            return text, float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+        except ValueError:
+            return text, value
+    if display == "percent":
+        pct = value * 100
+        digits = (1 if abs(pct) < 10 else 0) + extra
+        shown = round(pct, digits)
+        return f"{shown:.{digits}f}%", shown / 100
+    if display == "score":
+        digits = 1 + extra
+        shown = round(value, digits)
+        return f"{shown:.{digits}f}", shown
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value)), value
+    digits = 2 + extra
+    shown = round(value, digits)
+    return f"{shown:.{digits}f}".rstrip("0").rstrip("."), shown
+
+
+def fmt_banded(value: float | None, display: str, bands: tuple[Band, ...] | None = None) -> str:
+    """The value as shown next to its colour: never rounded across a band edge.
+
+    75.3% is Green when Green needs more than 75%, so it must not read "75%": another decimal is shown
+    until the displayed number lies on the same side of every edge as the value the colour came from.
+    `display="score"` is the one precision of health scores (one decimal) everywhere.
+    """
+    return fmt_near(value, display, [float(b.edge) for b in (bands or ())[:-1] if b.edge is not None])
+
+
+def fmt_near(value: float | None, display: str, edges: list[float]) -> str:
+    """`value` shown with as many decimals as needed to stay on its side of each of `edges`."""
+    if value is None:
+        return "empty"
+    if not math.isfinite(value):
+        return str(value)
+    text = ""
+    for extra in range(0, 7):
+        text, shown = _rounded(value, display, extra)
+        if all((shown < e) == (value < e) and (shown == e) == (value == e) for e in edges):
+            return text
+    return text
+
+
 def fmt_count(value: float | None) -> str:
     if value is None:
         return "empty"

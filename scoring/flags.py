@@ -11,7 +11,8 @@ from scoring.model import AccountMonth, Flag, InstanceInfo, UsageRow
 from scoring.rollup import describe_instance, month_end, pinged_in
 from scoring.rules import Rules
 
-_VERSION = re.compile(r"^\s*v?(\d+)\.(\d+)")
+_VERSION = re.compile(r"^\s*v?(\d+)\.(\d+)(?:\.(\d+))?")
+GEO_SECONDARY = "Geo Secondary Node"  # a read-only replica: it never sends Service Ping itself
 
 LICENSE_UNMAPPED_ADVICE = "ask Support to generate a new license with the right subscription id"
 
@@ -39,18 +40,26 @@ def unmapped_license_instances(rows: Iterable[LicenseRow], month: date) -> list[
     return sorted({r.instance_id for r in rows if r.snapshot_month == month and r.license_mapped is False})
 
 
-def parse_version(version: str | None) -> tuple[int, int] | None:
-    """(major, minor) of '17.3.2' / '17.3.2-ee'; None when it is not a version."""
+def parse_version(version: str | None) -> tuple[int, int, int] | None:
+    """(major, minor, patch) of '17.3.2' / '17.3.2-ee' / '17.3'; None when it is not a version."""
     m = _VERSION.match(version or "")
-    return (int(m.group(1)), int(m.group(2))) if m else None
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)) if m else None
+
+
+def version_key(version: str | None) -> tuple[int, int, int]:
+    """Sort key, oldest first; what is not a version sorts last."""
+    return parse_version(version) or (10**9, 0, 0)
 
 
 def newest_version(versions: Iterable[str | None]) -> str | None:
-    best: tuple[tuple[int, int], str] | None = None
+    """The newest of `versions`, compared as (major, minor, patch); ties keep the plainest spelling."""
+    best: tuple[tuple[int, int, int], str] | None = None
     for v in versions:
         parsed = parse_version(v)
-        if parsed is not None and (best is None or parsed > best[0]):
-            best = (parsed, v)  # type: ignore[assignment]
+        if parsed is None or v is None:
+            continue
+        if best is None or parsed > best[0] or (parsed == best[0] and v < best[1]):
+            best = (parsed, v)
     return best[1] if best else None
 
 
@@ -61,6 +70,11 @@ def minors_behind(version: str | None, newest: str | None, rules: Rules) -> int 
         return None
     per_major = rules.flags.minor_versions_per_major
     return max(0, (b[0] - a[0]) * per_major + (b[1] - a[1]))
+
+
+def is_newest(version: str | None, newest: str | None) -> bool:
+    a, b = parse_version(version), parse_version(newest)
+    return a is not None and b is not None and a >= b
 
 
 def end_of_month_instant(month: date) -> datetime:
@@ -140,13 +154,22 @@ def account_flags(
 
     for inst_id in watched:
         inst = instances.get(inst_id)
-        if inst is not None and inst.label == "Obsolete":
-            continue  # a person said it is gone: silence is expected
+        if inst is not None and inst.label in ("Obsolete", GEO_SECONDARY):
+            # Obsolete: a person said it is gone. Geo secondary: replicas never send Service Ping.
+            continue
         name = describe_instance(inst, inst_id)
         last = pings.get(inst_id)
         reported = any(pinged_in(r, month) for r in month_rows if r.instance_id == inst_id)
+        stale = last is not None and (end - last) > timedelta(days=rules.flags.stale_after_days)
+        # One fact, one flag: an instance silent this month is "not reporting" (with how old its last
+        # ping is); "stale" is only for one that reported but whose latest ping is still too old.
         if not reported:
-            since = f" (last ping {last.date().isoformat()})" if last else " (no ping seen)"
+            if last is None:
+                since = " (no ping seen)"
+            else:
+                days = (end - last).days
+                ago = f"{days:,} day{'s' if days != 1 else ''}"
+                since = f" (last ping {last.date().isoformat()}, {ago} before the end of {ym})"
             flags.append(
                 Flag(
                     "not_reporting",
@@ -155,12 +178,12 @@ def account_flags(
                     instance_id=inst_id,
                 )
             )
-        if last is not None and (end - last) > timedelta(days=rules.flags.stale_after_days):
+        elif stale and last is not None:
             days = (end - last).days
             flags.append(
                 Flag(
                     "stale",
-                    f"{name}'s latest ping is from {last.date().isoformat()}, {days} days before the end of {ym}: "
+                    f"{name}'s latest ping is from {last.date().isoformat()}, {days:,} days before the end of {ym}: "
                     "its numbers are out of date and are not used as this month's.",
                     instance_id=inst_id,
                 )
@@ -182,6 +205,19 @@ def account_flags(
 
     for sm in current.subscriptions:
         seats = sm.info.licensed_seats
+        lic = sm.license_user_count
+        if lic and seats and lic != seats and sm.primary_instance_id is not None:
+            name = describe_instance(instances.get(sm.primary_instance_id), sm.primary_instance_id)
+            flags.append(
+                Flag(
+                    "license_mismatch",
+                    f"{name}'s license is for {lic:,} users but {sm.info.name} has {seats:,} licensed seats: "
+                    "ask the customer to upload the current license (or Support to issue one for "
+                    f"{sm.info.name}), so usage is measured against what was bought.",
+                    instance_id=sm.primary_instance_id,
+                    subscription_id=sm.info.id,
+                )
+            )
         if sm.billable_users is not None and sm.billable_users > seats:
             flags.append(
                 Flag(
@@ -196,15 +232,35 @@ def account_flags(
     for im in current.instances:
         if im.row is None and im.instance.id not in in_month:
             continue
+        if im.instance.label in ("Obsolete", GEO_SECONDARY):
+            continue  # a retired instance needs no upgrade; a Geo secondary follows its primary
         behind = minors_behind(im.version, newest, rules)
         if behind is not None and behind > rules.flags.version_behind_minor_versions:
             name = describe_instance(im.instance, im.instance.id)
             flags.append(
                 Flag(
                     "version_behind",
-                    f"{name} runs GitLab {im.version}, {behind} minor versions behind the newest seen ({newest}): "
+                    f"{name} runs GitLab {im.version}, {behind} minor versions behind the newest reported in {ym} "
+                    f"({newest}): "
                     "suggest an upgrade.",
                     instance_id=im.instance.id,
                 )
             )
-    return tuple(flags)
+    return sort_flags(tuple(flags))
+
+
+def sort_flags(flags: tuple[Flag, ...]) -> tuple[Flag, ...]:
+    """The defined order flags are shown in (never the database's): by kind, then by their words."""
+    return tuple(sorted(flags, key=lambda f: (_KIND_ORDER.get(f.kind, 99), f.message)))
+
+
+# The order flags are shown in: what stops the account being measured first, then advice.
+_KIND_ORDER = {
+    "no_production": 0,
+    "not_reporting": 1,
+    "stale": 2,
+    "license_unmapped": 3,
+    "license_mismatch": 4,
+    "over_licensed": 5,
+    "version_behind": 6,
+}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 
-from scoring.bands import fmt_count, fmt_value, place, score_of
+from scoring.bands import fmt_banded, fmt_count, place, score_of
 from scoring.model import (
     MEASURE_KEYS,
     NO_DATA,
@@ -39,8 +39,8 @@ def deployment_applies(rule: MeasureRule, deployment_type: str) -> bool:
     return rule.only_deployment_types is None or deployment_type in rule.only_deployment_types
 
 
-def phrase_text(phrase: str, c: Computed, display: Display) -> str:
-    return phrase.format(num=fmt_count(c.num), den=fmt_count(c.den), value=fmt_value(c.value, display))
+def phrase_text(phrase: str, c: Computed, display: Display, bands: tuple[Band, ...] | None = None) -> str:
+    return phrase.format(num=fmt_count(c.num), den=fmt_count(c.den), value=fmt_banded(c.value, display, bands))
 
 
 def sentence(label: str, color: Color, detail: str, next_threshold: str | None) -> str:
@@ -84,7 +84,7 @@ def _sub_scores(rule: MeasureRule, row: UsageRow, rules: Rules, explain: bool = 
             )
             continue
         p = place(c.value, sub.bands, sub.display)
-        detail = phrase_text(sub.phrase, c, sub.display) if explain else ""
+        detail = phrase_text(sub.phrase, c, sub.display, sub.bands) if explain else ""
         out.append(
             SubScore(
                 key,
@@ -127,6 +127,7 @@ def banded(
         band=p.band,
         next_threshold=p.next_threshold,
         sentence=sentence(rule.label, p.color, detail, p.next_threshold) if explain else "",
+        shown=fmt_banded(value, rule.display, bands),
         **kw,  # type: ignore[arg-type]
     )
 
@@ -167,7 +168,7 @@ def score_measure(
         if mean is None:
             return empty(key, rule, "no sub-score has data", inputs=inputs, formula=formula, sub_scores=subs)
         parts = ", ".join(f"{s.label} {s.color}" for s in subs) if explain else ""
-        detail = f"mean sub-score {fmt_value(mean, 'number')} ({parts})" if explain else ""
+        detail = f"mean sub-score {fmt_banded(mean, 'number', rule.bands)} ({parts})" if explain else ""
         return banded(
             key, rule, mean, rule.bands or (), rules, detail, explain, inputs=inputs, formula=formula, sub_scores=subs
         )
@@ -177,7 +178,7 @@ def score_measure(
     since = customer_since or (subscription.start_date if subscription else None)
     age = months_between(since, row.snapshot_month) if since else None
     bands = rule.bands_for_age(age)
-    detail = phrase_text(rule.phrase or "", c, rule.display) if explain else ""
+    detail = phrase_text(rule.phrase or "", c, rule.display, bands) if explain else ""
     if bands is None:
         reason = age_reason(rule, age)
         return MeasureResult(
@@ -190,6 +191,7 @@ def score_measure(
             formula=c.formula,
             sentence=f"{rule.label}: {detail}; {reason}",
             reason=reason,
+            shown=fmt_banded(c.value, rule.display),
         )
     return banded(key, rule, c.value, bands, rules, detail, explain, inputs=c.inputs, formula=c.formula)
 
@@ -284,13 +286,14 @@ def overall_of(scores: Mapping[str, float | None], rules: Rules, explain: bool =
     score = round(score, 9)
     weights = {k: w / total for k, w in used.items()}
     p = place(score, rules.overall.bands, "number")
+    shown = fmt_banded(score, "score", rules.overall.bands)
     if not explain:
-        return Overall(score, p.color, weights)
+        return Overall(score, p.color, weights, shown=shown)
     dropped = [rules.measures[k].label for k in MEASURE_KEYS if k not in used]
     parts = ", ".join(f"{rules.measures[k].label} {w:.0%}" for k, w in weights.items())
-    text = f"Product health is {p.color} ({fmt_value(score, 'number')}): weights {parts}"
+    text = f"Product health is {p.color} ({shown}): weights {parts}"
     if dropped:
         text += f"; left out (no score): {', '.join(dropped)}"
     if p.next_threshold:
         text += f"; {p.next_threshold}"
-    return Overall(score, p.color, weights, text)
+    return Overall(score, p.color, weights, text, shown)

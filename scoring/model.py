@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from scoring.adoption import Adoption
     from scoring.rules import Rules
+    from scoring.trends import SparkRow
 
 Color = Literal["Red", "Yellow", "Green", "No data", "N/A"]
 RED: Color = "Red"
@@ -29,6 +30,7 @@ MEASURE_KEYS: tuple[str, ...] = ("license_utilization", "user_engagement", "scm"
 
 FlagKind = Literal[
     "license_unmapped",
+    "license_mismatch",
     "not_reporting",
     "stale",
     "no_production",
@@ -152,6 +154,7 @@ class MeasureResult:
     sub_scores: tuple[SubScore, ...] = ()
     sentence: str = ""
     reason: str | None = None  # why there is no score, when there is none
+    shown: str = ""  # the value as displayed beside its colour (never rounded across a band edge)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +191,7 @@ class Overall:
     color: Color
     weights_used: Mapping[str, float] = field(default_factory=dict)  # measure key -> rescaled weight
     sentence: str = ""
+    shown: str = ""  # the score as displayed everywhere: one decimal, more only where an edge needs it
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,11 +230,13 @@ class SubscriptionMonth:
     reporting: bool
     primary_instance_ids: tuple[int, ...]  # one per delivery type; usually one
     billable_users: int | None  # of the primary instance(s)
-    utilization: float | None  # billable users / license user count of the primary (first one)
+    utilization: float | None  # seats in use: billable users / this subscription's licensed seats
     months_since_start: int  # age used for the license utilization band
     excluded_reason: str | None = None  # why it does not feed the roll-up, if it does not
     # The primary's License utilization (band for its age, what the next colour needs); None without a primary.
+    # This is the health measure (billable users / the license's user count in Service Ping), not `utilization`.
     license: MeasureResult | None = None
+    license_user_count: int | None = None  # the primary's license user count, as Service Ping reported it
 
     @property
     def primary_instance_id(self) -> int | None:
@@ -247,9 +253,10 @@ class AccountMonth:
     reporting_share: float | None
     subscriptions: tuple[SubscriptionMonth, ...]
     instances: tuple[InstanceMonth, ...]
-    billable_users: int | None  # sum over the primaries of reporting subscriptions
-    licensed_seats: int  # sum over the month's subscriptions
-    age_months: int | None  # account age used for the license band
+    billable_users: int | None  # each distinct primary instance or namespace once, however many subscriptions
+    licensed_seats: int  # sum of licensed_seats over the month's active subscriptions
+    age_months: int | None  # account age used for the license band: the customer's age in months
+    utilization: float | None = None  # seats in use: billable_users / licensed_seats (None without seats)
     # The primary rows of the reporting subscriptions, one per instance: what account-wide pooled
     # figures (user adoption, features in use) sum over.
     reporting_primaries: tuple[UsageRow, ...] = ()
@@ -288,6 +295,15 @@ class Trends:
 
 
 @dataclass(frozen=True, slots=True)
+class SeatTotals:
+    """The account's seats in use: `billable_users` of `seats`, and the ratio (None without seats)."""
+
+    seats: int
+    billable_users: int | None
+    utilization: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class AccountReport:
     """Everything `/usage acme` and `usagebot report` show for one account and month."""
 
@@ -300,13 +316,34 @@ class AccountReport:
     # Builds the 12-month trends on first use (`report.trends`): the JSON answer never needs them,
     # the summary card and trend views do, and they cost as much as the month itself.
     trends_builder: Callable[[], Trends]
-    newest_version: str | None = None
+    newest_version: str | None = None  # the newest version any instance reported in `month`
+    behind: Mapping[int, int | None] = field(default_factory=dict)  # instance id -> minor versions behind newest
+    ratio_keys: tuple[str, ...] = ()  # measures shown as a percentage (their sparklines draw values on 0–100%)
     # User adoption of the month shown (no series); `adoption` adds the 12-month series on first use.
     adoption_now: Adoption | None = None
     adoption_builder: Callable[[Trends], Adoption] | None = None
     # Metrics Dictionary descriptions of the adoption rules' key paths (those imported).
     definitions: Mapping[str, str] = field(default_factory=dict)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def totals(self) -> SeatTotals:
+        """Seats in use (not the health measure): licensed seats, billable users, their ratio."""
+        c = self.current
+        return SeatTotals(c.licensed_seats, c.billable_users, c.utilization)
+
+    @property
+    def sparklines(self) -> tuple[SparkRow, ...]:
+        """The 12-month rows every view draws: same series, same fixed scale, same labels."""
+        from scoring.trends import spark_rows
+
+        labels = {k: m.label for k, m in self.current.measures.items()}
+        return spark_rows(self.trends, labels, self.ratio_keys)
+
+    @property
+    def customer_months(self) -> int | None:
+        """How long the account has been a customer, in calendar months (the license band's age)."""
+        return self.current.age_months
 
     @property
     def trends(self) -> Trends:

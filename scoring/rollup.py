@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from scoring.bands import fmt_value, place
+from scoring.bands import fmt_banded, place
 from scoring.measures import (
     age_reason,
     banded,
@@ -41,6 +41,11 @@ from scoring.model import (
     UsageRow,
 )
 from scoring.rules import MeasureRule, Rules
+
+
+def seat_ratio(billable: int | None, seats: int) -> float | None:
+    """Seats in use: billable users / licensed seats; None without seats or without a count."""
+    return billable / seats if billable is not None and seats > 0 else None
 
 
 def month_end(month: date) -> date:
@@ -206,12 +211,13 @@ def _account_measure(
         )
     single = len(used) == 1
     first = next(g for (g, _), w in zip(values, weights, strict=True) if w > 0).measures[key]
+    bands = rule.bands_for_age(age)
     if single:
         # One subscription carries the value: say it with that instance's own numbers.
         detail = first.sentence.split(": ", 1)[-1].split("; ")[0]
     else:
         how = "averaged (no ARR to weight by)" if equal else "ARR-weighted"
-        detail = f"{fmt_value(value, rule.display)}, {how} over {len(used)} subscriptions"
+        detail = f"{fmt_banded(value, rule.display, bands)}, {how} over {len(used)} subscriptions"
     kw = {
         "inputs": first.inputs if single else (),
         "formula": first.formula,
@@ -220,7 +226,6 @@ def _account_measure(
         "left_out": tuple(left_out),
         "equal_weights": equal,
     }
-    bands = rule.bands_for_age(age)
     if bands is None:
         reason = age_reason(rule, age)
         return AccountMeasure(
@@ -231,6 +236,7 @@ def _account_measure(
             color=NO_DATA,
             sentence=f"{rule.label}: {detail}; {reason}",
             reason=reason,
+            shown=fmt_banded(value, rule.display),
             **kw,  # type: ignore[arg-type]
         )
     m = banded(key, rule, value, bands, rules, detail)
@@ -243,6 +249,7 @@ def _account_measure(
         band=m.band,
         next_threshold=m.next_threshold,
         sentence=m.sentence,
+        shown=m.shown,
         **kw,  # type: ignore[arg-type]
     )
 
@@ -318,6 +325,7 @@ def roll_up(
     exclusions: list[Exclusion] = []
     grouped: dict[tuple[str, str], list[UsageRow]] = {}
     excluded_reason: dict[int, str] = {}
+    seen_reasons: set[str] = set()
     for row in month_rows:
         if not with_instances:
             # Trends: only whether the row can be a primary matters, not the words for why not.
@@ -328,8 +336,11 @@ def roll_up(
         if why is None:
             grouped.setdefault((row.subscription_id, row.delivery_type), []).append(row)
         else:
-            exclusions.append(Exclusion(why, row.subscription_id, row.instance_id))
+            if why not in seen_reasons:  # an instance serving two subscriptions is left out once
+                seen_reasons.add(why)
+                exclusions.append(Exclusion(why, row.subscription_id, row.instance_id))
             excluded_reason.setdefault(row.instance_id, why.split(": ", 1)[-1])
+    exclusions.sort(key=lambda e: e.reason)
 
     customer_since = account.customer_since_date
     groups: list[_Group] = []
@@ -369,39 +380,45 @@ def roll_up(
         else:
             share = sum(1 for s in month_subs if s.id in reporting_ids) / len(month_subs)
 
-    sub_months = []
+    # Each primary instance or namespace once, shown with its row that has the most billable users (a
+    # namespace carrying a renewal and the subscription it renews has one set of users, not two).
     primaries: dict[int, UsageRow] = {}
+    for g in groups:
+        cur = primaries.get(g.primary.instance_id)
+        if cur is None or primary_order(g.primary) < primary_order(cur):
+            primaries[g.primary.instance_id] = g.primary
+    sub_months = []
     for sub in month_subs:
         own = [g for g in groups if g.subscription.id == sub.id]
-        for g in own:
-            primaries.setdefault(g.primary.instance_id, g.primary)
         p = own[0].primary if own else None
-        util = p.billable_user_count / p.license_user_count if p and p.billable_user_count is not None else None  # type: ignore[operator]
         reason = None
         if not own:
             reason = f"no scored {rules.account.production_label} instance"
         elif not any(g.reporting for g in own):
             reason = "not reporting this month"
         billable = [g.primary.billable_user_count for g in own if g.primary.billable_user_count is not None]
+        sub_billable = sum(billable) if billable else None
         sub_months.append(
             SubscriptionMonth(
                 info=sub,
                 reporting=sub.id in reporting_ids,
                 primary_instance_ids=tuple(g.primary.instance_id for g in own),
-                billable_users=sum(billable) if billable else None,
-                utilization=util,
+                billable_users=sub_billable,
+                utilization=seat_ratio(sub_billable, sub.licensed_seats),
                 months_since_start=months_between(customer_since or sub.start_date, month),
                 excluded_reason=reason,
                 license=own[0].measures["license_utilization"] if own else None,
+                license_user_count=p.license_user_count if p else None,
             )
         )
-    reporting_billable = [
-        g.primary.billable_user_count for g in groups if g.reporting and g.primary.billable_user_count is not None
-    ]
+    # Seats in use: each primary instance or namespace once, however many subscriptions it serves.
+    counts = [r.billable_user_count for r in primaries.values() if r.billable_user_count is not None]
+    seats = sum(s.licensed_seats for s in month_subs)
+    billable_total = sum(counts) if counts else None
     pooled: dict[int, UsageRow] = {}
     for g in groups:
         if g.reporting:
-            pooled.setdefault(g.primary.instance_id, g.primary)
+            pooled.setdefault(g.primary.instance_id, primaries[g.primary.instance_id])
 
     inst_months: tuple[InstanceMonth, ...] = ()
     if with_instances:
@@ -425,9 +442,10 @@ def roll_up(
         reporting_share=share,
         subscriptions=tuple(sub_months),
         instances=inst_months,
-        billable_users=sum(reporting_billable) if reporting_billable else None,
-        licensed_seats=sum(s.licensed_seats for s in month_subs),
+        billable_users=billable_total,
+        licensed_seats=seats,
         age_months=age,
+        utilization=seat_ratio(billable_total, seats),
         reporting_primaries=tuple(pooled.values()),
     )
 
@@ -448,7 +466,9 @@ def _instance_months(
     for r in month_rows:
         by_instance.setdefault(r.instance_id, []).append(r)
     out = []
-    for inst_id, inst in sorted(instances.items()):
+    # A defined order that does not depend on database row ids: by name, then the warehouse identity.
+    ordered = sorted(instances.items(), key=lambda kv: (describe_instance(kv[1], kv[0]).casefold(), kv[1].identity))
+    for inst_id, inst in ordered:
         rows = by_instance.get(inst_id, [])
         row = primaries.get(inst_id) or (min(rows, key=primary_order) if rows else None)
         explained = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from scoring.model import (
@@ -76,7 +77,7 @@ def build_trends(
         [
             (
                 am.month,
-                am.billable_users / am.licensed_seats if am.billable_users is not None and am.licensed_seats else None,
+                am.utilization,
                 None,
                 NO_DATA,
             )
@@ -100,3 +101,64 @@ def build_trends(
             )
         per_sub[sid] = _series(points)
     return Trends(months, measures, overall, billable, seats, util, per_sub, tuple(rolled))
+
+
+# ------------------------------------------------------------------------------------------ sparklines
+
+_SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float | None], top: float) -> str:
+    """▁▂▃▄▅▆▇█ of a series on a FIXED scale from 0 to `top` (1.0 for ratios, 100 for scores), so a
+    constant line stays where its value is and 82% → 84% is a small step; '·' = no data that month.
+    Values above `top` (more users than seats) draw as a full bar."""
+    out = []
+    for v in values:
+        if v is None:
+            out.append("·")
+            continue
+        share = min(max(v / top, 0.0), 1.0) if top > 0 else 0.0
+        out.append(_SPARK[round(share * (len(_SPARK) - 1))])
+    return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class SparkRow:
+    """One line of the trends table: the same series, scale and label in every view."""
+
+    key: str  # "seats", a measure key, or "overall"
+    label: str
+    scale: str  # what the bars measure, said next to them: "0–100%" or "score 0–100"
+    values: tuple[float | None, ...]
+    top: float
+    last: TrendPoint | None
+
+    @property
+    def line(self) -> str:
+        return sparkline(self.values, self.top)
+
+
+def spark_rows(trends: Trends, labels: Mapping[str, str], ratio_keys: Sequence[str]) -> tuple[SparkRow, ...]:
+    """The sparkline rows of an account: seats in use, each measure, product health.
+
+    Measures shown as a ratio (`ratio_keys`) draw their value on 0–100%; the others (CI builds per user,
+    CD and Security sub-score means) draw their score on 0–100, as product health does.
+    """
+    rows = [_row("seats", "Seats in use", trends.utilization, ratio=True)]
+    for key in MEASURE_KEYS:
+        series = trends.measures.get(key, ())
+        rows.append(_row(key, labels.get(key, key), series, ratio=key in ratio_keys))
+    rows.append(_row("overall", "Product health", trends.overall, ratio=False))
+    return tuple(rows)
+
+
+def _row(key: str, label: str, series: Sequence[TrendPoint], *, ratio: bool) -> SparkRow:
+    values = tuple(p.value if ratio else p.score for p in series)
+    return SparkRow(
+        key,
+        label,
+        "0–100%" if ratio else "score 0–100",
+        values,
+        1.0 if ratio else 100.0,
+        series[-1] if series else None,
+    )

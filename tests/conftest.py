@@ -25,7 +25,7 @@ from db.session import dispose_all, get_engine
 from workflows.settings import Settings, load_settings
 
 # Fixtures shared by several test modules (fake GitLab, settings for the metric-request flows).
-pytest_plugins = ["request_helpers"]
+pytest_plugins = ["support.request_helpers"]
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from scoring_helpers import add_account, add_instance, add_subscription, add_usage
 from sqlalchemy import select
-from sync_helpers import copy_fixture
+from support.scoring_helpers import add_account, add_instance, add_subscription, add_usage
+from support.sync_helpers import copy_fixture
 
 from bot.features.home.blocks import totals_text
 from db.models import MetricDefinition, SyncRun

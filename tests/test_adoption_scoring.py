@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from scoring_helpers import MONTH, account, inst, row, sub
+from support.scoring_helpers import MONTH, account, inst, row, sub
 
 from scoring.adoption import adoption_of, pooled_rows, with_series
 from scoring.adoption_flags import metrics_not_shared_flags, operational_columns, purchase_intent_flag

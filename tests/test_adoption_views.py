@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from scoring_helpers import add_account, add_instance, add_subscription, add_usage
+from support.scoring_helpers import add_account, add_instance, add_subscription, add_usage
 
 from bot.blocks import ids
 from bot.blocks.format import blocks_to_text

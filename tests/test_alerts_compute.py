@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from alerts_data import OCT, SEP, TAM1, TAM2, seed
-from scoring_helpers import add_usage
 from sqlalchemy import select
+from support.alerts_data import OCT, SEP, TAM1, TAM2, seed
+from support.scoring_helpers import add_usage
 
 from db.models import AlertMute, Instance
 from db.session import session_scope
@@ -49,7 +49,7 @@ def test_each_kind_fires_and_nothing_else(db_url: str) -> None:
     beta = next(a for a in alerts if a.account_id == "ACC-BETA")
     assert "beta-edge.example.com stopped reporting" in beta.message and beta.view == "instances"
     cobalt = next(a for a in alerts if a.account_id == "ACC-COBALT")
-    assert cobalt.tam_email == TAM2 and "30%" in cobalt.message and "1 month(s) after onboarding" in cobalt.message
+    assert cobalt.tam_email == TAM2 and "30%" in cobalt.message and "1 month after onboarding" in cobalt.message
 
 
 def test_no_alert_when_nothing_dropped(db_url: str) -> None:

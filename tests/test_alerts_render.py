@@ -29,7 +29,7 @@ def test_many_accounts_fit_one_message() -> None:
     text = str(blocks)
     # Every account is in the one message: shown with buttons, or listed under "More".
     assert all(f"Account {i:03d}" in text for i in range(80))
-    assert "81 change(s) on 80 of your account(s)" in alert_text(records)
+    assert "81 changes on 80 of your accounts" in alert_text(records)
 
 
 def test_mute_state_swaps_only_that_accounts_button() -> None:

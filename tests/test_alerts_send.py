@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from alerts_data import GOOD, OCT, SEP, TAM1, TAM2, TAM3, seed
 from click.testing import CliRunner
 from fakes.signing import block_action_payload, interaction_body, post
 from sqlalchemy import func, select
+from support.alerts_data import GOOD, OCT, SEP, TAM1, TAM2, TAM3, seed
 
 from bot.blocks.limits import check_limits
 from bot.cli import cli
@@ -119,7 +119,7 @@ def test_mute_from_the_alert(bot_settings, bot_url: str, fake_slack, db_url: str
     )
 
     # November: Acme drops again but is muted; Beta still alerts.
-    from scoring_helpers import add_usage
+    from support.scoring_helpers import add_usage
 
     from db.models import Instance
 
@@ -163,8 +163,8 @@ def test_after_sync_hook_never_fails_the_sync(bot_settings, fake_slack, db_url: 
     no_slack = load_settings(_env_file=None, database_url=db_url, slack_bot_token="")
     assert "skipped" in alerts_after_sync(no_slack, OCT)
     # Acme: utilization, SCM, overall; Beta: an instance stopped; Cobalt: low; Echo: like Acme.
-    assert alerts_after_sync(bot_settings, OCT) == "Alerts: 8 new, 3 message(s) to TAMs."
-    assert alerts_after_sync(bot_settings, OCT) == "Alerts: 0 new, 0 message(s) to TAMs."
+    assert alerts_after_sync(bot_settings, OCT) == "Alerts: 8 new, 3 messages to TAMs."
+    assert alerts_after_sync(bot_settings, OCT) == "Alerts: 0 new, 0 messages to TAMs."
 
 
 def test_a_sender_that_died_mid_send_is_recovered_without_repeats(bot_settings, fake_slack, db_url: str) -> None:  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from sqlalchemy import select
-from sync_helpers import FIXTURE
+from support.sync_helpers import FIXTURE
 
 from bot.cli import cli
 from db.models import AlertRecord
@@ -64,7 +64,7 @@ def test_two_syncs_alert_once_per_tam(bot_settings, fake_slack, db_url: str, tmp
     # The same export again: nothing new, nobody messaged.
     posted = len(fake_slack.calls_to("chat.postMessage"))
     again = runner.invoke(cli, ["sync", str(tmp_path / "oct")])
-    assert again.exit_code == 0 and "Alerts: 0 new, 0 message(s)" in again.output
+    assert again.exit_code == 0 and "Alerts: 0 new, 0 messages" in again.output
     assert len(fake_slack.calls_to("chat.postMessage")) == posted
     # And --no-alerts does not even look.
     quiet = runner.invoke(cli, ["sync", "--no-alerts", str(tmp_path / "oct")])

@@ -12,10 +12,10 @@ import urllib.request
 from pathlib import Path
 
 import yaml
-from bot_usage_data import seed
 from click.testing import CliRunner
 from fakes.signing import post, slash_body
 from fakes.slack import FakeSlack
+from support.bot_usage_data import seed
 
 from bot.cli import cli
 from workflows.settings import Settings

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from bot_usage_data import ACME_ID, seed
-from scoring_helpers import add_account
+from support.bot_usage_data import ACME_ID, seed
+from support.scoring_helpers import add_account
 
 from bot.blocks import ids
 from bot.blocks.format import blocks_to_text, color_text, escape, seats_text, section, sparkline
@@ -90,7 +90,8 @@ def test_pack_lines_and_clip() -> None:
 
 
 def test_people_numbers_colours_sparklines() -> None:
-    assert seats_text(84, 200) == "84 of 200 seats, 42%"
+    assert seats_text(84, 200) == "84 of 200 seats (42%)"
+    assert seats_text(1, 1) == "1 of 1 seat (100%)"
     assert seats_text(None, 200) == "no billable users reported, 200 seats"
     assert [color_text(c) for c in ("Red", "Yellow", "Green", "No data", "N/A")] == [
         "🔴 Red",
@@ -99,8 +100,12 @@ def test_people_numbers_colours_sparklines() -> None:
         "⚪ No data",
         "N/A",
     ]
-    assert sparkline([0, 1, 2, 3, 4, 5, 6, 7]) == "▁▂▃▄▅▆▇█"
-    assert sparkline([None, 1.0, None]) == "·▁·"
+    # A fixed scale: 0..1 for ratios, 0..100 for scores; a constant line stays at its level.
+    assert sparkline([i / 7 for i in range(8)]) == "▁▂▃▄▅▆▇█"
+    assert sparkline([None, 1.0, None]) == "·█·"
+    assert sparkline([0.82, 0.84]) == "▇▇"
+    assert sparkline([50.0, 50.0, 50.0], top=100) == "▅▅▅"
+    assert sparkline([2.5]) == "█"  # more users than seats: a full bar
     assert escape("<@U1> & <!here>") == "&lt;@U1&gt; &amp; &lt;!here&gt;"
 
 
@@ -176,7 +181,7 @@ def test_reporting_share_shown_only_below_100_percent(settings: Settings) -> Non
         for view in ids.VIEWS:
             text = blocks_to_text(account_answer(s, settings, ACME_ID, view, Viewer(), with_chart=False).blocks)
             assert "reporting share 0%" in text and "Data as of 2026-10" in text, view
-        from bot_usage_data import GLOBEX_ID
+        from support.bot_usage_data import GLOBEX_ID
 
         full = blocks_to_text(account_answer(s, settings, GLOBEX_ID, "summary", Viewer(), with_chart=False).blocks)
         assert "reporting share" not in full and "Data as of 2026-10" in full

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from sqlalchemy import select
-from sync_helpers import count
+from support.sync_helpers import count
 
 from bot.cli import cli
 from db.models import Account, Instance, SyncRun

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from click.testing import CliRunner
-from digest_data import account, instance, portfolio
 from sqlalchemy import func, select
+from support.digest_data import account, instance, portfolio
 
 from bot.blocks.limits import check_limits
 from bot.cli import cli
@@ -151,7 +151,7 @@ def test_cli_sends_for_one_tam(bot_settings: Settings, fake_slack, db_url: str) 
     portfolio(db_url)
     result = CliRunner().invoke(cli, ["digest", "--month", "2026-11", "--tam", "avery@example.com", "--pace", "0"])
     assert result.exit_code == 0, result.output
-    assert "1 TAMs messaged" in result.output
+    assert "1 TAM messaged" in result.output
     assert len(fake_slack.dm_messages("U0AVERY01")) == 1
     again = CliRunner().invoke(cli, ["digest", "--month", "2026-11", "--tam", "avery@example.com"])
     assert again.exit_code == 0 and "0 TAMs messaged" in again.output and "1 already had theirs" in again.output

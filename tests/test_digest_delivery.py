@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from digest_data import account, instance, portfolio
 from fakes.slack import FakeSlack
 from sqlalchemy import func, select
+from support.digest_data import account, instance, portfolio
 
 from bot.blocks.limits import check_limits
 from bot.features.digest.delivery import run_and_report
@@ -79,8 +79,8 @@ def test_run_sends_one_dm_per_tam_and_reports(bot_settings: Settings, fake_slack
     summary = fake_slack.messages["C0PRODANA1"]
     assert len(summary) == 1
     line = summary[0]["text"]
-    assert "1 TAMs messaged" in line and "3 instances listed" in line
-    assert "casey@example.com" in line and "1 accounts with Unknown instances but no TAM" in line
+    assert "1 TAM messaged" in line and "3 instances listed" in line
+    assert "casey@example.com" in line and "1 account with Unknown instances but no TAM" in line
     assert_exactly_once(fake_slack, AVERY, db_url, "avery@example.com")
     with session_scope(db_url) as s:
         row = s.scalars(select(DigestDelivery)).one()

@@ -9,9 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from click.testing import CliRunner
-from digest_data import account, instance
 from fakes.slack import FakeSlack
 from sqlalchemy import select
+from support.digest_data import account, instance
 
 from bot.cli import cli
 from bot.edge import BoltSlackEdge

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from home_data import MONTH, add_account, as_of
 from sqlalchemy import delete
+from support.home_data import MONTH, add_account, as_of
 
 from bot.features.home.blocks import PAGE_SIZE, check_limits, render_home
 from db.models import AlertRecord, Instance, LabelChange, UsageMonthly

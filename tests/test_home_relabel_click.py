@@ -6,8 +6,8 @@ from typing import Any
 
 from fakes.signing import block_action_payload, interaction_body, post
 from fakes.slack import FakeSlack
-from home_data import add_account, as_of
-from home_slack import TAM, TAM_EMAIL, account_ids, account_sections, click, open_home
+from support.home_data import add_account, as_of
+from support.home_slack import TAM, TAM_EMAIL, account_ids, account_sections, click, open_home
 
 from db.models import Instance, LabelChange
 from db.session import session_scope
@@ -56,4 +56,4 @@ def test_relabel_from_the_home_tab_refreshes_it(bot_url: str, bot_settings: Sett
     after = fake_slack.published[TAM]
     assert account_ids(after) == ["0016INIT", "0016ACME"]
     acme = account_sections(after)[1]
-    assert "product health 🟢 Green (88)" in acme and "Unknown" not in acme
+    assert "product health 🟢 Green (88.0)" in acme and "Unknown" not in acme

@@ -31,7 +31,7 @@ def test_sync_refreshes_home_tabs(bot_settings: Settings, fake_slack: FakeSlack,
 
     result = CliRunner().invoke(cli, ["sync", str(export)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert "Refreshed 1 App Home tab(s)." in result.output
+    assert "Refreshed 1 App Home tab." in result.output
 
     view = fake_slack.published["U0TAMSYNC"]
     shown = [b["block_id"].split(":", 1)[1] for b in view["blocks"] if b.get("block_id", "").startswith("home_acct:")]

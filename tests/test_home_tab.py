@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from fakes.signing import event_body, post
 from fakes.slack import FakeSlack
-from home_data import LEVELS, add_account, as_of
-from home_slack import ADMIN, TAM, TAM_EMAIL, account_ids, account_sections, click, open_home, sections
 from sqlalchemy import select
+from support.home_data import LEVELS, add_account, as_of
+from support.home_slack import ADMIN, TAM, TAM_EMAIL, account_ids, account_sections, click, open_home, sections
 
 from bot.app import make_web_client
 from bot.features.home.blocks import MAX_BLOCKS, MAX_SECTION, PAGE_SIZE, check_limits
@@ -56,13 +56,15 @@ def test_tam_with_three_accounts_sees_them_sorted_by_need(
     assert view["type"] == "home"
     assert account_ids(view) == ["0016RED", "0016YELLOW", "0016GREEN"]  # Red, Yellow, Green; not others' accounts
     red, yellow, green = account_sections(view)
-    assert "*Acme Corp*" in red and "product health 🔴 Red (25)" in red
-    assert "84 of 200 seats, 42% (🔴 Red)" in red
+    assert "*Acme Corp*" in red and "product health 🔴 Red (25.0)" in red
+    assert "84 of 200 seats (42%)" in red and "license utilization 🔴 Red" in red
     assert "SCM 🔴 Red  ·  CI 🔴 Red  ·  CD 🔴 Red  ·  Security N/A" in red
     assert "❔ 2 Unknown instances" in red
-    assert "product health 🟡 Yellow" in yellow and "160 of 200 seats, 80% (🟢 Green)" in yellow
+    assert (
+        "product health 🟡 Yellow" in yellow and "160 of 200 seats (80%)  ·  license utilization 🟢 Green 80%" in yellow
+    )
     assert "SCM 🟡 Yellow  ·  CI 🟡 Yellow  ·  CD 🟡 Yellow" in yellow
-    assert "product health 🟢 Green (88)" in green and "SCM 🟢 Green" in green and "Unknown" not in green
+    assert "product health 🟢 Green (88.0)" in green and "SCM 🟢 Green" in green and "Unknown" not in green
     header = " ".join(sections(view)[:1]) + json.dumps(view["blocks"][:2])
     assert "3 accounts" in header and "🔴 1 Red" in header and "🟡 1 Yellow" in header and "🟢 1 Green" in header
     assert "❔ 2 Unknown instances" in header and "0 alerts this month" in header and "2026-10" in header
@@ -124,7 +126,7 @@ def test_150_accounts_paginate_within_slack_limits(
     texts = [t for view in pages for t in account_sections(view)]
     colors = [("Red" if "health 🔴" in t else "Yellow" if "health 🟡" in t else "Green") for t in texts]
     assert colors == ["Red"] * 50 + ["Yellow"] * 50 + ["Green"] * 50
-    utils = [int(t.split("Utilization: ")[1].split(" of")[0]) for t in texts[:50]]
+    utils = [int(t.split("Seats in use: ")[1].split(" of")[0]) for t in texts[:50]]
     assert utils == sorted(utils)
 
     # Previous goes back; the person's place is remembered for refreshes.
@@ -181,7 +183,9 @@ def test_relabel_updates_unknown_count_and_colours(
     assert refresh_home_for_accounts(client, ["0016ACME"], settings=bot_settings) == 1
     after = fake_slack.published[tam]
     acme_after = account_sections(after)[account_ids(after).index("0016ACME")]
-    assert "product health 🟢 Green (88)" in acme_after and "SCM 🟢 Green  ·  CI 🟢 Green  ·  CD 🟢 Green" in acme_after
+    assert (
+        "product health 🟢 Green (88.0)" in acme_after and "SCM 🟢 Green  ·  CI 🟢 Green  ·  CD 🟢 Green" in acme_after
+    )
     assert "Unknown" not in acme_after and "no Production instance" not in acme_after
     assert "❔ 0 Unknown instances" in sections(after)[0]
     assert account_ids(after) == ["0016INIT", "0016ACME"]  # Red, then Green

@@ -15,9 +15,9 @@ from fakes.gitlab import TOKEN, FakeGitLab
 from fakes.signing import block_action_payload, interaction_body, post, slash_body
 from fakes.slack import TEAM_ID, FakeSlack
 from fakes.wsgi import serve
-from scoring_helpers import add_account, add_instance, add_subscription, add_usage
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import select
+from support.scoring_helpers import add_account, add_instance, add_subscription, add_usage
 
 from bot.app import build_app
 from bot.blocks.ids import REPORT_ISSUE_ACTION, encode_value

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from scoring_helpers import add_account, add_instance, add_subscription, add_usage
 from sqlalchemy import select
+from support.scoring_helpers import add_account, add_instance, add_subscription, add_usage
 
 from db.models import DataIssue, Instance, SyncRun
 from db.session import session_scope

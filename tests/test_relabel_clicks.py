@@ -7,10 +7,10 @@ import time
 from typing import Any
 
 import pytest
-from digest_data import portfolio
 from fakes.signing import block_action_payload, interaction_body, post, slash_body
 from fakes.slack import FakeSlack
 from sqlalchemy import func, select
+from support.digest_data import portfolio
 
 from bot.blocks.ids import decode_value, encode_value
 from bot.blocks.limits import check_limits

@@ -6,8 +6,8 @@ import json
 from datetime import UTC, date, datetime
 
 from click.testing import CliRunner
-from scoring_helpers import add_account, add_instance, add_subscription, add_usage
 from sqlalchemy import select
+from support.scoring_helpers import add_account, add_instance, add_subscription, add_usage
 
 from bot.cli import cli
 from db.models import Instance, SyncRun
@@ -155,9 +155,12 @@ def test_cli_report_json_and_text(settings, db_url: str) -> None:  # type: ignor
 def test_cli_unknown_account_and_bad_month(settings, db_url: str) -> None:  # type: ignore[no-untyped-def]
     seed(db_url)
     runner = CliRunner()
+    # The CLI finds accounts as /usage does: a close misspelling is the account; nothing close is an error.
     res = runner.invoke(cli, ["report", "Acme Crop"], env={"DATABASE_URL": db_url})
+    assert res.exit_code == 0 and res.output.startswith("Acme Corp (")
+    res = runner.invoke(cli, ["report", "Qqqzzz Holdings"], env={"DATABASE_URL": db_url})
     assert res.exit_code == 1
-    assert "Acme Corp" in res.output and "Traceback" not in res.output
+    assert "No account matches 'Qqqzzz Holdings'" in res.output and "Traceback" not in res.output
     res = runner.invoke(cli, ["report", "Acme Corp", "--month", "2026-13"], env={"DATABASE_URL": db_url})
     assert res.exit_code == 2 and "YYYY-MM" in res.output
 

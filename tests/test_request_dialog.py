@@ -7,7 +7,8 @@ import json
 from fakes.gitlab import FakeGitLab
 from fakes.signing import block_action_payload, interaction_body, post, slash_body
 from fakes.slack import FakeSlack
-from request_helpers import (
+from sqlalchemy import select
+from support.request_helpers import (
     PM,
     PROJECT,
     TAM,
@@ -20,7 +21,6 @@ from request_helpers import (
     view_text,
     wait_view,
 )
-from sqlalchemy import select
 
 from bot.blocks.limits import check_limits
 from db.models import Account, MetricRequest

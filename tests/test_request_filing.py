@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from fakes.gitlab import TOKEN, FakeGitLab
 from fakes.signing import post
 from fakes.slack import FakeSlack
-from request_helpers import (
+from sqlalchemy import select
+from support.request_helpers import (
     PROJECT,
     TAM,
     candidates_shown,
@@ -24,7 +25,6 @@ from request_helpers import (
     view_click_body,
     wait_view,
 )
-from sqlalchemy import select
 
 from bot.cli import cli
 from db.models import GitLabFiling, MetricRequest, MetricRequestRequester

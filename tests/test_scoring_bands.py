@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from scoring_helpers import MONTH, row, sub
+from support.scoring_helpers import MONTH, row, sub
 
 from scoring.bands import place
 from scoring.measures import score_row

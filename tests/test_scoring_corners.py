@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from scoring_oracle import SCANNERS, Oracle, disagreements
+from support.scoring_oracle import SCANNERS, Oracle, disagreements
 
 from db.session import session_scope
 from workflows.report import build_account_report, report_to_json

@@ -1,6 +1,6 @@
 """Differential test: the engine (through the sync and `report`) against an independent reading of docs/scoring.md.
 
-The oracle (`tests/scoring_oracle.py`) reads the raw CSV export and shares no code with `scoring/`,
+The oracle (`tests/support/scoring_oracle.py`) reads the raw CSV export and shares no code with `scoring/`,
 so any disagreement is a misreading in one of them, or a value changed by the sync on the way in.
 Every account of generated exports is compared, in every month, on all six measures, the overall
 score, the reporting share and the primary instances.
@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from scoring_oracle import Oracle, disagreements
+from support.scoring_oracle import Oracle, disagreements
 
 from db.session import session_scope
 from workflows.demo import generate_export

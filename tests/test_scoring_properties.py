@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scoring_helpers import MONTH, account, inst, row, sub
+from support.scoring_helpers import MONTH, account, inst, row, sub
 
 from scoring.measures import overall_of, score_row
 from scoring.model import MEASURE_KEYS

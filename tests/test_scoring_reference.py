@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scoring_helpers import MONTH, account, inst, row, sub
+from support.scoring_helpers import MONTH, account, inst, row, sub
 
 from scoring.rollup import roll_up
 from scoring.rules import load_rules

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from scoring_helpers import MONTH, PING, account, inst, row, sub
+from support.scoring_helpers import MONTH, PING, account, inst, row, sub
 
 from scoring.flags import account_flags, minors_behind
 from scoring.measures import overall_of
@@ -218,7 +218,10 @@ def test_flags() -> None:
     assert ("license_unmapped", 1) in kinds
     assert ("over_licensed", 1) in kinds
     assert ("not_reporting", 2) in kinds and ("not_reporting", 3) in kinds
-    assert ("stale", 3) in kinds
+    # One fact, one flag: the silent instance is "not reporting", with how old its last ping is.
+    assert ("stale", 3) not in kinds
+    silent = next(f for f in flags if f.kind == "not_reporting" and f.instance_id == 3)
+    assert "last ping 2026-08-31, 61 days before the end of 2026-10" in silent.message
     assert ("version_behind", 2) in kinds  # 7 minor versions behind
     assert ("version_behind", 3) not in kinds  # exactly 6: not flagged
     assert not any(k == "no_production" for k, _ in kinds)
@@ -230,15 +233,15 @@ def test_flags() -> None:
     assert [f.kind for f in flags if f.kind == "no_production"] == ["no_production"]
 
 
-def test_stale_boundary() -> None:
+def test_stale_only_for_a_reporting_instance_and_never_for_geo_secondaries() -> None:
     subs = [sub("S1")]
     insts = {1: inst(1)}
-    exactly_60 = datetime(2026, 9, 2, 0, 0, tzinfo=UTC)  # 60 days before Nov 1: not stale
-    rows = [row(1, "S1", ping=exactly_60, month=date(2026, 9, 1))]
-    am = roll_up(account(), subs, insts, rows, MONTH, RULES)
-    assert "stale" not in {f.kind for f in account_flags(am, rows, insts, None, RULES)}
     rows = [row(1, "S1", ping=datetime(2026, 9, 1, 23, 59, tzinfo=UTC), month=date(2026, 9, 1))]
-    assert "stale" in {f.kind for f in account_flags(am, rows, insts, None, RULES)}
+    am = roll_up(account(), subs, insts, rows, MONTH, RULES)
+    assert [f.kind for f in account_flags(am, rows, insts, None, RULES)] == ["not_reporting"]
+    geo = {1: inst(1, "Geo Secondary Node")}
+    am = roll_up(account(), subs, geo, rows, MONTH, RULES)
+    assert [f.kind for f in account_flags(am, rows, geo, None, RULES)] == ["no_production"]
 
 
 def test_minors_behind_across_majors() -> None:
@@ -274,8 +277,9 @@ def test_trends_series_and_change() -> None:
     assert t.licensed_seats[-1].value == 500
     assert t.utilization[-1].value == pytest.approx(150 / 500)
     per_sub = t.subscription_utilization["S1"]
-    assert [p.value for p in per_sub[-3:]] == [0.5, 0.6, 0.75]
-    assert per_sub[-1].change == pytest.approx(0.15) and per_sub[-1].color == "Red"  # 0.75 at 10+ months: Red
+    # Per subscription: seats in use (billable users / the subscription's licensed seats).
+    assert [p.value for p in per_sub[-3:]] == pytest.approx([0.2, 0.24, 0.3])
+    assert per_sub[-1].change == pytest.approx(0.06) and per_sub[-1].color == "Red"  # measure 0.75 at 10+ months: Red
     lic = am.subscriptions[0].license
     assert lic is not None and lic.value == 0.75 and lic.next_threshold == "Green needs more than 75%"
 

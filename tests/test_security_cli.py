@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from digest_data import portfolio
 from fakes.slack import FakeSlack
+from support.digest_data import portfolio
 
 from bot.features.digest.delivery import run_and_report
 from workflows.settings import Settings

@@ -14,13 +14,13 @@ from datetime import date
 from typing import Any
 
 import pytest
-from bot_usage_data import ACME_ID, TAM_EMAIL, seed
 from fakes.gitlab import FakeGitLab
 from fakes.signing import block_action_payload, interaction_body, post, slash_body
 from fakes.slack import FakeSlack
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from request_helpers import PROJECT, TAM, fake_gitlab, req_settings  # noqa: F401 (fixtures)
+from support.bot_usage_data import ACME_ID, TAM_EMAIL, seed
+from support.request_helpers import PROJECT, TAM, fake_gitlab, req_settings  # noqa: F401 (fixtures)
 
 from bot.app import make_web_client
 from bot.guard import clear_caches
@@ -329,7 +329,7 @@ def test_metric_request_text_cannot_run_quick_actions_but_the_template_keeps_its
 
 
 def test_home_tab_cannot_ping_with_hostile_names(bot_url: str, fake_slack: FakeSlack, bot_settings: Settings) -> None:
-    from home_slack import open_home
+    from support.home_slack import open_home
 
     _people(fake_slack)
     _hostile_account(bot_settings.database_url)

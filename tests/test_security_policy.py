@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bot_usage_data import ACME_ID, TAM_EMAIL, seed
 from fakes.signing import block_action_payload, interaction_body, post, slash_body
 from fakes.slack import FakeSlack
 from fakes.wsgi import serve
-from request_helpers import (  # noqa: F401 (fixtures)
+from support.bot_usage_data import ACME_ID, TAM_EMAIL, seed
+from support.request_helpers import (  # noqa: F401 (fixtures)
     TAM,
     app_url,
     events,

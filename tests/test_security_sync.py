@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
-from sync_helpers import copy_fixture
+from support.sync_helpers import copy_fixture
 
 from bot.cli import cli
 from db.models import SyncRun

@@ -16,7 +16,7 @@ import pytest
 from fakes.signing import block_action_payload, slash_body
 from fakes.slack import FakeSlack
 from fakes.socket_mode import FakeSocketMode
-from home_data import add_account, as_of
+from support.home_data import add_account, as_of
 
 from db.session import session_scope
 from workflows.settings import Settings

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import truncate_all
 from sqlalchemy import select
-from sync_helpers import FIXTURE, copy_fixture, dump
+from support.sync_helpers import FIXTURE, copy_fixture, dump
 
 from db.models import SyncRun
 from db.session import session_scope

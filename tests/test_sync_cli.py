@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from click.testing import CliRunner
-from sync_helpers import FIXTURE, copy_fixture, count
+from support.sync_helpers import FIXTURE, copy_fixture, count
 
 from bot.cli import cli
 from workflows.settings import Settings

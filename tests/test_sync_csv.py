@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import select, update
-from sync_helpers import FIXTURE, copy_fixture, count, dump
+from support.sync_helpers import FIXTURE, copy_fixture, count, dump
 
 from db.models import Account, Instance, SyncRun, UsageMonthly
 from db.session import session_scope

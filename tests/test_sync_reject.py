@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import select
-from sync_helpers import FIXTURE, copy_fixture, dump
+from support.sync_helpers import FIXTURE, copy_fixture, dump
 
 from db.models import SyncRun
 from db.session import session_scope

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from fakes.slack import FakeSlack
 from pydantic import SecretStr
 from sqlalchemy import select
-from sync_helpers import FIXTURE, count
+from support.sync_helpers import FIXTURE, count
 
 from bot.cli import cli
 from bot.edge import BoltSlackEdge
@@ -115,17 +115,17 @@ def test_a_failed_sync_is_reported_once_escaped_and_retried_at_the_next_tick(
 def test_a_url_source_never_shows_or_stores_its_password(
     bot_settings: Settings, fake_slack: FakeSlack, tmp_path: Path
 ) -> None:
-    url = "postgresql+psycopg://reader:s3cr3t-pw@127.0.0.1:1/warehouse?connect_timeout=1"
+    url = "postgresql+psycopg://reader:s3cr3t-pw@127.0.0.1:1/warehouse?connect_timeout=1&password=hunter2"
     settings = _with_source(bot_settings, url)
     out = scheduled_sync(settings)
-    assert "failed" in out and "s3cr3t-pw" not in out
+    assert "failed" in out and "s3cr3t-pw" not in out and "hunter2" not in out
     (report,) = _reports(fake_slack)
-    assert "s3cr3t-pw" not in report and "reader:***@127.0.0.1" in report
+    assert "s3cr3t-pw" not in report and "hunter2" not in report and "reader:***@127.0.0.1" in report
     with session_scope(settings.database_url) as s:
         rows = s.scalars(select(SyncSource)).all()
         stored = " ".join(f"{r.key} {r.description} {r.last_error}" for r in rows)
         stored += " ".join(str(r.source) + str(r.message) for r in s.scalars(select(SyncRun)))
-    assert rows and "s3cr3t-pw" not in stored
+    assert rows and "s3cr3t-pw" not in stored and "hunter2" not in stored
     assert "s3cr3t-pw" not in repr(settings) and "s3cr3t-pw" not in str(settings.model_dump())
     # The same unreachable source at the next tick: not reported again.
     scheduled_sync(settings)

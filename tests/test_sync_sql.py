@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from sync_helpers import FIXTURE, dump
+from support.sync_helpers import FIXTURE, dump
 
 from workflows.sync import CsvExport, SourceError, SqlExport, sync_export
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from fakes.signing import block_action_payload, interaction_body, post, slash_body
 from fakes.slack import FakeSlack
 from fakes.wsgi import serve
-from home_data import add_account, as_of
+from support.home_data import add_account, as_of
 
 from bot.blocks.limits import check_limits
 from bot.cli import cli
@@ -213,7 +213,7 @@ def test_usage_mine_lists_own_accounts_worst_first_with_summary_buttons(
     assert "Acme &lt;!channel&gt; Corp" in text and "<!channel>" not in text  # names are escaped
     for label in ("Utilization", "Engagement", "SCM", "CI", "CD", "Security"):
         assert label in text
-    assert "84 of 200 seats, 42%" in text
+    assert "Seats in use: 84 of 200 seats (42%)" in text
     button = acme["accessory"]
     assert button["text"]["text"] == "Summary" and json.loads(button["value"])["a"] == "0016RED"
 
@@ -276,7 +276,7 @@ def test_cli_portfolio_lists_the_same_accounts(settings: Settings) -> None:
     runner = CliRunner()
     text = runner.invoke(cli, ["portfolio", TAM_EMAIL.upper(), "red"])
     assert text.exit_code == 0, text.output
-    assert "2 of 4 account(s) matching 'red'" in text.output and "Initech Red" in text.output
+    assert "2 of 4 accounts matching 'red'" in text.output and "Initech Red" in text.output
     assert "Globex Green" not in text.output
     as_json = runner.invoke(cli, ["portfolio", TAM_EMAIL, "ci:red", "--json"])
     assert as_json.exit_code == 0, as_json.output

@@ -43,14 +43,16 @@ from sqlalchemy.orm import Session
 
 from db.models import AlertRecord
 from db.queries.account_data import AccountData, load_accounts_data
-from db.queries.health import data_as_of
+from db.queries.health import data_as_of, month_has_data
 from db.queries.quality import months_with_data, muted_accounts
 from db.session import rows_changed
+from scoring.bands import fmt_near
 from scoring.model import GREEN, RED, YELLOW, AccountMonth
 from scoring.rollup import active_in, pinged_in, roll_up
 from scoring.rules import Rules
 from scoring.trends import add_months
 from workflows.report import rules_for
+from workflows.wording import plural
 
 log = logging.getLogger("usagebot.alerts")
 
@@ -111,7 +113,8 @@ def _ym(d: date) -> str:
 
 
 def _pct(v: float) -> str:
-    return f"{v * 100:.0f}%"
+    # Never rounded across the 50% line the low-utilization alert is about (49.6% is not "50%").
+    return fmt_near(v, "percent", [LOW_UTILIZATION])
 
 
 def _low(month: AccountMonth) -> bool:
@@ -172,7 +175,7 @@ def account_alerts(bundle: AccountData, month: date, previous: date, rules: Rule
             "low_utilization",
             "license_utilization",
             f"License utilization is {_pct(u_new)}, below {_pct(LOW_UTILIZATION)}, "
-            f"{new.age_months} month(s) after onboarding ({_ym(month)})",
+            f"{plural(new.age_months or 0, 'month')} after onboarding ({_ym(month)})",
             u_old,
             u_new,
         )
@@ -201,7 +204,16 @@ def account_alerts(bundle: AccountData, month: date, previous: date, rules: Rule
 
 
 def resolve_months(session: Session, month: date | None, previous: date | None) -> tuple[date, date] | None:
-    """(new, previous) months: given, else the data's as-of month and the month before it."""
+    """(new, previous) months: given, else the data's as-of month and the month before it.
+
+    A month given that has no usage data is refused (`MonthOutsideData`, naming the months that have data).
+    """
+    from workflows.months import check_month
+
+    if month is not None:
+        month = check_month(session, month)
+    if previous is not None:
+        previous = check_month(session, previous)
     if month is None:
         month = data_as_of(session)
         if month is None:
@@ -225,6 +237,8 @@ def compute_alerts(
     """Every alert between `previous_month` and `month`, grouped by account (muted accounts skipped)."""
     rules = rules_for(rules)
     month, previous_month = month.replace(day=1), previous_month.replace(day=1)
+    if not (month_has_data(session, month) and month_has_data(session, previous_month)):
+        return []  # never compare with a month that has no data: every instance would look silent
     bundles = load_accounts_data(
         session,
         min(previous_month, month),

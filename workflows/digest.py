@@ -41,6 +41,7 @@ from scoring.flags import LICENSE_UNMAPPED_ADVICE, unmapped_license_instances
 from workflows.digest_schedule import due_at, due_window
 from workflows.ports import SlackEdge
 from workflows.settings import Settings
+from workflows.wording import plural
 
 log = logging.getLogger("usagebot.digest")
 
@@ -483,20 +484,45 @@ class RunResult:
         return not (self.tams_messaged or self.tams_not_found or self.failures or self.accounts_without_tam)
 
 
+def known_tam(session: Session, email: str) -> bool:
+    """Whether any account has this TAM email (any case, spaces ignored)."""
+    key = func.lower(func.trim(Account.tam_email))
+    return session.execute(select(Account.id).where(key == email.strip().lower()).limit(1)).first() is not None
+
+
+def tam_emails(session: Session, limit: int = 10) -> list[str]:
+    key = func.lower(func.trim(Account.tam_email))
+    query = select(key).where(Account.tam_email.is_not(None)).distinct().order_by(key).limit(limit)
+    return [e for e in session.scalars(query) if e]
+
+
 def summary_line(result: RunResult, totals: tuple[int, int] | None = None) -> str:
     """One line for PRODUCT_ANALYTICS_CHANNEL; `totals` (TAMs sent, instances listed) counts the whole month
-    (a scheduled digest goes out over several passes, one per time zone)."""
+    (a scheduled digest goes out over several passes, one per time zone). A dry run counts what it would list."""
+    if result.dry_run:
+        # What the previews above list, counted the same way: nothing was sent.
+        found = [d for d, _ in result.previews if d.tam_email not in set(result.tams_not_found)]
+        would = sum(d.instance_count for d in found)
+        dry = [
+            f"Unknown-instance digest {result.month} (dry run): would message {plural(len(found), 'TAM')}",
+            f"{plural(would, 'instance')} would be listed",
+            f"{plural(len(result.tams_not_found), 'TAM')} not found in Slack",
+            f"{plural(len(result.accounts_without_tam), 'account')} with Unknown instances but no TAM",
+        ]
+        if result.already_sent:
+            dry.append(f"{len(result.already_sent):,} already had theirs")
+        return "; ".join(dry) + "."
     messaged, listed = totals if totals is not None else (len(result.tams_messaged), result.instances_listed)
     parts = [
-        f"Unknown-instance digest {result.month}: {messaged} TAMs messaged",
-        f"{listed:,} instances listed",
-        f"{len(result.tams_not_found)} TAMs not found in Slack"
+        f"Unknown-instance digest {result.month}: {plural(messaged, 'TAM')} messaged",
+        f"{plural(listed, 'instance')} listed",
+        f"{plural(len(result.tams_not_found), 'TAM')} not found in Slack"
         + (
             f" ({', '.join(result.tams_not_found[:10])}{'…' if len(result.tams_not_found) > 10 else ''})"
             if result.tams_not_found
             else ""
         ),
-        f"{len(result.accounts_without_tam)} accounts with Unknown instances but no TAM",
+        f"{plural(len(result.accounts_without_tam), 'account')} with Unknown instances but no TAM",
     ]
     if result.already_sent and totals is None:
         parts.append(f"{len(result.already_sent)} already had theirs")
@@ -802,4 +828,5 @@ def resume_unfinished(settings: Settings, edge: SlackEdge | None) -> str:
         ).all()
     stuck = sorted(email for email, until in rows if until is None or _aware(until) < now)
     done = [_edge(edge).deliver_digest(month=month, tam_email=email) for email in stuck]
-    return f"resumed {sum(len(r.tams_messaged) for r in done)} of {len(stuck)} unfinished digest(s) for {month}"
+    resumed = sum(len(r.tams_messaged) for r in done)
+    return f"resumed {resumed:,} of {plural(len(stuck), 'unfinished digest')} for {month}"

@@ -20,15 +20,12 @@ from typing import Literal
 
 from sqlalchemy.orm import Session
 
-from db.queries.account_data import AccountData, load_accounts_data, newest_version_seen, normalise_emails
+from db.queries.account_data import AccountData, load_accounts_data, newest_version_in_month, normalise_emails
 from db.queries.health import data_as_of, data_stamp, export_metric_columns
 from db.queries.portfolio import alert_counts, data_fingerprint, latest_usage_month
-from scoring.adoption import adoption_of, pooled_rows
-from scoring.adoption_flags import adoption_flags
 from scoring.adoption_rules import AdoptionRules
-from scoring.flags import account_flags, latest_pings, latest_versions
 from scoring.model import GREEN, MEASURE_KEYS, RED, YELLOW, Color, Flag
-from scoring.rollup import roll_up
+from scoring.report import compute_report
 from scoring.rules import Rules
 from scoring.trends import add_months
 from workflows.managers import ManagersError, parse_managers
@@ -94,9 +91,9 @@ class PortfolioAccount:
     name: str
     tam_name: str | None
     tam_email: str | None
-    billable_users: int | None  # reporting subscriptions' primary instances
-    licensed_seats: int  # the month's subscriptions
-    utilization: float | None  # billable_users / licensed_seats
+    billable_users: int | None  # seats in use: each primary instance or namespace once
+    licensed_seats: int  # the month's active subscriptions
+    utilization: float | None  # billable_users / licensed_seats (not the health measure)
     utilization_color: Color
     health_color: Color
     health_score: float | None
@@ -108,6 +105,8 @@ class PortfolioAccount:
     measures: Mapping[str, Color] = field(default_factory=dict)  # the six measures' colours (MEASURE_KEYS)
     segment: str | None = None  # the account's sales segment
     tiers: tuple[str, ...] = ()  # product tiers of the month's subscriptions
+    health_shown: str = ""  # the score as every view shows it
+    license_shown: str = ""  # the license utilization health measure as shown beside its colour
 
     @property
     def purchase_intent(self) -> bool:
@@ -171,55 +170,50 @@ def score_account(
     adoption: AdoptionRules | None = None,
     export_columns: frozenset[str] | None = None,
 ) -> PortfolioAccount:
-    """One account's line of the portfolio, from the same pure roll-up and flags as its report."""
-    seen = {r.instance_id for r in data.rows}
-    instances = {i: inst for i, inst in data.instances.items() if i in seen}
-    pings = latest_pings(data.rows, instances, month)
-    versions = latest_versions(data.rows, month)
-    current = roll_up(
-        data.account, data.subscriptions, instances, data.rows, month, rules, last_pings=pings, versions=versions
+    """One account's line of the portfolio: the figures of the same computed report `/usage` renders."""
+    report = compute_report(
+        data.account,
+        data.subscriptions,
+        data.instances,
+        data.rows,
+        month,
+        rules,
+        as_of=None,
+        newest_version=newest,
+        adoption_rules=adoption,
+        exported=export_columns,
     )
-    flags = account_flags(current, data.rows, instances, newest, rules)
-    if adoption is not None:
-        now = adoption_of(month, pooled_rows(current), adoption, export_columns)
-        flags += adoption_flags(current, now, data.rows, instances, rules, adoption)
+    seen = {r.instance_id for r in data.rows}
     oldest = add_months(month, -(RECENT_MONTHS - 1))
     unknown = sum(
         1
         for i, inst in data.instances.items()
         if inst.label == UNKNOWN and ((last := data.last_seen.get(i)) is None or last >= oldest or i in seen)
     )
-    seats = current.licensed_seats
-    billable = current.billable_users
-    util = billable / seats if billable is not None and seats > 0 else None
-    m = current.measures
-    month_end = add_months(month, 1)
-    tiers = sorted(
-        {
-            s.tier
-            for s in data.subscriptions
-            if s.tier and s.start_date < month_end and (s.end_date is None or s.end_date >= month)
-        }
-    )
+    totals = report.totals
+    m = report.measures
+    tiers = sorted({s.info.tier for s in report.subscriptions if s.info.tier})
     return PortfolioAccount(
         id=data.account.id,
         name=data.account.name,
         tam_name=data.account.tam_name,
         tam_email=data.account.tam_email,
-        billable_users=billable,
-        licensed_seats=seats,
-        utilization=util,
+        billable_users=totals.billable_users,
+        licensed_seats=totals.seats,
+        utilization=totals.utilization,
         utilization_color=m["license_utilization"].color,
-        health_color=current.overall.color,
-        health_score=current.overall.score,
+        health_color=report.overall.color,
+        health_score=report.overall.score,
         use_cases={k: m[k].color for k, _ in USE_CASES},
         unknown_instances=unknown,
-        flags=flags,
-        reporting_share=current.reporting_share,
+        flags=report.flags,
+        reporting_share=report.reporting_share,
         alerts=alerts,
         measures={k: m[k].color for k in MEASURE_KEYS},
         segment=data.account.sales_segment,
         tiers=tuple(tiers),
+        health_shown=report.overall.shown,
+        license_shown=m["license_utilization"].shown,
     )
 
 
@@ -263,7 +257,7 @@ def build_portfolio(
         opt_out_value=rules.account.opt_out_value,
     )
     alerts = alert_counts(session, wanted, month)
-    newest = newest_version_seen(session, stamp) if data else None
+    newest = newest_version_in_month(session, month, stamp) if data else None
     exported = export_metric_columns(session)
     accounts = [
         score_account(d, month, rules, newest, (alerts or {}).get(acc_id, 0), adoption, exported)

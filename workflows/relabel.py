@@ -22,6 +22,18 @@ from workflows.policy import may_act_on_account
 TARGET_LABELS: tuple[str, ...] = tuple(label for label in LABELS if label != "Unknown")
 
 
+GEO_SECONDARY = "Geo Secondary Node"
+# Deployments that are GitLab's own multi-tenant service: a namespace there has no Geo replica of its own.
+_NO_GEO_DEPLOYMENTS = ("gitlab.com", "saas")
+
+
+def applicable_labels(deployment_type: str | None) -> tuple[str, ...]:
+    """The labels a person may give an instance of this deployment type (no Geo for GitLab.com namespaces)."""
+    if (deployment_type or "").strip().casefold() in _NO_GEO_DEPLOYMENTS:
+        return tuple(t for t in TARGET_LABELS if t != GEO_SECONDARY)
+    return TARGET_LABELS
+
+
 @dataclass(frozen=True)
 class InstanceState:
     id: int
@@ -33,6 +45,7 @@ class InstanceState:
     label_source: str
     label_version: int
     export_label: str
+    deployment_type: str = ""
 
 
 @dataclass(frozen=True)
@@ -86,6 +99,7 @@ def load_state(session: Session, instance_id: int) -> InstanceState | None:
         label_source=inst.label_source,
         label_version=inst.label_version,
         export_label=inst.export_label,
+        deployment_type=inst.deployment_type or "",
     )
 
 
@@ -133,6 +147,12 @@ def relabel(
         )
     if expected_version is None:
         return RelabelOutcome("invalid", instance=state, message="This button is from an old message.")
+    if to_label != "Unknown" and to_label not in applicable_labels(state.deployment_type):
+        return RelabelOutcome(
+            "invalid",
+            instance=state,
+            message=f"{state.name} is a {state.deployment_type} namespace: it cannot be a {to_label}.",
+        )
     session.rollback()  # end the read transaction: the UPDATE below must be the first statement (SQLite locks)
     if state.label_version != expected_version:
         return _not_applied(session, instance_id, to_label)

@@ -13,22 +13,21 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from db.queries.account_data import (
-    find_accounts_exact,
     latest_account_month,
     load_account_data,
     nearest_account_names,
-    newest_version_seen,
+    newest_version_in_month,
 )
+from db.queries.accounts import resolve_account as find_account
 from db.queries.health import data_as_of, data_stamp, export_metric_columns
 from db.queries.metrics import descriptions
-from scoring.adoption import Adoption, adoption_of, pooled_rows, with_series
-from scoring.adoption_flags import adoption_flags
+from scoring.adoption import Adoption
 from scoring.adoption_rules import AdoptionRules, load_adoption_rules
-from scoring.flags import account_flags, latest_pings, latest_versions
-from scoring.model import MEASURE_KEYS, AccountReport, InstanceInfo, MeasureResult, Trends
-from scoring.rollup import roll_up
+from scoring.model import MEASURE_KEYS, AccountReport, InstanceInfo, MeasureResult, TrendPoint
+from scoring.report import compute_report
 from scoring.rules import Rules, load_rules
-from scoring.trends import add_months, build_trends
+from scoring.trends import add_months
+from workflows.months import check_month
 
 
 class AccountNotFound(LookupError):
@@ -37,32 +36,34 @@ class AccountNotFound(LookupError):
     def __init__(self, text: str, suggestions: list[str]) -> None:
         self.text = text
         self.suggestions = suggestions
-        hint = f" Nearest names: {', '.join(suggestions)}." if suggestions else " There are no accounts yet."
-        super().__init__(f"No account with the id or name {text!r}.{hint}")
+        hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"No account matches {text!r} (by id, name, start of a name or a close name).{hint}")
 
 
 class AccountAmbiguous(AccountNotFound):
-    """Several accounts have that exact name; `candidates` holds their (id, name)."""
+    """Several accounts match; `candidates` holds their (id, name)."""
 
     def __init__(self, text: str, candidates: list[tuple[str, str]]) -> None:
         self.candidates = candidates
         LookupError.__init__(
             self,
-            f"{len(candidates)} accounts are named {text!r}: use the account id, one of "
-            + ", ".join(i for i, _ in candidates)
-            + ".",
+            f"{len(candidates)} accounts match {text!r}: "
+            + "; ".join(f"{name} ({acc_id})" for acc_id, name in candidates)
+            + ". Give the account id or more of the name.",
         )
         self.text, self.suggestions = text, [n for _, n in candidates]
 
 
 def resolve_account(session: Session, text: str) -> tuple[str, str]:
-    """(id, name) for an account id or exact name (case, accents and punctuation ignored)."""
-    hits = find_accounts_exact(session, text)
-    if len(hits) > 1:
-        raise AccountAmbiguous((text or "").strip()[:100], hits)
-    if not hits:
-        raise AccountNotFound((text or "").strip()[:100], nearest_account_names(session, text))
-    return hits[0]
+    """(id, name) of the one account `text` names, found exactly as `/usage` finds it (one resolver:
+    `db.queries.accounts.resolve_account`); several matches raise `AccountAmbiguous`, none `AccountNotFound`."""
+    res = find_account(session, text)
+    query = (text or "").strip()[:100]
+    if res.kind == "many":
+        raise AccountAmbiguous(query, [(c.id, c.name) for c in res.candidates])
+    if res.kind == "none" or res.account is None:
+        raise AccountNotFound(query, list(res.nearest))
+    return res.account.id, res.account.name
 
 
 def rules_for(rules: Rules | str | None) -> Rules:
@@ -107,40 +108,25 @@ def build_account_report(
     as_of = data_as_of(session, stamp)
     if month is None:
         month = as_of or latest_account_month(session, account_id) or date.today()
+    else:
+        month = check_month(session, month)  # a month outside the data is refused, never shown as "No data"
     month = month.replace(day=1)
     first = add_months(month, -(rules.trend_months - 1))
     columns = rules.columns() | adopt.columns()
     data = load_account_data(session, account_id, first, month, columns, rules.account.opt_out_value)
     if data is None:
         raise AccountNotFound(account_id, nearest_account_names(session, account_id))
-    # Instances seen in the window: older ones are history, not part of this month's picture.
-    seen = {r.instance_id for r in data.rows}
-    instances = {i: inst for i, inst in data.instances.items() if i in seen}
-    pings = latest_pings(data.rows, instances, month)
-    versions = latest_versions(data.rows, month)
-    current = roll_up(
-        data.account, data.subscriptions, instances, data.rows, month, rules, last_pings=pings, versions=versions
-    )
-    newest = newest_version_seen(session, stamp)
-    flags = account_flags(current, data.rows, instances, newest, rules, pings)
-    exported = export_metric_columns(session)
-    adoption = adoption_of(month, pooled_rows(current), adopt, exported)
-    flags += adoption_flags(current, adoption, data.rows, instances, rules, adopt)
-
-    def adoption_series(trends: Trends) -> Adoption:
-        return with_series(adoption, trends.rolled, adopt, exported)
-
-    return AccountReport(
-        account=data.account,
+    return compute_report(
+        data.account,
+        data.subscriptions,
+        data.instances,
+        data.rows,
+        month,
+        rules,
         as_of=as_of,
-        month=month,
-        rules_name=rules.name,
-        current=current,
-        flags=flags,
-        trends_builder=lambda: build_trends(data.account, data.subscriptions, instances, data.rows, current, rules),
-        newest_version=newest,
-        adoption_now=adoption,
-        adoption_builder=adoption_series,
+        newest_version=newest_version_in_month(session, month, stamp),
+        adoption_rules=adopt,
+        exported=export_metric_columns(session),
         definitions=descriptions(session, adopt.key_paths()),
     )
 
@@ -165,6 +151,33 @@ def export_instance_id(inst: InstanceInfo) -> str:
 
 def _measure_json(m: MeasureResult) -> dict[str, Any]:
     return {"value": m.value, "score": m.score, "color": m.color}
+
+
+def _points(points: tuple[TrendPoint, ...], what: str = "value") -> list[Any]:
+    return [getattr(p, what) for p in points]
+
+
+def series_json(report: AccountReport) -> dict[str, Any]:
+    """The 12-month series behind every sparkline, oldest first (None = no data that month)."""
+    t = report.trends
+    return {
+        "months": [_ym(m) for m in t.months],
+        "seats": _points(t.licensed_seats),
+        "billable_users": [None if v is None else int(v) for v in _points(t.billable_users)],
+        "utilization": _points(t.utilization),
+        "health_score": _points(t.overall, "score"),
+        "health_color": _points(t.overall, "color"),
+        "measures": {
+            k: {
+                "value": _points(t.measures[k]),
+                "score": _points(t.measures[k], "score"),
+                "color": _points(t.measures[k], "color"),
+            }
+            for k in MEASURE_KEYS
+        },
+        "subscription_utilization": {sid: _points(pts) for sid, pts in sorted(t.subscription_utilization.items())},
+        "sparklines": {r.key: {"label": r.label, "scale": r.scale, "line": r.line} for r in report.sparklines},
+    }
 
 
 def _count(v: float | None) -> float | int | None:
@@ -213,25 +226,35 @@ def features_to_json(adoption: Adoption | None, definitions: Mapping[str, str]) 
     }
 
 
-def report_to_json(report: AccountReport) -> dict[str, Any]:
-    """The `usagebot report --json` shape (extra keys only added, never renamed)."""
+def report_to_json(report: AccountReport, *, series: bool = True) -> dict[str, Any]:
+    """The `usagebot report --json` shape (extra keys only added, never renamed).
+
+    Instances are named by the warehouse's ids (installation or namespace id), never our row ids, and
+    every list has a defined order, so the same data gives the same JSON on SQLite and PostgreSQL.
+    """
     acc = report.account
     by_id = {i.instance.id: i.instance for i in report.instances}
 
     def ext(instance_id: int | None) -> str | None:
-        if instance_id is None:
-            return None
-        inst = by_id.get(instance_id)
-        return export_instance_id(inst) if inst is not None else str(instance_id)
+        inst = by_id.get(instance_id) if instance_id is not None else None
+        return export_instance_id(inst) if inst is not None else None
 
-    return {
+    totals = report.totals
+    out: dict[str, Any] = {
         "account": {"id": acc.id, "name": acc.name, "tam_email": acc.tam_email},
         "as_of": _ym(report.as_of),
         "month": _ym(report.month),
         "rules": report.rules_name,
+        "customer_months": report.customer_months,
+        "totals": {
+            "seats": totals.seats,
+            "billable_users": totals.billable_users,
+            "utilization": totals.utilization,
+        },
         "measures": {k: _measure_json(report.measures[k]) for k in MEASURE_KEYS},
         "overall": {"score": report.overall.score, "color": report.overall.color},
         "reporting_share": report.reporting_share,
+        "newest_version": report.newest_version,
         "subscriptions": [
             {
                 "id": s.info.id,
@@ -245,6 +268,9 @@ def report_to_json(report: AccountReport) -> dict[str, Any]:
                 "start_date": s.info.start_date.isoformat(),
                 "end_date": s.info.end_date.isoformat() if s.info.end_date else None,
                 "billable_users": s.billable_users,
+                "utilization": s.utilization,
+                "license_user_count": s.license_user_count,
+                "license_utilization": _measure_json(s.license) if s.license is not None else None,
             }
             for s in report.subscriptions
         ],
@@ -258,9 +284,11 @@ def report_to_json(report: AccountReport) -> dict[str, Any]:
                 "deployment_type": i.instance.deployment_type,
                 "type": i.instance.label,
                 "version": i.version,
+                "minor_versions_behind": report.behind.get(i.instance.id),
                 "last_ping": _ts(i.last_ping),
                 "billable_users": i.billable_users,
                 "primary": i.primary,
+                "subscriptions": list(i.subscription_ids),
                 "measures": {k: _measure_json(i.measures[k]) for k in MEASURE_KEYS},
                 "overall": {"score": i.overall.score, "color": i.overall.color},
             }
@@ -283,3 +311,6 @@ def report_to_json(report: AccountReport) -> dict[str, Any]:
         },
         "features": features_to_json(report.adoption, report.definitions),
     }
+    if series:
+        out["series"] = series_json(report)
+    return out

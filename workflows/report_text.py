@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-from scoring.bands import fmt_value
-from scoring.model import MEASURE_KEYS, AccountMeasure, AccountReport, TrendPoint
-
-_SPARK = "▁▂▃▄▅▆▇█"
-
-
-def sparkline(points: tuple[TrendPoint, ...]) -> str:
-    values = [p.value for p in points]
-    known = [v for v in values if v is not None]
-    if not known:
-        return "·" * len(values)
-    lo, hi = min(known), max(known)
-    span = hi - lo or 1.0
-    return "".join("·" if v is None else _SPARK[int((v - lo) / span * (len(_SPARK) - 1))] for v in values)
+from scoring.model import MEASURE_KEYS, AccountMeasure, AccountReport
+from scoring.rollup import describe_instance
+from scoring.trends import sparkline
+from workflows.wording import customer_for, pct, plural, seats_in_use, version_note
 
 
 def _pct(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.0%}"
+    return pct(v)
 
 
 def _names(report: AccountReport) -> tuple[dict[str, str], dict[int, str]]:
     subs = {s.info.id: s.info.name for s in report.subscriptions}
-    insts = {
-        i.instance.id: i.instance.hostname or i.instance.namespace_name or i.instance.identity for i in report.instances
-    }
+    insts = {i.instance.id: describe_instance(i.instance, i.instance.id) for i in report.instances}
     return subs, insts
 
 
@@ -41,7 +29,7 @@ def _measure_lines(m: AccountMeasure, common: set[str], report: AccountReport) -
         lines.append(f"      - {s.sentence}")
     for c in m.used:
         sub_name = subs.get(c.subscription_id, c.subscription_id)
-        inst_name = insts.get(c.instance_id, str(c.instance_id))
+        inst_name = insts.get(c.instance_id, "?")
         lines.append(f"      used: {sub_name} via {inst_name}, weight {c.weight:.0%}")
         if c.sentence and len(m.used) > 1:
             lines.append(f"        {c.sentence}")
@@ -66,17 +54,23 @@ def format_report(report: AccountReport) -> str:
         f"Month {report.month:%Y-%m} · data as of {report.as_of:%Y-%m}"
         if report.as_of
         else f"Month {report.month:%Y-%m}",
-        f"Rules: {report.rules_name}",
+        f"Rules: {report.rules_name}"
+        + (f" · {customer_for(report.customer_months)}" if report.customer_months is not None else ""),
         "",
     ]
     share = report.reporting_share
     overall = report.overall
-    score = "" if overall.score is None else f" ({fmt_value(overall.score, 'number')})"
+    score = f" ({overall.shown})" if overall.shown else ""
     out.append(f"Product health: {overall.color}{score}")
     out.append(f"  {overall.sentence}")
     if share is not None:
         note = "" if share >= 1 else " — the score is built on part of the account only"
         out.append(f"  Reporting share: {_pct(share)}{note}")
+    t = report.totals
+    out.append(f"Seats in use: {seats_in_use(t.billable_users, t.seats, t.utilization)}")
+    lu = report.measures["license_utilization"]
+    if lu.shown:
+        out.append(f"License utilization (health measure, ARR-weighted): {lu.color}, {lu.shown}")
     out.append("")
     out.append("Measures:")
     # What every measure left out (not Production, Opt-Out, not reporting…) is said once, below.
@@ -92,32 +86,41 @@ def format_report(report: AccountReport) -> str:
     if not report.subscriptions:
         out.append("  (none active this month)")
     per_sub = report.trends.subscription_utilization
+    _subs, insts = _names(report)
     for s in report.subscriptions:
         arr = "no ARR" if s.info.arr is None else f"ARR {s.info.arr:,.0f}"
         status = "reporting" if s.reporting else f"not reporting ({s.excluded_reason})"
+        primary = insts.get(s.primary_instance_id, "—") if s.primary_instance_id is not None else "—"
         out.append(
-            f"  {s.info.name} · {s.info.tier} · {s.info.licensed_seats:,} seats · {arr} · "
-            f"billable {s.billable_users if s.billable_users is not None else 'n/a'} · "
-            f"utilization {_pct(s.utilization)} · {status} · primary {s.primary_instance_id or '—'}"
+            f"  {s.info.name} · {s.info.tier} · {arr} · seats in use "
+            f"{seats_in_use(s.billable_users, s.info.licensed_seats, s.utilization)} · {status} · primary {primary}"
         )
         lic = s.license
         if lic is not None and lic.value is not None:
             series = per_sub.get(s.info.id, ())
             change = series[-1].change if series else None
-            mom = "" if change is None else f"; {change * 100:+.1f} points on last month"
+            mom = "" if change is None else f"; seats in use {change * 100:+.1f} points on last month"
             band = f"band {lic.band}" if lic.band else (lic.reason or "")
             nxt = f"; {lic.next_threshold}" if lic.next_threshold else ""
-            out.append(f"      month {s.months_since_start} as a customer: {lic.color}, {band}{nxt}{mom}")
+            out.append(f"      license utilization (health measure): {lic.color} {lic.shown}, {band}{nxt}{mom}")
     out.append("")
-    out.append("Instances:")
+    out.append(
+        "Instances:"
+        + (
+            f" (newest version reported in {report.month:%Y-%m}: {report.newest_version})"
+            if report.newest_version
+            else ""
+        )
+    )
     for i in report.instances:
-        name = i.instance.hostname or i.instance.namespace_name or i.instance.namespace_id or i.instance.identity
+        name = describe_instance(i.instance, i.instance.id)
         ping = i.last_ping.strftime("%Y-%m-%d") if i.last_ping else "never"
         tag = "primary" if i.primary else (i.excluded_reason or "")
-        billable = i.billable_users if i.billable_users is not None else "n/a"
+        billable = f"{i.billable_users:,}" if i.billable_users is not None else "n/a"
         out.append(
-            f"  [{i.instance.id}] {name} · {i.instance.label} · {i.instance.deployment_type} · "
-            f"v{i.version or '?'} · last ping {ping} · billable {billable} · {tag}"
+            f"  {name} · {i.instance.label} · {i.instance.deployment_type} · "
+            f"v{i.version or '?'}{version_note(report, i.instance.id, i.version)} · last ping {ping} · "
+            f"billable {billable} · {tag}"
         )
     out.append("")
     out.append("Flags:")
@@ -126,15 +129,16 @@ def format_report(report: AccountReport) -> str:
     for f in report.flags:
         out.append(f"  [{f.kind}] {f.message}")
     out.append("")
-    t = report.trends
-    out.append(f"Trends ({t.months[0]:%Y-%m} to {t.months[-1]:%Y-%m}):")
-    out.append(f"  {'Utilization':<22} {sparkline(t.utilization)}  now {_pct(t.utilization[-1].value)}")
-    for key in MEASURE_KEYS:
-        series = t.measures[key]
-        last = series[-1]
-        label = report.measures[key].label
-        out.append(f"  {label:<22} {sparkline(series)}  now {last.color}{_change(key, last.change)}")
-    out.append(f"  {'Product health':<22} {sparkline(t.overall)}  now {t.overall[-1].color}")
+    months = report.trends.months
+    out.append(f"Trends ({months[0]:%Y-%m} to {months[-1]:%Y-%m}, oldest first; · = no data):")
+    for row in report.sparklines:
+        now = (
+            row.last.color
+            if row.last is not None and row.key != "seats"
+            else _pct(row.values[-1] if row.values else None)
+        )
+        delta = _change(row.key, row.last.change) if row.last is not None and row.key in MEASURE_KEYS else ""
+        out.append(f"  {row.label:<22} {row.line}  ({row.scale})  now {now}{delta}")
     out.extend(_adoption_lines(report))
     return "\n".join(out)
 
@@ -144,10 +148,11 @@ def _adoption_lines(report: AccountReport) -> list[str]:
     a = report.adoption
     if a is None:
         return []
-    out = ["", f"User adoption ({len(a.instance_ids)} reporting primary instance(s) pooled):"]
+    pooled = plural(len(a.instance_ids), "reporting primary instance")
+    out = ["", f"User adoption ({pooled} pooled; sparklines 0–100%):"]
     for r in a.ratios.values():
-        points = tuple(TrendPoint(p.month, p.value, None, "No data", None) for p in r.series)
-        out.append(f"  {r.label:<22} {sparkline(points)}  {r.sentence.split(': ', 1)[-1]}")
+        line = sparkline([p.value for p in r.series], 1.0)
+        out.append(f"  {r.label:<22} {line}  {r.sentence.split(': ', 1)[-1]}")
     out.append("Features in use:")
     for uc in a.use_cases.values():
         states = ", ".join(f"{f.label} ({f.state_words})" for f in uc.features)

@@ -8,10 +8,51 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+from scoring.trends import sparkline as _sparkline
 from workflows.escaping import mrkdwn
+from workflows.wording import number, pct, plural, seats_in_use
+
+__all__ = ["number", "pct", "plural"]  # re-exported: renderers take every people's number from here
 
 _EMOJI: dict[str, str] = {"Red": "🔴", "Yellow": "🟡", "Green": "🟢", "No data": "⚪"}
-_SPARK = "▁▂▃▄▅▆▇█"
+# Slack shortcodes the bot writes, as the Unicode a terminal shows (`usagebot try`, CLI previews).
+SHORTCODES: dict[str, str] = {
+    "warning": "⚠️",
+    "lock": "🔒",
+    "white_check_mark": "✅",
+    "hourglass_flowing_sand": "⏳",
+    "triangular_flag_on_post": "🚩",
+    "bar_chart": "📊",
+    "zzz": "💤",
+    "tada": "🎉",
+    "straight_ruler": "📏",
+    "small_red_triangle_down": "🔻",
+    "satellite_antenna": "📡",
+    "raised_hands": "🙌",
+    "office": "🏢",
+    "no_bell": "🔕",
+    "mag": "🔍",
+    "link": "🔗",
+    "information_source": "ℹ️",
+    "heart": "❤️",
+    "grey_question": "❔",
+    "construction": "🚧",
+    "chart_with_downwards_trend": "📉",
+    "chart_with_upwards_trend": "📈",
+    "x": "❌",
+    "bell": "🔔",
+    "memo": "📝",
+    "wave": "👋",
+    "label": "🏷️",
+    "arrows_counterclockwise": "🔄",
+    "robot_face": "🤖",
+}
+_SHORTCODE = re.compile(r":([a-z0-9_+-]+):")
+
+
+def unicode_emoji(text: str) -> str:
+    """Slack's :shortcodes: as Unicode for a terminal; unknown ones are left as they are."""
+    return _SHORTCODE.sub(lambda m: SHORTCODES.get(m.group(1), m.group(0)), text)
 
 
 def color_text(color: str | None) -> str:
@@ -26,36 +67,16 @@ def color_text(color: str | None) -> str:
 escape = mrkdwn
 
 
-def pct(value: float | None, digits: int = 0) -> str:
-    return "n/a" if value is None else f"{value:.{digits}%}"
-
-
-def number(value: float | int | None) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:,.2f}".rstrip("0").rstrip(".")
-    return f"{int(value):,}"
-
-
 def seats_text(billable: int | None, seats: int, utilization: float | None = None) -> str:
-    """People's numbers: '84 of 200 seats, 42%'."""
-    if seats <= 0:
-        return "no licensed seats this month" if billable is None else f"{billable:,} billable users, no licensed seats"
-    if billable is None:
-        return f"no billable users reported, {seats:,} seats"
-    share = utilization if utilization is not None else billable / seats
-    return f"{billable:,} of {seats:,} seats, {share:.0%}"
+    """Seats in use, as every view says it: '84 of 200 seats (42%)'."""
+    if utilization is None and billable is not None and seats > 0:
+        utilization = billable / seats
+    return seats_in_use(billable, seats, utilization)
 
 
-def sparkline(values: Sequence[float | None]) -> str:
-    """▁▂▃▄▅▆▇█ of a series; '·' for a month without data."""
-    known = [v for v in values if v is not None]
-    if not known:
-        return "·" * len(values)
-    lo, hi = min(known), max(known)
-    span = (hi - lo) or 1.0
-    return "".join("·" if v is None else _SPARK[round((v - lo) / span * (len(_SPARK) - 1))] for v in values)
+def sparkline(values: Sequence[float | None], top: float = 1.0) -> str:
+    """▁▂▃▄▅▆▇█ on a fixed 0..`top` scale (1.0 for ratios, 100 for scores); '·' = no data that month."""
+    return _sparkline(values, top)
 
 
 def ym(d: date | None) -> str:
@@ -118,6 +139,7 @@ def _plain(mrkdwn: str) -> str:
     text = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"\1", text)
     text = re.sub(r"(?<![\w_])_([^_\n]+)_(?![\w_])", r"\1", text)
     text = text.replace("`", "")
+    text = unicode_emoji(text)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 

@@ -40,6 +40,14 @@ RELABEL_ACTION_PREFIX = "relabel:"
 LIST_PAGE_ACTION_PREFIX = "usage_list:"
 RELABEL_TARGETS: tuple[str, ...] = ("Production", "Non-Production", "Obsolete", "Geo Secondary Node")
 
+
+def relabel_targets(deployment_type: str | None) -> tuple[str, ...]:
+    """The label buttons an instance gets: only labels that apply to it (see `workflows.relabel`)."""
+    from workflows.relabel import applicable_labels
+
+    allowed = set(applicable_labels(deployment_type))
+    return tuple(t for t in RELABEL_TARGETS if t in allowed)
+
 # Regexes listeners register (Bolt matches action ids with re.search).
 VIEW_ACTION_RE = r"^usage_view:"
 PICK_ACTION_RE = r"^usage_pick:"

@@ -48,6 +48,24 @@ def settings_from(ctx: click.Context) -> Settings:
     return obj["settings"]
 
 
+def require_schema(settings: Settings) -> None:
+    """A clean exit 1 telling what to run when the database has no schema yet (an empty database)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from db.migrate import current_heads
+
+    try:
+        heads = current_heads(settings.database_url)
+    except SQLAlchemyError as exc:
+        reason = getattr(exc, "orig", None) or exc
+        raise Failure(
+            f"could not open the database ({type(exc).__name__}: {str(reason).splitlines()[0][:300]}); "
+            "check DATABASE_URL"
+        ) from None
+    if not heads:
+        raise Failure("The database has no schema yet: run `usagebot db upgrade` first (it creates the tables).")
+
+
 class _Commands(click.Group):
     """The command group; a database that can't be reached or refuses the work is one clear line (exit 1)
     in every command, never a traceback."""

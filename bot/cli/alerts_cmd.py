@@ -25,7 +25,9 @@ def register(cli: click.Group) -> None:
 
         from bot.cli.report_cmd import parse_month
         from scoring.rules import RulesError
+        from workflows.months import MonthOutsideData
         from workflows.settings import SettingsError
+        from workflows.wording import plural
 
         month = parse_month(month_text)
         try:
@@ -37,7 +39,7 @@ def register(cli: click.Group) -> None:
 
         try:
             run = run_alerts(settings, month, previous, dry_run=dry_run)
-        except (SettingsError, RulesError) as exc:
+        except (SettingsError, RulesError, MonthOutsideData) as exc:
             raise Failure(str(exc)) from None
         except SlackApiError as exc:
             raise Failure(f"Slack refused: {exc.response.get('error')}") from None
@@ -49,7 +51,10 @@ def register(cli: click.Group) -> None:
         if run.month is None:
             click.echo("No usage data yet: nothing to compare.")
             return
-        click.echo(f"Alerts for {run.month:%Y-%m} compared with {run.previous:%Y-%m}: {len(run.alerts)}")
+        if not run.previous_has_data:
+            click.echo(f"No usage data for {run.previous:%Y-%m}: nothing to compare {run.month:%Y-%m} with.")
+            return
+        click.echo(f"Alerts for {run.month:%Y-%m} compared with {run.previous:%Y-%m}: {len(run.alerts):,}")
         for a in run.alerts:
             click.echo(f"  {a.account_name} [{a.tam_email or 'no TAM'}] {a.kind}: {a.message}  ({a.command})")
         if run.result is None:
@@ -57,8 +62,8 @@ def register(cli: click.Group) -> None:
             return
         r = run.result
         click.echo(
-            f"Recorded {r.recorded} new ({r.already} already sent before); {r.messages} message(s) to TAMs "
-            f"with {r.sent} alert(s)."
+            f"Recorded {r.recorded:,} new ({r.already:,} already sent before); "
+            f"{plural(r.messages, 'message')} to TAMs with {plural(r.sent, 'alert')}."
         )
         if r.no_tam:
             click.echo(f"Accounts without a TAM email: {', '.join(r.no_tam)}")

@@ -6,6 +6,28 @@ import click
 
 from bot.cli import Failure, settings_from
 from workflows.settings import SettingsError
+from workflows.wording import plural
+
+
+def check_digest_request(database_url: str, month_key: str, tam_email: str | None, timezone: str) -> None:
+    """Refuse a month outside the data and a TAM no account has (exit 1, saying which ones there are)."""
+    from datetime import date
+
+    from db.session import session_scope
+    from workflows.digest import current_month, known_tam, tam_emails
+    from workflows.months import MonthOutsideData, check_digest_month
+
+    year, month = (int(x) for x in month_key.split("-"))
+    this_year, this_month = (int(x) for x in current_month(timezone).split("-"))
+    with session_scope(database_url) as session:
+        try:
+            check_digest_month(session, date(year, month, 1), date(this_year, this_month, 1))
+        except MonthOutsideData as exc:
+            raise Failure(str(exc)) from None
+        if tam_email is not None and not known_tam(session, tam_email):
+            known = tam_emails(session)
+            listed = ", ".join(known) if known else "none"
+            raise Failure(f"No account has the TAM {tam_email.strip()!r}. TAMs in the data: {listed}.")
 
 
 def register(cli: click.Group) -> None:
@@ -38,6 +60,7 @@ def register(cli: click.Group) -> None:
         try:
             if not current_heads(settings.database_url):
                 raise Failure("The database has no schema yet: run `usagebot db upgrade` first.")
+            check_digest_request(settings.database_url, month_key, tam_email, settings.timezone)
             # A dry run says when each TAM would get theirs on the digest day, in their own time zone; a real run
             # by hand sends now, whatever the time.
             wall = scheduled_wall_time(settings, month_key) if dry_run else None
@@ -56,7 +79,8 @@ def register(cli: click.Group) -> None:
             for digest_, parts in result.previews:
                 click.echo("")
                 click.echo(render_digest_text(digest_))
-                click.echo(f"  -> {len(parts)} message(s), {sum(len(p['blocks']) for p in parts)} blocks")
+                blocks = sum(len(p["blocks"]) for p in parts)
+                click.echo(f"  -> {plural(len(parts), 'message')}, {plural(blocks, 'block')}")
                 due = result.due.get(digest_.tam_email)
                 if due is not None:
                     click.echo(f"  -> {when_text(due)}")
@@ -76,5 +100,5 @@ def register(cli: click.Group) -> None:
             click.echo("Failed (rerun to retry; nothing is sent twice):")
             for line in result.failures:
                 click.echo(f"  {line}")
-            raise Failure(f"{len(result.failures)} digest(s) could not be delivered.")
-        click.echo(f"Composed in {result.compose_seconds:.2f}s; {result.messages_posted} message(s) posted.")
+            raise Failure(f"{plural(len(result.failures), 'digest')} could not be delivered.")
+        click.echo(f"Composed in {result.compose_seconds:.2f}s; {plural(result.messages_posted, 'message')} posted.")

@@ -7,6 +7,7 @@ import json
 import click
 
 from bot.cli import Failure, settings_from
+from workflows.wording import plural
 
 
 def register(cli: click.Group) -> None:
@@ -73,7 +74,8 @@ def register(cli: click.Group) -> None:
         as_of = p.as_of.strftime("%Y-%m") if p.as_of else "no data loaded yet"
         matching = f" matching '{filt.text}'" if filt.words else ""
         click.echo(
-            f"{len(found.accounts):,} of {len(p.accounts):,} account(s){matching}; data as of {as_of}; worst first."
+            f"{len(found.accounts):,} of {plural(len(p.accounts), 'account')}{matching}; "
+            f"data as of {as_of}; worst first."
         )
         for a in found.accounts:
             click.echo("")

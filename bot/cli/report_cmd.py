@@ -8,7 +8,7 @@ from datetime import date
 
 import click
 
-from bot.cli import Failure, settings_from
+from bot.cli import Failure, require_schema, settings_from
 
 _MONTH = re.compile(r"^\s*(\d{4})-(\d{1,2})\s*$")
 
@@ -29,16 +29,18 @@ def register(cli: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
     @click.pass_context
     def report(ctx: click.Context, account: str, month_text: str | None, as_json: bool) -> None:
-        """The account's usage, utilization and health (ACCOUNT = CRM id or exact name)."""
+        """The account's usage, utilization and health (ACCOUNT = CRM id, name, start of a name or a close name)."""
         from sqlalchemy.exc import SQLAlchemyError
 
         from db.session import session_scope
         from scoring.rules import RulesError, load_rules
+        from workflows.months import MonthOutsideData
         from workflows.report import AccountNotFound, build_account_report, report_to_json, resolve_account
         from workflows.report_text import format_report
 
         month = parse_month(month_text)
         settings = settings_from(ctx)
+        require_schema(settings)
         try:
             rules = load_rules(settings.scoring_rules)
         except RulesError as exc:
@@ -47,7 +49,7 @@ def register(cli: click.Group) -> None:
             with session_scope(settings.database_url) as session:
                 account_id, _name = resolve_account(session, account)
                 result = build_account_report(session, account_id, month, rules)
-        except AccountNotFound as exc:
+        except (AccountNotFound, MonthOutsideData) as exc:
             raise Failure(str(exc)) from None
         except SQLAlchemyError as exc:
             raise Failure(

@@ -10,6 +10,7 @@ import click
 
 from bot.cli import Failure, settings_from
 from workflows.settings import SettingsError
+from workflows.wording import plural
 
 
 def register(cli: click.Group) -> None:
@@ -44,7 +45,7 @@ def register(cli: click.Group) -> None:
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        click.echo(f"Clock starting with {len(triggers)} job(s); Ctrl-C to stop.", err=True)
+        click.echo(f"Clock starting with {plural(len(triggers), 'job')}; Ctrl-C to stop.", err=True)
         from bot.edge import BoltSlackEdge
 
         run_clock(settings, stop, edge=BoltSlackEdge(settings))

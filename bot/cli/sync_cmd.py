@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from bot.cli import Failure, settings_from
+from bot.cli import Failure, require_schema, settings_from
 
 # Every problem of a rejected export is printed (the spec asks for all of them); only a pathological export
 # (every cell of a million rows wrong) is cut, and then the count of the rest is printed.
@@ -102,6 +102,7 @@ def register(cli: click.Group) -> None:
             raise click.UsageError("PATH is a folder; give a database URL with --from-sql URL")
         if from_sql and "://" not in from_sql:
             raise Failure(f"cannot open {from_sql[:80]!r}: expected a SQLAlchemy URL such as postgresql://host/db")
+        require_schema(settings)
         # The same entry point as the clock's scheduled sync: the sync lock, then alerts and Home refreshes.
         outcome = run_sync(
             settings,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.cli import Failure, settings_from
+from bot.cli import Failure, require_schema, settings_from
 
 
 def register(cli: click.Group) -> None:
@@ -23,6 +23,7 @@ def register(cli: click.Group) -> None:
         from db.session import session_scope
 
         settings = settings_from(ctx)
+        require_schema(settings)
         stripped = text.strip()
         if stripped.startswith("/") and not stripped.startswith("/usage"):
             raise click.UsageError(f"only /usage is known; got {stripped.split()[0]!r}")

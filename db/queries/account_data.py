@@ -224,6 +224,35 @@ def newest_version_seen(session: Session, stamp: DataStamp | None = None) -> str
     return best
 
 
+_NEWEST_IN_MONTH: dict[tuple[str, DataStamp, date], str | None] = {}
+
+
+def newest_version_in_month(session: Session, month: date, stamp: DataStamp | None = None) -> str | None:
+    """The newest GitLab version any instance reported in `month` (compared as major, minor, patch).
+
+    Falls back to `newest_version_seen` when no row of the month carries a version. Cached per data stamp.
+    """
+    from scoring.flags import newest_version
+
+    stamp = stamp or data_stamp(session)
+    key = (session.get_bind().engine.url.render_as_string(hide_password=True), stamp, month)
+    if key in _NEWEST_IN_MONTH:
+        return _NEWEST_IN_MONTH[key]
+    best = newest_version(
+        session.scalars(
+            select(UsageMonthly.cleaned_version)
+            .where(UsageMonthly.snapshot_month == month, UsageMonthly.cleaned_version.is_not(None))
+            .distinct()
+        )
+    )
+    if best is None:
+        best = newest_version_seen(session, stamp)
+    if len(_NEWEST_IN_MONTH) > 256:
+        _NEWEST_IN_MONTH.clear()
+    _NEWEST_IN_MONTH[key] = best
+    return best
+
+
 def latest_account_month(session: Session, account_id: str) -> date | None:
     from sqlalchemy import func
 

@@ -62,3 +62,17 @@ def export_metric_columns(session: Session) -> frozenset[str] | None:
         .limit(1)
     )
     return None if cols is None else frozenset(cols)
+
+
+def data_months(session: Session) -> tuple[date, date] | None:
+    """(first, last) month with usage rows, or None when there are none."""
+    first, last = session.execute(
+        select(func.min(UsageMonthly.snapshot_month), func.max(UsageMonthly.snapshot_month))
+    ).one()
+    return None if first is None else (first, last)
+
+
+def month_has_data(session: Session, month: date) -> bool:
+    """Whether any usage row is for `month` (first of the month)."""
+    hit = session.execute(select(UsageMonthly.id).where(UsageMonthly.snapshot_month == month).limit(1)).first()
+    return hit is not None

@@ -31,7 +31,7 @@ from db.models.schedule import SyncSource
 from db.session import rows_changed, session_scope
 from workflows.ports import SlackEdge
 from workflows.scheduler import hold_lease, new_holder_id, release_lease
-from workflows.secrets import safe_url
+from workflows.secrets import redact, safe_url
 from workflows.settings import Settings
 from workflows.sync.run import Progress, SyncFailed, SyncResult, sync_export
 from workflows.sync.sources import CsvExport, Export, SourceError, SqlExport
@@ -100,9 +100,8 @@ def open_export(source: str, schema: str | None = None) -> Export:
 
 
 def describe(source: str) -> str:
-    if not is_url(source):
-        return source
-    return safe_url(source)
+    """The source as it may be shown and stored: a URL without its password or secret parameters."""
+    return safe_url(source) if is_url(source) else source
 
 
 class _Renewer(threading.Thread):
@@ -203,6 +202,8 @@ def run_sync(
     renewer.start()
     try:
         outcome = _locked_sync(settings, source, schema, description, key, progress, skip_unchanged, now)
+        if outcome.error:
+            outcome.error = redact(outcome.error)  # a driver's message may quote the URL
         if scheduled and not outcome.ok:
             # The same broken export (same fingerprint), or the same error, is the same failure.
             failure = outcome.fingerprint or hashlib.sha256((outcome.error or "").encode()).hexdigest()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -19,6 +19,7 @@ from bot.app import deps_of, make_web_client
 from bot.features.alerts.blocks import MUTE_ACTION, UNMUTE_ACTION, alert_blocks, alert_text, with_mute_state
 from bot.guard import PERSON
 from db.models import AlertRecord
+from db.queries.health import month_has_data
 from db.session import session_scope
 from workflows.alerts import (
     Alert,
@@ -32,6 +33,7 @@ from workflows.alerts import (
 )
 from workflows.policy import REFUSE_ACT, may_act_on_account
 from workflows.settings import Settings
+from workflows.wording import plural
 
 log = logging.getLogger("usagebot.alerts")
 # Slack message metadata event type of alert DMs: tags each DM with its claim, to recognise it after a crash.
@@ -81,6 +83,7 @@ class AlertRun:
     previous: date | None
     alerts: list[Alert]
     result: SendResult | None  # None on a dry run
+    previous_has_data: bool = True  # False: nothing was compared (the month before has no data)
 
 
 def run_alerts(
@@ -97,6 +100,8 @@ def run_alerts(
         if months is None:
             return AlertRun(None, None, [], None)
         new, old = months
+        if not month_has_data(session, old):
+            return AlertRun(new, old, [], None, previous_has_data=False)
         alerts = compute_alerts(session, new, old, settings.scoring_rules)
         if dry_run:
             return AlertRun(new, old, alerts, None)
@@ -108,7 +113,7 @@ def run_alerts(
         try:
             client.chat_postMessage(
                 channel=settings.product_analytics_channel,
-                text="Health alerts: no Slack user for TAM email(s) "
+                text="Health alerts: no Slack user for these TAM emails: "
                 + ", ".join(result.tams_not_found)
                 + "; their alerts were not delivered.",
             )
@@ -128,7 +133,7 @@ def _user_email(client: WebClient, user_id: str) -> str | None:
     return ((user.get("profile") or {}).get("email") or "").strip().lower() or None
 
 
-def _toggle(ack: Ack, body: dict[str, Any], client: WebClient, context: Any, mute: bool) -> None:
+def _toggle(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, mute: bool) -> None:
     ack()
     deps = deps_of(context)
     user_id = body["user"]["id"]
@@ -160,11 +165,11 @@ def _toggle(ack: Ack, body: dict[str, Any], client: WebClient, context: Any, mut
 
 def register(app: App) -> None:
     @app.action(MUTE_ACTION)
-    def on_mute(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+    def on_mute(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         _toggle(ack, body, client, context, True)
 
     @app.action(UNMUTE_ACTION)
-    def on_unmute(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+    def on_unmute(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         _toggle(ack, body, client, context, False)
 
 
@@ -182,10 +187,10 @@ def alerts_after_sync(settings: Settings, as_of_month: date | None) -> str:
         return f"Alerts: not sent ({type(exc).__name__}); run `usagebot alerts` to retry."
     r = run.result
     if r is None:
-        return "Alerts: nothing to compare."
-    line = f"Alerts: {r.recorded} new, {r.messages} message(s) to TAMs"
+        return "Alerts: nothing to compare (no data for the month before)."
+    line = f"Alerts: {r.recorded:,} new, {plural(r.messages, 'message')} to TAMs"
     if r.tams_not_found:
-        line += f"; {len(r.tams_not_found)} TAM(s) not found in Slack"
+        line += f"; {plural(len(r.tams_not_found), 'TAM')} not found in Slack"
     if r.failed:
-        line += f"; {len(r.failed)} DM(s) failed and stay pending (`usagebot alerts` retries)"
+        line += f"; {plural(len(r.failed), 'DM')} failed and stay pending (`usagebot alerts` retries)"
     return line + "."

@@ -13,6 +13,7 @@ from bot.blocks.format import escape
 from bot.blocks.ids import encode_value
 from bot.blocks.limits import pack_lines
 from db.models import AlertRecord
+from workflows.wording import plural
 
 # The `/usage` view buttons' ids and values (the contract in bot/blocks/ids.py: `usage_view:<view>`,
 # value {"a": account id}); spelled out here so alert DMs do not depend on the usage renderers.
@@ -95,7 +96,7 @@ def account_section(account_name: str, records: Sequence[AlertRecord]) -> str:
 def alert_text(records: Sequence[AlertRecord]) -> str:
     """The notification text (and the fallback for clients without blocks)."""
     accounts = {r.account_id for r in records}
-    return f"Health alerts: {len(records)} change(s) on {len(accounts)} of your account(s) since the last sync"
+    return f"Health alerts: {plural(len(records), 'change')} on {len(accounts):,} of your accounts since the last sync"
 
 
 def alert_blocks(records: Sequence[AlertRecord]) -> list[dict[str, Any]]:
@@ -127,13 +128,14 @@ def alert_blocks(records: Sequence[AlertRecord]) -> list[dict[str, Any]]:
         name = (recs[0].details or {}).get("account_name") or account_id
         if n >= full:
             kinds = sorted({r.kind.replace("_", " ") for r in recs})
-            overflow.append(f"• *{escape(name)}*: {len(recs)} alert(s) ({', '.join(kinds)})")
+            overflow.append(f"• *{escape(name)}*: {plural(len(recs), 'alert')} ({', '.join(kinds)})")
             continue
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": account_section(name, recs)}})
         elements = [*view_buttons(account_id, recs), mute_button(account_id)]
         blocks.append({"type": "actions", "block_id": actions_block_id(account_id), "elements": elements})
     if overflow:
-        chunks = pack_lines([f"*{len(overflow)} more account(s)* (run `/usage ACCOUNT health` for each):", *overflow])
+        head = f"*{plural(len(overflow), 'more account')}* (run `/usage ACCOUNT health` for each):"
+        chunks = pack_lines([head, *overflow])
         if len(chunks) > overflow_sections:
             chunks = [*chunks[: overflow_sections - 1], _clip("\n".join(chunks[overflow_sections - 1 :]))]
         blocks.extend({"type": "section", "text": {"type": "mrkdwn", "text": c}} for c in chunks)

@@ -6,10 +6,16 @@ The modal opens within Slack's 3-second trigger window: one small query, then vi
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.features.usage.command import SlashContext
+    from db.queries.accounts import AccountRef
+
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -55,7 +61,7 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def on_report_button(ack: Ack, body: dict[str, Any], client: WebClient, context: Any, respond: Any) -> None:
+def on_report_button(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Any) -> None:
     ack()
     deps = deps_of(context)
     # The person was admitted by the guard middleware; the account in the value is looked up again.
@@ -76,7 +82,7 @@ def on_report_button(ack: Ack, body: dict[str, Any], client: WebClient, context:
         respond(text=refusal, response_type="ephemeral", replace_original=False)
 
 
-def report_subcommand(ctx: Any, account: Any) -> None:
+def report_subcommand(ctx: SlashContext, account: AccountRef) -> None:
     """`/usage ACCOUNT report` (the `/usage` handler has already guarded the person and the channel)."""
     from bot.features.usage.blocks import message
 

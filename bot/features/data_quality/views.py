@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
@@ -174,7 +174,9 @@ def post_unposted(
 
 def register(app: App) -> None:
     @app.view(CALLBACK_ID)
-    def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: Any) -> None:
+    def on_submit(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext
+    ) -> None:
         # Bolt answers Slack as soon as ack() is called (process_before_response is off); the work
         # continues in the listener's thread. Not a lazy listener: those lose `context["deps"]`.
         ack_submission(ack, view)

@@ -55,6 +55,7 @@ def _instance_blocks(account: DigestAccount, inst: DigestInstance) -> list[Block
             label_version=inst.label_version,
             account_id=account.id,
             origin="digest",
+            deployment_type="GitLab.com" if inst.kind == "namespace" else "Self-Managed",
         ),
     ]
 

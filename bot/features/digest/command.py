@@ -6,13 +6,20 @@ Routed by `bot.features.usage.command.GLOBAL_SUBCOMMANDS`. It does not count as 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from bot.app import Deps
+
+if TYPE_CHECKING:
+    from bot.features.usage.command import SlashContext
+
 from typing import Any
 
 from bot.features.digest.blocks import render_digest
 from workflows.digest import compose, current_month
 
 
-def show_own_digest(respond: Any, email: str | None, deps: Any) -> int:
+def show_own_digest(respond: Any, email: str | None, deps: Deps) -> int:
     """Respond with the digest of the TAM `email` (ephemeral); returns the number of messages shown."""
     email = (email or "").strip().lower()
     if not email:
@@ -35,7 +42,7 @@ def show_own_digest(respond: Any, email: str | None, deps: Any) -> int:
     return len(parts)
 
 
-def digest_subcommand(ctx: Any) -> None:
+def digest_subcommand(ctx: SlashContext) -> None:
     """`/usage digest` handler (a `bot.features.usage.command.GlobalHandler`); the guard already ran."""
     person = ctx.person
     show_own_digest(ctx.respond, person.email if person is not None else None, ctx.deps)

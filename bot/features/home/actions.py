@@ -12,7 +12,7 @@ import logging
 import re
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.app import deps_of
@@ -38,14 +38,14 @@ def _user(body: dict[str, Any]) -> str:
     return (body.get("user") or {}).get("id") or ""
 
 
-def on_view(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+def on_view(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     ack()
     scope = str(_action(body).get("value") or "")
     # publish_home falls back to the person's first allowed view when they may not see this one.
     publish_home(client, deps_of(context).settings, _user(body), scope if scope in SCOPES else None, 1)
 
 
-def on_page(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+def on_page(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     ack()
     try:
         value = decode_value(_action(body).get("value"))
@@ -60,7 +60,7 @@ def _dm(client: WebClient, user_id: str, text: str, blocks: list[dict[str, Any]]
     client.chat_postMessage(channel=channel, text=text[:3000], blocks=blocks or None, unfurl_links=False)
 
 
-def on_open(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+def on_open(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     ack()
     from bot.features.usage.command import Viewer, account_answer, upload_chart
 

@@ -31,6 +31,7 @@ SCOPE_TITLE: dict[str, str] = {"mine": "Your accounts", "team": "Your team's acc
 _SCOPE_BUTTON: dict[str, str] = {"mine": "My accounts", "team": "My team", "all": "All accounts"}
 _FLAG_WORDS: dict[str, str] = {
     "license_unmapped": "license not linked",
+    "license_mismatch": "license seats differ",
     "not_reporting": "not reporting",
     "stale": "stale data",
     "no_production": "no Production instance",
@@ -42,7 +43,7 @@ _FLAG_WORDS: dict[str, str] = {
 
 
 def utilization_text(a: PortfolioAccount) -> str:
-    """'84 of 200 seats, 42%' in people's numbers (the same words as `/usage`)."""
+    """'84 of 200 seats (42%)' in people's numbers (the same words as `/usage`)."""
     if a.licensed_seats <= 0 and a.billable_users is None:
         return "no active subscription this month"
     return seats_text(a.billable_users, a.licensed_seats, a.utilization)
@@ -85,11 +86,12 @@ def _button(text: str, action_id: str, value: str, style: str | None = None) -> 
 
 def account_blocks(a: PortfolioAccount, scope: Scope) -> list[dict[str, Any]]:
     """Three blocks per account: the facts, the buttons, a divider."""
-    score = f" ({a.health_score:.0f})" if a.health_score is not None else ""
+    score = f" ({a.health_shown})" if a.health_shown else ""
     lines = [f"*{escape(a.name)}*  ·  product health {color_text(a.health_color)}{score}"]
-    util = f"Utilization: {utilization_text(a)}"
-    if a.licensed_seats > 0 and a.billable_users is not None:
-        util += f" ({color_text(a.utilization_color)})"
+    util = f"Seats in use: {utilization_text(a)}"
+    if a.utilization_color in ("Red", "Yellow", "Green"):
+        shown = f" {a.license_shown}" if a.license_shown else ""
+        util += f"  ·  license utilization {color_text(a.utilization_color)}{shown}"
     if a.reporting_share is not None and a.reporting_share < 1:
         util += f"  ·  {a.reporting_share:.0%} of ARR reporting"
     lines.append(util)

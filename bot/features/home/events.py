@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -274,7 +274,7 @@ def refresh_home_after_sync(settings: Settings) -> int:
     return refresh_home(make_web_client(settings), None, settings=settings)
 
 
-def on_app_home_opened(event: dict[str, Any], body: dict[str, Any], client: WebClient, context: Any) -> None:
+def on_app_home_opened(event: dict[str, Any], body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     if event.get("tab") != "home":
         return  # the Messages tab: nothing to publish
     user_id = event.get("user")

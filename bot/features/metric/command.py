@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.features.usage.command import SlashContext
+
 
 from sqlalchemy.orm import Session
 
@@ -16,7 +20,7 @@ def metric_answer(session: Session, text: str) -> Answer:
     return render_lookup(lookup(session, text))
 
 
-def show_metric(ctx: Any, text: str) -> None:
+def show_metric(ctx: SlashContext, text: str) -> None:
     """Slack: after the guard, the card as an ephemeral answer."""
     with ctx.deps.sessions() as session:
         answer = metric_answer(session, text)

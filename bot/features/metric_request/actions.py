@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -99,7 +99,7 @@ def _own_request(client: WebClient, deps: Deps, body: dict[str, Any], view_id: s
 
 def register(app: App) -> None:
     @app.action(ids.REQUEST_METRIC_ACTION)
-    def on_request_button(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+    def on_request_button(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         ack()
         deps = deps_of(context)
         value = ids.decode_value((body.get("actions") or [{}])[0].get("value"))
@@ -109,7 +109,7 @@ def register(app: App) -> None:
         open_form(client, deps, body["trigger_id"], channel_id=channel, account=account)
 
     @app.action(render.PICK_ACTION)
-    def on_pick(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+    def on_pick(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         ack()
         view_id, value = _clicked(body)
         request_id = _request_id(value)
@@ -130,7 +130,7 @@ def register(app: App) -> None:
         )
 
     @app.action(render.NONE_ACTION)
-    def on_none(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+    def on_none(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         ack()
         deps = deps_of(context)
         view_id, value = _clicked(body)
@@ -143,7 +143,7 @@ def register(app: App) -> None:
         check_then_file(client, deps, view_id, request_id)
 
     @app.action(render.FILE_NEW_ACTION)
-    def on_file_new(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+    def on_file_new(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         ack()
         view_id, value = _clicked(body)
         request_id = _request_id(value)
@@ -156,7 +156,7 @@ def register(app: App) -> None:
         _file(client, deps_of(context), view_id, request_id)
 
     @app.action(render.ADD_ME_ACTION)
-    def on_add_me(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+    def on_add_me(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         ack()
         deps = deps_of(context)
         view_id, value = _clicked(body)

@@ -7,6 +7,13 @@ candidates replace the form (`response_action: update`). Validation errors stay 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from slack_bolt import BoltContext
+
+if TYPE_CHECKING:
+    from bot.features.usage.command import SlashContext
+
 import logging
 from typing import Any
 
@@ -32,7 +39,7 @@ def open_form(
     wf.warm_search(deps.sessions)
 
 
-def from_command(ctx: Any) -> None:
+def from_command(ctx: SlashContext) -> None:
     """`/usage request-metric` (runs right after the ack; `/usage` has already refused guests)."""
     open_form(ctx.client, ctx.deps, ctx.body["trigger_id"], channel_id=ctx.channel_id)
 
@@ -45,12 +52,12 @@ def _user(body: dict[str, Any]) -> tuple[str, str | None]:
 def register(app: App) -> None:
     # `/usage request-metric` reaches `from_command` through bot.features.usage.command.GLOBAL_SUBCOMMANDS.
     @app.shortcut(render.SHORTCUT)
-    def on_shortcut(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+    def on_shortcut(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         ack()
         open_form(client, deps_of(context), body["trigger_id"])
 
     @app.view(render.CALLBACK_FORM)
-    def on_submit(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+    def on_submit(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         deps = deps_of(context)
         view = body.get("view") or {}
         values = render.read_form(((view.get("state") or {}).get("values")) or {})
@@ -94,7 +101,7 @@ def register(app: App) -> None:
             log.info("could not show the candidates: %s", exc.response.get("error"))
 
     @app.options(render.AREA_OPTIONS_ACTION)
-    def on_area_options(ack: Ack, body: dict[str, Any], context: Any) -> None:
+    def on_area_options(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         with deps_of(context).sessions() as s:
             areas = wf.product_areas(s)
         ack(options=render.area_options(areas, str(body.get("value") or "")))

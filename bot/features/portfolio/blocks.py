@@ -13,6 +13,7 @@ from bot.features.home.blocks import SCOPE_TITLE, flags_text, utilization_text
 from bot.features.usage.blocks import Answer
 from workflows.portfolio import PortfolioAccount
 from workflows.portfolio_filter import Listing, help_lines
+from workflows.wording import plural
 
 PAGE_SIZE = 20
 # The six measures in the summary card's order, with the short names the filters accept.
@@ -28,12 +29,12 @@ MEASURES: tuple[tuple[str, str], ...] = (
 
 def account_line(a: PortfolioAccount, show_tam: bool) -> str:
     """Two or three lines of mrkdwn: name and health, the six colours, utilization and flags."""
-    score = f" {a.health_score:.0f}" if a.health_score is not None else ""
+    score = f" ({a.health_shown})" if a.health_shown else ""
     first = f"*{escape(a.name)}*  ·  health {color_text(a.health_color)}{score}"
     if show_tam and (a.tam_name or a.tam_email):
         first += f"  ·  TAM {escape(a.tam_name or a.tam_email)}"
     colours = "  ".join(f"{label} {color_text(a.measures.get(key))}" for key, label in MEASURES)
-    last = f"Licenses: {utilization_text(a)}"
+    last = f"Seats in use: {utilization_text(a)}"
     flags = flags_text(a)
     if flags:
         last += f"  ·  {escape(flags)}"
@@ -48,7 +49,7 @@ def render_listing(found: Listing, scope_word: str, page: int = 1) -> Answer:
     as_of = p.as_of.strftime("%Y-%m") if p.as_of else "no data loaded yet"
     filt = f" matching `{escape(found.filter.text)}`" if found.filter.words else ""
     summary = (
-        f"*{len(found.accounts):,}* of {len(p.accounts):,} account(s){filt}  ·  data as of *{as_of}*  ·  "
+        f"*{len(found.accounts):,}* of {plural(len(p.accounts), 'account')}{filt}  ·  data as of *{as_of}*  ·  "
         "worst first (overall health, then score)"
     )
     if pages > 1:
@@ -83,7 +84,7 @@ def render_listing(found: Listing, scope_word: str, page: int = 1) -> Answer:
     problems = check_limits(blocks)
     if problems:  # a bug here, never the user's fault: fail loudly in tests
         raise AssertionError("; ".join(problems))
-    text = f"{title}: {len(found.accounts):,} account(s){' matching ' + found.filter.text if filt else ''}"
+    text = f"{title}: {plural(len(found.accounts), 'account')}{' matching ' + found.filter.text if filt else ''}"
     return Answer(text=clip(text, 3000), blocks=blocks, ok=False)
 
 

@@ -12,11 +12,11 @@ import logging
 import re
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.app import deps_of
+from bot.app import Deps, deps_of
 from bot.blocks.format import escape
 from bot.blocks.ids import RELABEL_ACTION_PREFIX, RELABEL_ACTION_RE, decode_value
 from bot.features.relabel.blocks import (
@@ -76,7 +76,7 @@ class Click:
 
 
 def _apply(
-    client: WebClient, deps: Any, click: Click, to_label: str, expected: int | None, *, undo: bool
+    client: WebClient, deps: Deps, click: Click, to_label: str, expected: int | None, *, undo: bool
 ) -> RelabelOutcome:
     admins = deps.settings.admin_ids
     email = None if click.user_id in admins else _user_email(client, click.user_id)
@@ -118,7 +118,7 @@ def _just_labelled(click: Click, outcome: RelabelOutcome, block_id: str) -> dict
 
 
 def _replace_ephemeral_view(
-    deps: Any, client: WebClient, respond: Any, click: Click, account_id: str, block: dict[str, Any], fallback: str
+    deps: Deps, client: WebClient, respond: Any, click: Click, account_id: str, block: dict[str, Any], fallback: str
 ) -> bool:
     """Replace an ephemeral `/usage … instances` answer (Slack never sends its blocks back) with the same view
     rebuilt from the database, `block` (the confirmation, with its Undo) right under the heading."""
@@ -142,7 +142,7 @@ def _replace_ephemeral_view(
 
 
 def _show_in_message(
-    client: WebClient, respond: Any, click: Click, block: dict[str, Any], fallback: str, deps: Any = None
+    client: WebClient, respond: Any, click: Click, block: dict[str, Any], fallback: str, deps: Deps | None = None
 ) -> None:
     """Replace the clicked block with `block` where the person sees it."""
     if click.message and click.message.get("blocks") and click.channel and click.ts:
@@ -155,7 +155,11 @@ def _show_in_message(
             )
     else:
         account_id = click.value.get("a")
-        if account_id and _replace_ephemeral_view(deps, client, respond, click, str(account_id), block, fallback):
+        if (
+            account_id
+            and deps is not None
+            and _replace_ephemeral_view(deps, client, respond, click, str(account_id), block, fallback)
+        ):
             return
         respond(replace_original=False, response_type="ephemeral", text=fallback, blocks=[block])
 
@@ -167,7 +171,7 @@ def _outcome_to_slack(
     outcome: RelabelOutcome,
     wanted: str,
     seen: str | None,
-    deps: Any = None,
+    deps: Deps | None = None,
 ) -> None:
     block_id = click.block_id or (relabel_block_id(click.instance_id) if click.instance_id is not None else "relabel")
     if outcome.status in ("refused", "not_found", "invalid"):
@@ -185,6 +189,7 @@ def _outcome_to_slack(
                 label_version=inst.label_version,
                 account_id=inst.account_id,
                 origin=click.origin,
+                deployment_type=getattr(inst, "deployment_type", None),
             )
         else:
             block = _just_labelled(click, outcome, block_id)
@@ -225,7 +230,7 @@ def _outcome_to_slack(
     )
 
 
-def on_relabel(ack: Ack, body: dict[str, Any], client: WebClient, respond: Any, context: Any) -> None:
+def on_relabel(ack: Ack, body: dict[str, Any], client: WebClient, respond: Any, context: BoltContext) -> None:
     ack()
     click = Click(body)
     wanted = click.action_id.removeprefix(RELABEL_ACTION_PREFIX)
@@ -234,7 +239,7 @@ def on_relabel(ack: Ack, body: dict[str, Any], client: WebClient, respond: Any, 
     _outcome_to_slack(client, respond, click, outcome, wanted, click.value.get("f"), deps)
 
 
-def on_undo(ack: Ack, body: dict[str, Any], client: WebClient, respond: Any, context: Any) -> None:
+def on_undo(ack: Ack, body: dict[str, Any], client: WebClient, respond: Any, context: BoltContext) -> None:
     ack()
     click = Click(body)
     wanted = str(click.value.get("t") or "")
@@ -251,6 +256,7 @@ def on_undo(ack: Ack, body: dict[str, Any], client: WebClient, respond: Any, con
                 label_version=inst.label_version,
                 account_id=inst.account_id,
                 origin=click.origin,
+                deployment_type=getattr(inst, "deployment_type", None),
             )
             undone = f"Undone: *{escape(inst.name)}* is *Unknown* again."
             blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": undone}}, block]
@@ -264,7 +270,7 @@ def on_undo(ack: Ack, body: dict[str, Any], client: WebClient, respond: Any, con
     _outcome_to_slack(client, respond, click, outcome, wanted, None, deps)
 
 
-def on_apply_anyway(ack: Ack, body: dict[str, Any], client: WebClient, respond: Any, context: Any) -> None:
+def on_apply_anyway(ack: Ack, body: dict[str, Any], client: WebClient, respond: Any, context: BoltContext) -> None:
     ack()
     click = Click(body)
     wanted = str(click.value.get("t") or "")

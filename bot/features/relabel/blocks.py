@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.blocks.format import escape
-from bot.blocks.ids import RELABEL_TARGETS, encode_value, relabel_action
+from bot.blocks.ids import encode_value, relabel_action, relabel_targets
 from workflows.relabel import ChangeInfo, InstanceState
 
 Block = dict[str, Any]
@@ -32,13 +32,19 @@ def relabel_block_id(instance_id: int) -> str:
 
 
 def relabel_actions_block(
-    *, instance_id: int, current_label: str, label_version: int, account_id: str, origin: str
+    *,
+    instance_id: int,
+    current_label: str,
+    label_version: int,
+    account_id: str,
+    origin: str,
+    deployment_type: str | None = None,
 ) -> Block:
-    """The four label buttons for one instance."""
+    """The label buttons for one instance: only labels that can apply to it (no Geo for a namespace)."""
     # One value for all four buttons (the label is in the action id): encoded once, as digests render thousands.
     value = encode_value(i=instance_id, f=current_label, n=label_version, a=account_id, o=origin)
     elements = []
-    for label in RELABEL_TARGETS:
+    for label in relabel_targets(deployment_type):
         if label == current_label:
             continue
         elements.append(

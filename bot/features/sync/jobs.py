@@ -42,7 +42,7 @@ class SlackSyncFollowUp:
             log.exception("Home refresh after sync failed")
             refreshed = 0
         if refreshed:
-            lines.append(f"Refreshed {refreshed:,} App Home tab(s).")
+            lines.append(f"Refreshed {refreshed:,} App Home tab{'s' if refreshed != 1 else ''}.")
         return lines
 
     def report_sync_failure(self, outcome: SyncOutcome) -> None:

@@ -15,6 +15,7 @@ import logging
 import re
 from typing import Any
 
+from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -112,7 +113,7 @@ def register(app: Any) -> None:
         ack()
 
     def lazy(what: str, fn: Any) -> Any:
-        def work(body: dict[str, Any], client: WebClient, respond: Any, context: Any) -> None:
+        def work(body: dict[str, Any], client: WebClient, respond: Any, context: BoltContext) -> None:
             safely(SlashContext.of(body, client, respond, context), what, fn)
 
         work.__name__ = f"usage_{what}"  # Bolt names lazy functions by __name__ in its logs

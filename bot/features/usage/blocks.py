@@ -26,6 +26,7 @@ from bot.blocks.format import (
     header,
     number,
     pct,
+    plural,
     seats_text,
     section,
     sparkline,
@@ -34,7 +35,9 @@ from bot.blocks.format import (
 from bot.blocks.limits import Block, clip, fit_to_limits, pack_lines, summarize
 from scoring.adoption import AdoptionRatio, FeatureUse
 from scoring.adoption_flags import EXEMPTION, NOT_SHARED_ACTION, SUBSCRIPTION_DATA_ONLY
+from scoring.flags import version_key
 from scoring.model import MEASURE_KEYS, AccountMeasure, AccountReport, InstanceMonth, MeasureResult
+from workflows.wording import customer_for, version_note
 
 PURCHASE_INTENT = "purchase_intent"
 NOT_SHARED = "operational_metrics_not_shared"
@@ -69,7 +72,6 @@ class ViewOptions:
 
     may_relabel: bool = False  # the account's TAM or a CS Ops admin
     label_versions: Mapping[int, int] = field(default_factory=dict)  # instance id -> Instance.label_version
-    behind: Mapping[int, int | None] = field(default_factory=dict)  # instance id -> minor versions behind newest
     interactive: bool = True  # False for a shared copy: no buttons
     shared_by: str | None = None  # Slack user id of the person who shared it
 
@@ -142,43 +144,63 @@ def _inst_names(report: AccountReport) -> dict[int, str]:
 # ---------------------------------------------------------------------------------------------- views
 
 
-def render_summary(report: AccountReport, opts: ViewOptions = ViewOptions()) -> Answer:
-    cur = report.current
-    lu = report.measures["license_utilization"]
-    util_series = sparkline([p.value for p in report.trends.utilization])
+def _health_text(report: AccountReport) -> str:
     overall = report.overall
-    score = "" if overall.score is None else f" ({number(round(overall.score, 1))})"
+    return color_text(overall.color) + (f" ({overall.shown})" if overall.shown else "")
+
+
+def _license_measure_text(m: MeasureResult) -> str:
+    """The health measure, named for what it is: colour and the ARR-weighted value it came from."""
+    return color_text(m.color) + (f" · {m.shown} ARR-weighted" if m.shown else "")
+
+
+def _seats_line(report: AccountReport) -> str:
+    t = report.totals
+    return seats_text(t.billable_users, t.seats, t.utilization)
+
+
+def _spark(report: AccountReport, key: str) -> str:
+    row = next((r for r in report.sparklines if r.key == key), None)
+    return "" if row is None else f"`{row.line}` 12 months ({row.scale})"
+
+
+def render_summary(report: AccountReport, opts: ViewOptions = ViewOptions()) -> Answer:
+    lu = report.measures["license_utilization"]
+    overall = report.overall
     body: list[Block] = [
         fields_section(
             [
-                f"*Product health*\n{color_text(overall.color)}{score}",
-                f"*License utilization*\n{color_text(lu.color)}{_weighted(lu.value)}"
-                f"\n{seats_text(cur.billable_users, cur.licensed_seats)} · `{util_series}` 12 months",
+                f"*Product health*\n{_health_text(report)}",
+                f"*Seats in use*\n{_seats_line(report)}\n{_spark(report, 'seats')}",
+                f"*License utilization* (health measure)\n{_license_measure_text(lu)}",
                 "*Use cases*\n"
                 + " · ".join(f"{report.measures[k].label} {color_text(report.measures[k].color)}" for k in USE_CASES),
                 f"*User engagement*\n{color_text(report.measures['user_engagement'].color)}",
+                f"*Age*\n{customer_for(report.customer_months)}",
             ]
         )
     ]
     subs = [
-        f"• *{escape(s.info.name)}* · {escape(s.info.tier)} · {s.info.licensed_seats:,} seats · "
+        f"• *{escape(s.info.name)}* · {escape(s.info.tier)} · {plural(s.info.licensed_seats, 'seat')} · "
         f"{s.info.start_date:%Y-%m-%d} to {s.info.end_date.strftime('%Y-%m-%d') if s.info.end_date else 'open'}"
         + ("" if s.reporting else f" · :warning: not reporting ({escape(s.excluded_reason or 'no usage data')})")
         for s in report.subscriptions
     ]
     body.append(section("*Subscriptions*\n" + ("\n".join(summarize(subs, 8)) if subs else "_none active this month_")))
     types = Counter(i.instance.label for i in report.instances)
-    type_line = " · ".join(f"{label} {n}" for label, n in sorted(types.items())) or "none seen"
+    type_line = " · ".join(f"{label} {n:,}" for label, n in sorted(types.items())) or "none seen"
     unknown = types.get("Unknown", 0)
     nudge = (
-        f"\n:mag: {unknown} Unknown: tell us what they are in `/usage {escape(report.account.name)} instances`"
+        f"\n:mag: {unknown:,} Unknown: tell us what they are in `/usage {escape(report.account.name)} instances`"
         if unknown
         else ""
     )
     pings = [i.last_ping for i in report.instances if i.last_ping is not None]
     last = max(pings) if pings else None
     not_reporting = sum(1 for s in report.subscriptions if not s.reporting)
-    status = f"last ping {day(last)}" + (f" · {not_reporting} subscription(s) not reporting" if not_reporting else "")
+    status = f"last ping {day(last)}" + (
+        f" · {plural(not_reporting, 'subscription')} not reporting" if not_reporting else ""
+    )
     body.append(section(f"*Instances*: {type_line}{nudge}\n*Reporting*: {status}"))
     adoption = _adoption_line(report)
     if adoption:
@@ -188,37 +210,36 @@ def render_summary(report: AccountReport, opts: ViewOptions = ViewOptions()) -> 
     if others:
         flags = [f"• :triangular_flag_on_post: {escape(f.message)}" for f in others]
         body.append(section("*Flags*\n" + "\n".join(summarize(flags, 8, "more flags"))))
-    return _finish(report, "summary", body, opts, f"product health {overall.color}, license utilization {lu.color}")
+    text = f"product health {overall.color}, seats in use {_seats_line(report)}, license utilization {lu.color}"
+    return _finish(report, "summary", body, opts, text)
 
 
 def render_utilization(report: AccountReport, opts: ViewOptions = ViewOptions()) -> Answer:
     lu = report.measures["license_utilization"]
-    cur = report.current
     change = report.trends.utilization[-1].change if report.trends.utilization else None
-    mom = "" if change is None else f" · month over month {change * 100:+.1f} pts"
+    mom = "" if change is None else f" · month over month {change * 100:+.1f} points"
     body: list[Block] = [
         section(
-            f"*Account*: {color_text(lu.color)}{_weighted(lu.value)} · "
-            f"{seats_text(cur.billable_users, cur.licensed_seats)}{mom}\n"
+            f"*Seats in use*: {_seats_line(report)}{mom} · {customer_for(report.customer_months)}\n"
+            f"*License utilization* (health measure): {_license_measure_text(lu)}\n"
             f"{escape(lu.sentence)}"
             + (f"\nBand: {escape(lu.band)}" if lu.band else "")
             + (f" · next: {escape(lu.next_threshold)}" if lu.next_threshold else "")
         )
     ]
-    by_id = {i.instance.id: i for i in report.instances}
     names = _inst_names(report)
     lines: list[str] = []
     for s in report.subscriptions:
-        prim = by_id.get(s.primary_instance_id) if s.primary_instance_id is not None else None
-        m = prim.measures.get("license_utilization") if prim else None
+        m = s.license
         line = (
-            f"• *{escape(s.info.name)}* ({escape(s.info.tier)}): {seats_text(s.billable_users, s.info.licensed_seats)}"
-            f" · {s.months_since_start} months since purchase"
+            f"• *{escape(s.info.name)}* ({escape(s.info.tier)}): seats in use "
+            f"{seats_text(s.billable_users, s.info.licensed_seats, s.utilization)}"
         )
-        if prim is not None:
-            line += f" · primary {escape(names.get(prim.instance.id, '?'))}"
-        if m is not None:
-            line += f"\n    {color_text(m.color)}" + (f" · band {escape(m.band)}" if m.band else "")
+        if s.primary_instance_id is not None:
+            line += f" · primary {escape(names.get(s.primary_instance_id, '?'))}"
+        if m is not None and m.color in ("Red", "Yellow", "Green"):
+            line += f"\n    license utilization (health measure): {color_text(m.color)} {m.shown}"
+            line += f" · band {escape(m.band)}" if m.band else ""
             if m.next_threshold:
                 line += f" · {escape(m.next_threshold)}"
         if not s.reporting:
@@ -227,7 +248,7 @@ def render_utilization(report: AccountReport, opts: ViewOptions = ViewOptions())
     if not lines:
         lines = ["_No subscription is active this month._"]
     body += [section(t) for t in pack_lines(["*Subscriptions*", *lines])]
-    return _finish(report, "utilization", body, opts, f"license utilization {lu.color}")
+    return _finish(report, "utilization", body, opts, f"seats in use {_seats_line(report)}")
 
 
 def _inputs(inputs: Sequence[Any]) -> str:
@@ -242,6 +263,7 @@ def _measure_block(
     subs: Mapping[str, str],
     insts: Mapping[int, str],
     by_id: Mapping[int, InstanceMonth],
+    common: set[str] = frozenset(),  # type: ignore[assignment]
     no_data_note: str = "",
 ) -> list[str]:
     lines = [f"*{escape(m.label)}*: {_measure_short(m)}", escape(m.sentence)]
@@ -277,9 +299,9 @@ def _measure_block(
     if used:
         weights = " (equal weights: no ARR)" if m.equal_weights else " (weighted by ARR)"
         lines.append("Used" + weights + ": " + "; ".join(summarize(used, 6)))
-    left = [escape(e.reason) for e in m.left_out]
+    left = [escape(e.reason) for e in m.left_out if e.reason not in common]
     if left:
-        lines.append("Left out: " + "; ".join(summarize(left, 6)))
+        lines.append("Also left out: " + "; ".join(summarize(left, 6)))
     if m.reason and m.score is None:
         lines.append(f"No score: {no_data_note or escape(m.reason)}")
     return lines
@@ -305,18 +327,13 @@ def _not_shared_lines(report: AccountReport) -> list[str]:
 
 def render_health(report: AccountReport, opts: ViewOptions = ViewOptions()) -> Answer:
     overall = report.overall
-    score = "" if overall.score is None else f" ({number(round(overall.score, 1))})"
-    weights = ", ".join(
-        f"{report.measures[k].label} {pct(w)}" for k, w in overall.weights_used.items() if k in report.measures
-    )
-    body: list[Block] = [
-        section(
-            f"*Product health*: {color_text(overall.color)}{score}\n{escape(overall.sentence)}"
-            + (f"\nWeights used: {weights}" if weights else "")
-            + f"\nRules: `{escape(report.rules_name)}`"
-        ),
-        divider(),
-    ]
+    # What every measure left out (not Production, Opt-Out…) is said once, here, not under each measure.
+    reasons = [{e.reason for e in report.measures[k].left_out} for k in MEASURE_KEYS]
+    common = set.intersection(*reasons) if reasons else set()
+    head = f"*Product health*: {_health_text(report)}\n{escape(overall.sentence)}\nRules: `{escape(report.rules_name)}`"
+    if common:
+        head += "\nLeft out of every measure: " + "; ".join(summarize([escape(r) for r in sorted(common)], 8))
+    body: list[Block] = [section(head), divider()]
     not_shared = _not_shared_lines(report)
     if not_shared:
         body += [*(section(t) for t in pack_lines(not_shared)), divider()]
@@ -325,26 +342,25 @@ def render_health(report: AccountReport, opts: ViewOptions = ViewOptions()) -> A
     for key in MEASURE_KEYS:
         m = report.measures[key]
         note = f"the customer shares {SUBSCRIPTION_DATA_ONLY} for some Production instances (see above)"
-        lines = _measure_block(m, subs, insts, by_id, escape(note) if not_shared else "")
+        lines = _measure_block(m, subs, insts, by_id, common, escape(note) if not_shared else "")
         body += [section(t) for t in pack_lines(lines)]
     return _finish(report, "health", body, opts, f"product health {overall.color}")
 
 
-def _instance_line(i: InstanceMonth, opts: ViewOptions, newest: str | None) -> str:
+def _instance_line(i: InstanceMonth, report: AccountReport) -> str:
     inst = i.instance
     ns = inst.namespace_name or inst.namespace_id
     where = inst.hostname or (f"namespace {ns}" if ns else inst.identity)
-    version = f"v{i.version}" if i.version else "version n/a"
-    behind = opts.behind.get(inst.id)
-    if behind:
-        version += f" ({behind} minor{'s' if behind != 1 else ''} behind {newest})"
-    elif behind == 0 and i.version:
-        version += " (newest)"
+    version = (f"v{i.version}" if i.version else "version n/a") + version_note(report, inst.id, i.version)
     tag = " · *primary*" if i.primary else ""
     return (
         f"• *{escape(where)}* · {escape(inst.label)} · {escape(inst.deployment_type)} · {escape(version)}"
         f" · last ping {day(i.last_ping)} · {number(i.billable_users)} billable{tag}"
     )
+
+
+def _newest_note(report: AccountReport) -> str:
+    return f"Newest version reported by any instance in {ym(report.month)}: *{escape(report.newest_version)}*"
 
 
 def _relabel_buttons(i: InstanceMonth, report: AccountReport, opts: ViewOptions) -> Block:
@@ -356,7 +372,7 @@ def _relabel_buttons(i: InstanceMonth, report: AccountReport, opts: ViewOptions)
         o="usage",
     )
     return actions(
-        [button(label, ids.relabel_action(label), value) for label in ids.RELABEL_TARGETS],
+        [button(label, ids.relabel_action(label), value) for label in ids.relabel_targets(i.instance.deployment_type)],
         block_id=f"relabel:{i.instance.id}",
     )
 
@@ -364,13 +380,12 @@ def _relabel_buttons(i: InstanceMonth, report: AccountReport, opts: ViewOptions)
 def render_instances(report: AccountReport, opts: ViewOptions = ViewOptions()) -> Answer:
     known = [i for i in report.instances if i.instance.label != "Unknown"]
     unknown = [i for i in report.instances if i.instance.label == "Unknown"]
-    newest = report.newest_version
     body: list[Block] = []
-    if newest:
-        body.append(context(f"Newest version seen across all customers: *{escape(newest)}*"))
+    if report.newest_version:
+        body.append(context(_newest_note(report)))
     if not report.instances:
         body.append(section("_No instance or namespace has reported in the last 12 months._"))
-    lines = [_instance_line(i, opts, newest) for i in known]
+    lines = [_instance_line(i, report) for i in known]
     if lines:
         body += [section(t) for t in pack_lines([f"*Instances and namespaces* ({len(known)})", *lines])]
     if unknown:
@@ -378,58 +393,57 @@ def render_instances(report: AccountReport, opts: ViewOptions = ViewOptions()) -
         if opts.may_relabel and opts.interactive:
             body.append(section(intro))
             for i in unknown[:MAX_RELABEL_ROWS]:
-                body.append(section(_instance_line(i, opts, newest)))
+                body.append(section(_instance_line(i, report)))
                 body.append(_relabel_buttons(i, report, opts))
             if len(unknown) > MAX_RELABEL_ROWS:
                 rest = len(unknown) - MAX_RELABEL_ROWS
                 body.append(context(f"_…and {rest} more Unknown: relabel these first, or use your monthly digest_"))
         else:
             note = "" if not opts.interactive else "_Only the account's TAM or CS Operations can relabel these._"
-            body += [section(t) for t in pack_lines([intro, *[_instance_line(i, opts, newest) for i in unknown]])]
+            body += [section(t) for t in pack_lines([intro, *[_instance_line(i, report) for i in unknown]])]
             if note:
                 body.append(context(note))
     return _finish(report, "instances", body, opts, f"{len(report.instances)} instances")
 
 
 def render_versions(report: AccountReport, opts: ViewOptions = ViewOptions()) -> Answer:
-    from scoring.flags import parse_version
-
     sm = [i for i in report.instances if i.instance.delivery_type == "Self-Managed" or i.instance.hostname]
-    sm.sort(key=lambda i: (parse_version(i.version) or (9999, 9999), _instance_name(i)))
-    newest = report.newest_version
-    lines = [_instance_line(i, opts, newest) for i in sm] or ["_No self-managed instance has reported._"]
-    body = [section(t) for t in pack_lines([f"*Self-managed instances, oldest version first* ({len(sm)})", *lines])]
-    if newest:
-        body.insert(0, context(f"Newest version seen across all customers: *{escape(newest)}*"))
-    return _finish(report, "versions", body, opts, f"versions of {len(sm)} instances")
+    # Oldest first, compared as versions (17.2.1 before 17.2.3 before 17.10.0), then by name.
+    sm.sort(key=lambda i: (version_key(i.version), _instance_name(i).casefold()))
+    lines = [_instance_line(i, report) for i in sm] or ["_No self-managed instance has reported._"]
+    body = [section(t) for t in pack_lines([f"*Self-managed instances, oldest version first* ({len(sm):,})", *lines])]
+    if report.newest_version:
+        body.insert(0, context(_newest_note(report)))
+    return _finish(report, "versions", body, opts, f"versions of {plural(len(sm), 'instance')}")
 
 
 def render_trends(
     report: AccountReport, opts: ViewOptions = ViewOptions(), chart: Callable[[], bytes] | None = None
 ) -> Answer:
     t = report.trends
-    rows: list[tuple[str, str, str]] = []
-    last_u = t.utilization[-1] if t.utilization else None
-    rows.append(("Seats used", sparkline([p.value for p in t.utilization]), pct(last_u.value if last_u else None)))
-    for key in ("scm", "ci", "cd", "security"):
-        series = t.measures.get(key, ())
-        last = series[-1] if series else None
-        now = color_text(last.color) if last else "n/a"
-        rows.append((report.measures[key].label, sparkline([p.value for p in series]), now))
-    rows.append(
-        (
-            "Product health",
-            sparkline([p.value for p in t.overall]),
-            color_text(t.overall[-1].color) if t.overall else "n/a",
-        )
-    )
+    rows: list[tuple[str, str, str, str]] = []
+    for r in report.sparklines:
+        if r.key in ("license_utilization", "user_engagement"):
+            continue  # the summary's four use cases, seats in use and product health
+        if r.key == "seats":
+            now = pct(r.values[-1] if r.values else None)
+        else:
+            now = color_text(r.last.color) if r.last is not None else "n/a"
+        rows.append((r.label, r.line, r.scale, now))
     width = max(len(r[0]) for r in rows)
-    table = "\n".join(f"{name:<{width}}  {spark}  now {now}" for name, spark, now in rows)
+    scale_w = max(len(r[2]) for r in rows)
+    table = "\n".join(f"{name:<{width}}  {spark}  {scale:<{scale_w}}  now {now}" for name, spark, scale, now in rows)
     span = f"{ym(t.months[0])} to {ym(t.months[-1])}" if t.months else "no months"
-    body: list[Block] = [section(f"*Last 12 months* ({span}), oldest first; `·` = no data\n```{table}```")]
+    body: list[Block] = [
+        section(f"*Last 12 months* ({span}), oldest first, on a fixed scale; `·` = no data\n```{table}```")
+    ]
     if chart is not None:
-        where = "below" if opts.shared_by else "in your DM with me"
-        body.append(context(f":bar_chart: The chart is {where}."))
+        where = "below" if opts.shared_by else "in your DM with me (Direct messages → usagebot)"
+        body.append(context(f":bar_chart: The PNG chart of these lines is {where}."))
+    else:
+        body.append(
+            context(":bar_chart: The PNG chart of these lines is sent to your DM with me when you ask in Slack.")
+        )
     answer = _finish(report, "trends", body, opts, f"trends {span}")
     return Answer(answer.text, answer.blocks, chart=chart)
 
@@ -477,7 +491,7 @@ def render_adoption(
         return _finish(report, "adoption", body, opts, "user adoption")
     rows = []
     for r in a.ratios.values():
-        spark = sparkline([p.value for p in r.series]) if r.series else ""
+        spark = sparkline([p.value for p in r.series], 1.0) if r.series else ""  # a share: 0–100%
         who = f"{number(r.users)} of {number(r.active_users)}" if r.value is not None else (r.reason or "")
         rows.append((r.label, spark, _ratio_now(r) if not r.not_in_export else "-", who))
     width = max(len(x[0]) for x in rows)
@@ -563,14 +577,22 @@ def render_pick(query: str, candidates: Sequence[tuple[str, str]], view: str) ->
 
 
 def render_not_found(
-    query: str, nearest: Sequence[str], view: str = "summary", accounts: Sequence[tuple[str, str]] = ()
+    query: str,
+    nearest: Sequence[str],
+    view: str = "summary",
+    accounts: Sequence[tuple[str, str]] = (),
+    *,
+    any_accounts: bool = True,
 ) -> Answer:
-    """No match: say so, name the nearest accounts, and offer them as buttons (a click runs `view`)."""
+    """No match: say so, name the close accounts (only close ones), and offer them as buttons (a click
+    runs `view`)."""
     text = f"I couldn't find an account matching “{escape(clip(query, 80))}”."
     if nearest:
-        text += " Nearest names: " + ", ".join(f"*{escape(n)}*" for n in nearest) + "."
-    else:
+        text += " Did you mean " + ", ".join(f"*{escape(n)}*" for n in nearest) + "?"
+    elif not any_accounts:
         text += " There are no accounts loaded yet (CS Operations runs `usagebot sync`)."
+    else:
+        text += " No account name is close to it."
     text += "\nTry the CRM account id or the start of the name, e.g. `/usage acme`."
     extra: list[Block] = []
     if accounts:

@@ -13,20 +13,24 @@ or `ALIASES`). A global handler is `(ctx: SlashContext) -> None`; an account han
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from importlib import import_module
 from typing import Any, Literal
 
+from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from sqlalchemy.orm import Session
 
 from bot import guard
+from bot.app import Deps
 from bot.blocks import ids
-from bot.blocks.format import blocks_to_text
+from bot.blocks.format import blocks_to_text, escape
 from bot.features.usage.blocks import (
     RENDERERS,
     Answer,
@@ -41,6 +45,7 @@ from db.queries.accounts import AccountRef, Resolution, resolve_account
 from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.usage")
+_MONTH_WORD = re.compile(r"^(\d{4})-(\d{1,2})$")
 
 SORRY = ":warning: Sorry, something went wrong on our side. It has been logged; please try again in a minute."
 MAX_TEXT = 200  # characters of command text we read; longer input gets a friendly refusal
@@ -87,6 +92,11 @@ class UsageRequest:
     query: str = ""  # the account text (account kind)
     view: str = "summary"  # a view in ids.VIEWS, "report", or the global subcommand's name
     length: int = 0  # of the raw text, for the too-long answer
+    month: str | None = None  # a YYYY-MM word, as typed
+    ignored: tuple[str, ...] = ()  # words after the view word
+    unknown_view: str | None = None  # a last word that looks like a misspelt view
+    suggested_view: str | None = None  # the view it looks like
+    whole: str = ""  # every word but the month: in case it is an account's full name
 
 
 _MARKUP = re.compile(r"<(?:[@#!][^|>]*\|)?([^|>]*)(?:\|([^>]*))?>")
@@ -118,10 +128,104 @@ def parse(text: str | None) -> UsageRequest:
         return UsageRequest("metric", query=" ".join(words[1:]), view="metric")
     if first in PORTFOLIO_WORDS:
         return UsageRequest("portfolio", query=" ".join(words[1:]), view=first)
-    last = words[-1].lower()
-    if len(words) > 1 and last in ALIASES:
-        return UsageRequest("account", query=" ".join(words[:-1]), view=ALIASES[last])
-    return UsageRequest("account", query=cleaned, view="summary")
+    # A month (YYYY-MM) after the account picks the month shown.
+    month = next((w for w in words[1:] if _MONTH_WORD.match(w)), None)
+    if month is not None:
+        words = [w for w in words if w != month]
+    # The view is the last view word after the account; words after it are ignored (and said so).
+    for k in range(len(words) - 1, 0, -1):
+        if words[k].lower() in ALIASES:
+            return UsageRequest(
+                "account",
+                query=" ".join(words[:k]),
+                view=ALIASES[words[k].lower()],
+                month=month,
+                ignored=tuple(words[k + 1 :]),
+                whole=" ".join(words),
+            )
+    if len(words) > 1:
+        close = difflib.get_close_matches(words[-1].lower(), list(ALIASES), n=1, cutoff=0.75)
+        if close:
+            return UsageRequest(
+                "account",
+                query=" ".join(words[:-1]),
+                month=month,
+                unknown_view=words[-1],
+                suggested_view=ALIASES[close[0]],
+                whole=" ".join(words),
+            )
+    return UsageRequest("account", query=" ".join(words), view="summary", month=month, whole=" ".join(words))
+
+
+VIEW_WORDS_HELP = "summary, utilization, health, instances, versions, trends"
+
+
+@dataclass(frozen=True)
+class Interpretation:
+    """What a `/usage` account text asks for, after looking the account up: one account and view to show
+    (with a note on anything ignored), or the answer to give instead (pick one, not found, did you mean,
+    a month outside the data)."""
+
+    account: AccountRef | None = None
+    view: str = "summary"
+    month: date | None = None
+    note: str | None = None
+    answer: Answer | None = None
+
+
+def interpret(session: Session, req: UsageRequest) -> Interpretation:
+    """The one reading of an account request, for Slack and `usagebot try` alike."""
+    from workflows.months import MonthOutsideData, check_month
+
+    month: date | None = None
+    if req.month is not None:
+        m = _MONTH_WORD.match(req.month)
+        assert m is not None
+        if not 1 <= int(m.group(2)) <= 12:
+            return Interpretation(answer=message(f"“{escape(req.month)}” is not a month; write it as YYYY-MM."))
+        try:
+            month = check_month(session, date(int(m.group(1)), int(m.group(2)), 1))
+        except MonthOutsideData as exc:
+            return Interpretation(answer=message(f":warning: {escape(str(exc))}"))
+    if (req.ignored or req.unknown_view) and req.whole:
+        # The whole text may be an account's own name ("Foo Health Partners"): that wins.
+        whole = resolve_account(session, req.whole)
+        if whole.kind == "one" and whole.how in ("id", "exact", "prefix"):
+            return Interpretation(whole.account, "summary", month)
+    if req.unknown_view:
+        command = f"/usage {req.query} {req.suggested_view}"
+        return Interpretation(
+            answer=message(
+                f"I don't know the view “{escape(req.unknown_view)}”: did you mean *{req.suggested_view}*? "
+                f"Try `{escape(command)}`. Views: {VIEW_WORDS_HELP}."
+            )
+        )
+    res = resolve_account(session, req.query)
+    other = resolution_answer(res, req.query, req.view)
+    if other is not None:
+        return Interpretation(answer=other)
+    note = None
+    if req.ignored:
+        words = " ".join(req.ignored)
+        note = (
+            f"I ignored “{escape(words)}”: `/usage` takes an account, one view ({VIEW_WORDS_HELP}) "
+            "and optionally a month (YYYY-MM)."
+        )
+    return Interpretation(res.account, req.view, month, note)
+
+
+def with_note(answer: Answer, note: str | None) -> Answer:
+    """The answer with a short note under its heading (what was ignored), still within Slack's limits."""
+    if not note:
+        return answer
+    from bot.blocks.format import context
+
+    blocks = list(answer.blocks)
+    at = 2 if len(blocks) >= 2 and blocks[0].get("type") == "header" else 0
+    blocks.insert(at, context(f":information_source: {note}"))
+    if len(blocks) > 50:
+        del blocks[-2]  # the limit is 50 blocks: drop the last body block, keep the footer buttons
+    return Answer(answer.text, blocks, chart=answer.chart, ok=answer.ok)
 
 
 # ---------------------------------------------------------------------------------------------- answers
@@ -138,14 +242,12 @@ class Viewer:
 
 def _options(session: Session, report: Any, viewer: Viewer, rules: Any) -> ViewOptions:
     from db.queries.accounts import label_versions
-    from scoring.flags import minors_behind
 
     may = guard.may_relabel(viewer.person, report.account.tam_email, viewer.admin_ids)
     unknown = [i.instance.id for i in report.instances if i.instance.label == "Unknown"]
     return ViewOptions(
         may_relabel=may,
         label_versions=label_versions(session, unknown) if may else {},
-        behind={i.instance.id: minors_behind(i.version, report.newest_version, rules) for i in report.instances},
         interactive=viewer.interactive,
     )
 
@@ -159,18 +261,22 @@ def account_answer(
     *,
     shared_by: str | None = None,
     with_chart: bool = True,
+    month: date | None = None,
 ) -> Answer:
     """The answer for one known account and view (the same for Slack and `usagebot try`)."""
+    from workflows.months import MonthOutsideData
     from workflows.report import AccountNotFound, build_account_report, rules_for
 
     rules = rules_for(settings.scoring_rules)
     try:
-        report = build_account_report(session, account_id, rules=rules)
+        report = build_account_report(session, account_id, month, rules=rules)
     except AccountNotFound as exc:
         return render_not_found(account_id, exc.suggestions)
+    except MonthOutsideData as exc:
+        return message(f":warning: {escape(str(exc))}")
     opts = _options(session, report, viewer, rules)
     if shared_by:
-        opts = ViewOptions(opts.may_relabel, opts.label_versions, opts.behind, interactive=False, shared_by=shared_by)
+        opts = ViewOptions(opts.may_relabel, opts.label_versions, interactive=False, shared_by=shared_by)
     if view in ("trends", "adoption"):
         chart = None
         if with_chart:
@@ -192,7 +298,9 @@ def resolution_answer(res: Resolution, query: str, view: str) -> Answer | None:
     if res.kind == "many":
         return render_pick(query, [(c.id, c.name) for c in res.candidates], view)
     if res.kind == "none":
-        return render_not_found(query, res.nearest, view, [(a.id, a.name) for a in res.nearest_accounts])
+        return render_not_found(
+            query, res.nearest, view, [(a.id, a.name) for a in res.nearest_accounts], any_accounts=res.any_accounts
+        )
     return None
 
 
@@ -223,12 +331,17 @@ def answer_text(session: Session, settings: Settings, text: str, viewer: Viewer 
 
         answer = metric_answer(session, req.query)
     else:
-        res = resolve_account(session, req.query)
-        answer = resolution_answer(res, req.query, req.view) or (
-            message(f"`/usage {req.query} report` opens a dialog in Slack.")
-            if req.view == "report"
-            else account_answer(session, settings, res.account.id, req.view, viewer, with_chart=False)  # type: ignore[union-attr]
-        )
+        found = interpret(session, req)
+        if found.answer is not None:
+            answer = found.answer
+        elif found.view == "report":
+            answer = message(f"`/usage {req.query} report` opens a dialog in Slack.")
+        else:
+            assert found.account is not None
+            answer = account_answer(
+                session, settings, found.account.id, found.view, viewer, with_chart=False, month=found.month
+            )
+            answer = with_note(answer, found.note)
     return blocks_to_text(answer.blocks, answer.text)
 
 
@@ -264,12 +377,12 @@ class SlashContext:
     client: WebClient
     respond: Callable[..., Any]
     body: dict[str, Any]
-    deps: Any  # bot.app.Deps
+    deps: Deps
     person: guard.Person | None = None
     request: UsageRequest = field(default_factory=lambda: UsageRequest("help"))
 
     @classmethod
-    def of(cls, body: dict[str, Any], client: WebClient, respond: Any, context: Any) -> SlashContext:
+    def of(cls, body: dict[str, Any], client: WebClient, respond: Any, context: BoltContext) -> SlashContext:
         """The context of one request; the person is the one the guard middleware admitted."""
         from bot.app import deps_of
 
@@ -341,14 +454,23 @@ def account_handler(view: str) -> AccountHandler | None:
     return _handler(target) if target is not None else None
 
 
-def show_account(ctx: SlashContext, account: AccountRef, view: str, *, replace_original: bool = False) -> None:
+def show_account(
+    ctx: SlashContext,
+    account: AccountRef,
+    view: str,
+    *,
+    replace_original: bool = False,
+    month: date | None = None,
+    note: str | None = None,
+) -> None:
     """Run `view` for a known account and show it; upload the trends chart to the person's DM."""
     handler = account_handler(view)
     if handler is not None:
         handler(ctx, account)
         return
     with ctx.deps.sessions() as session:
-        answer = account_answer(session, ctx.deps.settings, account.id, view, ctx.viewer())
+        answer = account_answer(session, ctx.deps.settings, account.id, view, ctx.viewer(), month=month)
+    answer = with_note(answer, note)
     ctx.show(answer, replace_original=replace_original)
     if answer.chart is not None:
         upload_chart(ctx.client, answer.chart, account.name, user_id=ctx.user_id)
@@ -418,13 +540,12 @@ def run_usage(ctx: SlashContext) -> None:
         show_metric(ctx, req.query)
         return
     with ctx.deps.sessions() as session:
-        res = resolve_account(session, req.query)
-    other = resolution_answer(res, req.query, req.view)
-    if other is not None:
-        ctx.show(other)
+        found = interpret(session, req)
+    if found.answer is not None:
+        ctx.show(found.answer)
         return
-    assert res.account is not None
-    show_account(ctx, res.account, req.view)
+    assert found.account is not None
+    show_account(ctx, found.account, found.view, month=found.month, note=found.note)
 
 
 def safely(ctx: SlashContext, what: str, work: Callable[[SlashContext], None]) -> None:
@@ -451,7 +572,7 @@ def register(app: Any) -> None:
     def ack_now(ack: Any) -> None:
         ack()
 
-    def work(body: dict[str, Any], client: WebClient, respond: Any, context: Any) -> None:
+    def work(body: dict[str, Any], client: WebClient, respond: Any, context: BoltContext) -> None:
         ctx = SlashContext.of(body, client, respond, context)
         safely(ctx, "/usage", run_usage)
 

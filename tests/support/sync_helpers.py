@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from db.session import get_engine
 
-FIXTURE = Path(__file__).parent / "fixtures" / "export_small"
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "export_small"
 
 
 def copy_fixture(dest: Path) -> Path:

@@ -20,7 +20,7 @@ from workflows import metric_search
 from workflows.metrics_import import import_definitions
 from workflows.settings import Settings
 
-METRICS = Path(__file__).parent / "fixtures" / "request_metrics"
+METRICS = Path(__file__).parent.parent / "fixtures" / "request_metrics"
 PROJECT = "gitlab-org/product-analytics"
 PM = "pa-pm"
 TAM = "U0TAM0001"

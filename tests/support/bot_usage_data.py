@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from scoring_helpers import add_account, add_instance, add_subscription, add_usage
-
 from db.models import SyncRun
 from db.session import session_scope
+from support.scoring_helpers import add_account, add_instance, add_subscription, add_usage
 
 ACME_ID = "0016100001AbCdE"
 ACME_LABS_ID = "0016100001LaBsX"

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from scoring_helpers import add_account, add_instance, add_subscription, add_usage
-
 from db.models import SyncRun
 from db.session import session_scope
+from support.scoring_helpers import add_account, add_instance, add_subscription, add_usage
 
 SEP = date(2026, 9, 1)
 OCT = date(2026, 10, 1)
