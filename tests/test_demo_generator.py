@@ -75,6 +75,26 @@ def test_default_demo_export_has_everything_the_bot_must_handle(tmp_path: Path) 
     ]  # fmt: skip
     assert {r["dim_crm_account_id"] for r in license_only} >= {accounts[2]["dim_crm_account_id"]}
 
+    # An instance or namespace reports under two subscriptions only as the warehouse shows it: a renewal
+    # overlapping the subscription it renews (one month), the same ping and counts under both.
+    by_instance_month: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for r in usage:
+        key = r["dim_installation_id"] or r["dim_namespace_id"] or r["uuid"] + r["hostname"]
+        by_instance_month.setdefault((r["snapshot_month"], key), []).append(r)
+    shared = [rows for rows in by_instance_month.values() if len(rows) > 1]
+    assert shared, "the demo shows renewal overlaps"
+    by_id = {s["dim_subscription_id_original"]: s for s in subs}
+    for rows in shared:
+        assert len(rows) == 2
+        a, b = rows
+        same = {k for k in a if not k.startswith("dim_subscription_id")}
+        assert all(a[k] == b[k] for k in same), "one ping, the same figures under both subscriptions"
+        old, new = sorted(
+            (by_id[r["dim_subscription_id_original"]] for r in rows), key=lambda x: x["subscription_start_date"]
+        )
+        assert old["subscription_end_date"] and old["subscription_end_date"][:7] == a["snapshot_month"][:7]
+        assert old["licensed_seats"] == new["licensed_seats"]
+
     # A spread of colours: e.g. SCM (git users / billable users) in Red, Yellow and Green bands.
     scm = Counter()
     for r in usage:

@@ -115,3 +115,28 @@ def test_an_empty_database_says_to_run_db_upgrade(tmp_path: Path, monkeypatch: p
     assert code == 0 and "Created the database schema" in out
     code, out = _run("db", "upgrade")
     assert code == 0 and "up to date" in out
+
+
+def test_labels_are_offered_only_where_they_apply() -> None:
+    from bot.blocks.ids import relabel_targets
+    from workflows.relabel import applicable_labels
+
+    assert "Geo Secondary Node" not in relabel_targets("GitLab.com")
+    assert "Geo Secondary Node" not in applicable_labels("GitLab.com")
+    assert "Geo Secondary Node" in relabel_targets("Self-Managed")
+    assert set(relabel_targets("GitLab.com")) == {"Production", "Non-Production", "Obsolete"}
+
+
+def test_instances_view_offers_no_geo_button_to_a_namespace(demo: Settings) -> None:
+    from bot.features.usage.blocks import ViewOptions, render_instances
+    from workflows.report import build_account_report
+
+    with session_scope(demo.database_url) as s:
+        for account_id in ("001610000000000000", "001610000000000003", "001610000000000005"):
+            report = build_account_report(s, account_id, rules="gitlab-current")
+            answer = render_instances(report, ViewOptions(may_relabel=True))
+            saas = {str(i.instance.id) for i in report.instances if i.instance.deployment_type == "GitLab.com"}
+            for block in answer.blocks:
+                if block.get("type") == "actions" and str(block.get("block_id", "")).split(":")[-1] in saas:
+                    labels = {e["text"]["text"] for e in block["elements"]}
+                    assert "Geo Secondary Node" not in labels

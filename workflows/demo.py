@@ -284,6 +284,7 @@ def generate_export(
         wu.writerow(USAGE_HEADER)
         sub_counter = 0
         ns_counter = 9_000_000
+        opted_out = False
         for a in range(accounts):
             account_id = f"0016100{a:011d}"
             name = names[a]
@@ -307,6 +308,7 @@ def generate_export(
             # Subscriptions per delivery type: a main one, sometimes an ended one and one that
             # starts mid-period; some without ARR.
             subs: dict[str, list[_Sub]] = {}
+            ws_rows: list[_Sub] = []  # written once their end dates are final (a renewal ends its predecessor)
             for delivery in ("Self-Managed", "SaaS"):
                 if (delivery == "Self-Managed" and delivery_mix == "saas") or (
                     delivery == "SaaS" and delivery_mix == "sm"
@@ -320,6 +322,7 @@ def generate_export(
                     kinds.append("ended")
                 if a == 0 or rng.random() < 0.3:
                     kinds.append("new")
+                main_sub: _Sub | None = None
                 for kind in kinds:
                     sub_counter += 1
                     seats = rng.randint(*seat_range) if kind == "main" else max(5, rng.randint(*seat_range) // 4)
@@ -330,10 +333,16 @@ def generate_export(
                         start = max(since, _add_months(month_list[0], -rng.randint(6, 24)))
                         stop = _add_months(month_list[0], rng.randint(1, max(1, months - 2))) - timedelta(1)
                     else:
+                        # A renewal, as the warehouse shows one: it starts while the main subscription
+                        # still runs, the main one ends a month later, and the same instances (same
+                        # license size, same ping) report under both during that month.
                         start = _add_months(month_list[0], rng.randint(1, max(1, months - 1))) + timedelta(
                             rng.randint(0, 20)
                         )
                         stop = None
+                        if main_sub is not None:
+                            seats = main_sub.seats
+                            main_sub.end = _add_months(start.replace(day=1), 1) - timedelta(1)
                     no_arr = a > 1 and rng.random() < 0.1
                     arr = None if no_arr else round(seats * price * rng.uniform(0.7, 1.0), 2)
                     sub = _Sub(
@@ -348,26 +357,31 @@ def generate_export(
                         version_id=_hex(rng, 128),
                     )
                     group.append(sub)
-                    ws.writerow(
-                        (
-                            sub.id,
-                            sub.name,
-                            account_id,
-                            sub.tier,
-                            delivery,
-                            start.isoformat(),
-                            stop.isoformat() if stop else "",
-                            seats,
-                            "" if arr is None else f"{arr:.2f}",
-                        )
-                    )
+                    if kind == "main":
+                        main_sub = sub
+                    ws_rows.append(sub)
                     summary.subscriptions += 1
                 subs[delivery] = group
+            for sub in ws_rows:
+                ws.writerow(
+                    (
+                        sub.id,
+                        sub.name,
+                        account_id,
+                        sub.tier,
+                        sub.delivery,
+                        sub.start.isoformat(),
+                        sub.end.isoformat() if sub.end else "",
+                        sub.seats,
+                        "" if sub.arr is None else f"{sub.arr:.2f}",
+                    )
+                )
+            ws_rows.clear()
 
             # Instances.
             bias = rng.choice((0, 1, 1, 2, 2))  # the account's general health
             instances: list[_Instance] = []
-            sm = subs.get("Self-Managed", [])
+            sm = _chain(subs.get("Self-Managed", []))
             if sm:
                 main = sm[0]
                 extra = rng.choice((1, 2, 2, 3, 3, 4, 5)) if a > 1 else 3
@@ -414,10 +428,11 @@ def generate_export(
                         ),
                         first=first_month,
                         last=last_month,
-                        subs=sm if production else [main],
+                        subs=sm,
                         seats=main.seats if production or typ == "Geo Secondary Node" else rng.randint(5, 60),
                         levels=[min(2, max(0, bias + rng.choice((-1, 0, 0, 1)))) for _ in range(6)],
-                        opt_out=production and a > 1 and rng.random() < 0.04,
+                        # Some Production servers are Opt-Out; the first one after the Acme accounts always is.
+                        opt_out=production and a > 1 and (rng.random() < 0.04 or (a > 4 and not opted_out)),
                         mapped=not ((a == 1 and k == 2) or (a > 1 and rng.random() < 0.004)),
                         license_md5=_hex(rng, 128),
                         version=rng.randint(0, len(_VERSIONS) - 4),
@@ -426,7 +441,7 @@ def generate_export(
                         no_security=rng.random() < 0.08,
                     )
                     instances.append(inst)
-            saas = subs.get("SaaS", [])
+            saas = _chain(subs.get("SaaS", []))
             if saas:
                 ns_counter += rng.randint(1, 900)
                 ded = a > 1 and rng.random() < 0.05
@@ -455,6 +470,7 @@ def generate_export(
                 )
                 instances.append(inst)
 
+            opted_out = opted_out or any(i.opt_out for i in instances)
             for k, inst in enumerate(instances):
                 inst.adoption_seed = f"{seed}:{account_id}:{k}"
                 # The third account's Production instance, and a few others, share Subscription Data only.
@@ -499,46 +515,47 @@ def _write_instance_rows(
     rows = 0
     for mi in range(inst.first, inst.last + 1):
         month = months[mi]
-        for sub in inst.subs:
-            if not sub.active(month):
-                continue
-            rows += 1
-            y, m = month.year, month.month
-            pinged = mi not in inst.silent
-            seats = inst.seats if sub is inst.subs[0] or not sm else sub.seats
-            billable = max(1, round(seats * util * (0.94 + 0.08 * mi / max(1, len(months)) + 0.04 * rand())))
-            ver = _VERSIONS[min(len(_VERSIONS) - 1, inst.version + mi // 4)]
-            base = [
-                month.isoformat(),
-                account_id,
-                sub.id,
-                sub.version_id,
-                inst.delivery,
-                inst.deployment,
-                inst.installation_id,
-                inst.uuid,
-                inst.hostname,
-                inst.created.isoformat() if sm else "",
-                inst.namespace_id,
-                inst.namespace_name,
-                "" if sm else inst.created.isoformat(),
-                f"{y:04d}-{m:02d}-{20 + int(rand() * 8):02d} {int(rand() * 24):02d}:{int(rand() * 60):02d}:00"
-                if pinged
-                else "",
-                f"{ver}.{int(rand() * 4)}" if pinged and sm else "",
-                inst.license_md5,
-                ("true" if inst.mapped else "false") if sm else "",
-                itype,
-                health,
-                seats,
-                "Zuora" if sm else "gitlabdotcom",
-                billable if pinged or not sm else "",
-                round(billable * 0.9) if pinged else "",
-                round(billable * 1.15),
-            ]
-            if not pinged:
-                w.writerow(base + [""] * n_metrics)
-                continue
+        active = [sub for sub in inst.subs if sub.active(month)]
+        if not active:
+            continue
+        # One Service Ping per instance and month: the same figures under every subscription it reports for
+        # (a renewal overlapping the subscription it renews), as the warehouse shows them.
+        rows += len(active)
+        y, m = month.year, month.month
+        pinged = mi not in inst.silent
+        seats = inst.seats
+        billable = max(1, round(seats * util * (0.94 + 0.08 * mi / max(1, len(months)) + 0.04 * rand())))
+        ver = _VERSIONS[min(len(_VERSIONS) - 1, inst.version + mi // 4)]
+        base: list[Any] = [
+            month.isoformat(),
+            account_id,
+            "",  # the subscription's ids, filled in per subscription below
+            "",
+            inst.delivery,
+            inst.deployment,
+            inst.installation_id,
+            inst.uuid,
+            inst.hostname,
+            inst.created.isoformat() if sm else "",
+            inst.namespace_id,
+            inst.namespace_name,
+            "" if sm else inst.created.isoformat(),
+            f"{y:04d}-{m:02d}-{20 + int(rand() * 8):02d} {int(rand() * 24):02d}:{int(rand() * 60):02d}:00"
+            if pinged
+            else "",
+            f"{ver}.{int(rand() * 4)}" if pinged and sm else "",
+            inst.license_md5,
+            ("true" if inst.mapped else "false") if sm else "",
+            itype,
+            health,
+            seats,
+            "Zuora" if sm else "gitlabdotcom",
+            billable if pinged or not sm else "",
+            round(billable * 0.9) if pinged else "",
+            round(billable * 1.15),
+        ]
+        line = base + [""] * n_metrics
+        if pinged:
             j = 0.9 + 0.2 * rand()  # the month's wobble, shared by its metrics
             builds = round(billable * ci * j)
             pipelines = max(1, round(builds / 6))
@@ -567,14 +584,22 @@ def _write_instance_rows(
             if rand() < 0.1:
                 extras[int(rand() * len(extras))] = ""  # a metric not reported this month
             row = base + [metric[c] for c in SCORED_METRIC_COLUMNS] + extras
-            if inst.license_only:
-                w.writerow(base + [""] * n_metrics)
-                continue
-            w.writerow(
-                row
-                + _adoption_metrics(arng, billable, active_share, dict(zip(USAGE_HEADER[: len(row)], row, strict=True)))
-            )
+            if not inst.license_only:
+                reported = dict(zip(USAGE_HEADER[: len(row)], row, strict=True))
+                line = row + _adoption_metrics(arng, billable, active_share, reported)
+        for sub in active:
+            line[2], line[3] = sub.id, sub.version_id
+            w.writerow(line)
     return rows
+
+
+def _chain(group: list[_Sub]) -> list[_Sub]:
+    """The subscriptions a delivery type's instances report under: the main one and its renewal (an
+    ended subscription belonged to servers that are gone)."""
+    if not group:
+        return []
+    main = group[0]
+    return [main] + [s for s in group[1:] if main.end is not None and s.start <= main.end and s.seats == main.seats]
 
 
 def _adoption_metrics(arng: random.Random, billable: int, active_share: float, reported: dict[str, Any]) -> list[Any]:

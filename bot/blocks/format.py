@@ -46,6 +46,9 @@ SHORTCODES: dict[str, str] = {
     "label": "🏷️",
     "arrows_counterclockwise": "🔄",
     "robot_face": "🤖",
+    "moneybag": "💰",
+    "calendar": "📅",
+    "clock9": "🕘",
 }
 _SHORTCODE = re.compile(r":([a-z0-9_+-]+):")
 

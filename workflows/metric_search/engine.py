@@ -77,6 +77,7 @@ STOP_WORDS = frozenset(_STOP_TEXT.split())
 WEAK_WORDS_TYPED = (
     *("run", "use", "perform", "happen", "execute", "make", "do", "go", "take", "get", "look", "gitlab", "often"),
     *("adoption", "adopt", "set", "up", "enable", "on", "turn", "there", "they", "their", "team", "company"),
+    *("burn", "burnt", "consume", "consumption", "spent", "actually", "currently"),
 )
 WEAK_WEIGHT = 0.3
 WEAK_COVERAGE = 0.1
@@ -130,12 +131,15 @@ KEY_NOISE = frozenset(
 KEY_NOISE_STEMS: frozenset[str] = frozenset()  # filled below, once stem() exists
 
 _WORD = re.compile(r"[a-z0-9]+")
-# The dictionary counts things; it rarely times or averages them. A question asking for a duration, an
-# average or a share ("time to merge", "how long", "average", "percentage", "uptime") is answered only by
-# a definition that speaks of it too. ("rate" is not here: a success rate is worked out from two counts.)
+# The dictionary counts things; it rarely times or averages them, and never prices them. A question asking
+# for a duration, an average, a share or money ("time to merge", "how long", "percentage", "uptime", "cost")
+# is answered only by a definition that speaks of it too. ("rate" is not here: a success rate is worked out
+# from two counts.)
 MEASURE_WORDS = frozenset(
     {"time", "long", "duration", "durations", "average", "avg", "mean", "median", "percentage", "percent", "pct"}
     | {"ratio", "latency", "speed", "fast", "slow", "uptime", "downtime", "sla", "turnaround", "wait", "elapsed"}
+    # Money: what a customer pays is in the CRM, not in usage data.
+    | {"cost", "costs", "price", "pricing", "revenue", "arr", "money", "dollars", "paying", "spend", "spent"}
 )
 TIME_VOCABULARY = frozenset(w for group in TIME_WORDS.values() for w in group) | TIME_FILLERS | frozenset(TIME_HINTS)
 
