@@ -74,6 +74,20 @@ def test_manifest(tmp_path: Path) -> None:
     assert bad.exit_code == 2
 
 
+def test_manifest_usage_hint_names_every_view_and_subcommand() -> None:
+    """Slack shows the hint as the person types `/usage`: a view or word missing from it is hidden."""
+    from bot.blocks.ids import VIEWS
+    from bot.features.usage.command import ACCOUNT_SUBCOMMANDS, GLOBAL_SUBCOMMANDS, METRIC_WORDS, PORTFOLIO_WORDS
+
+    hint = yaml.safe_load(CliRunner().invoke(cli, ["manifest"]).output)["features"]["slash_commands"][0][
+        "usage_hint"
+    ]
+    words = set(hint.replace("[", " ").replace("]", " ").replace("|", " ").split())
+    expected = {v for v in VIEWS if v != "summary"} | set(ACCOUNT_SUBCOMMANDS) | set(GLOBAL_SUBCOMMANDS)
+    expected |= set(PORTFOLIO_WORDS) | {METRIC_WORDS[0], "help"}
+    assert sorted(expected - words) == []
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -1,7 +1,7 @@
 """Slack's Block Kit limits, one helper that makes any block list fit them, and a checker for tests.
 
 Every Block Kit builder (`bot/features/*/blocks.py`) ends with `fit_to_limits(...)`; tests run
-`check_limits(...)` on what was sent. Limits (Slack docs, see shared/data/slack_payloads/SOURCE.md):
+`check_limits(...)` on what was sent. Limits (from Slack's Block Kit reference):
 50 blocks per message, 100 per modal or Home tab; section text 3,000 characters; a section field
 2,000 (and at most 10 fields); header text 150; context elements 10, each 2,000; button text 75,
 button value 2,000; action_id and block_id 255; an actions block holds at most 25 elements.

@@ -50,8 +50,8 @@ def manifest(url: str | None, *, socket_mode: bool) -> dict[str, Any]:
         "command": "/usage",
         "description": "Product usage, utilization and health of a customer account",
         "usage_hint": (
-            "acme [utilization|health|instances|versions|trends|report] · mine [red ci:red tier:ultimate …] · "
-            "team · request-metric · digest · help"
+            "acme [utilization|health|adoption|instances|versions|trends|report] · "
+            "mine [red ci:red tier:ultimate …] · team · metric pipelines · request-metric · digest · help"
         ),
         "should_escape": False,
     }

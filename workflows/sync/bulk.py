@@ -46,6 +46,7 @@ LOOKUP_SQL = (
 )
 TYPED_TABLE = "sync_typed_usage"
 CHUNK = 8 << 20
+WORK_MEM = "256MB"
 # Held (pg_advisory_xact_lock) until the sync's transaction ends: two syncs taking this path never
 # insert the same new usage row at once (the merge inserts without ON CONFLICT).
 SYNC_LOCK = 0x75736167
@@ -405,6 +406,9 @@ def stage_usage(conn: Connection, path: Path, instance_stage: str) -> BulkResult
     sql, extras = typed_select(columns)  # before COPY: a header it cannot take costs nothing
     copy_raw(conn, path, columns, start)
     conn.exec_driver_sql("SET LOCAL jit = off")  # compiling these wide expressions costs more than it saves
+    # Joins and groupings over a million rows stay in memory instead of spilling to disk in batches
+    # (the default 4 MB is sized for many small concurrent queries, not one bulk load).
+    conn.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
     for statement in LOOKUP_SQL.split(";"):
         conn.exec_driver_sql(statement)
     t1 = time.perf_counter()
