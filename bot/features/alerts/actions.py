@@ -136,10 +136,10 @@ def _user_email(client: WebClient, user_id: str) -> str | None:
 def _toggle(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, mute: bool) -> None:
     ack()
     deps = deps_of(context)
-    user_id = body["user"]["id"]
+    user_id = context.user_id or ""
     user_name = body["user"].get("username") or body["user"].get("name")
     account_id = str(body["actions"][0].get("value") or "")[:64]
-    channel = str((body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get("id") or "")
+    channel = context.channel_id or ""
     with deps.sessions() as session:
         found = account_tam_email(session, account_id)
         if found is None:

@@ -34,15 +34,11 @@ def _action(body: dict[str, Any]) -> dict[str, Any]:
     return (body.get("actions") or [{}])[0]
 
 
-def _user(body: dict[str, Any]) -> str:
-    return (body.get("user") or {}).get("id") or ""
-
-
 def on_view(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     ack()
     scope = str(_action(body).get("value") or "")
     # publish_home falls back to the person's first allowed view when they may not see this one.
-    publish_home(client, deps_of(context).settings, _user(body), scope if scope in SCOPES else None, 1)
+    publish_home(client, deps_of(context).settings, (context.user_id or ""), scope if scope in SCOPES else None, 1)
 
 
 def on_page(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
@@ -52,7 +48,7 @@ def on_page(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltCont
         scope, page = str(value.get("scope") or ""), int(value.get("page") or 1)
     except (ValueError, TypeError, AttributeError):
         scope, page = "", 1
-    publish_home(client, deps_of(context).settings, _user(body), scope if scope in SCOPES else None, page)
+    publish_home(client, deps_of(context).settings, (context.user_id or ""), scope if scope in SCOPES else None, page)
 
 
 def _dm(client: WebClient, user_id: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
@@ -65,7 +61,7 @@ def on_open(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltCont
     from bot.features.usage.command import Viewer, account_answer, upload_chart
 
     settings: Settings = deps_of(context).settings
-    user_id = _user(body)
+    user_id = (context.user_id or "")
     action = _action(body)
     view = str(action.get("action_id") or "").partition(":")[2]
     account_id = str(action.get("value") or "").strip()[:MAX_ACCOUNT_ID]

@@ -105,7 +105,7 @@ def register(app: App) -> None:
         value = ids.decode_value((body.get("actions") or [{}])[0].get("value"))
         with deps.sessions() as s:
             account = wf.account_label(s, value.get("a"))
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+        channel = context.channel_id
         open_form(client, deps, body["trigger_id"], channel_id=channel, account=account)
 
     @app.action(render.PICK_ACTION)

@@ -55,15 +55,15 @@ def _int(value: Any) -> int | None:
 class Click:
     """What a block_actions payload says about the clicked button and its message."""
 
-    def __init__(self, body: dict[str, Any]) -> None:
+    def __init__(self, body: dict[str, Any], context: BoltContext) -> None:
         action = (body.get("actions") or [{}])[0]
         self.action_id: str = str(action.get("action_id") or "")
         self.block_id: str = str(action.get("block_id") or "")
         self.value = decode_value(action.get("value"))
-        self.user_id: str = str((body.get("user") or {}).get("id") or "")
+        self.user_id: str = context.user_id or ""
         self.user_name: str | None = (body.get("user") or {}).get("username") or (body.get("user") or {}).get("name")
         container = body.get("container") or {}
-        self.channel: str | None = container.get("channel_id") or (body.get("channel") or {}).get("id")
+        self.channel: str | None = context.channel_id
         self.message: dict[str, Any] | None = body.get("message")
         self.ts: str | None = (self.message or {}).get("ts") or container.get("message_ts")
         self.ephemeral: bool = bool(container.get("is_ephemeral"))
@@ -232,7 +232,7 @@ def _outcome_to_slack(
 
 def on_relabel(ack: Ack, body: dict[str, Any], client: WebClient, respond: Any, context: BoltContext) -> None:
     ack()
-    click = Click(body)
+    click = Click(body, context)
     wanted = click.action_id.removeprefix(RELABEL_ACTION_PREFIX)
     deps = deps_of(context)
     outcome = _apply(client, deps, click, wanted, _int(click.value.get("n")), undo=False)
@@ -241,7 +241,7 @@ def on_relabel(ack: Ack, body: dict[str, Any], client: WebClient, respond: Any, 
 
 def on_undo(ack: Ack, body: dict[str, Any], client: WebClient, respond: Any, context: BoltContext) -> None:
     ack()
-    click = Click(body)
+    click = Click(body, context)
     wanted = str(click.value.get("t") or "")
     deps = deps_of(context)
     outcome = _apply(client, deps, click, wanted, _int(click.value.get("n")), undo=True)
@@ -272,7 +272,7 @@ def on_undo(ack: Ack, body: dict[str, Any], client: WebClient, respond: Any, con
 
 def on_apply_anyway(ack: Ack, body: dict[str, Any], client: WebClient, respond: Any, context: BoltContext) -> None:
     ack()
-    click = Click(body)
+    click = Click(body, context)
     wanted = str(click.value.get("t") or "")
     ref = str(click.value.get("m") or "")
     outcome = _apply(client, deps_of(context), click, wanted, _int(click.value.get("n")), undo=False)

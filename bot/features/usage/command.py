@@ -380,26 +380,26 @@ class SlashContext:
     deps: Deps
     person: guard.Person | None = None
     request: UsageRequest = field(default_factory=lambda: UsageRequest("help"))
+    # Who and where, as Bolt read them from the request (never parsed again from the body).
+    user_id: str = ""
+    channel_id: str | None = None
+    team_id: str | None = None
 
     @classmethod
     def of(cls, body: dict[str, Any], client: WebClient, respond: Any, context: BoltContext) -> SlashContext:
         """The context of one request; the person is the one the guard middleware admitted."""
         from bot.app import deps_of
 
-        return cls(client=client, respond=respond, body=body, deps=deps_of(context), person=context.get(PERSON))
-
-    @property
-    def user_id(self) -> str:
-        return self.body.get("user_id") or (self.body.get("user") or {}).get("id") or ""
-
-    @property
-    def channel_id(self) -> str | None:
-        return self.body.get("channel_id") or (self.body.get("channel") or {}).get("id")
-
-    @property
-    def team_id(self) -> str | None:
-        team = self.body.get("team")
-        return self.body.get("team_id") or (team.get("id") if isinstance(team, dict) else None)
+        return cls(
+            client=client,
+            respond=respond,
+            body=body,
+            deps=deps_of(context),
+            person=context.get(PERSON),
+            user_id=context.user_id or "",
+            channel_id=context.channel_id,
+            team_id=context.team_id,
+        )
 
     def viewer(self) -> Viewer:
         return Viewer(person=self.person, admin_ids=self.deps.settings.admin_ids)
