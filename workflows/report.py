@@ -66,32 +66,28 @@ def resolve_account(session: Session, text: str) -> tuple[str, str]:
     return res.account.id, res.account.name
 
 
+def _configured(name: str) -> str | None:
+    """A setting by its field name; its environment variable when the settings cannot be read."""
+    try:
+        from workflows.settings import get_settings
+
+        return str(getattr(get_settings(), name))
+    except Exception:  # a settings problem elsewhere must not stop a report; the env var still counts
+        return os.environ.get(name.upper())
+
+
 def rules_for(rules: Rules | str | None) -> Rules:
     """Rules given, or named by a string, or by SCORING_RULES (settings), else the default set."""
     if isinstance(rules, Rules):
         return rules
-    if rules is None:
-        try:
-            from workflows.settings import get_settings
-
-            rules = get_settings().scoring_rules
-        except Exception:  # a settings problem elsewhere must not stop a report; the env var still counts
-            rules = os.environ.get("SCORING_RULES")
-    return load_rules(rules)
+    return load_rules(_configured("scoring_rules") if rules is None else rules)
 
 
 def adoption_rules_for(rules: AdoptionRules | str | None) -> AdoptionRules:
     """Adoption rules given, or named by a string, or by ADOPTION_RULES (settings), else the default set."""
     if isinstance(rules, AdoptionRules):
         return rules
-    if rules is None:
-        try:
-            from workflows.settings import get_settings
-
-            rules = get_settings().adoption_rules
-        except Exception:  # a settings problem elsewhere must not stop a report; the env var still counts
-            rules = os.environ.get("ADOPTION_RULES")
-    return load_adoption_rules(rules)
+    return load_adoption_rules(_configured("adoption_rules") if rules is None else rules)
 
 
 def build_account_report(
