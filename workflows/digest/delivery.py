@@ -38,7 +38,7 @@ from db.models.digest import DigestDelivery, DigestRun, SlackUserCache
 from db.queries.health import data_as_of
 from db.session import inserted_id, rows_changed
 from scoring.flags import LICENSE_UNMAPPED_ADVICE, unmapped_license_instances
-from workflows.digest_schedule import due_at, due_window
+from workflows.digest.schedule import due_at, due_window
 from workflows.ports import SlackEdge
 from workflows.settings import Settings
 from workflows.wording import plural
