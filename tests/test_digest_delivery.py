@@ -321,7 +321,9 @@ def test_resume_job_finishes_a_delivery_whose_claim_lapsed(
     from bot.features.digest.blocks import render_digest
     from bot.features.digest.delivery import WebClientPort
     from db.session import session_factory
-    from workflows.digest.delivery import current_month, resume_unfinished, run_digest
+    from workflows.digest.compose import current_month
+    from workflows.digest.delivery import run_digest
+    from workflows.digest.jobs import resume_unfinished
 
     month = current_month(bot_settings.timezone)
     tams = _many_tams(db_url, fake_slack, 2, per_tam=30)  # 2 parts each

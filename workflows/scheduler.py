@@ -62,8 +62,8 @@ SYNC_DEFAULT_CRON = "0 6 * * 1"  # weekly, Monday 06:00 in TIMEZONE
 
 # The registry. One line per job; see the module docstring.
 PERIODIC_JOBS: list[PeriodicJob] = [
-    PeriodicJob("monthly_digest", "digest in local time", "workflows.digest.delivery:scheduled_run", catch_up=True),
-    PeriodicJob("digest_resume", "every 10 minutes", "workflows.digest.delivery:resume_unfinished"),
+    PeriodicJob("monthly_digest", "digest in local time", "workflows.digest.jobs:scheduled_run", catch_up=True),
+    PeriodicJob("digest_resume", "every 10 minutes", "workflows.digest.jobs:resume_unfinished"),
     PeriodicJob("requests_retry", "every 5 minutes", "workflows.outbox:retry_pending"),
     PeriodicJob("metrics_reimport", "cron: 0 6 * * 1", "workflows.metrics_import:scheduled_import"),
     PeriodicJob("scheduled_sync", "sync", "workflows.sync.scheduled:scheduled_sync", needs="sync_source"),
