@@ -31,7 +31,16 @@ def _run(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(
     "args",
-    [("requests", "retry"), ("report", "acme"), ("digest", "--dry-run"), ("alerts", "--dry-run")],
+    [
+        ("requests", "retry"),
+        ("report", "acme"),
+        ("digest", "--dry-run"),
+        ("alerts", "--dry-run"),
+        ("portfolio", "tam@example.com"),
+        ("metrics", "search", "pipelines"),
+        ("metrics", "show", "pipelines"),
+        ("try", "/usage acme"),
+    ],
     ids=lambda a: " ".join(a),
 )
 def test_commands_with_an_unreachable_database_give_one_friendly_error_and_no_traceback(
@@ -44,6 +53,7 @@ def test_commands_with_an_unreachable_database_give_one_friendly_error_and_no_tr
     assert "Traceback" not in out
     assert "s3cret" not in out and "hunter2" not in out
     assert [line for line in out.splitlines() if line.startswith("Error:")] == [out.splitlines()[0]]  # one message
+    assert len(out.strip().splitlines()) == 1, out  # and nothing after it (the driver's hints, its help links)
 
 
 def test_a_digest_rerun_that_sent_nothing_posts_no_summary(

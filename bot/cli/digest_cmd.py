@@ -40,11 +40,16 @@ def register(cli: click.Group) -> None:
     @click.pass_context
     def digest(ctx: click.Context, month: str | None, dry_run: bool, tam_email: str | None, pace: float) -> None:
         """DM each TAM their accounts' Unknown instances (exactly once per TAM and month)."""
+        import logging
+
+        from sqlalchemy.exc import SQLAlchemyError
+
         from bot.features.digest.blocks import render_digest_text
         from bot.features.digest.delivery import run_and_report
         from db.migrate import current_heads
         from workflows.digest.compose import current_month, parse_month
         from workflows.digest.schedule import scheduled_wall_time, when_text
+        from workflows.secrets import redact
 
         settings = settings_from(ctx)
         try:
@@ -68,10 +73,12 @@ def register(cli: click.Group) -> None:
             result = run_and_report(
                 settings, month=month_key, tam_email=tam_email, dry_run=dry_run, pace_seconds=pace, local_time=wall
             )
-        except Failure:
-            raise
-        except Exception as exc:  # database or Slack down: a clean message, the log has details
-            raise Failure(f"The digest could not run: {exc}") from None
+        except (Failure, SQLAlchemyError):
+            raise  # a database error gets the one-line message every command gives (bot/cli/__init__.py)
+        except Exception as exc:  # Slack down: a clean message, the log has details
+            logging.getLogger("usagebot.cli").debug("digest failed", exc_info=True)
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise Failure(f"The digest could not run: {redact(first_line)}") from None
 
         if dry_run:
             click.echo(f"Dry run for {month_key}: nothing was sent or recorded.")
