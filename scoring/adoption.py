@@ -129,7 +129,7 @@ def ratio_of(
             instance_ids=(),
             reason=reason,
             not_in_export=missing,
-            sentence=f"{ratio.label}: not in the export ({reason})",
+            sentence=f"{ratio.label}: {reason}",
         )
     both = [r for r in rows if r.value(num_col) is not None and r.value(den_col) is not None]
     users = sum(r.value(num_col) or 0.0 for r in both) if both else None

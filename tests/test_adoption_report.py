@@ -19,6 +19,7 @@ from scoring.model import Flag
 from scoring.trends import window
 from workflows.portfolio import PortfolioAccount, build_portfolio
 from workflows.report import build_account_report, report_to_json
+from workflows.report_text import format_report
 from workflows.sync import CsvExport, sync_export
 
 OCT = date(2026, 10, 1)
@@ -145,3 +146,13 @@ def test_home_counts_purchase_intent(db_url: str) -> None:
         portfolio = build_portfolio(s, "all", None)
     assert portfolio.totals.purchase_intent == 1
     assert "💰 1 with purchase intent" in totals_text(portfolio)
+
+
+def test_text_report_lists_adoption_and_features(db_url: str) -> None:
+    _seed(db_url, [UMAU, PIPE, "sast_scans_28_days_event"])
+    with session_scope(db_url) as s:
+        text = format_report(build_account_report(s, ACC))
+    assert "User adoption (2 reporting primary instances pooled" in text
+    assert "42 of 400 monthly active users ran a pipeline (10%)" in text
+    assert "issues_28_days_user is not in the export" in text and "Service Desk (not in the export)" in text
+    assert "SAST (not used)" in text

@@ -157,7 +157,7 @@ def parse(text: str | None) -> UsageRequest:
     return UsageRequest("account", query=" ".join(words), view="summary", month=month, whole=" ".join(words))
 
 
-VIEW_WORDS_HELP = "summary, utilization, health, instances, versions, trends"
+VIEW_WORDS_HELP = ", ".join(ids.VIEWS)  # every view, from the routing itself, so a new one is never left out
 
 
 @dataclass(frozen=True)
