@@ -25,7 +25,7 @@ from bot.features.digest.blocks import render_digest
 from db.migrate import upgrade
 from db.models import Account, Instance, Subscription, UsageMonthly
 from db.session import get_engine, session_scope
-from workflows.digest import compose
+from workflows.digest.compose import compose
 
 
 def _month(d: date, back: int) -> date:

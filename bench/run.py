@@ -408,7 +408,7 @@ def bench_usage(url: str, accounts: list[tuple[str, str, int]], quick: bool) -> 
 # ------------------------------------------------------------------------------------------ others
 def bench_digest(url: str) -> dict[str, Any]:
     from bot.features.digest.blocks import render_digest
-    from workflows.digest import compose
+    from workflows.digest.compose import compose
 
     times = []
     for _ in range(3):

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from bot.app import make_web_client
-from workflows.digest import RunResult
+from workflows.digest.delivery import RunResult
 from workflows.ports import SlackClient
 from workflows.settings import Settings
 from workflows.sync.run import SyncResult

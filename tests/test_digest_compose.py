@@ -13,7 +13,7 @@ from bot.cli import cli
 from bot.features.digest.blocks import render_digest
 from db.models import DigestDelivery, SlackUserCache
 from db.session import session_scope
-from workflows.digest import compose, parse_month
+from workflows.digest.compose import compose, parse_month
 from workflows.settings import Settings
 
 

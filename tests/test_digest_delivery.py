@@ -156,7 +156,7 @@ def test_crash_after_posting_then_rerun_sends_only_missing_parts(
     from bot.features.digest.blocks import render_digest
     from bot.features.digest.delivery import WebClientPort
     from db.session import session_factory
-    from workflows.digest import run_digest
+    from workflows.digest.delivery import run_digest
 
     tams = _many_tams(db_url, fake_slack, 4, per_tam=60)  # 60 instances: 3 parts each
     posted: list[tuple[str, int]] = []
@@ -202,7 +202,7 @@ def test_permanent_failure_mid_run_then_rerun(bot_settings: Settings, fake_slack
     from bot.features.digest.blocks import render_digest
     from bot.features.digest.delivery import WebClientPort
     from db.session import session_factory
-    from workflows.digest import run_digest
+    from workflows.digest.delivery import run_digest
 
     first = run_digest(
         session_factory(db_url),
@@ -321,7 +321,9 @@ def test_resume_job_finishes_a_delivery_whose_claim_lapsed(
     from bot.features.digest.blocks import render_digest
     from bot.features.digest.delivery import WebClientPort
     from db.session import session_factory
-    from workflows.digest import current_month, resume_unfinished, run_digest
+    from workflows.digest.compose import current_month
+    from workflows.digest.delivery import run_digest
+    from workflows.digest.jobs import resume_unfinished
 
     month = current_month(bot_settings.timezone)
     tams = _many_tams(db_url, fake_slack, 2, per_tam=30)  # 2 parts each
@@ -353,7 +355,7 @@ def test_resume_job_finishes_a_delivery_whose_claim_lapsed(
 def test_same_pid_from_an_earlier_process_counts_as_dead() -> None:
     import socket
 
-    from workflows.digest import PROCESS_TOKEN, _claimer_is_dead
+    from workflows.digest.delivery import PROCESS_TOKEN, _claimer_is_dead
 
     host, pid = socket.gethostname(), os.getpid()
     assert _claimer_is_dead(f"{host}:{pid}:deadbeef:1234")  # a restarted container reuses the pid

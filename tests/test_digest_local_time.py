@@ -17,8 +17,8 @@ from bot.cli import cli
 from bot.edge import BoltSlackEdge
 from db.models import DigestDelivery, SlackUserCache
 from db.session import session_scope
-from workflows.digest import scheduled_run
-from workflows.digest_schedule import LocalDigestTrigger, due_at, due_window, wall_time
+from workflows.digest.jobs import scheduled_run
+from workflows.digest.schedule import LocalDigestTrigger, due_at, due_window, wall_time
 from workflows.scheduler import FirstWorkingDayTrigger, crontab_trigger
 from workflows.settings import Settings
 

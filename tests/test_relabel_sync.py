@@ -10,7 +10,7 @@ from sqlalchemy import select
 from db.models import Instance
 from db.session import session_scope
 from workflows.demo import generate_export
-from workflows.digest import compose
+from workflows.digest.compose import compose
 from workflows.relabel import relabel
 from workflows.sync.run import sync_export
 from workflows.sync.sources import CsvExport

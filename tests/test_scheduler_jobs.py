@@ -14,7 +14,7 @@ from sqlalchemy import select
 from db.models import SchedulerLease
 from db.session import session_scope
 from workflows import scheduler as sched
-from workflows.digest_schedule import LocalDigestTrigger
+from workflows.digest.schedule import LocalDigestTrigger
 from workflows.scheduler import (
     MISFIRE_GRACE_SECONDS,
     PERIODIC_JOBS,

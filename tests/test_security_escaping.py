@@ -146,7 +146,7 @@ def test_every_renderer_escapes_hostile_names_and_free_text(text: str) -> None:
     from bot.features.digest import blocks as digest
     from bot.features.metric_request import blocks as metric_request
     from db.models import AlertRecord
-    from workflows.digest import DigestInstance
+    from workflows.digest.compose import DigestInstance
 
     rec = AlertRecord(
         account_id="A1", kind="color_drop", month=date(2026, 10, 1), message=text, details={"account_name": text}

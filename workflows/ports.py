@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
-    from workflows.digest import RunResult
+    from workflows.digest.delivery import RunResult
     from workflows.sync.run import SyncResult
     from workflows.sync.scheduled import SyncOutcome
 

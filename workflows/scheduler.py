@@ -8,7 +8,7 @@ Adding a periodic job is one line in `PERIODIC_JOBS`:
 - trigger spec: "every N seconds|minutes|hours|days", "cron: M H DOM MON DOW" (5 fields, in TIMEZONE),
   or "digest" (DIGEST_CRON if set, else the first working day (Mon-Fri) of the month at 09:00 in TIMEZONE),
   or "digest in local time" (passes every 15 minutes around that day, so that each TAM gets the digest at that
-  time in their own Slack time zone: `workflows.digest_schedule`);
+  time in their own Slack time zone: `workflows.digest.schedule`);
 - target: "package.module:function", called as `function(settings, edge)` where `edge` is the Slack side
   (`workflows.ports.SlackEdge`, None when there is none); imported only when the job runs.
 - "sync" as a trigger spec: SYNC_CRON if set, else weekly (Monday 06:00 in TIMEZONE);
@@ -62,8 +62,8 @@ SYNC_DEFAULT_CRON = "0 6 * * 1"  # weekly, Monday 06:00 in TIMEZONE
 
 # The registry. One line per job; see the module docstring.
 PERIODIC_JOBS: list[PeriodicJob] = [
-    PeriodicJob("monthly_digest", "digest in local time", "workflows.digest:scheduled_run", catch_up=True),
-    PeriodicJob("digest_resume", "every 10 minutes", "workflows.digest:resume_unfinished"),
+    PeriodicJob("monthly_digest", "digest in local time", "workflows.digest.jobs:scheduled_run", catch_up=True),
+    PeriodicJob("digest_resume", "every 10 minutes", "workflows.digest.jobs:resume_unfinished"),
     PeriodicJob("requests_retry", "every 5 minutes", "workflows.outbox:retry_pending"),
     PeriodicJob("metrics_reimport", "cron: 0 6 * * 1", "workflows.metrics_import:scheduled_import"),
     PeriodicJob("scheduled_sync", "sync", "workflows.sync.scheduled:scheduled_sync", needs="sync_source"),
@@ -169,7 +169,7 @@ def parse_trigger(spec: str, settings: Settings) -> BaseTrigger:
             return crontab_trigger(settings.digest_cron, tz)
         return FirstWorkingDayTrigger(hour=9, minute=0, timezone=tz)
     if text == "digest in local time":
-        from workflows.digest_schedule import LocalDigestTrigger
+        from workflows.digest.schedule import LocalDigestTrigger
 
         return LocalDigestTrigger(parse_trigger("digest", settings), tz)
     if text == "sync":

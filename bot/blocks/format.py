@@ -86,6 +86,14 @@ def ym(d: date | None) -> str:
     return d.strftime("%Y-%m") if d else "n/a"
 
 
+def data_as_of(as_of: date | None, *, bold: bool = False) -> str:
+    """'data as of 2026-10' (the month in bold for mrkdwn), or that nothing is loaded yet (never 'data as of
+    no data loaded yet')."""
+    if as_of is None:
+        return "no data loaded yet (CS Operations runs `usagebot sync`)"
+    return f"data as of *{ym(as_of)}*" if bold else f"data as of {ym(as_of)}"
+
+
 def day(ts: datetime | date | None) -> str:
     return ts.strftime("%Y-%m-%d") if ts else "never"
 

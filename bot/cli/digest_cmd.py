@@ -14,7 +14,8 @@ def check_digest_request(database_url: str, month_key: str, tam_email: str | Non
     from datetime import date
 
     from db.session import session_scope
-    from workflows.digest import current_month, known_tam, tam_emails
+    from workflows.digest.compose import current_month
+    from workflows.digest.delivery import known_tam, tam_emails
     from workflows.months import MonthOutsideData, check_digest_month
 
     year, month = (int(x) for x in month_key.split("-"))
@@ -46,8 +47,8 @@ def register(cli: click.Group) -> None:
         from bot.features.digest.blocks import render_digest_text
         from bot.features.digest.delivery import run_and_report
         from db.migrate import current_heads
-        from workflows.digest import current_month, parse_month
-        from workflows.digest_schedule import scheduled_wall_time, when_text
+        from workflows.digest.compose import current_month, parse_month
+        from workflows.digest.schedule import scheduled_wall_time, when_text
         from workflows.secrets import redact
 
         settings = settings_from(ctx)

@@ -28,7 +28,7 @@ def register(cli: click.Group) -> None:
         """
         from sqlalchemy.exc import SQLAlchemyError
 
-        from bot.blocks.format import blocks_to_text, section
+        from bot.blocks.format import blocks_to_text, data_as_of, section
         from bot.features.portfolio.blocks import account_line
         from bot.features.portfolio.command import NOT_A_MANAGER, scope_for
         from db.session import session_scope
@@ -71,11 +71,10 @@ def register(cli: click.Group) -> None:
             click.echo(json.dumps(listing_json(found), indent=2, ensure_ascii=False))
             return
         p = found.portfolio
-        as_of = p.as_of.strftime("%Y-%m") if p.as_of else "no data loaded yet"
         matching = f" matching '{filt.text}'" if filt.words else ""
         click.echo(
             f"{len(found.accounts):,} of {plural(len(p.accounts), 'account')}{matching}; "
-            f"data as of {as_of}; worst first."
+            f"{data_as_of(p.as_of)}; worst first."
         )
         for a in found.accounts:
             click.echo("")

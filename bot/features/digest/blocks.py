@@ -13,7 +13,7 @@ from typing import Any
 from bot.blocks.format import escape
 from bot.blocks.limits import MAX_BLOCKS, MAX_HEADER_TEXT, clip, fit_block, pack_lines
 from bot.features.relabel.blocks import relabel_actions_block
-from workflows.digest import DigestAccount, DigestInstance, TamDigest
+from workflows.digest.compose import DigestAccount, DigestInstance, TamDigest
 
 Block = dict[str, Any]
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 from typing import Any
 
 from bot.features.digest.blocks import render_digest
-from workflows.digest import compose, current_month
+from workflows.digest.compose import compose, current_month
 
 
 def show_own_digest(respond: Any, email: str | None, deps: Deps) -> int:

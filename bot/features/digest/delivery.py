@@ -1,4 +1,4 @@
-"""The digest's Slack side: slack_sdk's WebClient behind `workflows.digest.SlackPort`, and one
+"""The digest's Slack side: slack_sdk's WebClient behind `workflows.digest.delivery.SlackPort`, and one
 `run_and_report` used by both `usagebot digest` and the scheduler."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from db.session import session_factory
-from workflows.digest import RunResult, month_totals, record_run, run_digest, summary_due, summary_line
+from workflows.digest.delivery import RunResult, month_totals, record_run, run_digest, summary_due, summary_line
 from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.digest")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from bot.blocks.format import color_text, escape, seats_text
+from bot.blocks.format import color_text, data_as_of, escape, seats_text
 from bot.blocks.ids import encode_value
 from workflows.portfolio import USE_CASES, Portfolio, PortfolioAccount, Scope
 
@@ -141,9 +141,9 @@ def _page_value(scope: Scope, page: int) -> str:
 def render_home(portfolio: Portfolio, scopes: tuple[Scope, ...], page: int = 1) -> dict[str, Any]:
     """The Home tab for one page of a portfolio; `scopes` are the views this person may switch to."""
     shown, pages, accounts = portfolio.page(page, PAGE_SIZE)
-    as_of = portfolio.as_of.strftime("%Y-%m") if portfolio.as_of else "no data loaded yet"
+    as_of = data_as_of(portfolio.as_of, bold=True)
     context = (
-        f"Data as of *{as_of}*  ·  sorted by need: product health Red first, then purchase intent, "
+        f"{as_of[0].upper()}{as_of[1:]}  ·  sorted by need: product health Red first, then purchase intent, "
         "then lowest utilization"
     )
     if pages > 1:

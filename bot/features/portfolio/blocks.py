@@ -7,7 +7,7 @@ context line and the page buttons: 20 + 4 blocks, well within a message's 50. Ev
 from __future__ import annotations
 
 from bot.blocks import ids
-from bot.blocks.format import actions, button, color_text, context, escape, header, section
+from bot.blocks.format import actions, button, color_text, context, data_as_of, escape, header, section
 from bot.blocks.limits import check_limits, clip, fit_to_limits
 from bot.features.home.blocks import SCOPE_TITLE, flags_text, utilization_text
 from bot.features.usage.blocks import Answer
@@ -46,10 +46,10 @@ def render_listing(found: Listing, scope_word: str, page: int = 1) -> Answer:
     p = found.portfolio
     shown, pages, accounts = found.page(page, PAGE_SIZE)
     title = SCOPE_TITLE.get(p.scope, "Accounts")
-    as_of = p.as_of.strftime("%Y-%m") if p.as_of else "no data loaded yet"
     filt = f" matching `{escape(found.filter.text)}`" if found.filter.words else ""
     summary = (
-        f"*{len(found.accounts):,}* of {plural(len(p.accounts), 'account')}{filt}  ·  data as of *{as_of}*  ·  "
+        f"*{len(found.accounts):,}* of {plural(len(p.accounts), 'account')}{filt}  ·  "
+        f"{data_as_of(p.as_of, bold=True)}  ·  "
         "worst first (overall health, then score)"
     )
     if pages > 1:

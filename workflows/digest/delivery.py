@@ -1,7 +1,4 @@
-"""Monthly digest of Unknown instances: compose per TAM, then deliver exactly once per TAM and month.
-
-Composing is two set-based queries (Unknown instances with their accounts; unmapped licenses on
-instances' latest rows), whatever the number of accounts.
+"""Delivering the monthly digest (composed by `compose.py`) exactly once per TAM and month.
 
 Delivering follows "write before the outside call, confirm after it":
 1. claim the (tam_email, month) row: an INSERT that the unique constraint lets only one run win,
@@ -26,239 +23,27 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol, overload
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.models import Account, Instance, UsageMonthly
+from db.models import Account
 from db.models.digest import DigestDelivery, DigestRun, SlackUserCache
-from db.queries.health import data_as_of
 from db.session import inserted_id, rows_changed
-from scoring.flags import LICENSE_UNMAPPED_ADVICE, unmapped_license_instances
-from workflows.digest_schedule import due_at, due_window
-from workflows.ports import SlackEdge
-from workflows.settings import Settings
+from workflows.digest.compose import TamDigest, as_utc, compose
+from workflows.digest.schedule import due_at
 from workflows.wording import plural
 
 log = logging.getLogger("usagebot.digest")
 
 EVENT_TYPE = "usagebot_digest"
-OBSOLETE_AFTER_DAYS = 90
 CLAIM_TTL = timedelta(minutes=5)
 HISTORY_SCAN_LIMIT = 1000  # messages of the TAM's DM read back when resuming a delivery
 USER_CACHE_FOUND_TTL = timedelta(days=7)
 USER_CACHE_MISSING_TTL = timedelta(hours=1)  # a new TAM may join Slack any day
-
-
-# ----------------------------------------------------------------------------- composed data (plain)
-@dataclass(frozen=True)
-class DigestInstance:
-    id: int
-    name: str
-    kind: str  # "self-managed" | "namespace"
-    version: str | None
-    first_seen: date | None
-    last_ping: datetime | None
-    billable_users: int | None
-    label_version: int
-    probably_obsolete: bool
-    silent_days: int | None
-
-
-@dataclass
-class DigestAccount:
-    id: str
-    name: str
-    instances: list[DigestInstance] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class DigestFlag:
-    account_id: str
-    account_name: str
-    instance_name: str
-    kind: str
-    message: str
-
-
-@dataclass
-class TamDigest:
-    tam_email: str  # lower-cased
-    tam_name: str | None
-    month: str
-    accounts: list[DigestAccount] = field(default_factory=list)
-    flags: list[DigestFlag] = field(default_factory=list)
-
-    @property
-    def instance_count(self) -> int:
-        return sum(len(a.instances) for a in self.accounts)
-
-
-@dataclass
-class Composition:
-    month: str
-    digests: list[TamDigest]
-    # Accounts with Unknown instances but no TAM: (account id, name, Unknown instances).
-    accounts_without_tam: list[tuple[str, str, int]]
-
-
-def month_key(d: date | datetime) -> str:
-    return f"{d.year:04d}-{d.month:02d}"
-
-
-def parse_month(text: str) -> str:
-    """'YYYY-MM' validated; ValueError with a clear message otherwise."""
-    try:
-        parsed = datetime.strptime(text.strip(), "%Y-%m")
-    except ValueError:
-        raise ValueError(f"{text!r} is not a month; expected YYYY-MM such as 2026-11") from None
-    return month_key(parsed)
-
-
-def compose(session: Session, month: str, *, now: datetime | None = None, tam_email: str | None = None) -> Composition:
-    """Every TAM's digest: their accounts' Unknown instances, grouped by account, plus flags needing them."""
-    now = now or datetime.now(UTC)
-    email_key = func.lower(func.trim(Account.tam_email))
-    query = (
-        select(
-            Instance.id,
-            Instance.hostname,
-            Instance.namespace_name,
-            Instance.namespace_id,
-            Instance.identity,
-            Instance.delivery_type,
-            Instance.last_version,
-            Instance.first_seen_month,
-            Instance.creation_date,
-            Instance.last_ping_at,
-            Instance.last_billable_users,
-            Instance.label_version,
-            Account.id,
-            Account.name,
-            Account.tam_email,
-            Account.tam_name,
-        )
-        .join(Account, Account.id == Instance.account_id)
-        .where(Instance.label == "Unknown")
-    )
-    if tam_email:
-        query = query.where(email_key == tam_email.strip().lower())
-    by_tam: dict[str, TamDigest] = {}
-    accounts: dict[tuple[str, str], DigestAccount] = {}
-    no_tam: dict[str, list[Any]] = {}
-    for row in session.execute(query):
-        (iid, host, ns_name, ns_id, identity, _delivery, version, first_seen, created, last_ping, billable, lv) = row[
-            :12
-        ]
-        account_id, account_name, raw_email, tam_name = row[12:]
-        email = (raw_email or "").strip().lower()
-        if not email:
-            entry = no_tam.setdefault(account_id, [account_name, 0])
-            entry[1] += 1
-            continue
-        digest = by_tam.get(email)
-        if digest is None:
-            digest = by_tam[email] = TamDigest(tam_email=email, tam_name=tam_name, month=month)
-        account = accounts.get((email, account_id))
-        if account is None:
-            account = accounts[(email, account_id)] = DigestAccount(account_id, account_name)
-            digest.accounts.append(account)
-        ping = _aware(last_ping)
-        silent = (now - ping).days if ping is not None else None
-        name = host or ns_name or (f"namespace {ns_id}" if ns_id else identity)
-        account.instances.append(
-            DigestInstance(
-                id=iid,
-                name=name,
-                kind="namespace" if ns_id and not host else "self-managed",
-                version=version,
-                first_seen=first_seen or created,
-                last_ping=ping,
-                billable_users=billable,
-                label_version=lv,
-                probably_obsolete=silent is not None and silent >= OBSOLETE_AFTER_DAYS,
-                silent_days=silent,
-            )
-        )
-    for digest in by_tam.values():
-        digest.accounts.sort(key=lambda a: a.name.lower())
-        for account in digest.accounts:
-            account.instances.sort(key=lambda i: (i.probably_obsolete, i.name.lower()))
-    _add_unmapped_license_flags(session, by_tam, tam_email)
-    return Composition(
-        month=month,
-        digests=sorted(by_tam.values(), key=lambda d: d.tam_email),
-        accounts_without_tam=sorted(((k, v[0], v[1]) for k, v in no_tam.items()), key=lambda t: t[1].lower()),
-    )
-
-
-def _add_unmapped_license_flags(session: Session, by_tam: dict[str, TamDigest], tam_email: str | None) -> None:
-    """The account report's unmapped-license rule (`scoring.flags.unmapped_license_instances`) on the data's
-    latest month, in one query: the SQL only narrows to that month's unmapped rows; the rule decides."""
-    month = data_as_of(session)
-    if not by_tam or month is None:
-        return
-    query = (
-        select(
-            UsageMonthly.instance_id,
-            UsageMonthly.snapshot_month,
-            UsageMonthly.license_mapped,
-            func.lower(func.trim(Account.tam_email)).label("email"),
-            Account.id.label("account_id"),
-            Account.name.label("account_name"),
-            Instance.hostname,
-            Instance.namespace_name,
-            Instance.namespace_id,
-            Instance.identity,
-        )
-        .join(Instance, Instance.id == UsageMonthly.instance_id)
-        .join(Account, Account.id == Instance.account_id)
-        .where(UsageMonthly.snapshot_month == month, UsageMonthly.license_mapped.is_(False))
-    )
-    if tam_email:
-        query = query.where(func.lower(func.trim(Account.tam_email)) == tam_email.strip().lower())
-    rows = session.execute(query).all()
-    flagged = set(unmapped_license_instances(rows, month))
-    seen: set[int] = set()
-    for row in rows:
-        if row.instance_id not in flagged or row.instance_id in seen:
-            continue
-        seen.add(row.instance_id)
-        email, account_id, account_name = row.email, row.account_id, row.account_name
-        host, ns_name, ns_id, identity = row.hostname, row.namespace_name, row.namespace_id, row.identity
-        digest = by_tam.get(email)
-        if digest is None:  # nothing Unknown for this TAM: no DM, so no flags either
-            continue
-        name = host or ns_name or (f"namespace {ns_id}" if ns_id else identity)
-        digest.flags.append(
-            DigestFlag(
-                account_id,
-                account_name,
-                name,
-                "license_unmapped",
-                f"the license is not linked to a subscription: {LICENSE_UNMAPPED_ADVICE}",
-            )
-        )
-    for digest in by_tam.values():
-        digest.flags.sort(key=lambda f: (f.account_name.lower(), f.instance_name))
-
-
-@overload
-def _aware(value: datetime) -> datetime: ...
-
-
-@overload
-def _aware(value: None) -> None: ...
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 # ----------------------------------------------------------------------------- Slack, as the digest needs it
@@ -294,7 +79,7 @@ def find_slack_person(
     email = email.strip().lower()
     with sessions() as session:
         cached = session.get(SlackUserCache, email)
-        if cached is not None and _aware(cached.expires_at) > now:
+        if cached is not None and as_utc(cached.expires_at) > now:
             return cached.user_id, cached.tz
     user_id, tz = slack.lookup_user_tz(email)
     if write:
@@ -402,7 +187,7 @@ def claim(
         session.rollback()
         if row is None or row.status == "sent":
             return None
-        expired = row.claimed_until is None or _aware(row.claimed_until) < now
+        expired = row.claimed_until is None or as_utc(row.claimed_until) < now
         if not (expired or row.claimed_by == runner or _claimer_is_dead(row.claimed_by)):
             return None
         # Compare-and-set on the claimer we saw: of two runs taking over at once, one wins.
@@ -768,29 +553,6 @@ def record_run(sessions: sessionmaker[Session], result: RunResult, summary_ts: s
         session.commit()
 
 
-def current_month(timezone: str) -> str:
-    from zoneinfo import ZoneInfo
-
-    return month_key(datetime.now(ZoneInfo(timezone)))
-
-
-def scheduled_run(settings: Settings, edge: SlackEdge | None, now: datetime | None = None) -> str:
-    """The scheduler's entry point (PERIODIC_JOBS), every 15 minutes around the digest day: deliver to the TAMs
-    whose 09:00 (the digest's local time) has come in their own time zone; the summary once all have theirs."""
-    from zoneinfo import ZoneInfo
-
-    from workflows.scheduler import parse_trigger
-
-    now = now or datetime.now(UTC)
-    found = due_window(parse_trigger("digest", settings), ZoneInfo(settings.timezone), now)
-    if found is None:
-        return "no digest is due around now"
-    month, wall = found
-    result = _edge(edge).deliver_digest(month=month, local_time=wall, now=now)
-    waiting = f"; {len(result.not_yet)} TAM(s) get theirs later in their own time zone" if result.not_yet else ""
-    return result.summary_text + waiting
-
-
 def month_totals(sessions: sessionmaker[Session], month: str) -> tuple[int, int, bool]:
     """(TAMs sent, instances listed, summary already posted) for `month`, over every run so far."""
     with sessions() as session:
@@ -805,28 +567,3 @@ def month_totals(sessions: sessionmaker[Session], month: str) -> tuple[int, int,
             .where(DigestRun.month == month, DigestRun.summary_ts.is_not(None))
         )
     return int(sent), int(instances), bool(posted)
-
-
-def _edge(edge: SlackEdge | None) -> SlackEdge:
-    if edge is None:
-        raise RuntimeError("the digest needs Slack: run it from the clock or `usagebot digest`")
-    return edge
-
-
-def resume_unfinished(settings: Settings, edge: SlackEdge | None) -> str:
-    """The scheduler's safety net (every few minutes): finish this month's deliveries that a dead run left
-    half done once their claim has lapsed. Does nothing (and says nothing) when all are finished."""
-    from db.session import session_factory
-
-    month = current_month(settings.timezone)
-    now = datetime.now(UTC)
-    with session_factory(settings.database_url)() as session:
-        rows = session.execute(
-            select(DigestDelivery.tam_email, DigestDelivery.claimed_until).where(
-                DigestDelivery.month == month, DigestDelivery.status == "sending"
-            )
-        ).all()
-    stuck = sorted(email for email, until in rows if until is None or _aware(until) < now)
-    done = [_edge(edge).deliver_digest(month=month, tam_email=email) for email in stuck]
-    resumed = sum(len(r.tams_messaged) for r in done)
-    return f"resumed {resumed:,} of {plural(len(stuck), 'unfinished digest')} for {month}"
