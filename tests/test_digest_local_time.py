@@ -94,7 +94,7 @@ def test_each_tam_gets_the_digest_at_nine_in_their_own_zone_once(
     assert _got(fake_slack) == set()
     tick(datetime(2026, 11, 30, 19, 0, tzinfo=UTC))
     assert _got(fake_slack) == {"kiri@example.com"}
-    assert "3 TAM(s) get theirs later" in tick(datetime(2026, 11, 30, 19, 15, tzinfo=UTC))
+    assert "3 TAMs get theirs later" in tick(datetime(2026, 11, 30, 19, 15, tzinfo=UTC))
     out = tick(datetime(2026, 12, 1, 8, 0, tzinfo=UTC))
     assert _got(fake_slack) == {"kiri@example.com", "berlin@example.com"} and "get theirs later" in out
     assert _summaries(fake_slack) == []  # the summary waits until everyone due has theirs

@@ -92,6 +92,7 @@ def test_a_failed_sync_is_reported_once_escaped_and_retried_at_the_next_tick(
     settings = _with_source(bot_settings, str(folder))
     out = scheduled_sync(settings)
     assert "rejected" in out and count(settings.database_url, "accounts") == 0
+    assert "rejected: 2 problems; nothing was changed" in out, out  # a plural word, not "problem(s)"
     (report,) = _reports(fake_slack)
     assert "failed; nothing was changed" in report
     assert "usage_monthly.csv:4: snapshot_month: 2026-10-31 is not the first day of a month" in report

@@ -5,7 +5,7 @@ from __future__ import annotations
 from scoring.model import MEASURE_KEYS, AccountMeasure, AccountReport
 from scoring.rollup import describe_instance
 from scoring.trends import sparkline
-from workflows.wording import customer_for, pct, plural, seats_in_use, version_note
+from workflows.wording import customer_for, pct, plural, seats_in_use, version_text
 
 
 def _pct(v: float | None) -> str:
@@ -119,7 +119,7 @@ def format_report(report: AccountReport) -> str:
         billable = f"{i.billable_users:,}" if i.billable_users is not None else "n/a"
         out.append(
             f"  {name} · {i.instance.label} · {i.instance.deployment_type} · "
-            f"v{i.version or '?'}{version_note(report, i.instance.id, i.version)} · last ping {ping} · "
+            f"{version_text(report, i.instance.id, i.version)} · last ping {ping} · "
             f"billable {billable} · {tag}"
         )
     out.append("")

@@ -52,3 +52,8 @@ def version_note(report: AccountReport, instance_id: int, version: str | None) -
     if behind:
         return f" ({plural(behind, 'minor version')} behind {newest})"
     return f" (patch behind {newest})"
+
+
+def version_text(report: AccountReport, instance_id: int, version: str | None) -> str:
+    """'v17.2.0 (4 minor versions behind 17.6.3)', or 'version n/a' for a namespace or an instance that sent none."""
+    return (f"v{version}" if version else "version n/a") + version_note(report, instance_id, version)

@@ -29,7 +29,9 @@ def scheduled_run(settings: Settings, edge: SlackEdge | None, now: datetime | No
         return "no digest is due around now"
     month, wall = found
     result = _edge(edge).deliver_digest(month=month, local_time=wall, now=now)
-    waiting = f"; {len(result.not_yet)} TAM(s) get theirs later in their own time zone" if result.not_yet else ""
+    waiting = ""
+    if result.not_yet:
+        waiting = f"; {plural(len(result.not_yet), 'TAM')} get theirs later in their own time zone"
     return result.summary_text + waiting
 
 

@@ -35,6 +35,7 @@ from workflows.secrets import redact, safe_url
 from workflows.settings import Settings
 from workflows.sync.run import Progress, SyncFailed, SyncResult, sync_export
 from workflows.sync.sources import CsvExport, Export, SourceError, SqlExport
+from workflows.wording import plural
 
 log = logging.getLogger("usagebot.sync")
 
@@ -70,7 +71,8 @@ class SyncOutcome:
         if self.status == "busy":
             return "another sync is running; skipped"
         if self.status == "rejected" and self.result is not None:
-            return f"{self.description} rejected: {self.result.problem_count:,} problem(s); nothing was changed"
+            problems = plural(self.result.problem_count, "problem")
+            return f"{self.description} rejected: {problems}; nothing was changed"
         return f"sync of {self.description} failed: {self.error}"
 
 

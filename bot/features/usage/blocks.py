@@ -37,7 +37,7 @@ from scoring.adoption import AdoptionRatio, FeatureUse
 from scoring.adoption_flags import EXEMPTION, NOT_SHARED_ACTION, SUBSCRIPTION_DATA_ONLY
 from scoring.flags import version_key
 from scoring.model import MEASURE_KEYS, AccountMeasure, AccountReport, InstanceMonth, MeasureResult
-from workflows.wording import customer_for, version_note
+from workflows.wording import customer_for, version_text
 
 PURCHASE_INTENT = "purchase_intent"
 NOT_SHARED = "operational_metrics_not_shared"
@@ -351,7 +351,7 @@ def _instance_line(i: InstanceMonth, report: AccountReport) -> str:
     inst = i.instance
     ns = inst.namespace_name or inst.namespace_id
     where = inst.hostname or (f"namespace {ns}" if ns else inst.identity)
-    version = (f"v{i.version}" if i.version else "version n/a") + version_note(report, inst.id, i.version)
+    version = version_text(report, inst.id, i.version)
     tag = " · *primary*" if i.primary else ""
     return (
         f"• *{escape(where)}* · {escape(inst.label)} · {escape(inst.deployment_type)} · {escape(version)}"
