@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
 from bot.app import Deps, deps_of
+from bot.errors import slack_text
 from bot.features.data_quality.blocks import (
     CALLBACK_ID,
     confirmation_text,
@@ -90,7 +91,7 @@ def process_submission(body: dict[str, Any], view: dict[str, Any], client: WebCl
                 reporter_name=user.get("username") or user.get("name"),
             )
         except ReportError as exc:
-            _dm(client, user_id, f":warning: {exc}")
+            _dm(client, user_id, slack_text(exc))
             return
         if not created:
             return  # a double submit: the first one does the work

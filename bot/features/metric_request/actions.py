@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.app import Deps, deps_of
 from bot.blocks import ids
+from bot.errors import REQUEST_GONE, slack_text
 from bot.features.metric_request import blocks as render
 from bot.features.metric_request.views import open_form
 from db.models.requests import MetricRequest
@@ -42,8 +43,8 @@ def _file(client: WebClient, deps: Deps, view_id: str, request_id: int) -> None:
     settings = deps.settings
     try:
         outcome = wf.file_request(deps.sessions, settings, request_id, gitlab_factory(settings), client)
-    except wf.AlreadyDecided:
-        _show(client, view_id, render.problem_view("This request was already answered; nothing more to file."))
+    except wf.AlreadyDecided as exc:
+        _show(client, view_id, render.problem_view(slack_text(exc)))
         return
     if outcome.status == "filed" and outcome.issue_url:
         _show(client, view_id, render.filed_view(outcome.issue_url, outcome.issue_iid, outcome.found_existing))
@@ -65,7 +66,7 @@ def check_then_file(
             project = deps.settings.metric_request_project
             check = wf.find_duplicates(s, request_id, project, gitlab_factory(deps.settings))
     except wf.RequestNotFound:
-        _show(client, view_id, render.problem_view("I can't find this request any more; please start again."))
+        _show(client, view_id, render.problem_view(REQUEST_GONE))
         return
     if check.duplicates:
         _show(client, view_id, render.duplicates_view(request_id, check.duplicates, check.gitlab_problem))
@@ -121,7 +122,7 @@ def register(app: App) -> None:
                     raise wf.RequestNotFound("no request id")
                 found = wf.answer(s, request_id, str(value.get("k") or ""))
         except wf.RequestNotFound:
-            _show(client, view_id, render.problem_view("I can't find this request any more; please start again."))
+            _show(client, view_id, render.problem_view(REQUEST_GONE))
             return
         _show(
             client,
@@ -138,7 +139,7 @@ def register(app: App) -> None:
         if not _own_request(client, deps_of(context), body, view_id, request_id):
             return
         if request_id is None:
-            _show(client, view_id, render.problem_view("I can't find this request any more; please start again."))
+            _show(client, view_id, render.problem_view(REQUEST_GONE))
             return
         check_then_file(client, deps, view_id, request_id)
 
@@ -150,7 +151,7 @@ def register(app: App) -> None:
         if not _own_request(client, deps_of(context), body, view_id, request_id):
             return
         if request_id is None:
-            _show(client, view_id, render.problem_view("I can't find this request any more; please start again."))
+            _show(client, view_id, render.problem_view(REQUEST_GONE))
             return
         _show(client, view_id, render.working_view("Filing your request in GitLab…"))
         _file(client, deps_of(context), view_id, request_id)
@@ -174,6 +175,6 @@ def register(app: App) -> None:
                 deps.settings.metric_request_project,
             )
         except (wf.RequestNotFound, ValueError):
-            _show(client, view_id, render.problem_view("I can't find that request any more; please start again."))
+            _show(client, view_id, render.problem_view(REQUEST_GONE))
             return
         _show(client, view_id, render.joined_view(result.title, result.issue_url, result.note_problem))

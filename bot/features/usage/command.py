@@ -31,6 +31,7 @@ from bot import guard
 from bot.app import Deps
 from bot.blocks import ids
 from bot.blocks.format import blocks_to_text, escape
+from bot.errors import slack_text
 from bot.features.usage.blocks import (
     RENDERERS,
     Answer,
@@ -186,7 +187,7 @@ def interpret(session: Session, req: UsageRequest) -> Interpretation:
         try:
             month = check_month(session, date(int(m.group(1)), int(m.group(2)), 1))
         except MonthOutsideData as exc:
-            return Interpretation(answer=message(f":warning: {escape(str(exc))}"))
+            return Interpretation(answer=message(slack_text(exc)))
     if (req.ignored or req.unknown_view) and req.whole:
         # The whole text may be an account's own name ("Foo Health Partners"): that wins.
         whole = resolve_account(session, req.whole)
@@ -273,7 +274,7 @@ def account_answer(
     except AccountNotFound as exc:
         return render_not_found(account_id, exc.suggestions)
     except MonthOutsideData as exc:
-        return message(f":warning: {escape(str(exc))}")
+        return message(slack_text(exc))
     opts = _options(session, report, viewer, rules)
     if shared_by:
         opts = ViewOptions(opts.may_relabel, opts.label_versions, interactive=False, shared_by=shared_by)
