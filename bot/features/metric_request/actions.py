@@ -82,12 +82,11 @@ def _request_id(value: dict[str, Any]) -> int | None:
         return None
 
 
-def _own_request(client: WebClient, deps: Deps, body: dict[str, Any], view_id: str, request_id: int | None) -> bool:
+def _own_request(client: WebClient, deps: Deps, user_id: str, view_id: str, request_id: int | None) -> bool:
     """A request is continued only by the person who made it (a button value can be forged: the request id in
     it is checked against the clicking user, not trusted)."""
     if request_id is None:
         return True  # the handler answers "can't find this request"
-    user_id = str((body.get("user") or {}).get("id") or "")
     with deps.sessions() as s:
         request = s.get(MetricRequest, request_id)
         owner = request.requester_id if request is not None else None
@@ -114,7 +113,7 @@ def register(app: App) -> None:
         ack()
         view_id, value = _clicked(body)
         request_id = _request_id(value)
-        if not _own_request(client, deps_of(context), body, view_id, request_id):
+        if not _own_request(client, deps_of(context), context.user_id or "", view_id, request_id):
             return
         try:
             with deps_of(context).sessions() as s:
@@ -136,7 +135,7 @@ def register(app: App) -> None:
         deps = deps_of(context)
         view_id, value = _clicked(body)
         request_id = _request_id(value)
-        if not _own_request(client, deps_of(context), body, view_id, request_id):
+        if not _own_request(client, deps_of(context), context.user_id or "", view_id, request_id):
             return
         if request_id is None:
             _show(client, view_id, render.problem_view(REQUEST_GONE))
@@ -148,7 +147,7 @@ def register(app: App) -> None:
         ack()
         view_id, value = _clicked(body)
         request_id = _request_id(value)
-        if not _own_request(client, deps_of(context), body, view_id, request_id):
+        if not _own_request(client, deps_of(context), context.user_id or "", view_id, request_id):
             return
         if request_id is None:
             _show(client, view_id, render.problem_view(REQUEST_GONE))
@@ -162,7 +161,7 @@ def register(app: App) -> None:
         deps = deps_of(context)
         view_id, value = _clicked(body)
         request_id = _request_id(value)
-        if not _own_request(client, deps_of(context), body, view_id, request_id):
+        if not _own_request(client, deps_of(context), context.user_id or "", view_id, request_id):
             return
         try:
             if request_id is None:
