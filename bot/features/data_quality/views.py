@@ -179,7 +179,8 @@ def register(app: App) -> None:
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext
     ) -> None:
         # Bolt answers Slack as soon as ack() is called (process_before_response is off); the work
-        # continues in the listener's thread. Not a lazy listener: those lose `context["deps"]`.
+        # continues in the listener's thread. A modal submission acks with its own response (errors or
+        # nothing), so it is a plain listener, not `acked_then` (docs/architecture.md, "Listener shape").
         ack_submission(ack, view)
         try:
             process_submission(body, view, client, deps_of(context), context.user_id or "")

@@ -568,16 +568,23 @@ def safely(ctx: SlashContext, what: str, work: Callable[[SlashContext], None]) -
             log.warning("could not tell the user about the failure", exc_info=True)
 
 
-def register(app: Any) -> None:
+def acked_then(what: str, fn: Callable[[SlashContext], None]) -> dict[str, Any]:
+    """The listener shape for a command or button answered with `respond`: ack at once (Slack's three
+    seconds), then `fn(ctx)` in a lazy listener, failures logged and apologised for by `safely`.
+    Use as `app.action(ACTION_ID)(**acked_then("what", fn))`."""
 
     def ack_now(ack: Any) -> None:
         ack()
 
     def work(body: dict[str, Any], client: WebClient, respond: Any, context: BoltContext) -> None:
-        ctx = SlashContext.of(body, client, respond, context)
-        safely(ctx, "/usage", run_usage)
+        safely(SlashContext.of(body, client, respond, context), what, fn)
 
-    app.command("/usage")(ack=ack_now, lazy=[work])
+    work.__name__ = "usage_" + re.sub(r"\W+", "_", what).strip("_")  # Bolt names lazy functions by __name__ in logs
+    return {"ack": ack_now, "lazy": [work]}
+
+
+def register(app: Any) -> None:
+    app.command("/usage")(**acked_then("/usage", run_usage))
 
 
 __all__ = [
