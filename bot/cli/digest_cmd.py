@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from bot.cli import Failure, settings_from
-from workflows.settings import SettingsError
 from workflows.wording import plural
 
 
@@ -56,10 +55,7 @@ def register(cli: click.Group) -> None:
         if tam_email is not None and "@" not in tam_email:
             raise click.BadParameter(f"{tam_email!r} is not an email address", param_hint="--tam")
         if not dry_run:
-            try:
-                settings.require("slack_bot_token")
-            except SettingsError as exc:
-                raise Failure(str(exc)) from None
+            settings.require("slack_bot_token")  # a SettingsError, worded by bot.errors
         try:
             if not current_heads(settings.database_url):
                 raise Failure("The database has no schema yet: run `usagebot db upgrade` first.")

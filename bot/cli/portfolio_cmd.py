@@ -32,7 +32,6 @@ def register(cli: click.Group) -> None:
         from bot.features.portfolio.blocks import account_line
         from bot.features.portfolio.command import NOT_A_MANAGER, scope_for
         from db.session import session_scope
-        from scoring.rules import RulesError
         from workflows.portfolio import Viewer, cached_portfolio, parse_managers
         from workflows.portfolio_filter import known_flags, listing, listing_json, parse_filters
 
@@ -57,8 +56,6 @@ def register(cli: click.Group) -> None:
                 found = listing(
                     cached_portfolio(session, scope, viewer.emails_for(scope), settings.scoring_rules), filt
                 )
-        except RulesError as exc:
-            raise Failure(str(exc)) from None
         except SQLAlchemyError as exc:
             raise Failure(
                 f"could not read the database ({exc.__class__.__name__}); is DATABASE_URL right and has "
