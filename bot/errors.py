@@ -14,7 +14,8 @@ import click
 from bot.blocks.format import escape
 from scoring.rules import RulesError
 from workflows.data_quality import ReportError
-from workflows.metric_request import AlreadyDecided, RequestNotFound
+from workflows.metric_request.filing import AlreadyDecided
+from workflows.metric_request.form import RequestNotFound
 from workflows.months import MonthOutsideData
 from workflows.portfolio_filter import FilterError
 from workflows.report import AccountNotFound

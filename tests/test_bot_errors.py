@@ -9,7 +9,8 @@ import pytest
 
 from bot.errors import ALREADY_ANSWERED, PEOPLE_ERRORS, REQUEST_GONE, cli_error, slack_text
 from workflows.data_quality import ReportError
-from workflows.metric_request import AlreadyDecided, RequestNotFound
+from workflows.metric_request.filing import AlreadyDecided
+from workflows.metric_request.form import RequestNotFound
 from workflows.months import MonthOutsideData
 from workflows.portfolio_filter import FilterError
 from workflows.report import AccountNotFound

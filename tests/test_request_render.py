@@ -5,7 +5,9 @@ from __future__ import annotations
 from bot.blocks.limits import check_limits
 from bot.features.metric_request import blocks as render
 from db.models import MetricRequest, MetricRequestRequester
-from workflows.metric_request import Duplicate, RequestForm, render_description, summary, title_for, validate
+from workflows.metric_request.duplicates import Duplicate
+from workflows.metric_request.filing import render_description, title_for
+from workflows.metric_request.form import RequestForm, summary, validate
 
 
 def _request(what: str, **kw: object) -> MetricRequest:

@@ -245,23 +245,23 @@ def test_metric_request_channel_note_and_dm_cannot_ping_with_free_text(
     req_settings: Settings, fake_slack: FakeSlack, fake_gitlab: FakeGitLab  # noqa: F811
 ) -> None:
     """Issue item 2: the channel note and the DM carried the request's text, the requester's name and account."""
-    from workflows import metric_request as wf
     from workflows.gitlab_client import gitlab_factory
+    from workflows.metric_request import filing, form
 
     sessions = session_factory(req_settings.database_url)
     with sessions() as s:
-        request = wf.start_request(
+        request = form.start_request(
             s,
             key="view:V0HOSTILE",
             requester_id=TAM,
             requester_name=HOSTILE,
-            form=wf.RequestForm(what="Count of things " + HOSTILE, account=HOSTILE),
+            form=form.RequestForm(what="Count of things " + HOSTILE, account=HOSTILE),
             channel_id="C0GENERAL1",
         )
         s.commit()
         request_id = request.id
     slack = make_web_client(req_settings)
-    outcome = wf.file_request(sessions, req_settings, request_id, gitlab_factory(req_settings), slack)
+    outcome = filing.file_request(sessions, req_settings, request_id, gitlab_factory(req_settings), slack)
     assert outcome.status == "filed"
     assert fake_slack.dm_messages(TAM) and fake_slack.messages["C0PRODANA1"]
     assert live_markup(fake_slack.dm_messages(TAM) + fake_slack.messages["C0PRODANA1"]) == []
@@ -311,17 +311,17 @@ def test_metric_request_text_cannot_run_quick_actions_but_the_template_keeps_its
     req_settings: Settings, fake_gitlab: FakeGitLab  # noqa: F811
 ) -> None:
     """Issue item 3: the metric request stripped "@" but kept `/close` lines."""
-    from workflows import metric_request as wf
+    from workflows.metric_request import filing, form
 
     with session_scope(req_settings.database_url) as s:
-        request = wf.start_request(
+        request = form.start_request(
             s,
             key="view:V0QUICK",
             requester_id=TAM,
             requester_name="avery\n/close",
-            form=wf.RequestForm(what="Count of deploys\n" + QUICK_ACTIONS, why=QUICK_ACTIONS, account="/close"),
+            form=form.RequestForm(what="Count of deploys\n" + QUICK_ACTIONS, why=QUICK_ACTIONS, account="/close"),
         )
-        body = wf.render_description(request, "pa-pm")
+        body = filing.render_description(request, "pa-pm")
     lines = _issue_lines(body)
     assert [line for line in lines if line.startswith("/")] == []
     assert "<!--" not in body

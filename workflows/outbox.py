@@ -62,7 +62,7 @@ BACKOFF_MAX = timedelta(hours=1)
 TITLE_MAX = 255
 
 # Modules that register follow-ups; imported before a pass so a CLI or scheduler run knows them all.
-FOLLOW_UP_MODULES: tuple[str, ...] = ("workflows.metric_request", "workflows.data_quality")
+FOLLOW_UP_MODULES: tuple[str, ...] = ("workflows.metric_request.notify", "workflows.data_quality")
 
 
 def marker(idempotency_key: str) -> str:

@@ -19,8 +19,8 @@ from bot.errors import REQUEST_GONE, slack_text
 from bot.features.metric_request import blocks as render
 from bot.features.metric_request.views import open_form
 from db.models.requests import MetricRequest
-from workflows import metric_request as wf
 from workflows.gitlab_client import gitlab_factory
+from workflows.metric_request import duplicates, filing, form
 from workflows.policy import REFUSE_NOT_YOURS, may_act_on_request
 
 log = logging.getLogger("usagebot.metric_request")
@@ -42,8 +42,8 @@ def _show(client: WebClient, view_id: str, view: dict[str, Any]) -> None:
 def _file(client: WebClient, deps: Deps, view_id: str, request_id: int) -> None:
     settings = deps.settings
     try:
-        outcome = wf.file_request(deps.sessions, settings, request_id, gitlab_factory(settings), client)
-    except wf.AlreadyDecided as exc:
+        outcome = filing.file_request(deps.sessions, settings, request_id, gitlab_factory(settings), client)
+    except filing.AlreadyDecided as exc:
         _show(client, view_id, render.problem_view(slack_text(exc)))
         return
     if outcome.status == "filed" and outcome.issue_url:
@@ -64,8 +64,8 @@ def check_then_file(
     try:
         with deps.sessions() as s:
             project = deps.settings.metric_request_project
-            check = wf.find_duplicates(s, request_id, project, gitlab_factory(deps.settings))
-    except wf.RequestNotFound:
+            check = duplicates.find_duplicates(s, request_id, project, gitlab_factory(deps.settings))
+    except form.RequestNotFound:
         _show(client, view_id, render.problem_view(REQUEST_GONE))
         return
     if check.duplicates:
@@ -104,7 +104,7 @@ def register(app: App) -> None:
         deps = deps_of(context)
         value = ids.decode_value((body.get("actions") or [{}])[0].get("value"))
         with deps.sessions() as s:
-            account = wf.account_label(s, value.get("a"))
+            account = form.account_label(s, value.get("a"))
         channel = context.channel_id
         open_form(client, deps, body["trigger_id"], channel_id=channel, account=account)
 
@@ -118,9 +118,9 @@ def register(app: App) -> None:
         try:
             with deps_of(context).sessions() as s:
                 if request_id is None:
-                    raise wf.RequestNotFound("no request id")
-                found = wf.answer(s, request_id, str(value.get("k") or ""))
-        except wf.RequestNotFound:
+                    raise form.RequestNotFound("no request id")
+                found = form.answer(s, request_id, str(value.get("k") or ""))
+        except form.RequestNotFound:
             _show(client, view_id, render.problem_view(REQUEST_GONE))
             return
         _show(
@@ -165,15 +165,15 @@ def register(app: App) -> None:
             return
         try:
             if request_id is None:
-                raise wf.RequestNotFound("no request id")
-            result = wf.join(
+                raise form.RequestNotFound("no request id")
+            result = duplicates.join(
                 deps.sessions,
                 request_id,
                 str(value.get("t") or ""),
                 gitlab_factory(deps.settings),
                 deps.settings.metric_request_project,
             )
-        except (wf.RequestNotFound, ValueError):
+        except (form.RequestNotFound, ValueError):
             _show(client, view_id, render.problem_view(REQUEST_GONE))
             return
         _show(client, view_id, render.joined_view(result.title, result.issue_url, result.note_problem))

@@ -23,7 +23,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.app import Deps, deps_of, user_name_of
 from bot.features.metric_request import blocks as render
-from workflows import metric_request as wf
+from workflows.metric_request import form
 
 log = logging.getLogger("usagebot.metric_request")
 
@@ -33,10 +33,10 @@ def open_form(
 ) -> None:
     """Open the request modal at once (one quick query for the product groups, then views.open)."""
     with deps.sessions() as s:
-        areas = wf.product_areas(s)
+        areas = form.product_areas(s)
     client.views_open(trigger_id=trigger_id, view=render.form_view(areas, account=account, channel=channel_id))
     # While the person types, build the search index if this process has not yet (seconds, once).
-    wf.warm_search(deps.sessions)
+    form.warm_search(deps.sessions)
 
 
 def from_command(ctx: SlashContext) -> None:
@@ -56,14 +56,14 @@ def register(app: App) -> None:
         deps = deps_of(context)
         view = body.get("view") or {}
         values = render.read_form(((view.get("state") or {}).get("values")) or {})
-        form = wf.RequestForm(
+        request_form = form.RequestForm(
             what=values.get("what") or "",
             product_group=values.get("product_group"),
             count_kind=values.get("count_kind"),
             why=values.get("why"),
             account=values.get("account"),
         )
-        errors = wf.validate(form)
+        errors = form.validate(request_form)
         if errors:
             ack(response_action="errors", errors=render.form_errors(errors))
             return
@@ -76,8 +76,13 @@ def register(app: App) -> None:
         key = f"view:{view_id or body.get('trigger_id')}"
         try:
             with deps.sessions() as s:
-                request = wf.start_request(
-                    s, key=key, requester_id=user_id, requester_name=user_name, form=form, channel_id=meta.get("c")
+                request = form.start_request(
+                    s,
+                    key=key,
+                    requester_id=user_id,
+                    requester_name=user_name,
+                    form=request_form,
+                    channel_id=meta.get("c"),
                 )
                 request_id, status, candidates = request.id, request.status, list(request.candidates)
                 view_out = render.candidates_view(request.id, request.what, candidates)
@@ -98,5 +103,5 @@ def register(app: App) -> None:
     @app.options(render.AREA_OPTIONS_ACTION)
     def on_area_options(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         with deps_of(context).sessions() as s:
-            areas = wf.product_areas(s)
+            areas = form.product_areas(s)
         ack(options=render.area_options(areas, str(body.get("value") or "")))
