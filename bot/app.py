@@ -92,6 +92,16 @@ def deps_of(context: BoltContext) -> Deps:
     return deps
 
 
+def user_name_of(body: dict[str, Any]) -> str | None:
+    """The clicking person's Slack handle, the one request field Bolt's `context` lacks (ids, team and
+    channel come from `context.user_id`, `context.team_id`, `context.channel_id`)."""
+    user = body.get("user")
+    if not isinstance(user, dict):
+        return None
+    name = user.get("username") or user.get("name")
+    return str(name) if name else None
+
+
 def build_app(settings: Settings, features: tuple[str, ...] = FEATURES) -> App:
     settings.require("slack_bot_token", "slack_signing_secret")
     bot_token = settings.secret("slack_bot_token")

@@ -67,16 +67,19 @@ def require_schema(settings: Settings) -> None:
 
 
 class _Commands(click.Group):
-    """The command group; a database that can't be reached or refuses the work is one clear line (exit 1)
-    in every command, never a traceback."""
+    """The command group; a domain error a person can fix (`bot.errors`) and a database that can't be
+    reached or refuses the work are one clear line in every command, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> object:
         from sqlalchemy.exc import SQLAlchemyError
 
+        from bot.errors import PEOPLE_ERRORS, cli_error
         from workflows.secrets import redact
 
         try:
             return super().invoke(ctx)
+        except PEOPLE_ERRORS as exc:  # worded once, in bot/errors.py
+            raise cli_error(exc) from None
         except SQLAlchemyError as exc:
             logging.getLogger("usagebot.cli").debug("database error", exc_info=True)
             reason = redact(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0])

@@ -24,9 +24,6 @@ def register(cli: click.Group) -> None:
         from sqlalchemy.exc import SQLAlchemyError
 
         from bot.cli.report_cmd import parse_month
-        from scoring.rules import RulesError
-        from workflows.months import MonthOutsideData
-        from workflows.settings import SettingsError
         from workflows.wording import plural
 
         month = parse_month(month_text)
@@ -39,8 +36,6 @@ def register(cli: click.Group) -> None:
 
         try:
             run = run_alerts(settings, month, previous, dry_run=dry_run)
-        except (SettingsError, RulesError, MonthOutsideData) as exc:
-            raise Failure(str(exc)) from None
         except SlackApiError as exc:
             raise Failure(f"Slack refused: {exc.response.get('error')}") from None
         except SQLAlchemyError as exc:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from bot.cli import Failure, settings_from
-from workflows.settings import SettingsError
 from workflows.wording import plural
 
 
@@ -16,15 +15,12 @@ def check_digest_request(database_url: str, month_key: str, tam_email: str | Non
     from db.session import session_scope
     from workflows.digest.compose import current_month
     from workflows.digest.delivery import known_tam, tam_emails
-    from workflows.months import MonthOutsideData, check_digest_month
+    from workflows.months import check_digest_month
 
     year, month = (int(x) for x in month_key.split("-"))
     this_year, this_month = (int(x) for x in current_month(timezone).split("-"))
     with session_scope(database_url) as session:
-        try:
-            check_digest_month(session, date(year, month, 1), date(this_year, this_month, 1))
-        except MonthOutsideData as exc:
-            raise Failure(str(exc)) from None
+        check_digest_month(session, date(year, month, 1), date(this_year, this_month, 1))  # bot.errors words it
         if tam_email is not None and not known_tam(session, tam_email):
             known = tam_emails(session)
             listed = ", ".join(known) if known else "none"
@@ -59,10 +55,7 @@ def register(cli: click.Group) -> None:
         if tam_email is not None and "@" not in tam_email:
             raise click.BadParameter(f"{tam_email!r} is not an email address", param_hint="--tam")
         if not dry_run:
-            try:
-                settings.require("slack_bot_token")
-            except SettingsError as exc:
-                raise Failure(str(exc)) from None
+            settings.require("slack_bot_token")  # a SettingsError, worded by bot.errors
         try:
             if not current_heads(settings.database_url):
                 raise Failure("The database has no schema yet: run `usagebot db upgrade` first.")

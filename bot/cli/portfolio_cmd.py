@@ -32,9 +32,8 @@ def register(cli: click.Group) -> None:
         from bot.features.portfolio.blocks import account_line
         from bot.features.portfolio.command import NOT_A_MANAGER, scope_for
         from db.session import session_scope
-        from scoring.rules import RulesError
         from workflows.portfolio import Viewer, cached_portfolio, parse_managers
-        from workflows.portfolio_filter import FilterError, known_flags, listing, listing_json, parse_filters
+        from workflows.portfolio_filter import known_flags, listing, listing_json, parse_filters
 
         if "@" not in email:
             raise click.BadParameter(f"{email!r} is not an email address", param_hint="EMAIL")
@@ -51,17 +50,12 @@ def register(cli: click.Group) -> None:
         scope = scope_for(viewer, "team" if (team or every) else "mine")
         if scope is None:
             raise Failure(f"{email} manages no team in CS_MANAGERS. " + NOT_A_MANAGER.removeprefix(":lock: "))
-        try:
-            filt = parse_filters(filters, known_flags())
-        except FilterError as exc:
-            raise click.UsageError(str(exc).replace("`", "")) from None
+        filt = parse_filters(filters, known_flags())  # an unknown word: a usage error worded in bot.errors
         try:
             with session_scope(settings.database_url) as session:
                 found = listing(
                     cached_portfolio(session, scope, viewer.emails_for(scope), settings.scoring_rules), filt
                 )
-        except RulesError as exc:
-            raise Failure(str(exc)) from None
         except SQLAlchemyError as exc:
             raise Failure(
                 f"could not read the database ({exc.__class__.__name__}); is DATABASE_URL right and has "

@@ -33,24 +33,18 @@ def register(cli: click.Group) -> None:
         from sqlalchemy.exc import SQLAlchemyError
 
         from db.session import session_scope
-        from scoring.rules import RulesError, load_rules
-        from workflows.months import MonthOutsideData
-        from workflows.report import AccountNotFound, build_account_report, report_to_json, resolve_account
+        from scoring.rules import load_rules
+        from workflows.report import build_account_report, report_to_json, resolve_account
         from workflows.report_text import format_report
 
         month = parse_month(month_text)
         settings = settings_from(ctx)
         require_schema(settings)
-        try:
-            rules = load_rules(settings.scoring_rules)
-        except RulesError as exc:
-            raise Failure(str(exc)) from None
+        rules = load_rules(settings.scoring_rules)  # a RulesError, unknown account or month: bot.errors
         try:
             with session_scope(settings.database_url) as session:
                 account_id, _name = resolve_account(session, account)
                 result = build_account_report(session, account_id, month, rules)
-        except (AccountNotFound, MonthOutsideData) as exc:
-            raise Failure(str(exc)) from None
         except SQLAlchemyError as exc:
             raise Failure(
                 f"could not read the database ({exc.__class__.__name__}); is DATABASE_URL right and has "

@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 from bot.cli import Failure, settings_from
-from workflows.settings import SettingsError
 from workflows.wording import plural
 
 
@@ -34,10 +33,7 @@ def register(cli: click.Group) -> None:
                 nxt = trigger.get_next_fire_time(None, now)
                 click.echo(f"{job_id}: {trigger} -> next {nxt.isoformat() if nxt else 'never'}")
             return
-        try:
-            settings.require("slack_bot_token")
-        except SettingsError as exc:
-            raise Failure(str(exc)) from None
+        settings.require("slack_bot_token")  # a SettingsError, worded by bot.errors
         stop = threading.Event()
 
         def on_signal(_signum: int, _frame: Any) -> None:

@@ -4,8 +4,7 @@ import os
 
 import click
 
-from bot.cli import Failure, settings_from
-from workflows.settings import SettingsError
+from bot.cli import settings_from
 
 
 def register(cli: click.Group) -> None:
@@ -30,10 +29,7 @@ def register(cli: click.Group) -> None:
         from bot.server import run_http, run_socket_mode
 
         settings = settings_from(ctx)
-        try:
-            if socket_mode:
-                run_socket_mode(settings)
-            else:
-                run_http(settings, host, port, workers, threads)
-        except SettingsError as exc:
-            raise Failure(str(exc)) from None
+        if socket_mode:  # a missing secret is a SettingsError, worded by bot.errors
+            run_socket_mode(settings)
+        else:
+            run_http(settings, host, port, workers, threads)

@@ -15,7 +15,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.app import deps_of, make_web_client
+from bot.app import deps_of, make_web_client, user_name_of
 from bot.features.alerts.blocks import MUTE_ACTION, UNMUTE_ACTION, alert_blocks, alert_text, with_mute_state
 from bot.guard import PERSON
 from db.models import AlertRecord
@@ -137,7 +137,7 @@ def _toggle(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltCont
     ack()
     deps = deps_of(context)
     user_id = context.user_id or ""
-    user_name = body["user"].get("username") or body["user"].get("name")
+    user_name = user_name_of(body)
     account_id = str(body["actions"][0].get("value") or "")[:64]
     channel = context.channel_id or ""
     with deps.sessions() as session:

@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.app import Deps, deps_of
 from bot.blocks.ids import REPORT_ISSUE_ACTION, decode_value
+from bot.errors import slack_text
 from bot.features.data_quality.blocks import report_modal
 from workflows.data_quality import ReportError, account_instances, load_context
 
@@ -44,7 +45,7 @@ def open_report_modal(
         try:
             ctx = load_context(session, account_id, instance_id, metric)
         except ReportError as exc:
-            return str(exc)
+            return slack_text(exc)
         instances = account_instances(session, account_id)
     try:
         client.views_open(trigger_id=trigger_id, view=report_modal(ctx, instances, view))

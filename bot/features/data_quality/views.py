@@ -18,7 +18,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
-from bot.app import Deps, deps_of
+from bot.app import Deps, deps_of, user_name_of
+from bot.errors import slack_text
 from bot.features.data_quality.blocks import (
     CALLBACK_ID,
     confirmation_text,
@@ -69,12 +70,12 @@ def _dm(client: WebClient, user_id: str, text: str) -> bool:
     return True
 
 
-def process_submission(body: dict[str, Any], view: dict[str, Any], client: WebClient, deps: Deps) -> None:
+def process_submission(
+    body: dict[str, Any], view: dict[str, Any], client: WebClient, deps: Deps, user_id: str
+) -> None:
     fields = read_submission(view)
     if validate(fields["what"], fields["metric"], fields["scope"]) or not fields["account_id"]:
         return  # answered in the ack
-    user = body.get("user") or {}
-    user_id = user.get("id", "")
     settings = deps.settings
     with deps.sessions() as session:
         try:
@@ -87,10 +88,10 @@ def process_submission(body: dict[str, Any], view: dict[str, Any], client: WebCl
                 what=fields["what"],
                 scope=fields["scope"],
                 reporter_id=user_id,
-                reporter_name=user.get("username") or user.get("name"),
+                reporter_name=user_name_of(body),
             )
         except ReportError as exc:
-            _dm(client, user_id, f":warning: {exc}")
+            _dm(client, user_id, slack_text(exc))
             return
         if not created:
             return  # a double submit: the first one does the work
@@ -178,14 +179,15 @@ def register(app: App) -> None:
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext
     ) -> None:
         # Bolt answers Slack as soon as ack() is called (process_before_response is off); the work
-        # continues in the listener's thread. Not a lazy listener: those lose `context["deps"]`.
+        # continues in the listener's thread. A modal submission acks with its own response (errors or
+        # nothing), so it is a plain listener, not `acked_then` (docs/architecture.md, "Listener shape").
         ack_submission(ack, view)
         try:
-            process_submission(body, view, client, deps_of(context))
+            process_submission(body, view, client, deps_of(context), context.user_id or "")
         except Exception:
-            log.exception("data issue submission failed: user=%s", (body.get("user") or {}).get("id"))
+            log.exception("data issue submission failed: user=%s", context.user_id)
             _dm(
                 client,
-                (body.get("user") or {}).get("id", ""),
+                context.user_id or "",
                 ":warning: Sorry, something went wrong while reporting your data issue. It has been logged.",
             )

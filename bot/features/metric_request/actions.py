@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.app import Deps, deps_of
 from bot.blocks import ids
+from bot.errors import REQUEST_GONE, slack_text
 from bot.features.metric_request import blocks as render
 from bot.features.metric_request.views import open_form
 from db.models.requests import MetricRequest
@@ -42,8 +43,8 @@ def _file(client: WebClient, deps: Deps, view_id: str, request_id: int) -> None:
     settings = deps.settings
     try:
         outcome = filing.file_request(deps.sessions, settings, request_id, gitlab_factory(settings), client)
-    except filing.AlreadyDecided:
-        _show(client, view_id, render.problem_view("This request was already answered; nothing more to file."))
+    except filing.AlreadyDecided as exc:
+        _show(client, view_id, render.problem_view(slack_text(exc)))
         return
     if outcome.status == "filed" and outcome.issue_url:
         _show(client, view_id, render.filed_view(outcome.issue_url, outcome.issue_iid, outcome.found_existing))
@@ -65,7 +66,7 @@ def check_then_file(
             project = deps.settings.metric_request_project
             check = duplicates.find_duplicates(s, request_id, project, gitlab_factory(deps.settings))
     except form.RequestNotFound:
-        _show(client, view_id, render.problem_view("I can't find this request any more; please start again."))
+        _show(client, view_id, render.problem_view(REQUEST_GONE))
         return
     if check.duplicates:
         _show(client, view_id, render.duplicates_view(request_id, check.duplicates, check.gitlab_problem))
@@ -81,12 +82,11 @@ def _request_id(value: dict[str, Any]) -> int | None:
         return None
 
 
-def _own_request(client: WebClient, deps: Deps, body: dict[str, Any], view_id: str, request_id: int | None) -> bool:
+def _own_request(client: WebClient, deps: Deps, user_id: str, view_id: str, request_id: int | None) -> bool:
     """A request is continued only by the person who made it (a button value can be forged: the request id in
     it is checked against the clicking user, not trusted)."""
     if request_id is None:
         return True  # the handler answers "can't find this request"
-    user_id = str((body.get("user") or {}).get("id") or "")
     with deps.sessions() as s:
         request = s.get(MetricRequest, request_id)
         owner = request.requester_id if request is not None else None
@@ -113,7 +113,7 @@ def register(app: App) -> None:
         ack()
         view_id, value = _clicked(body)
         request_id = _request_id(value)
-        if not _own_request(client, deps_of(context), body, view_id, request_id):
+        if not _own_request(client, deps_of(context), context.user_id or "", view_id, request_id):
             return
         try:
             with deps_of(context).sessions() as s:
@@ -121,7 +121,7 @@ def register(app: App) -> None:
                     raise form.RequestNotFound("no request id")
                 found = form.answer(s, request_id, str(value.get("k") or ""))
         except form.RequestNotFound:
-            _show(client, view_id, render.problem_view("I can't find this request any more; please start again."))
+            _show(client, view_id, render.problem_view(REQUEST_GONE))
             return
         _show(
             client,
@@ -135,10 +135,10 @@ def register(app: App) -> None:
         deps = deps_of(context)
         view_id, value = _clicked(body)
         request_id = _request_id(value)
-        if not _own_request(client, deps_of(context), body, view_id, request_id):
+        if not _own_request(client, deps_of(context), context.user_id or "", view_id, request_id):
             return
         if request_id is None:
-            _show(client, view_id, render.problem_view("I can't find this request any more; please start again."))
+            _show(client, view_id, render.problem_view(REQUEST_GONE))
             return
         check_then_file(client, deps, view_id, request_id)
 
@@ -147,10 +147,10 @@ def register(app: App) -> None:
         ack()
         view_id, value = _clicked(body)
         request_id = _request_id(value)
-        if not _own_request(client, deps_of(context), body, view_id, request_id):
+        if not _own_request(client, deps_of(context), context.user_id or "", view_id, request_id):
             return
         if request_id is None:
-            _show(client, view_id, render.problem_view("I can't find this request any more; please start again."))
+            _show(client, view_id, render.problem_view(REQUEST_GONE))
             return
         _show(client, view_id, render.working_view("Filing your request in GitLab…"))
         _file(client, deps_of(context), view_id, request_id)
@@ -161,7 +161,7 @@ def register(app: App) -> None:
         deps = deps_of(context)
         view_id, value = _clicked(body)
         request_id = _request_id(value)
-        if not _own_request(client, deps_of(context), body, view_id, request_id):
+        if not _own_request(client, deps_of(context), context.user_id or "", view_id, request_id):
             return
         try:
             if request_id is None:
@@ -174,6 +174,6 @@ def register(app: App) -> None:
                 deps.settings.metric_request_project,
             )
         except (form.RequestNotFound, ValueError):
-            _show(client, view_id, render.problem_view("I can't find that request any more; please start again."))
+            _show(client, view_id, render.problem_view(REQUEST_GONE))
             return
         _show(client, view_id, render.joined_view(result.title, result.issue_url, result.note_problem))

@@ -21,7 +21,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.app import Deps, deps_of
+from bot.app import Deps, deps_of, user_name_of
 from bot.features.metric_request import blocks as render
 from workflows.metric_request import form
 
@@ -42,11 +42,6 @@ def open_form(
 def from_command(ctx: SlashContext) -> None:
     """`/usage request-metric` (runs right after the ack; `/usage` has already refused guests)."""
     open_form(ctx.client, ctx.deps, ctx.body["trigger_id"], channel_id=ctx.channel_id)
-
-
-def _user(body: dict[str, Any]) -> tuple[str, str | None]:
-    user = body.get("user") or {}
-    return str(user.get("id") or body.get("user_id") or ""), user.get("name") or user.get("username")
 
 
 def register(app: App) -> None:
@@ -75,7 +70,7 @@ def register(app: App) -> None:
         # Answer Slack at once; the search (a cold index takes seconds) fills the modal right after.
         ack(response_action="update", view=render.working_view("Looking for existing metrics…"))
         meta = render.decode(view.get("private_metadata"))
-        user_id, user_name = _user(body)
+        user_id, user_name = context.user_id or "", user_name_of(body)
         # The view id is the submission's identity: a double submit of the same view is one request.
         view_id = str(view.get("id") or "")
         key = f"view:{view_id or body.get('trigger_id')}"

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from bot.blocks.format import escape
+from bot.errors import slack_text
 from bot.features.portfolio.blocks import render_filter_help, render_listing
 from bot.features.usage.blocks import Answer, message
 from workflows.portfolio import Scope, Viewer, cached_portfolio
@@ -51,6 +51,6 @@ def portfolio_answer(
     try:
         filt = parse_filters(words, known_flags())
     except FilterError as exc:
-        return message(escape(str(exc)))  # it quotes what the person typed
+        return message(slack_text(exc))
     portfolio = cached_portfolio(session, scope, viewer.emails_for(scope), settings.scoring_rules)
     return render_listing(listing(portfolio, filt), scope_word, page)

@@ -16,7 +16,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.app import Deps, deps_of
+from bot.app import Deps, deps_of, user_name_of
 from bot.blocks.format import escape
 from bot.blocks.ids import RELABEL_ACTION_PREFIX, RELABEL_ACTION_RE, decode_value
 from bot.features.relabel.blocks import (
@@ -61,7 +61,7 @@ class Click:
         self.block_id: str = str(action.get("block_id") or "")
         self.value = decode_value(action.get("value"))
         self.user_id: str = context.user_id or ""
-        self.user_name: str | None = (body.get("user") or {}).get("username") or (body.get("user") or {}).get("name")
+        self.user_name: str | None = user_name_of(body)
         container = body.get("container") or {}
         self.channel: str | None = context.channel_id
         self.message: dict[str, Any] | None = body.get("message")

@@ -15,8 +15,6 @@ import logging
 import re
 from typing import Any
 
-from slack_bolt import BoltContext
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import guard
@@ -26,7 +24,7 @@ from bot.features.usage.command import (
     PORTFOLIO_WORDS,
     SlashContext,
     account_answer,
-    safely,
+    acked_then,
     show_account,
     show_portfolio,
     upload_chart,
@@ -108,18 +106,7 @@ def share(ctx: SlashContext) -> None:
 
 
 def register(app: Any) -> None:
-
-    def ack_now(ack: Any) -> None:
-        ack()
-
-    def lazy(what: str, fn: Any) -> Any:
-        def work(body: dict[str, Any], client: WebClient, respond: Any, context: BoltContext) -> None:
-            safely(SlashContext.of(body, client, respond, context), what, fn)
-
-        work.__name__ = f"usage_{what}"  # Bolt names lazy functions by __name__ in its logs
-        return work
-
-    app.action(re.compile(ids.VIEW_ACTION_RE))(ack=ack_now, lazy=[lazy("view", open_view)])
-    app.action(re.compile(ids.PICK_ACTION_RE))(ack=ack_now, lazy=[lazy("pick", open_view)])
-    app.action(ids.SHARE_ACTION)(ack=ack_now, lazy=[lazy("share", share)])
-    app.action(re.compile(ids.LIST_PAGE_ACTION_RE))(ack=ack_now, lazy=[lazy("list_page", list_page)])
+    app.action(re.compile(ids.VIEW_ACTION_RE))(**acked_then("view", open_view))
+    app.action(re.compile(ids.PICK_ACTION_RE))(**acked_then("pick", open_view))
+    app.action(ids.SHARE_ACTION)(**acked_then("share", share))
+    app.action(re.compile(ids.LIST_PAGE_ACTION_RE))(**acked_then("list_page", list_page))

@@ -31,6 +31,7 @@ from bot import guard
 from bot.app import Deps
 from bot.blocks import ids
 from bot.blocks.format import blocks_to_text, escape
+from bot.errors import slack_text
 from bot.features.usage.blocks import (
     RENDERERS,
     Answer,
@@ -186,7 +187,7 @@ def interpret(session: Session, req: UsageRequest) -> Interpretation:
         try:
             month = check_month(session, date(int(m.group(1)), int(m.group(2)), 1))
         except MonthOutsideData as exc:
-            return Interpretation(answer=message(f":warning: {escape(str(exc))}"))
+            return Interpretation(answer=message(slack_text(exc)))
     if (req.ignored or req.unknown_view) and req.whole:
         # The whole text may be an account's own name ("Foo Health Partners"): that wins.
         whole = resolve_account(session, req.whole)
@@ -273,7 +274,7 @@ def account_answer(
     except AccountNotFound as exc:
         return render_not_found(account_id, exc.suggestions)
     except MonthOutsideData as exc:
-        return message(f":warning: {escape(str(exc))}")
+        return message(slack_text(exc))
     opts = _options(session, report, viewer, rules)
     if shared_by:
         opts = ViewOptions(opts.may_relabel, opts.label_versions, interactive=False, shared_by=shared_by)
@@ -567,16 +568,23 @@ def safely(ctx: SlashContext, what: str, work: Callable[[SlashContext], None]) -
             log.warning("could not tell the user about the failure", exc_info=True)
 
 
-def register(app: Any) -> None:
+def acked_then(what: str, fn: Callable[[SlashContext], None]) -> dict[str, Any]:
+    """The listener shape for a command or button answered with `respond`: ack at once (Slack's three
+    seconds), then `fn(ctx)` in a lazy listener, failures logged and apologised for by `safely`.
+    Use as `app.action(ACTION_ID)(**acked_then("what", fn))`."""
 
     def ack_now(ack: Any) -> None:
         ack()
 
     def work(body: dict[str, Any], client: WebClient, respond: Any, context: BoltContext) -> None:
-        ctx = SlashContext.of(body, client, respond, context)
-        safely(ctx, "/usage", run_usage)
+        safely(SlashContext.of(body, client, respond, context), what, fn)
 
-    app.command("/usage")(ack=ack_now, lazy=[work])
+    work.__name__ = "usage_" + re.sub(r"\W+", "_", what).strip("_")  # Bolt names lazy functions by __name__ in logs
+    return {"ack": ack_now, "lazy": [work]}
+
+
+def register(app: Any) -> None:
+    app.command("/usage")(**acked_then("/usage", run_usage))
 
 
 __all__ = [
