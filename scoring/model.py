@@ -81,6 +81,24 @@ class InstanceInfo:
     last_ping_at: datetime | None = None  # sync summary: latest ping ever seen
     last_version: str | None = None
 
+    @property
+    def display_name(self) -> str:
+        return instance_display_name(self.hostname, self.namespace_name, self.namespace_id, self.identity)
+
+
+def instance_display_name(
+    hostname: str | None, namespace_name: str | None, namespace_id: str | None, identity: str
+) -> str:
+    """What every view calls an instance: its hostname (self-managed), its namespace's name (GitLab.com),
+    else "namespace <id>" (a bare number says nothing about what it is), else its warehouse identity."""
+    if hostname:
+        return hostname
+    if namespace_name:
+        return namespace_name
+    if namespace_id:
+        return f"namespace {namespace_id}"
+    return identity
+
 
 @dataclass(frozen=True, slots=True)
 class UsageRow:

@@ -85,7 +85,7 @@ def account_age(account: AccountInfo, subscriptions: Sequence[SubscriptionInfo],
 def describe_instance(inst: InstanceInfo | None, instance_id: int) -> str:
     if inst is None:
         return f"instance {instance_id}"
-    return inst.hostname or inst.namespace_name or inst.namespace_id or inst.identity
+    return inst.display_name
 
 
 @dataclass(frozen=True)

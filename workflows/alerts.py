@@ -187,7 +187,7 @@ def account_alerts(bundle: AccountData, month: date, previous: date, rules: Rule
             inst = bundle.instances.get(inst_id)
             if inst is None or inst.label != PRODUCTION:
                 continue
-            name = inst.hostname or inst.namespace_name or inst.namespace_id or inst.identity
+            name = inst.display_name
             last = max(
                 (r.ping_created_at for r in bundle.rows if r.instance_id == inst_id and r.ping_created_at is not None),
                 default=None,

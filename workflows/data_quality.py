@@ -74,10 +74,6 @@ def _utc_text(ts: datetime | None) -> str | None:
     return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def instance_name(inst: Instance) -> str:
-    return inst.hostname or inst.namespace_name or inst.namespace_id or inst.identity
-
-
 def instance_ref(inst: Instance) -> str:
     """How the data team finds the instance in the warehouse, without the customer's hostname."""
     if inst.namespace_id:
@@ -170,7 +166,7 @@ def load_context(
         account_id=acc.id,
         account_name=acc.name,
         instance_id=inst.id if inst else None,
-        instance_name=instance_name(inst) if inst else None,
+        instance_name=inst.display_name if inst else None,
         instance_ref=instance_ref(inst) if inst else None,
         delivery=f"{inst.delivery_type} / {inst.deployment_type}" if inst else None,
         metric=metric,

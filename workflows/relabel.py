@@ -71,15 +71,6 @@ class RelabelOutcome:
     message: str = ""
 
 
-def instance_name(inst: Instance) -> str:
-    return (
-        inst.hostname
-        or inst.namespace_name
-        or (f"namespace {inst.namespace_id}" if inst.namespace_id else "")
-        or (inst.identity)
-    )
-
-
 def load_state(session: Session, instance_id: int) -> InstanceState | None:
     row = session.execute(
         select(Instance, Account.name, Account.tam_email)
@@ -91,7 +82,7 @@ def load_state(session: Session, instance_id: int) -> InstanceState | None:
     inst, account_name, tam_email = row
     return InstanceState(
         id=inst.id,
-        name=instance_name(inst),
+        name=inst.display_name,
         account_id=inst.account_id,
         account_name=account_name,
         tam_email=tam_email,

@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models.base import Base, utcnow
+from scoring.model import instance_display_name
 
 # Metric columns the health rules read (docs/scoring.md, both rule sets). They get typed columns;
 # any other numeric column of the export lands in `UsageMonthly.extra_metrics`.
@@ -108,6 +109,10 @@ class Instance(Base):
     last_ping_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_version: Mapped[str | None] = mapped_column(String(32))
     last_billable_users: Mapped[int | None] = mapped_column(Integer)
+
+    @property
+    def display_name(self) -> str:
+        return instance_display_name(self.hostname, self.namespace_name, self.namespace_id, self.identity)
 
 
 class UsageMonthly(Base):

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from db.models import Account, Instance, UsageMonthly
 from db.queries.health import data_as_of
 from scoring.flags import LICENSE_UNMAPPED_ADVICE, unmapped_license_instances
+from scoring.model import instance_display_name
 
 OBSOLETE_AFTER_DAYS = 90
 
@@ -136,7 +137,7 @@ def compose(session: Session, month: str, *, now: datetime | None = None, tam_em
             digest.accounts.append(account)
         ping = as_utc(last_ping)
         silent = (now - ping).days if ping is not None else None
-        name = host or ns_name or (f"namespace {ns_id}" if ns_id else identity)
+        name = instance_display_name(host, ns_name, ns_id, identity)
         account.instances.append(
             DigestInstance(
                 id=iid,
@@ -200,7 +201,7 @@ def _add_unmapped_license_flags(session: Session, by_tam: dict[str, TamDigest], 
         digest = by_tam.get(email)
         if digest is None:  # nothing Unknown for this TAM: no DM, so no flags either
             continue
-        name = host or ns_name or (f"namespace {ns_id}" if ns_id else identity)
+        name = instance_display_name(host, ns_name, ns_id, identity)
         digest.flags.append(
             DigestFlag(
                 account_id,

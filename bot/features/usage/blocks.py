@@ -79,11 +79,6 @@ class ViewOptions:
 # ---------------------------------------------------------------------------------------------- pieces
 
 
-def _instance_name(i: InstanceMonth) -> str:
-    inst = i.instance
-    return inst.hostname or inst.namespace_name or inst.namespace_id or inst.identity
-
-
 def _heading(report: AccountReport, view: str, opts: ViewOptions) -> list[Block]:
     acc = report.account
     title = f"{acc.name} · {VIEW_TITLES.get(view, view.title())}"
@@ -138,7 +133,7 @@ def _sub_names(report: AccountReport) -> dict[str, str]:
 
 
 def _inst_names(report: AccountReport) -> dict[int, str]:
-    return {i.instance.id: _instance_name(i) for i in report.instances}
+    return {i.instance.id: i.instance.display_name for i in report.instances}
 
 
 # ---------------------------------------------------------------------------------------------- views
@@ -349,8 +344,7 @@ def render_health(report: AccountReport, opts: ViewOptions = ViewOptions()) -> A
 
 def _instance_line(i: InstanceMonth, report: AccountReport) -> str:
     inst = i.instance
-    ns = inst.namespace_name or inst.namespace_id
-    where = inst.hostname or (f"namespace {ns}" if ns else inst.identity)
+    where = inst.display_name
     version = version_text(report, inst.id, i.version)
     tag = " · *primary*" if i.primary else ""
     return (
@@ -409,7 +403,7 @@ def render_instances(report: AccountReport, opts: ViewOptions = ViewOptions()) -
 def render_versions(report: AccountReport, opts: ViewOptions = ViewOptions()) -> Answer:
     sm = [i for i in report.instances if i.instance.delivery_type == "Self-Managed" or i.instance.hostname]
     # Oldest first, compared as versions (17.2.1 before 17.2.3 before 17.10.0), then by name.
-    sm.sort(key=lambda i: (version_key(i.version), _instance_name(i).casefold()))
+    sm.sort(key=lambda i: (version_key(i.version), i.instance.display_name.casefold()))
     lines = [_instance_line(i, report) for i in sm] or ["_No self-managed instance has reported._"]
     body = [section(t) for t in pack_lines([f"*Self-managed instances, oldest version first* ({len(sm):,})", *lines])]
     if report.newest_version:
