@@ -38,7 +38,7 @@ _FLAG_WORDS: dict[str, str] = {
     "no_production": "no Production instance",
     "over_licensed": "over licensed",
     "version_behind": "version behind",
-    "purchase_intent": "💰 paid-for capabilities unused",
+    "purchase_intent": "paid-for capabilities unused",
     "operational_metrics_not_shared": "usage data not shared",
 }
 
