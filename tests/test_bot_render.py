@@ -75,7 +75,9 @@ def test_fit_to_limits_refuses_to_cut_ids_and_values() -> None:
 
 
 def test_check_limits_finds_problems() -> None:
-    bad = [section("x" * 3001), {"type": "actions", "elements": []}, *[section("ok")] * 49]
+    # Built by hand: the `section` primitive itself clips to Slack's limit, the checker must still catch it.
+    too_long = {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}
+    bad = [too_long, {"type": "actions", "elements": []}, *[section("ok")] * 49]
     problems = check_limits(bad)
     assert any("51 blocks" in p for p in problems)
     assert any("3001 > 3000" in p for p in problems)

@@ -8,12 +8,21 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+from bot.blocks.limits import (
+    MAX_BUTTON_TEXT,
+    MAX_BUTTON_VALUE,
+    MAX_CONTEXT_TEXT,
+    MAX_ID,
+    MAX_SECTION_TEXT,
+    clip,
+)
 from scoring.trends import sparkline as _sparkline
 from workflows.escaping import mrkdwn
 from workflows.wording import number, pct, plural, seats_in_use
 
 __all__ = ["number", "pct", "plural"]  # re-exported: renderers take every people's number from here
 
+MAX_OPTION_VALUE = 150
 _EMOJI: dict[str, str] = {"Red": "🔴", "Yellow": "🟡", "Green": "🟢", "No data": "⚪"}
 # Slack shortcodes the bot writes, as the Unicode a terminal shows (`usagebot try`, CLI previews).
 SHORTCODES: dict[str, str] = {
@@ -101,8 +110,24 @@ def day(ts: datetime | date | None) -> str:
 # ------------------------------------------------------------------------------ Block Kit builders
 
 
-def section(text: str, **extra: Any) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}, **extra}
+# The one set of Block Kit primitives: every feature's blocks.py builds with these (texts, values and
+# ids clipped to Slack's limits here, so no feature repeats it).
+
+
+def plain_text(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def option(text: str, value: str) -> dict[str, Any]:
+    """One option of a select menu (Slack: text up to 75 characters, value up to 150)."""
+    return {"text": plain_text(clip(text, MAX_BUTTON_TEXT)), "value": value[:MAX_OPTION_VALUE]}
+
+
+def section(text: str, block_id: str | None = None, **extra: Any) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION_TEXT)}}
+    if block_id:
+        block["block_id"] = block_id[:MAX_ID]
+    return {**block, **extra}
 
 
 def fields_section(fields: Sequence[str]) -> dict[str, Any]:
@@ -114,7 +139,7 @@ def header(text: str) -> dict[str, Any]:
 
 
 def context(*texts: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": t} for t in texts]}
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(t, MAX_CONTEXT_TEXT)} for t in texts]}
 
 
 def divider() -> dict[str, Any]:
@@ -124,9 +149,9 @@ def divider() -> dict[str, Any]:
 def button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
     b: dict[str, Any] = {
         "type": "button",
-        "text": {"type": "plain_text", "text": text, "emoji": True},
-        "action_id": action_id,
-        "value": value,
+        "text": plain_text(clip(text, MAX_BUTTON_TEXT)),
+        "action_id": action_id[:MAX_ID],
+        "value": value[:MAX_BUTTON_VALUE],
     }
     if style:
         b["style"] = style

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.blocks.format import escape
 from bot.blocks.ids import encode_value
-from bot.blocks.limits import pack_lines
+from bot.blocks.limits import clip, pack_lines
 from db.models import AlertRecord
 from workflows.wording import plural
 
@@ -76,10 +76,6 @@ def view_buttons(account_id: str, records: Sequence[AlertRecord]) -> list[dict[s
     ]
 
 
-def _clip(text: str, limit: int = SECTION_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def account_section(account_name: str, records: Sequence[AlertRecord]) -> str:
     lines = [f"*{escape(account_name)}*"]
     commands: list[str] = []
@@ -90,7 +86,7 @@ def account_section(account_name: str, records: Sequence[AlertRecord]) -> str:
             commands.append(cmd)
     if commands:
         lines.append("Why: " + " · ".join(f"`{escape(c)}`" for c in commands))
-    return _clip("\n".join(lines))
+    return clip("\n".join(lines), SECTION_CHARS)
 
 
 def alert_text(records: Sequence[AlertRecord]) -> str:
@@ -137,7 +133,7 @@ def alert_blocks(records: Sequence[AlertRecord]) -> list[dict[str, Any]]:
         head = f"*{plural(len(overflow), 'more account')}* (run `/usage ACCOUNT health` for each):"
         chunks = pack_lines([head, *overflow])
         if len(chunks) > overflow_sections:
-            chunks = [*chunks[: overflow_sections - 1], _clip("\n".join(chunks[overflow_sections - 1 :]))]
+            chunks = [*chunks[: overflow_sections - 1], clip("\n".join(chunks[overflow_sections - 1 :]), SECTION_CHARS)]
         blocks.extend({"type": "section", "text": {"type": "mrkdwn", "text": c}} for c in chunks)
     return blocks
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.blocks.format import escape
+from bot.blocks.format import escape, option, plain_text
 from bot.blocks.ids import decode_value, encode_metadata
 from bot.blocks.limits import clip, fit_to_limits
 from db.models import DataIssue
@@ -17,14 +17,6 @@ CALLBACK_ID = "data_issue_submit"
 WHAT_BLOCK, METRIC_BLOCK, INSTANCE_BLOCK, SCOPE_BLOCK = "dq_what", "dq_metric", "dq_instance", "dq_scope"
 FIELD_BLOCKS = {"what": WHAT_BLOCK, "metric": METRIC_BLOCK, "instance": INSTANCE_BLOCK, "scope": SCOPE_BLOCK}
 ACTION = "value"
-
-
-def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text, "emoji": True}
-
-
-def _option(text: str, value: str) -> dict[str, Any]:
-    return {"text": _plain(clip(text, 75)), "value": value[:150]}
 
 
 def private_metadata(account_id: str, instance_id: int | None, metric: str | None, view: str | None) -> str:
@@ -47,13 +39,13 @@ def report_modal(
         {
             "type": "input",
             "block_id": WHAT_BLOCK,
-            "label": _plain("What looks wrong?"),
+            "label": plain_text("What looks wrong?"),
             "element": {
                 "type": "plain_text_input",
                 "action_id": ACTION,
                 "multiline": True,
                 "max_length": WHAT_MAX,
-                "placeholder": _plain("e.g. billable users show 80, the license app says 180"),
+                "placeholder": plain_text("e.g. billable users show 80, the license app says 180"),
             },
         },
     ]
@@ -61,7 +53,7 @@ def report_modal(
         "type": "plain_text_input",
         "action_id": ACTION,
         "max_length": METRIC_MAX,
-        "placeholder": _plain("e.g. billable_user_count or ci_builds_28_days_event"),
+        "placeholder": plain_text("e.g. billable_user_count or ci_builds_28_days_event"),
     }
     if ctx.metric:
         metric_el["initial_value"] = ctx.metric
@@ -70,16 +62,16 @@ def report_modal(
             "type": "input",
             "block_id": METRIC_BLOCK,
             "optional": True,
-            "label": _plain("Which metric?"),
+            "label": plain_text("Which metric?"),
             "element": metric_el,
         }
     )
     if instances:
-        options = [_option(f"{name} ({label})", str(iid)) for iid, name, label in instances[:100]]
+        options = [option(f"{name} ({label})", str(iid)) for iid, name, label in instances[:100]]
         select: dict[str, Any] = {
             "type": "static_select",
             "action_id": ACTION,
-            "placeholder": _plain("Pick an instance"),
+            "placeholder": plain_text("Pick an instance"),
             "options": options,
         }
         initial = next((o for o in options if o["value"] == str(ctx.instance_id)), None)
@@ -90,17 +82,17 @@ def report_modal(
                 "type": "input",
                 "block_id": INSTANCE_BLOCK,
                 "optional": True,
-                "label": _plain("Which instance?"),
+                "label": plain_text("Which instance?"),
                 "element": select,
             }
         )
-    scope_options = [_option(text, value) for value, text in SCOPE_LABELS.items()]
+    scope_options = [option(text, value) for value, text in SCOPE_LABELS.items()]
     blocks.append(
         {
             "type": "input",
             "block_id": SCOPE_BLOCK,
-            "label": _plain("Did you compare it upstream?"),
-            "hint": _plain(
+            "label": plain_text("Did you compare it upstream?"),
+            "hint": plain_text(
                 "Upstream means the same number is wrong outside usagebot, e.g. in the license app. "
                 "Upstream reports also become a confidential issue for the data team."
             ),
@@ -110,9 +102,9 @@ def report_modal(
     return {
         "type": "modal",
         "callback_id": CALLBACK_ID,
-        "title": _plain("Report a data issue"),
-        "submit": _plain("Report"),
-        "close": _plain("Cancel"),
+        "title": plain_text("Report a data issue"),
+        "submit": plain_text("Report"),
+        "close": plain_text("Cancel"),
         "private_metadata": private_metadata(ctx.account_id, ctx.instance_id, ctx.metric, view),
         "blocks": fit_to_limits(blocks, surface="modal"),
     }
@@ -187,7 +179,7 @@ def thread_blocks(issue: DataIssue) -> list[dict[str, Any]]:
     else:
         values = "No usage rows for this instance or account."
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": _plain(clip(f"Data issue: {issue.account_name}", 150))},
+        {"type": "header", "text": plain_text(clip(f"Data issue: {issue.account_name}", 150))},
         {
             "type": "section",
             "text": {"type": "mrkdwn", "text": clip("*What looks wrong*\n" + escape(issue.what), 3000)},

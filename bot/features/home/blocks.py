@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from bot.blocks.format import color_text, data_as_of, escape, seats_text
+from bot.blocks.format import button, color_text, data_as_of, escape, seats_text, section
 from bot.blocks.ids import encode_value
+from bot.blocks.limits import clip
 from workflows.portfolio import USE_CASES, Portfolio, PortfolioAccount, Scope
 
 MAX_BLOCKS = 100
@@ -61,29 +62,6 @@ def flags_text(a: PortfolioAccount) -> str | None:
     return "⚠️ " + ", ".join(parts)
 
 
-def _clip(text: str, limit: int = MAX_SECTION) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _section(text: str, block_id: str | None = None) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text)}}
-    if block_id:
-        block["block_id"] = block_id[:MAX_ID]
-    return block
-
-
-def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
-    btn: dict[str, Any] = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": text[:75], "emoji": True},
-        "action_id": action_id[:MAX_ID],
-        "value": value[:MAX_VALUE],
-    }
-    if style:
-        btn["style"] = style
-    return btn
-
-
 def account_blocks(a: PortfolioAccount, scope: Scope) -> list[dict[str, Any]]:
     """Three blocks per account: the facts, the buttons, a divider."""
     score = f" ({a.health_shown})" if a.health_shown else ""
@@ -108,9 +86,9 @@ def account_blocks(a: PortfolioAccount, scope: Scope) -> list[dict[str, Any]]:
         extra.append(f"TAM: {escape(a.tam_name or a.tam_email or '')}")
     if extra:
         lines.append("  ·  ".join(extra))
-    buttons = [_button(label, f"{ACTION_OPEN}:{key}", a.id) for key, label in OPEN_VIEWS]
+    buttons = [button(label, f"{ACTION_OPEN}:{key}", a.id) for key, label in OPEN_VIEWS]
     return [
-        _section("\n".join(lines), block_id=f"home_acct:{a.id}"),
+        section("\n".join(lines), block_id=f"home_acct:{a.id}"),
         {"type": "actions", "block_id": f"home_btn:{a.id}"[:MAX_ID], "elements": buttons},
         {"type": "divider"},
     ]
@@ -151,7 +129,7 @@ def render_home(portfolio: Portfolio, scopes: tuple[Scope, ...], page: int = 1) 
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": SCOPE_TITLE[portfolio.scope], "emoji": True}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": context}]},
-        _section(totals_text(portfolio), block_id="home_totals"),
+        section(totals_text(portfolio), block_id="home_totals"),
     ]
     if len(scopes) > 1:
         blocks.append(
@@ -159,22 +137,22 @@ def render_home(portfolio: Portfolio, scopes: tuple[Scope, ...], page: int = 1) 
                 "type": "actions",
                 "block_id": "home_scopes",
                 "elements": [
-                    _button(_SCOPE_BUTTON[s], f"{ACTION_VIEW}:{s}", s, "primary" if s == portfolio.scope else None)
+                    button(_SCOPE_BUTTON[s], f"{ACTION_VIEW}:{s}", s, "primary" if s == portfolio.scope else None)
                     for s in scopes
                 ],
             }
         )
     blocks.append({"type": "divider"})
     if not accounts:
-        blocks.append(_section("No accounts to show in this view."))
+        blocks.append(section("No accounts to show in this view."))
     for a in accounts:
         blocks.extend(account_blocks(a, portfolio.scope))
     if pages > 1:
         nav = []
         if shown > 1:
-            nav.append(_button("◀ Previous", ACTION_PAGE_PREV, _page_value(portfolio.scope, shown - 1)))
+            nav.append(button("◀ Previous", ACTION_PAGE_PREV, _page_value(portfolio.scope, shown - 1)))
         if shown < pages:
-            nav.append(_button("Next ▶", ACTION_PAGE_NEXT, _page_value(portfolio.scope, shown + 1)))
+            nav.append(button("Next ▶", ACTION_PAGE_NEXT, _page_value(portfolio.scope, shown + 1)))
         blocks.append({"type": "actions", "block_id": "home_pages", "elements": nav})
     blocks.append(
         {
@@ -204,9 +182,9 @@ def render_guide(email: str | None) -> dict[str, Any]:
     )
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": "Welcome to usagebot", "emoji": True}},
-        _section(text),
+        section(text),
         {"type": "divider"},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(looked, MAX_SECTION)}]},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(looked, MAX_SECTION)}]},
     ]
     view = {"type": "home", "blocks": blocks}
     check_limits(view)
@@ -217,7 +195,7 @@ def render_refusal(reason: str) -> dict[str, Any]:
     """Guests and people from other workspaces never see customer data: the guard's reason, nothing else."""
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": "usagebot", "emoji": True}},
-        _section(reason),
+        section(reason),
     ]
     return {"type": "home", "blocks": blocks}
 
@@ -226,7 +204,7 @@ def render_unavailable() -> dict[str, Any]:
     """When the portfolio cannot be built right now (database unreachable): a calm note, no traceback."""
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": "usagebot", "emoji": True}},
-        _section(
+        section(
             ":warning: Your portfolio can't be loaded right now. It has been logged; please open this tab again "
             "in a minute. `/usage ACCOUNT` works the same way once the data is back."
         ),
@@ -238,7 +216,7 @@ def render_loading(accounts: int, scope: Scope) -> dict[str, Any]:
     """Shown while a large portfolio is scored for the first time since the data changed."""
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": SCOPE_TITLE[scope], "emoji": True}},
-        _section(f":hourglass_flowing_sand: Scoring {accounts:,} accounts… this takes a few seconds the first time."),
+        section(f":hourglass_flowing_sand: Scoring {accounts:,} accounts… this takes a few seconds the first time."),
     ]
     return {"type": "home", "blocks": blocks}
 

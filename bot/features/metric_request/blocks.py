@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.blocks.format import escape
+from bot.blocks.format import button, context, escape, option, plain_text, section
 from bot.blocks.ids import decode_value, encode_metadata, encode_value
+from bot.blocks.limits import clip
 from bot.features.metric.blocks import card_text
 from db.models.requests import COUNT_KINDS
 from workflows.metric_card import MetricCard, from_stored
@@ -40,39 +41,6 @@ TEXT_MAX = 3000
 NOTHING_FITS = (
     "Nothing in the Metrics Dictionary measures this, as far as I can tell, so this is a new metric to ask for."
 )
-OPTION_TEXT_MAX = 75
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": _clip(text, OPTION_TEXT_MAX), "emoji": True}
-
-
-def _section(text: str, **extra: Any) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, TEXT_MAX)}, **extra}
-
-
-def _context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(text, 2000)}]}
-
-
-def _button(text: str, action_id: str, value: dict[str, Any], style: str | None = None) -> dict[str, Any]:
-    el: dict[str, Any] = {
-        "type": "button",
-        "text": _plain(text),
-        "action_id": action_id,
-        "value": encode_value(**value),
-    }
-    if style:
-        el["style"] = style
-    return el
-
-
-def _option(text: str, value: str) -> dict[str, Any]:
-    return {"text": _plain(text), "value": value[:150]}
 
 
 decode = decode_value  # the one codec (bot/blocks/ids.py)
@@ -102,65 +70,65 @@ def form_view(product_areas: Sequence[str], *, account: str | None = None, chann
             "type": "external_select",
             "action_id": AREA_OPTIONS_ACTION,
             "min_query_length": 0,
-            "placeholder": _plain("Type to search product groups"),
+            "placeholder": plain_text("Type to search product groups"),
         }
     elif product_areas:
         area_element = {
             "type": "static_select",
             "action_id": VALUE_ACTION,
-            "placeholder": _plain("Pick a product group"),
-            "options": [_option(a, a) for a in product_areas],
+            "placeholder": plain_text("Pick a product group"),
+            "options": [option(a, a) for a in product_areas],
         }
     else:  # no dictionary imported yet: let people type it
         area_element = {"type": "plain_text_input", "action_id": VALUE_ACTION, "max_length": 128}
     blocks: list[Block] = [
-        _section(
+        section(
             "Tell me what you would like to measure. I'll look for an existing metric first, and file a request "
             "with Product Analytics only if there is none."
         ),
         {
             "type": "input",
             "block_id": BLOCKS["what"],
-            "label": _plain("What should be measured?"),
+            "label": plain_text("What should be measured?"),
             "element": {
                 "type": "plain_text_input",
                 "action_id": VALUE_ACTION,
                 "multiline": True,
                 "max_length": TEXT_MAX,
-                "placeholder": _plain("e.g. how many merge requests were approved per project each month"),
+                "placeholder": plain_text("e.g. how many merge requests were approved per project each month"),
             },
         },
         {
             "type": "input",
             "block_id": BLOCKS["product_group"],
             "optional": True,
-            "label": _plain("Product area"),
+            "label": plain_text("Product area"),
             "element": area_element,
         },
         {
             "type": "input",
             "block_id": BLOCKS["count_kind"],
             "optional": True,
-            "label": _plain("Kind of count"),
+            "label": plain_text("Kind of count"),
             "element": {
                 "type": "static_select",
                 "action_id": VALUE_ACTION,
-                "placeholder": _plain("Pick one"),
-                "options": [_option(label, value) for value, label in COUNT_KINDS.items()],
+                "placeholder": plain_text("Pick one"),
+                "options": [option(label, value) for value, label in COUNT_KINDS.items()],
             },
         },
         {
             "type": "input",
             "block_id": BLOCKS["why"],
             "optional": True,
-            "label": _plain("Why does it matter for customers?"),
+            "label": plain_text("Why does it matter for customers?"),
             "element": {"type": "plain_text_input", "action_id": VALUE_ACTION, "multiline": True, "max_length": 3000},
         },
         {
             "type": "input",
             "block_id": BLOCKS["account"],
             "optional": True,
-            "label": _plain("Account that needs it (optional)"),
+            "label": plain_text("Account that needs it (optional)"),
             "element": {
                 "type": "plain_text_input",
                 "action_id": VALUE_ACTION,
@@ -176,7 +144,7 @@ def form_view(product_areas: Sequence[str], *, account: str | None = None, chann
 def area_options(product_areas: Sequence[str], query: str) -> list[dict[str, Any]]:
     """Options for the external select: groups containing the typed text, at most 100."""
     q = query.strip().lower()
-    return [_option(a, a) for a in product_areas if q in a.lower()][:MAX_STATIC_OPTIONS]
+    return [option(a, a) for a in product_areas if q in a.lower()][:MAX_STATIC_OPTIONS]
 
 
 def read_form(values: dict[str, Any]) -> dict[str, str | None]:
@@ -204,24 +172,28 @@ def _candidate_text(c: dict[str, Any]) -> str:
 
 
 def candidates_view(request_id: int, what: str, candidates: Sequence[dict[str, Any]]) -> View:
-    blocks: list[Block] = [_section(f"*You asked for:* {escape(_clip(what, 500))}")]
+    blocks: list[Block] = [section(f"*You asked for:* {escape(clip(what, 500))}")]
     if candidates:
-        blocks.append(_section("These existing metrics come closest. Is one of them what you need?"))
+        blocks.append(section("These existing metrics come closest. Is one of them what you need?"))
         for i, c in enumerate(candidates):
             blocks.append(
-                _section(
+                section(
                     _candidate_text(c),
                     block_id=f"mr_cand_{i}",
-                    accessory=_button("This is it", PICK_ACTION, {"r": request_id, "k": c["key_path"]}, "primary"),
+                    accessory=button("This is it", PICK_ACTION, encode_value(r=request_id, k=c["key_path"]), "primary"),
                 )
             )
         blocks.append({"type": "divider"})
         none_text = "None of these"
     else:
-        blocks.append(_section(NOTHING_FITS))
+        blocks.append(section(NOTHING_FITS))
         none_text = "File the request"
     blocks.append(
-        {"type": "actions", "block_id": "mr_none", "elements": [_button(none_text, NONE_ACTION, {"r": request_id})]}
+        {
+            "type": "actions",
+            "block_id": "mr_none",
+            "elements": [button(none_text, NONE_ACTION, encode_value(r=request_id))],
+        }
     )
     return _modal(blocks, metadata=encode_metadata(r=request_id))
 
@@ -229,9 +201,9 @@ def candidates_view(request_id: int, what: str, candidates: Sequence[dict[str, A
 def answered_view(card: MetricCard) -> View:
     return _modal(
         [
-            _section(":white_check_mark: Great, it already exists:"),
-            _section(card_text(card)),
-            _context(
+            section(":white_check_mark: Great, it already exists:"),
+            section(card_text(card)),
+            context(
                 f"You'll find it in the customer's usage data under that key path ({escape(card.reported_in)}). "
                 "I noted your request as answered by this metric."
             ),
@@ -241,29 +213,29 @@ def answered_view(card: MetricCard) -> View:
 
 # ----------------------------------------------------------------------------------- duplicates and filing
 def working_view(text: str) -> View:
-    return _modal([_section(f":hourglass_flowing_sand: {text}")])
+    return _modal([section(f":hourglass_flowing_sand: {text}")])
 
 
 def duplicates_view(request_id: int, duplicates: Sequence[Any], gitlab_problem: str | None = None) -> View:
     """Earlier open requests that look the same: "Add me to it" on each, and "File a new one"."""
-    blocks: list[Block] = [_section("Someone already asked for something very similar:")]
+    blocks: list[Block] = [section("Someone already asked for something very similar:")]
     for i, d in enumerate(duplicates):
         link = f" (<{d.issue_url}|#{d.issue_iid}>)" if d.issue_url else " (being filed)"
         people = f" · {d.requesters} requester{'s' if d.requesters != 1 else ''}" if d.request_id else ""
         blocks.append(
-            _section(
+            section(
                 f"*{escape(d.title)}*{link}{people}",
                 block_id=f"mr_dup_{i}",
-                accessory=_button("Add me to it", ADD_ME_ACTION, {"r": request_id, "t": d.ref}, "primary"),
+                accessory=button("Add me to it", ADD_ME_ACTION, encode_value(r=request_id, t=d.ref), "primary"),
             )
         )
     if gitlab_problem:
-        blocks.append(_context(f"I could not search GitLab for other requests ({escape(gitlab_problem)})."))
+        blocks.append(context(f"I could not search GitLab for other requests ({escape(gitlab_problem)})."))
     blocks.append(
         {
             "type": "actions",
             "block_id": "mr_file_new",
-            "elements": [_button("File a new one", FILE_NEW_ACTION, {"r": request_id})],
+            "elements": [button("File a new one", FILE_NEW_ACTION, encode_value(r=request_id))],
         }
     )
     return _modal(blocks, metadata=encode_metadata(r=request_id))
@@ -273,35 +245,35 @@ def filed_view(issue_url: str, issue_iid: int | None, found_existing: bool = Fal
     what = "was already filed" if found_existing else "is filed"
     return _modal(
         [
-            _section(f":white_check_mark: Your request {what}: <{issue_url}|issue #{issue_iid}>"),
-            _context("Product Analytics is mentioned on it; I also sent you the link in a DM."),
+            section(f":white_check_mark: Your request {what}: <{issue_url}|issue #{issue_iid}>"),
+            context("Product Analytics is mentioned on it; I also sent you the link in a DM."),
         ]
     )
 
 
 def pending_view(reason: str | None) -> View:
     blocks = [
-        _section(
+        section(
             ":warning: GitLab is unavailable; your request is saved and will be filed automatically; "
             "I'll DM you the link."
         )
     ]
     if reason:
-        blocks.append(_context(f"Reason: {escape(reason)}"))
+        blocks.append(context(f"Reason: {escape(reason)}"))
     return _modal(blocks)
 
 
 def busy_view() -> View:
-    return _modal([_section("Your request is being filed right now; I'll DM you the link.")])
+    return _modal([section("Your request is being filed right now; I'll DM you the link.")])
 
 
 def joined_view(title: str, issue_url: str | None, note_problem: str | None = None) -> View:
     where = f" <{issue_url}|on GitLab>" if issue_url else " (it is being filed; you'll get the link in a DM)"
-    blocks = [_section(f":raised_hands: You're added to *{escape(title)}*{where}.")]
+    blocks = [section(f":raised_hands: You're added to *{escape(title)}*{where}.")]
     if note_problem:
-        blocks.append(_context(f"I'll add your +1 note on GitLab as soon as I can ({escape(note_problem)})."))
+        blocks.append(context(f"I'll add your +1 note on GitLab as soon as I can ({escape(note_problem)})."))
     return _modal(blocks)
 
 
 def problem_view(text: str) -> View:
-    return _modal([_section(f":warning: {escape(text)}")])
+    return _modal([section(f":warning: {escape(text)}")])
