@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.blocks.format import escape
+from bot.blocks.format import actions, button, context, escape, header, section
 from bot.blocks.ids import encode_value
 from bot.blocks.limits import clip, pack_lines
 from db.models import AlertRecord
@@ -36,10 +36,7 @@ def actions_block_id(account_id: str) -> str:
 
 def mute_button(account_id: str) -> dict[str, Any]:
     return {
-        "type": "button",
-        "action_id": MUTE_ACTION,
-        "text": {"type": "plain_text", "text": "Mute this account's alerts"},
-        "value": account_id[:2000],
+        **button("Mute this account's alerts", MUTE_ACTION, account_id),
         "confirm": {
             "title": {"type": "plain_text", "text": "Mute alerts?"},
             "text": {"type": "mrkdwn", "text": "You will get no more alerts for this account until you unmute it."},
@@ -50,12 +47,7 @@ def mute_button(account_id: str) -> dict[str, Any]:
 
 
 def unmute_button(account_id: str) -> dict[str, Any]:
-    return {
-        "type": "button",
-        "action_id": UNMUTE_ACTION,
-        "text": {"type": "plain_text", "text": "Unmute"},
-        "value": account_id[:2000],
-    }
+    return button("Unmute", UNMUTE_ACTION, account_id)
 
 
 def view_buttons(account_id: str, records: Sequence[AlertRecord]) -> list[dict[str, Any]]:
@@ -65,15 +57,7 @@ def view_buttons(account_id: str, records: Sequence[AlertRecord]) -> list[dict[s
         view = (r.details or {}).get("view")
         if view and view not in views:
             views.append(view)
-    return [
-        {
-            "type": "button",
-            "action_id": VIEW_ACTION_PREFIX + v,
-            "text": {"type": "plain_text", "text": v.capitalize()},
-            "value": encode_value(a=account_id),
-        }
-        for v in views
-    ]
+    return [button(v.capitalize(), VIEW_ACTION_PREFIX + v, encode_value(a=account_id)) for v in views]
 
 
 def account_section(account_name: str, records: Sequence[AlertRecord]) -> str:
@@ -103,17 +87,8 @@ def alert_blocks(records: Sequence[AlertRecord]) -> list[dict[str, Any]]:
     months = sorted({r.month for r in records})
     month_text = ", ".join(m.strftime("%Y-%m") for m in months)
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": "Health alerts for your accounts"}},
-        {
-            "type": "context",
-            "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": f"Data as of {month_text}, compared with the month before. "
-                    "Run the command shown to see why.",
-                }
-            ],
-        },
+        header("Health alerts for your accounts"),
+        context(f"Data as of {month_text}, compared with the month before. Run the command shown to see why."),
     ]
     # Accounts beyond what fits with buttons are listed in a few compact sections (names, counts, commands).
     overflow_sections = 3
@@ -126,15 +101,15 @@ def alert_blocks(records: Sequence[AlertRecord]) -> list[dict[str, Any]]:
             kinds = sorted({r.kind.replace("_", " ") for r in recs})
             overflow.append(f"• *{escape(name)}*: {plural(len(recs), 'alert')} ({', '.join(kinds)})")
             continue
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": account_section(name, recs)}})
+        blocks.append(section(account_section(name, recs)))
         elements = [*view_buttons(account_id, recs), mute_button(account_id)]
-        blocks.append({"type": "actions", "block_id": actions_block_id(account_id), "elements": elements})
+        blocks.append(actions(elements, block_id=actions_block_id(account_id)))
     if overflow:
         head = f"*{plural(len(overflow), 'more account')}* (run `/usage ACCOUNT health` for each):"
         chunks = pack_lines([head, *overflow])
         if len(chunks) > overflow_sections:
             chunks = [*chunks[: overflow_sections - 1], clip("\n".join(chunks[overflow_sections - 1 :]), SECTION_CHARS)]
-        blocks.extend({"type": "section", "text": {"type": "mrkdwn", "text": c}} for c in chunks)
+        blocks.extend(section(c) for c in chunks)
     return blocks
 
 
@@ -147,11 +122,7 @@ def with_mute_state(blocks: Sequence[dict[str, Any]], account_id: str, muted: bo
             keep = [e for e in b.get("elements") or [] if e.get("action_id") not in (MUTE_ACTION, UNMUTE_ACTION)]
             if muted:
                 out.append(
-                    {
-                        "type": "context",
-                        "block_id": f"alert_note:{account_id}"[:255],
-                        "elements": [{"type": "mrkdwn", "text": f":no_bell: Alerts muted by {who}."}],
-                    }
+                    {**context(f":no_bell: Alerts muted by {who}."), "block_id": f"alert_note:{account_id}"[:255]}
                 )
             toggle = unmute_button(account_id) if muted else mute_button(account_id)
             out.append({**b, "elements": [*keep, toggle]})
