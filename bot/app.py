@@ -23,6 +23,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.http_retry.handler import RetryHandler
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.errors import PEOPLE_ERRORS, slack_text
 from bot.guard import guard_requests, learn_workspace
 from bot.outgoing import SafeRespond, SafeWebClient, SafeWebhookClient, safe_copy, send_later
 from db.session import session_factory
@@ -75,16 +76,13 @@ def make_web_client(settings: Settings) -> WebClient:
 # Context key set once a request has passed the request pipeline (HTTP) or came over Socket Mode.
 VERIFIED = "usagebot_verified"
 
-_APOLOGY = ":warning: Sorry, something went wrong on our side. It has been logged; please try again in a minute."
+def _tell(url: str, text: str) -> None:
+    SafeWebhookClient(url, timeout=5).send(text=text, response_type="ephemeral", replace_original=False)
 
 
-def _apologise(url: str) -> None:
-    SafeWebhookClient(url, timeout=5).send(text=_APOLOGY, response_type="ephemeral", replace_original=False)
-
-
-def apologise_later(url: str) -> None:
-    """Bolt runs the error handler on the thread that acknowledges: the apology goes out after it, elsewhere."""
-    send_later(_apologise, url)
+def tell_later(url: str, text: str) -> None:
+    """Bolt runs the error handler on the thread that acknowledges: the answer goes out after it, elsewhere."""
+    send_later(_tell, url, text)
 
 
 def deps_of(context: BoltContext) -> Deps:
@@ -147,18 +145,20 @@ def build_app(settings: Settings, features: tuple[str, ...] = FEATURES) -> App:
             # Nothing of an unadmitted request is logged or used (its response_url could point anywhere).
             logger.warning("request failed before it was admitted: %s", error.__class__.__name__)
             return
-        user = (body.get("user") or {}).get("id") if isinstance(body.get("user"), dict) else body.get("user_id")
-        logger.exception(
-            "listener failed: type=%s user=%s command=%r action=%r",
-            body.get("type") or body.get("command"),
-            user,
-            body.get("text"),
-            [a.get("action_id") for a in body.get("actions") or [] if isinstance(a, dict)],
-            exc_info=error,
-        )
+        if isinstance(error, PEOPLE_ERRORS):  # a problem the person can fix, worded in bot.errors
+            logger.info("listener stopped: %s", error.__class__.__name__)
+        else:
+            logger.exception(
+                "listener failed: type=%s user=%s command=%r action=%r",
+                body.get("type") or body.get("command"),
+                context.user_id,
+                body.get("text"),
+                [a.get("action_id") for a in body.get("actions") or [] if isinstance(a, dict)],
+                exc_info=error,
+            )
         url = body.get("response_url")
         if isinstance(url, str) and url.startswith(("https://", "http://")):
-            apologise_later(url)
+            tell_later(url, slack_text(error))
 
     for name in features:
         import_module(name).register(app)

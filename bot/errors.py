@@ -2,9 +2,11 @@
 
 `workflows` raises typed errors for problems a person caused or can fix (a month without data, an
 unknown account, a filter word it does not know, a request that is gone or already answered, a data
-issue report it refuses). Slack listeners call `slack_text`, the CLI's command group calls `cli_error`
-for every command, so no handler writes its own wording. Anything not listed here is a bug: it is
-logged with its traceback and the person gets the generic apology, never the traceback.
+issue report it refuses). Slack listeners call `slack_text`; an error that escapes a listener
+gets the same words from the app's error handler (plain listeners) or `safely` (lazy ones); the
+CLI's command group calls `cli_error` for every command. No handler writes its own wording.
+Anything not listed here is a bug: it is logged with its traceback and the person gets `SORRY`,
+never the traceback.
 """
 
 from __future__ import annotations
@@ -33,12 +35,16 @@ PEOPLE_ERRORS: tuple[type[Exception], ...] = (
     RulesError,
 )
 
+# What a person reads when the bot itself failed (a bug): the traceback goes to the log only.
+SORRY = ":warning: Sorry, something went wrong on our side. It has been logged; please try again in a minute."
 REQUEST_GONE = "I can't find this request any more; please start again."
 ALREADY_ANSWERED = "This request was already answered; nothing more to file."
 
 
-def slack_text(exc: Exception) -> str:
-    """Slack mrkdwn for a people-facing domain error (`PEOPLE_ERRORS`)."""
+def slack_text(exc: BaseException) -> str:
+    """Slack mrkdwn for a people-facing domain error (`PEOPLE_ERRORS`); `SORRY` for anything else."""
+    if not isinstance(exc, PEOPLE_ERRORS):
+        return SORRY
     if isinstance(exc, RequestNotFound):
         return REQUEST_GONE
     if isinstance(exc, AlreadyDecided):

@@ -31,7 +31,7 @@ from bot import guard
 from bot.app import Deps
 from bot.blocks import ids
 from bot.blocks.format import blocks_to_text, escape
-from bot.errors import slack_text
+from bot.errors import PEOPLE_ERRORS, SORRY, slack_text
 from bot.features.usage.blocks import (
     RENDERERS,
     Answer,
@@ -48,7 +48,6 @@ from workflows.settings import Settings
 log = logging.getLogger("usagebot.usage")
 _MONTH_WORD = re.compile(r"^(\d{4})-(\d{1,2})$")
 
-SORRY = ":warning: Sorry, something went wrong on our side. It has been logged; please try again in a minute."
 MAX_TEXT = 200  # characters of command text we read; longer input gets a friendly refusal
 ALIASES: dict[str, str] = {
     "summary": "summary",
@@ -550,9 +549,13 @@ def run_usage(ctx: SlashContext) -> None:
 
 
 def safely(ctx: SlashContext, what: str, work: Callable[[SlashContext], None]) -> None:
-    """Run work after the ack; on any failure log it with context and tell the person politely."""
+    """Run work after the ack; a domain error is answered in its words (bot.errors), any other failure is
+    logged with context and the person gets the apology."""
     try:
         work(ctx)
+    except PEOPLE_ERRORS as exc:
+        log.info("%s stopped: %s", what, exc.__class__.__name__)
+        _tell(ctx, slack_text(exc))
     except Exception:
         log.exception(
             "%s failed: user=%s channel=%s text=%r actions=%r",
@@ -562,10 +565,14 @@ def safely(ctx: SlashContext, what: str, work: Callable[[SlashContext], None]) -
             (ctx.body.get("text") or "")[:300],
             [a.get("action_id") for a in ctx.body.get("actions") or []],
         )
-        try:
-            ctx.show(message(SORRY))
-        except Exception:
-            log.warning("could not tell the user about the failure", exc_info=True)
+        _tell(ctx, SORRY)
+
+
+def _tell(ctx: SlashContext, text: str) -> None:
+    try:
+        ctx.show(message(text))
+    except Exception:
+        log.warning("could not tell the user about the failure", exc_info=True)
 
 
 def acked_then(what: str, fn: Callable[[SlashContext], None]) -> dict[str, Any]:
