@@ -12,6 +12,7 @@ from bot.blocks.limits import (
     MAX_BUTTON_TEXT,
     MAX_BUTTON_VALUE,
     MAX_CONTEXT_TEXT,
+    MAX_HEADER_TEXT,
     MAX_ID,
     MAX_SECTION_TEXT,
     clip,
@@ -135,7 +136,7 @@ def fields_section(fields: Sequence[str]) -> dict[str, Any]:
 
 
 def header(text: str) -> dict[str, Any]:
-    return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": True}}
+    return {"type": "header", "text": plain_text(clip(text, MAX_HEADER_TEXT))}
 
 
 def context(*texts: str) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from bot.blocks.format import escape
-from bot.blocks.limits import MAX_BLOCKS, MAX_HEADER_TEXT, clip, fit_block, pack_lines
+from bot.blocks.format import context, escape, header, section
+from bot.blocks.limits import MAX_BLOCKS, fit_block, pack_lines
 from bot.features.relabel.blocks import relabel_actions_block
 from workflows.digest.compose import DigestAccount, DigestInstance, TamDigest
 
@@ -48,7 +48,7 @@ def instance_line(inst: DigestInstance) -> str:
 
 def _instance_blocks(account: DigestAccount, inst: DigestInstance) -> list[Block]:
     return [
-        {"type": "section", "block_id": f"inst:{inst.id}", "text": {"type": "mrkdwn", "text": instance_line(inst)}},
+        section(instance_line(inst), block_id=f"inst:{inst.id}"),
         relabel_actions_block(
             instance_id=inst.id,
             current_label="Unknown",
@@ -62,10 +62,7 @@ def _instance_blocks(account: DigestAccount, inst: DigestInstance) -> list[Block
 
 def _account_block(account: DigestAccount, continued: bool, n: int) -> Block:
     suffix = " (continued)" if continued else f": {n} Unknown instance{'s' if n != 1 else ''}"
-    return {
-        "type": "section",
-        "text": {"type": "mrkdwn", "text": clip(f":office: *{escape(account.name)}*{suffix}", 3000)},
-    }
+    return section(f":office: *{escape(account.name)}*{suffix}")
 
 
 def _flag_blocks(digest: TamDigest) -> list[Block]:
@@ -74,24 +71,18 @@ def _flag_blocks(digest: TamDigest) -> list[Block]:
     lines = [":triangular_flag_on_post: *Needs you*"] + [
         f"• *{escape(f.account_name)}*, {escape(f.instance_name)}: {escape(f.message)}" for f in digest.flags
     ]
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": chunk}} for chunk in pack_lines(lines)]
+    return [section(chunk) for chunk in pack_lines(lines)]
 
 
 def render_digest(digest: TamDigest) -> list[dict[str, Any]]:
     """Messages ({"text", "blocks"}) for one TAM; every one within 50 blocks and 3,000 characters a section."""
     title = f"Unknown instances on your accounts, {_month_title(digest.month)}"
-    intro: Block = {
-        "type": "section",
-        "text": {
-            "type": "mrkdwn",
-            "text": (
-                f"{digest.instance_count:,} instance{'s' if digest.instance_count != 1 else ''} on "
-                f"{len(digest.accounts)} of your account{'s' if len(digest.accounts) != 1 else ''} "
-                "have no type. Health scores only count the right instances once they are labelled: "
-                "pick a label for each (it applies at once, with an Undo)."
-            ),
-        },
-    }
+    intro: Block = section(
+        f"{digest.instance_count:,} instance{'s' if digest.instance_count != 1 else ''} on "
+        f"{len(digest.accounts)} of your account{'s' if len(digest.accounts) != 1 else ''} "
+        "have no type. Health scores only count the right instances once they are labelled: "
+        "pick a label for each (it applies at once, with an Undo)."
+    )
     pages: list[list[Block]] = [[intro]]
 
     def room(page: list[Block]) -> int:
@@ -119,19 +110,11 @@ def render_digest(digest: TamDigest) -> list[dict[str, Any]]:
     messages = []
     for number, page in enumerate(pages, start=1):
         header_text = title if total == 1 else f"{title} ({number}/{total})"
-        header = {"type": "header", "text": {"type": "plain_text", "text": clip(header_text, MAX_HEADER_TEXT)}}
-        footer = {
-            "type": "context",
-            "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": f"Part {number} of {total} · monthly digest from usagebot · "
-                    "`/usage digest` shows it again any time",
-                }
-            ],
-        }
+        footer = context(
+            f"Part {number} of {total} · monthly digest from usagebot · `/usage digest` shows it again any time"
+        )
         # Our own button rows are within limits by construction (short texts, small values): only texts need fitting.
-        blocks = [b if b["type"] == "actions" else fit_block(b) for b in [header, *page, footer]]
+        blocks = [b if b["type"] == "actions" else fit_block(b) for b in [header(header_text), *page, footer]]
         messages.append({"text": header_text, "blocks": blocks})
     return messages
 
