@@ -12,6 +12,7 @@ from bot.blocks.limits import (
     MAX_BUTTON_TEXT,
     MAX_BUTTON_VALUE,
     MAX_CONTEXT_TEXT,
+    MAX_FIELD_TEXT,
     MAX_HEADER_TEXT,
     MAX_ID,
     MAX_SECTION_TEXT,
@@ -132,7 +133,7 @@ def section(text: str, block_id: str | None = None, **extra: Any) -> dict[str, A
 
 
 def fields_section(fields: Sequence[str]) -> dict[str, Any]:
-    return {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]}
+    return {"type": "section", "fields": [{"type": "mrkdwn", "text": clip(f, MAX_FIELD_TEXT)} for f in fields]}
 
 
 def header(text: str) -> dict[str, Any]:

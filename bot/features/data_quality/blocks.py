@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.blocks.format import escape, option, plain_text
+from bot.blocks.format import context, escape, fields_section, header, option, plain_text, section
 from bot.blocks.ids import decode_value, encode_metadata
-from bot.blocks.limits import clip, fit_to_limits
+from bot.blocks.limits import fit_to_limits
 from db.models import DataIssue
 from workflows.data_quality import METRIC_MAX, SCOPE_LABELS, WHAT_MAX, IssueContext
 
@@ -32,10 +32,7 @@ def report_modal(
         where.append(escape(ctx.instance_name))
     as_of = ctx.as_of.strftime("%Y-%m") if ctx.as_of else "unknown"
     blocks: list[dict[str, Any]] = [
-        {
-            "type": "context",
-            "elements": [{"type": "mrkdwn", "text": " · ".join(where) + f" · data as of {as_of}"}],
-        },
+        context(" · ".join(where) + f" · data as of {as_of}"),
         {
             "type": "input",
             "block_id": WHAT_BLOCK,
@@ -179,26 +176,14 @@ def thread_blocks(issue: DataIssue) -> list[dict[str, Any]]:
     else:
         values = "No usage rows for this instance or account."
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": plain_text(clip(f"Data issue: {issue.account_name}", 150))},
-        {
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": clip("*What looks wrong*\n" + escape(issue.what), 3000)},
-        },
-        {"type": "section", "fields": [{"type": "mrkdwn", "text": clip(x, 2000)} for x in fields]},
-        {"type": "section", "text": {"type": "mrkdwn", "text": clip("*Values usagebot holds*\n" + values, 3000)}},
+        header(f"Data issue: {issue.account_name}"),
+        section("*What looks wrong*\n" + escape(issue.what)),
+        fields_section(fields),
+        section("*Values usagebot holds*\n" + values),
     ]
     if issue.scope == "upstream":
         blocks.append(
-            {
-                "type": "context",
-                "elements": [
-                    {
-                        "type": "mrkdwn",
-                        "text": "A confidential issue is being filed for the data team; "
-                        "the link follows in this thread.",
-                    }
-                ],
-            }
+            context("A confidential issue is being filed for the data team; the link follows in this thread.")
         )
     return fit_to_limits(blocks)
 
