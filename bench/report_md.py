@@ -49,7 +49,7 @@ def figures(r: dict[str, Any]) -> str:
             f"({ss['reload_seconds']:.0f} s) | | | |"
         )
     if "usage" not in r:  # a --sync-only run
-        return "\n".join([*lines, "", f"Whole run: {r['total_seconds'] / 60:.0f} minutes."])
+        return "\n".join([*lines, "", f"Whole run: {_duration(r['total_seconds'])}."])
     u, fq = r["usage"], r["floor_query"]
     s1 = u["single"]
     lines.append(
@@ -98,7 +98,7 @@ def figures(r: dict[str, Any]) -> str:
     )
     lines += [
         "",
-        f"Whole run: {r['total_seconds'] / 60:.0f} minutes. Raw results: `bench/out/results-{r['scale']}.json`.",
+        f"Whole run: {_duration(r['total_seconds'])}. Raw results: `bench/out/results-{r['scale']}.json`.",
     ]
     return "\n".join(lines)
 
@@ -116,3 +116,11 @@ def write_docs(results: dict[str, Any], path: Path, *, quick: bool, section: str
     head, rest = text.split(begin, 1)
     _old, tail = rest.split(end, 1)
     path.write_text(f"{head}{begin}\n{figures(results)}\n{end}{tail}", encoding="utf-8")
+
+
+def _duration(seconds: float) -> str:
+    """'57 seconds', '1 minute', '24 minutes'."""
+    if seconds < 90:
+        return f"{seconds:.0f} seconds"
+    minutes = round(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
