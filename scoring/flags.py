@@ -10,6 +10,7 @@ from typing import Protocol
 from scoring.model import AccountMonth, Flag, InstanceInfo, UsageRow
 from scoring.rollup import describe_instance, month_end, pinged_in
 from scoring.rules import Rules
+from scoring.trends import add_months
 
 _VERSION = re.compile(r"^\s*v?(\d+)\.(\d+)(?:\.(\d+))?")
 GEO_SECONDARY = "Geo Secondary Node"  # a read-only replica: it never sends Service Ping itself
@@ -135,7 +136,12 @@ def account_flags(
     production = rules.account.production_label
     # Instances the TAM should hear about: every one with a row this month, and Production ones
     # seen earlier in the window (a Production instance that went silent matters most).
-    watched = sorted(in_month | {r.instance_id for r in window_rows if instances.get(r.instance_id, None) is not None})
+    # The instance summary's last month seen says the same as the rows of the trend window whatever window
+    # the caller loaded (Home loads two months, /usage twelve), so every view flags the same instances.
+    start = add_months(month, -(rules.trend_months - 1))
+    seen = {i for i, inst in instances.items() if inst.last_seen_month and start <= inst.last_seen_month <= month}
+    window_ids = {r.instance_id for r in window_rows if r.snapshot_month >= start}
+    watched = sorted(in_month | {i for i in window_ids | seen if instances.get(i, None) is not None})
     watched = [i for i in watched if i in in_month or instances[i].label == production]
     if pings is None:
         pings = latest_pings(rows, instances, month)

@@ -80,6 +80,7 @@ class InstanceInfo:
     namespace_name: str | None = None
     last_ping_at: datetime | None = None  # sync summary: latest ping ever seen
     last_version: str | None = None
+    last_seen_month: date | None = None  # sync summary: the latest month the instance has a row in
 
     @property
     def display_name(self) -> str:

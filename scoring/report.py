@@ -17,7 +17,7 @@ from scoring.flags import account_flags, latest_pings, latest_versions, minors_b
 from scoring.model import AccountInfo, AccountReport, InstanceInfo, SubscriptionInfo, Trends, UsageRow
 from scoring.rollup import roll_up
 from scoring.rules import Rules
-from scoring.trends import build_trends
+from scoring.trends import add_months, build_trends
 
 
 def compute_report(
@@ -40,8 +40,12 @@ def compute_report(
     newest GitLab version any instance reported in `month` (every "newest" and "behind" uses it).
     """
     month = month.replace(day=1)
-    # Instances seen in the window: older ones are history, not part of this month's picture.
-    seen = {r.instance_id for r in rows}
+    # Instances seen in the trend window: older ones are history, not part of this month's picture. The sync's
+    # summary (last month seen) answers it too, so a caller that loads fewer months (Home) sees the same ones.
+    start = add_months(month, -(rules.trend_months - 1))
+    seen = {r.instance_id for r in rows} | {
+        i for i, inst in instances.items() if inst.last_seen_month and start <= inst.last_seen_month <= month
+    }
     shown = {i: inst for i, inst in instances.items() if i in seen}
     pings = latest_pings(rows, shown, month)
     versions = latest_versions(rows, month)

@@ -134,3 +134,54 @@ def test_rounding_never_crosses_a_band_edge() -> None:
     assert fmt_banded(49.65, "score", overall) == "49.6" or fmt_banded(49.65, "score", overall) == "49.7"
     assert fmt_banded(49.98, "score", overall) == "49.98"  # 50.0 would read as the edge
     assert fmt_banded(50.04, "score", overall) == "50.04"
+
+
+
+def _silence_a_production_instance(folder: Path, months: int) -> str:
+    """Drop the last `months` months of one Production self-managed instance's rows; its installation id."""
+    import csv
+
+    path = folder / "usage_monthly.csv"
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    last = max(r["snapshot_month"] for r in rows)
+    target = next(
+        r["dim_installation_id"]
+        for r in rows
+        if r["instance_type"] == "Production" and r["dim_installation_id"] and r["snapshot_month"] == last
+    )
+    cut = sorted({r["snapshot_month"] for r in rows})[-months:]
+    kept = [r for r in rows if not (r["dim_installation_id"] == target and r["snapshot_month"] in cut)]
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(kept)
+    return target
+
+
+def test_home_flags_every_account_as_its_summary_does(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Home loads two months of rows, `/usage` twelve: a Production instance silent for three months is one fact,
+    flagged the same way in both."""
+    from conftest import truncate_all
+
+    from workflows.portfolio import build_portfolio
+
+    truncate_all(database_url)
+    out = tmp_path_factory.mktemp("silent")
+    generate_export(out, accounts=12, months=13, seed=11, today=TODAY)
+    _silence_a_production_instance(out, 3)
+    assert sync_export(CsvExport(Path(out)), database_url).ok
+    with session_scope(database_url) as s:
+        home = {a.id: a for a in build_portfolio(s, "all", None, rules=RULES).accounts}
+        differ = []
+        silent = 0
+        for account_id in _account_ids(database_url):
+            report = build_account_report(s, account_id, rules=RULES)
+            summary = sorted((f.kind, f.instance_id or 0, f.subscription_id or "") for f in report.flags)
+            listed = sorted((f.kind, f.instance_id or 0, f.subscription_id or "") for f in home[account_id].flags)
+            silent += sum(1 for f in report.flags if f.kind == "not_reporting")
+            if summary != listed:
+                differ.append((account_id, summary, listed))
+    assert silent and differ == []

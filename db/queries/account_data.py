@@ -128,6 +128,7 @@ def load_accounts_data(
             namespace_name=r[10],
             last_ping_at=_utc(r[11]),
             last_version=r[12],
+            last_seen_month=r[13],
         )
         acc.last_seen[r[1]] = r[13]
         labels[r[1]] = r[5]
