@@ -82,11 +82,9 @@ def _request_id(value: dict[str, Any]) -> int | None:
         return None
 
 
-def _own_request(client: WebClient, deps: Deps, user_id: str, view_id: str, request_id: int | None) -> bool:
+def _own_request(client: WebClient, deps: Deps, user_id: str, view_id: str, request_id: int) -> bool:
     """A request is continued only by the person who made it (a button value can be forged: the request id in
     it is checked against the clicking user, not trusted)."""
-    if request_id is None:
-        return True  # the handler answers "can't find this request"
     with deps.sessions() as s:
         request = s.get(MetricRequest, request_id)
         owner = request.requester_id if request is not None else None
@@ -95,6 +93,21 @@ def _own_request(client: WebClient, deps: Deps, user_id: str, view_id: str, requ
     log.warning("metric request %s: %s clicked a button of someone else's request", request_id, user_id)
     _show(client, view_id, render.problem_view(REFUSE_NOT_YOURS))
     return False
+
+
+def _own_click(
+    client: WebClient, context: BoltContext, body: dict[str, Any]
+) -> tuple[str, dict[str, Any], int] | None:
+    """The clicked modal, the button's value and its request id when the clicker may go on with that request;
+    None when the request is gone or someone else's (the modal already says so)."""
+    view_id, value = _clicked(body)
+    request_id = _request_id(value)
+    if request_id is None:
+        _show(client, view_id, render.problem_view(REQUEST_GONE))
+        return None
+    if not _own_request(client, deps_of(context), context.user_id or "", view_id, request_id):
+        return None
+    return view_id, value, request_id
 
 
 def register(app: App) -> None:
@@ -111,14 +124,12 @@ def register(app: App) -> None:
     @app.action(render.PICK_ACTION)
     def on_pick(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         ack()
-        view_id, value = _clicked(body)
-        request_id = _request_id(value)
-        if not _own_request(client, deps_of(context), context.user_id or "", view_id, request_id):
+        clicked = _own_click(client, context, body)
+        if clicked is None:
             return
+        view_id, value, request_id = clicked
         try:
             with deps_of(context).sessions() as s:
-                if request_id is None:
-                    raise form.RequestNotFound("no request id")
                 found = form.answer(s, request_id, str(value.get("k") or ""))
         except form.RequestNotFound:
             _show(client, view_id, render.problem_view(REQUEST_GONE))
@@ -133,25 +144,19 @@ def register(app: App) -> None:
     def on_none(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         ack()
         deps = deps_of(context)
-        view_id, value = _clicked(body)
-        request_id = _request_id(value)
-        if not _own_request(client, deps_of(context), context.user_id or "", view_id, request_id):
+        clicked = _own_click(client, context, body)
+        if clicked is None:
             return
-        if request_id is None:
-            _show(client, view_id, render.problem_view(REQUEST_GONE))
-            return
+        view_id, _, request_id = clicked
         check_then_file(client, deps, view_id, request_id)
 
     @app.action(render.FILE_NEW_ACTION)
     def on_file_new(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         ack()
-        view_id, value = _clicked(body)
-        request_id = _request_id(value)
-        if not _own_request(client, deps_of(context), context.user_id or "", view_id, request_id):
+        clicked = _own_click(client, context, body)
+        if clicked is None:
             return
-        if request_id is None:
-            _show(client, view_id, render.problem_view(REQUEST_GONE))
-            return
+        view_id, _, request_id = clicked
         _show(client, view_id, render.working_view("Filing your request in GitLab…"))
         _file(client, deps_of(context), view_id, request_id)
 
@@ -159,13 +164,11 @@ def register(app: App) -> None:
     def on_add_me(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         ack()
         deps = deps_of(context)
-        view_id, value = _clicked(body)
-        request_id = _request_id(value)
-        if not _own_request(client, deps_of(context), context.user_id or "", view_id, request_id):
+        clicked = _own_click(client, context, body)
+        if clicked is None:
             return
+        view_id, value, request_id = clicked
         try:
-            if request_id is None:
-                raise form.RequestNotFound("no request id")
             result = duplicates.join(
                 deps.sessions,
                 request_id,
