@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.errors import PEOPLE_ERRORS, slack_text
 from bot.guard import guard_requests, learn_workspace
 from bot.outgoing import SafeRespond, SafeWebClient, SafeWebhookClient, safe_copy, send_later
+from bot.request_session import UsageApp, open_request_session
 from db.session import session_factory
 from workflows.settings import Settings
 
@@ -111,7 +112,7 @@ def build_app(settings: Settings, features: tuple[str, ...] = FEATURES) -> App:
 
     client = make_web_client(settings)
     client.token = None  # each request gets a client of its own, with the token `authorize` returns
-    app = App(
+    app = UsageApp(
         signing_secret=settings.secret("slack_signing_secret"),
         client=client,
         authorize=authorize,
@@ -132,6 +133,9 @@ def build_app(settings: Settings, features: tuple[str, ...] = FEATURES) -> App:
             context["respond"] = SafeRespond(response_url=context.response_url)
         next()
 
+    # One session per request in `context["db"]`, committed or rolled back when the listener using it ends
+    # (bot/request_session.py).
+    app.middleware(open_request_session(deps.sessions))
     # The policy for every request a person sends (commands, buttons, modals, shortcuts, options, Home); after
     # inject_deps, so a refusal goes out through the same outgoing check as every other message.
     app.middleware(guard_requests)

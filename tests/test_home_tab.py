@@ -16,7 +16,7 @@ from support.home_slack import ADMIN, TAM, TAM_EMAIL, account_ids, account_secti
 
 from bot.app import make_web_client
 from bot.features.home.blocks import MAX_BLOCKS, MAX_SECTION, PAGE_SIZE, check_limits
-from bot.features.home.events import refresh_home, refresh_home_for_accounts
+from bot.features.home.jobs import refresh_home, refresh_home_for_accounts
 from db.models import HomeViewer, Instance, LabelChange
 from db.session import session_scope
 from workflows.portfolio import clear_portfolio_cache
