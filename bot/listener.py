@@ -23,13 +23,12 @@ from slack_sdk import WebClient
 from sqlalchemy.orm import Session
 
 from bot import guard
-from bot.app import Deps, deps_of, retry_handlers, user_name_of
+from bot.app import SESSION, Deps, RequestSession, deps_of, retry_handlers, user_name_of
 from bot.blocks.format import section
 from bot.blocks.limits import clip, fit_to_limits
 from bot.errors import PEOPLE_ERRORS, SORRY, slack_text
 from bot.guard import PERSON
 from bot.outgoing import SafeWebhookClient
-from bot.request_session import SESSION, RequestSession
 from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.listener")

@@ -1,4 +1,4 @@
-"""bot/request_session.py: one session per request, committed when the listener returns, rolled back when it
+"""bot/app.py: one session per request, committed when the listener returns, rolled back when it
 raises, closed either way, on the listener's own thread (also for lazy listeners, which run after the ack)."""
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from bot.app import build_app
+from bot.app import build_app, session_of
 from bot.listener import UsageContext, acked_then
-from bot.request_session import session_of
 from db.models import HomeViewer
 from db.session import get_engine, session_scope
 from workflows.settings import Settings

@@ -1,6 +1,6 @@
 """The Slack edge keeps one idiom per concern (docs/architecture.md, "One shape per concern at the edge"):
 
-- listeners do not open database sessions (the request's session comes from bot/request_session.py) and
+- listeners do not open database sessions (the request's session comes from bot/app.py) and
   do not commit (it commits when the listener returns), except where the edge records what it is about
   to show (listed below, with the reason);
 - every command, button, shortcut and event listener has the one shape, `**acked_then(...)`; only a modal

@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
-from bot.app import Deps, deps_of, user_name_of
+from bot.app import Deps, deps_of, discard, session_of, user_name_of
 from bot.errors import slack_text
 from bot.features.data_quality.blocks import (
     CALLBACK_ID,
@@ -28,7 +28,6 @@ from bot.features.data_quality.blocks import (
     thread_blocks,
     thread_text,
 )
-from bot.request_session import discard, session_of
 from db.models import DataIssue
 from workflows import outbox
 from workflows.data_quality import (

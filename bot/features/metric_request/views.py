@@ -14,10 +14,9 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.app import deps_of, user_name_of
+from bot.app import deps_of, discard, session_of, user_name_of
 from bot.features.metric_request import blocks as render
 from bot.listener import UsageContext, acked_then
-from bot.request_session import discard, session_of
 from workflows.metric_request import form
 
 log = logging.getLogger("usagebot.metric_request")

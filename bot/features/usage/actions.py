@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import guard
 from bot.blocks import ids
-from bot.features.usage.blocks import message
+from bot.features.usage.blocks import VIEWS, message
 from bot.features.usage.command import (
     PORTFOLIO_WORDS,
     account_answer,
@@ -42,7 +42,7 @@ def _target(ctx: UsageContext) -> tuple[Any, str] | None:
     aid = str(act.get("action_id") or "")
     if aid.startswith(ids.VIEW_ACTION_PREFIX):
         view = aid.removeprefix(ids.VIEW_ACTION_PREFIX)
-    if view not in ids.VIEWS and view != "report":
+    if view not in VIEWS and view != "report":
         view = "summary"
     account = account_ref(ctx.session, str(value.get("a") or ""))
     if account is None:

@@ -33,6 +33,7 @@ from bot.blocks.format import blocks_to_text, escape
 from bot.errors import slack_text
 from bot.features.usage.blocks import (
     RENDERERS,
+    VIEWS,
     Answer,
     ViewOptions,
     message,
@@ -89,7 +90,7 @@ METRIC_WORDS = ("metric", "metrics")
 class UsageRequest:
     kind: Literal["help", "global", "account", "portfolio", "metric", "too_long"]
     query: str = ""  # the account text (account kind)
-    view: str = "summary"  # a view in ids.VIEWS, "report", or the global subcommand's name
+    view: str = "summary"  # a view in VIEWS, "report", or the global subcommand's name
     length: int = 0  # of the raw text, for the too-long answer
     month: str | None = None  # a YYYY-MM word, as typed
     ignored: tuple[str, ...] = ()  # words after the view word
@@ -156,7 +157,7 @@ def parse(text: str | None) -> UsageRequest:
     return UsageRequest("account", query=" ".join(words), view="summary", month=month, whole=" ".join(words))
 
 
-VIEW_WORDS_HELP = ", ".join(ids.VIEWS)  # every view, from the routing itself, so a new one is never left out
+VIEW_WORDS_HELP = ", ".join(VIEWS)  # every view, from the routing itself, so a new one is never left out
 
 
 @dataclass(frozen=True)
