@@ -600,4 +600,3 @@ def render_not_found(
             )
         )
     return message(text, extra=extra)
-

@@ -1,0 +1,201 @@
+"""An account-month's figures as stored in the score tables: the pure serializer of `compute_report`'s answer.
+
+Views over many accounts (Home, `/usage mine|team`, alerts, the health trend) read these instead of scoring
+raw rows on request. `summarize` takes the one computed report (`scoring.report.compute_report`) and keeps
+what those views show; `to_json` / `from_json` carry it through the database unchanged (floats round-trip
+exactly). There is no second implementation of any figure here: every value is read off the report.
+
+`rules_fingerprint` names the rules content (not just the rules' name) a stored row was computed with, so a
+changed rules file never serves stale rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, cast
+
+from scoring.adoption_rules import AdoptionRules
+from scoring.model import MEASURE_KEYS, AccountReport, Color, Flag, FlagKind, InstanceInfo, MeasureResult, UsageRow
+from scoring.rules import Rules
+from scoring.trends import add_months
+
+# Bumped whenever what `summarize` keeps changes, so rows of the old shape read as stale.
+SCORE_FORMAT = 1
+UNKNOWN_LABEL = "Unknown"
+
+
+def rules_fingerprint(rules: Rules, adoption: AdoptionRules | None) -> str:
+    """A hash of the loaded rules' content (health and adoption) and of the stored shape."""
+    h = hashlib.sha256(f"format {SCORE_FORMAT}\n".encode())
+    h.update(rules.model_dump_json().encode())
+    h.update(b"\n")
+    h.update(b"" if adoption is None else adoption.model_dump_json().encode())
+    return h.hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMeasure:
+    color: Color
+    value: float | None
+    score: int | None
+    shown: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPrimary:
+    """A primary instance of the month: the instance that speaks for a subscription."""
+
+    instance_id: int
+    name: str
+    subscription_ids: tuple[str, ...]
+    overall_color: Color
+    overall_score: float | None
+    overall_shown: str
+    measures: Mapping[str, StoredMeasure] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredScore:
+    """What every portfolio-like view shows of one account and month."""
+
+    account_id: str
+    month: date
+    overall_color: Color
+    overall_score: float | None
+    overall_shown: str
+    measures: Mapping[str, StoredMeasure]
+    billable_users: int | None  # seats in use: each primary instance or namespace once
+    licensed_seats: int
+    utilization: float | None  # billable_users / licensed_seats (not the health measure)
+    reporting_share: float | None
+    unknown_instances: int
+    tiers: tuple[str, ...]
+    flags: tuple[Flag, ...]
+    age_months: int | None
+    primaries: tuple[StoredPrimary, ...] = ()
+
+
+def unknown_instance_count(
+    instances: Mapping[int, InstanceInfo], rows: Sequence[UsageRow], month: date, recent_months: int
+) -> int:
+    """Instances still labelled Unknown that are part of the month's picture (seen within `recent_months`)."""
+    seen = {r.instance_id for r in rows if r.snapshot_month <= month}
+    oldest = add_months(month, -(recent_months - 1))
+    return sum(
+        1
+        for i, inst in instances.items()
+        if inst.label == UNKNOWN_LABEL and ((last := inst.last_seen_month) is None or last >= oldest or i in seen)
+    )
+
+
+def _measure(m: MeasureResult) -> StoredMeasure:
+    return StoredMeasure(m.color, m.value, m.score, m.shown)
+
+
+def summarize(report: AccountReport, *, unknown_instances: int) -> StoredScore:
+    """The stored figures of a computed report (pure)."""
+    c = report.current
+    tiers = sorted({s.info.tier for s in c.subscriptions if s.info.tier})
+    primaries = tuple(
+        StoredPrimary(
+            instance_id=i.instance.id,
+            name=i.instance.display_name,
+            subscription_ids=tuple(i.subscription_ids),
+            overall_color=i.overall.color,
+            overall_score=i.overall.score,
+            overall_shown=i.overall.shown,
+            measures={k: _measure(i.measures[k]) for k in MEASURE_KEYS if k in i.measures},
+        )
+        for i in c.instances
+        if i.primary
+    )
+    return StoredScore(
+        account_id=report.account.id,
+        month=c.month,
+        overall_color=c.overall.color,
+        overall_score=c.overall.score,
+        overall_shown=c.overall.shown,
+        measures={k: _measure(c.measures[k]) for k in MEASURE_KEYS},
+        billable_users=c.billable_users,
+        licensed_seats=c.licensed_seats,
+        utilization=c.utilization,
+        reporting_share=c.reporting_share,
+        unknown_instances=unknown_instances,
+        tiers=tuple(tiers),
+        flags=tuple(report.flags),
+        age_months=c.age_months,
+        primaries=primaries,
+    )
+
+
+def _measures_json(ms: Mapping[str, StoredMeasure]) -> dict[str, list[Any]]:
+    return {k: [m.color, m.value, m.score, m.shown] for k, m in ms.items()}
+
+
+def _measures_from(d: Mapping[str, Sequence[Any]]) -> dict[str, StoredMeasure]:
+    return {k: StoredMeasure(cast(Color, v[0]), v[1], v[2], v[3]) for k, v in d.items()}
+
+
+def to_json(s: StoredScore) -> dict[str, Any]:
+    """A JSON-able dict of everything but the key (account, month), which the table holds."""
+    return {
+        "overall": [s.overall_color, s.overall_score, s.overall_shown],
+        "measures": _measures_json(s.measures),
+        "billable_users": s.billable_users,
+        "licensed_seats": s.licensed_seats,
+        "utilization": s.utilization,
+        "reporting_share": s.reporting_share,
+        "unknown_instances": s.unknown_instances,
+        "tiers": list(s.tiers),
+        "flags": [[f.kind, f.message, f.instance_id, f.subscription_id, list(f.details)] for f in s.flags],
+        "age_months": s.age_months,
+        "primaries": [
+            [
+                p.instance_id,
+                p.name,
+                list(p.subscription_ids),
+                [p.overall_color, p.overall_score, p.overall_shown],
+                _measures_json(p.measures),
+            ]
+            for p in s.primaries
+        ],
+    }
+
+
+def from_json(account_id: str, month: date, d: Mapping[str, Any]) -> StoredScore:
+    """The inverse of `to_json`."""
+    ov = d["overall"]
+    return StoredScore(
+        account_id=account_id,
+        month=month,
+        overall_color=cast(Color, ov[0]),
+        overall_score=ov[1],
+        overall_shown=ov[2],
+        measures=_measures_from(d["measures"]),
+        billable_users=d["billable_users"],
+        licensed_seats=d["licensed_seats"],
+        utilization=d["utilization"],
+        reporting_share=d["reporting_share"],
+        unknown_instances=d["unknown_instances"],
+        tiers=tuple(d["tiers"]),
+        flags=tuple(
+            Flag(kind=cast(FlagKind, f[0]), message=f[1], instance_id=f[2], subscription_id=f[3], details=tuple(f[4]))
+            for f in d["flags"]
+        ),
+        age_months=d["age_months"],
+        primaries=tuple(
+            StoredPrimary(
+                instance_id=p[0],
+                name=p[1],
+                subscription_ids=tuple(p[2]),
+                overall_color=cast(Color, p[3][0]),
+                overall_score=p[3][1],
+                overall_shown=p[3][2],
+                measures=_measures_from(p[4]),
+            )
+            for p in d["primaries"]
+        ),
+    )

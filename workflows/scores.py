@@ -1,0 +1,248 @@
+"""Stored scores: every account's figures for the trend window, computed once per sync and read by many views.
+
+Written by `rescore` (inside the sync's transaction, a relabel's transaction, or `usagebot rescore`'s), so
+readers see the whole set of one data state or the whole previous one, never half. Each row is the same
+computed report `/usage` renders (`scoring.report.compute_report`), kept by the pure serializer
+`scoring.stored.summarize`; each carries the fingerprint of the rules content it was computed with, and
+`read_scores` returns only rows of the current fingerprint, so readers fall back to computing live rather
+than show a figure of other rules.
+
+Which rows: for every account, the `rules.trend_months` (12) months ending with the data's as-of month (from
+the first month with data). Older months are computed live by whoever asks for them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import time
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from db.models import Account, AccountScore
+from db.queries.account_data import AccountData, load_accounts_data, newest_versions_by_month
+from db.queries.health import data_as_of, data_months, export_metric_columns
+from scoring.adoption_rules import AdoptionRules
+from scoring.report import compute_report
+from scoring.rules import Rules
+from scoring.stored import StoredScore, from_json, rules_fingerprint, summarize, to_json, unknown_instance_count
+from scoring.trends import add_months
+from workflows.report import adoption_rules_for, rules_for
+from workflows.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Accounts loaded and scored per batch: bounds memory (23 months of rows each) while keeping queries few.
+CHUNK = 500
+# Instances not seen for this many months are history (as in the account report's 12-month window).
+RECENT_MONTHS = 12
+
+
+@dataclass(frozen=True)
+class RescoreResult:
+    accounts: int
+    months: tuple[date, ...]
+    rows: int
+    seconds: float
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class ScoringContext:
+    """Everything besides an account's own rows that its scores depend on (read once per rescore)."""
+
+    rules: Rules
+    adoption: AdoptionRules
+    fingerprint: str
+    exported: frozenset[str] | None
+    newest: dict[date, str | None]
+
+    @classmethod
+    def load(cls, session: Session, months: Collection[date], rules: Rules | str | None = None) -> ScoringContext:
+        rules = rules_for(rules)
+        adoption = adoption_rules_for(None)
+        return cls(
+            rules=rules,
+            adoption=adoption,
+            fingerprint=rules_fingerprint(rules, adoption),
+            exported=export_metric_columns(session),
+            newest=newest_versions_by_month(session, months),
+        )
+
+
+def current_fingerprint(rules: Rules | str | None = None) -> str:
+    """The fingerprint rows computed now would carry."""
+    return rules_fingerprint(rules_for(rules), adoption_rules_for(None))
+
+
+def stored_window(session: Session, rules: Rules) -> tuple[date, ...]:
+    """The months stored for every account: the trend window ending with the as-of month, within the data."""
+    as_of = data_as_of(session)
+    span = data_months(session)
+    if as_of is None or span is None:
+        return ()
+    as_of = as_of.replace(day=1)
+    first = max(span[0].replace(day=1), add_months(as_of, -(rules.trend_months - 1)))
+    out: list[date] = []
+    m = first
+    while m <= as_of:
+        out.append(m)
+        m = add_months(m, 1)
+    return tuple(out)
+
+
+def score_month(data: AccountData, month: date, ctx: ScoringContext, rows: Sequence | None = None) -> StoredScore:
+    """One account-month's stored figures: `compute_report` on the month's trend window, then `summarize`.
+
+    `rows` are the rows of the trend window ending with `month` (default: `data.rows`, already that window).
+    """
+    window_rows = data.rows if rows is None else rows
+    report = compute_report(
+        data.account,
+        data.subscriptions,
+        data.instances,
+        window_rows,
+        month,
+        ctx.rules,
+        as_of=None,
+        newest_version=ctx.newest.get(month),
+        adoption_rules=ctx.adoption,
+        exported=ctx.exported,
+    )
+    unknown = unknown_instance_count(data.instances, window_rows, month, RECENT_MONTHS)
+    return summarize(report, unknown_instances=unknown)
+
+
+def score_account_months(data: AccountData, months: Sequence[date], ctx: ScoringContext) -> Iterator[StoredScore]:
+    """Every month of `months` for one account, from its rows loaded once (sorted by month)."""
+    keys = [r.snapshot_month for r in data.rows]
+    for m in months:
+        lo = bisect.bisect_left(keys, add_months(m, -(ctx.rules.trend_months - 1)))
+        hi = bisect.bisect_right(keys, m)
+        yield score_month(data, m, ctx, data.rows[lo:hi])
+
+
+def _chunks(ids: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
+
+
+def rescore(
+    session: Session,
+    account_ids: Collection[str] | None = None,
+    rules: Rules | str | None = None,
+) -> RescoreResult:
+    """Score and store the stored window of `account_ids` (None = every account), replacing their rows.
+
+    Runs in the caller's transaction and does not commit: the caller's commit publishes the new rows and
+    removes the old ones at once. With every account, rows of accounts that are gone are removed too.
+    """
+    t0 = time.perf_counter()
+    rules = rules_for(rules)
+    months = stored_window(session, rules)
+    ctx = ScoringContext.load(session, months, rules)
+    if account_ids is None:
+        session.execute(delete(AccountScore))
+        ids = sorted(session.scalars(select(Account.id)))
+    else:
+        ids = sorted(set(account_ids))
+        for part in _chunks(ids, 1000):
+            session.execute(delete(AccountScore).where(AccountScore.account_id.in_(part)))
+    written = 0
+    if months:
+        first = add_months(months[0], -(rules.trend_months - 1))
+        columns = rules.columns() | ctx.adoption.columns()
+        for part in _chunks(ids, CHUNK):
+            data = load_accounts_data(
+                session,
+                first,
+                months[-1],
+                account_ids=part,
+                metric_columns=columns,
+                opt_out_value=rules.account.opt_out_value,
+            )
+            values = [
+                {
+                    "account_id": s.account_id,
+                    "month": s.month,
+                    "fingerprint": ctx.fingerprint,
+                    "health_color": s.overall_color,
+                    "health_score": s.overall_score,
+                    "summary": to_json(s),
+                }
+                for acc_id in part
+                if (d := data.get(acc_id)) is not None
+                for s in score_account_months(d, months, ctx)
+            ]
+            if values:
+                session.execute(insert(AccountScore), values)
+                written += len(values)
+    seconds = time.perf_counter() - t0
+    log.info("rescored %d accounts x %d months (%d rows) in %.1fs", len(ids), len(months), written, seconds)
+    return RescoreResult(len(ids), months, written, seconds, ctx.fingerprint)
+
+
+def scores_current(session: Session, rules: Rules | str | None = None) -> bool:
+    """Whether the stored scores are those of the current data state and rules: every row has the current
+    fingerprint and the newest stored month is the as-of month (else a rescore is due)."""
+    rules = rules_for(rules)
+    fp = current_fingerprint(rules)
+    stale = session.scalar(select(AccountScore.account_id).where(AccountScore.fingerprint != fp).limit(1))
+    if stale is not None:
+        return False
+    months = stored_window(session, rules)
+    if not months:
+        return True
+    newest = session.scalar(select(func.max(AccountScore.month)))
+    return newest == months[-1]
+
+
+def read_scores(
+    session: Session, month: date, account_ids: Collection[str] | None, fingerprint: str
+) -> dict[str, StoredScore]:
+    """Stored scores of `month` with `fingerprint` for `account_ids` (None = every account), by account id."""
+    t = AccountScore.__table__.c
+    stmt = select(t.account_id, t.summary).where(t.month == month, t.fingerprint == fingerprint)
+    out: dict[str, StoredScore] = {}
+    if account_ids is None:
+        for acc_id, summary in session.execute(stmt):
+            out[acc_id] = from_json(acc_id, month, summary)
+        return out
+    for part in _chunks(sorted(set(account_ids)), 5000):
+        for acc_id, summary in session.execute(stmt.where(t.account_id.in_(part))):
+            out[acc_id] = from_json(acc_id, month, summary)
+    return out
+
+
+def after_sync(conn: Connection, changed: bool) -> RescoreResult | None:
+    """The sync's scoring step, inside its transaction: rescore every account when the load changed anything
+    (or the stored rows are not current: new rules, or none yet); a re-load that changed nothing does nothing.
+
+    Every account, not just those whose rows changed: a month's newest version, the export's columns and the
+    as-of month are shared inputs, so one account's rows can change every other account's flags.
+    """
+    with Session(bind=conn) as session:
+        if not changed and scores_current(session):
+            return None
+        return rescore(session)
+
+
+def rescore_if_stale(
+    session: Session, rules: Rules | str | None = None, *, force: bool = False
+) -> RescoreResult | None:
+    """Rescore every account when the stored scores are not current (rules changed, none yet), or `force`."""
+    if not force and scores_current(session, rules):
+        return None
+    return rescore(session, rules=rules)
+
+
+def scheduled_rescore(settings: Settings, edge: object = None) -> None:
+    """The clock's check: after a deploy that changed SCORING_RULES (or the rules files), rescore once."""
+    from db.session import session_scope
+
+    with session_scope(settings.database_url) as session:
+        rescore_if_stale(session, settings.scoring_rules)
