@@ -76,7 +76,6 @@ def make_web_client(settings: Settings) -> WebClient:
 # Context key set once a request has passed the request pipeline (HTTP) or came over Socket Mode.
 VERIFIED = "usagebot_verified"
 
-
 def _tell(url: str, text: str) -> None:
     SafeWebhookClient(url, timeout=5).send(text=text, response_type="ephemeral", replace_original=False)
 

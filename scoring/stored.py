@@ -14,11 +14,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, cast
 
 from scoring.adoption_rules import AdoptionRules
 from scoring.model import MEASURE_KEYS, AccountReport, Color, Flag, FlagKind, InstanceInfo, MeasureResult, UsageRow
+from scoring.rollup import pinged_in
 from scoring.rules import Rules
 from scoring.trends import add_months
 
@@ -58,6 +59,15 @@ class StoredPrimary:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredPing:
+    """An instance with rows in the month: what alerts compare between two months."""
+
+    instance_id: int
+    last_ping: datetime | None  # the latest ping among the month's rows
+    pinged: bool  # a ping dated in the month (`scoring.rollup.pinged_in`)
+
+
+@dataclass(frozen=True, slots=True)
 class StoredScore:
     """What every portfolio-like view shows of one account and month."""
 
@@ -76,6 +86,9 @@ class StoredScore:
     flags: tuple[Flag, ...]
     age_months: int | None
     primaries: tuple[StoredPrimary, ...] = ()
+    active: bool = False  # a subscription is active in the month
+    has_rows: bool = False  # the account has usage rows for the month
+    pings: tuple[StoredPing, ...] = ()
 
 
 def unknown_instance_count(
@@ -95,8 +108,22 @@ def _measure(m: MeasureResult) -> StoredMeasure:
     return StoredMeasure(m.color, m.value, m.score, m.shown)
 
 
-def summarize(report: AccountReport, *, unknown_instances: int) -> StoredScore:
-    """The stored figures of a computed report (pure)."""
+def month_pings(rows: Sequence[UsageRow], month: date) -> tuple[StoredPing, ...]:
+    """Each instance with rows in `month`: its latest ping among them, and whether it pinged in the month."""
+    last: dict[int, datetime | None] = {}
+    pinged: dict[int, bool] = {}
+    for r in rows:
+        if r.snapshot_month != month:
+            continue
+        i, ping = r.instance_id, r.ping_created_at
+        if i not in last or (ping is not None and ((prev := last[i]) is None or ping > prev)):
+            last[i] = ping
+        pinged[i] = pinged.get(i, False) or pinged_in(r, month)
+    return tuple(StoredPing(i, last[i], pinged[i]) for i in sorted(last))
+
+
+def summarize(report: AccountReport, *, unknown_instances: int, rows: Sequence[UsageRow] = ()) -> StoredScore:
+    """The stored figures of a computed report (pure); `rows` are the rows it was computed from."""
     c = report.current
     tiers = sorted({s.info.tier for s in c.subscriptions if s.info.tier})
     primaries = tuple(
@@ -128,6 +155,9 @@ def summarize(report: AccountReport, *, unknown_instances: int) -> StoredScore:
         flags=tuple(report.flags),
         age_months=c.age_months,
         primaries=primaries,
+        active=bool(c.subscriptions),
+        has_rows=any(r.snapshot_month == c.month for r in rows),
+        pings=month_pings(rows, c.month),
     )
 
 
@@ -162,6 +192,9 @@ def to_json(s: StoredScore) -> dict[str, Any]:
             ]
             for p in s.primaries
         ],
+        "active": s.active,
+        "has_rows": s.has_rows,
+        "pings": [[p.instance_id, None if p.last_ping is None else p.last_ping.isoformat(), p.pinged] for p in s.pings],
     }
 
 
@@ -198,4 +231,7 @@ def from_json(account_id: str, month: date, d: Mapping[str, Any]) -> StoredScore
             )
             for p in d["primaries"]
         ),
+        active=d["active"],
+        has_rows=d["has_rows"],
+        pings=tuple(StoredPing(p[0], None if p[1] is None else datetime.fromisoformat(p[1]), p[2]) for p in d["pings"]),
     )

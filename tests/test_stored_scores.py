@@ -23,6 +23,7 @@ from scoring.report import compute_report
 from scoring.stored import StoredScore, from_json, rules_fingerprint, summarize, unknown_instance_count
 from scoring.trends import add_months
 from workflows import scores as scores_mod
+from workflows.alerts import compute_alerts
 from workflows.demo import generate_export
 from workflows.portfolio import build_portfolio, score_live
 from workflows.relabel import relabel
@@ -74,7 +75,9 @@ def _reference(s: Session, account_id: str, month: date, rules_name: str | None 
         adoption_rules=adoption,
         exported=export_metric_columns(s),
     )
-    return summarize(report, unknown_instances=unknown_instance_count(data.instances, data.rows, month, 12))
+    return summarize(
+        report, unknown_instances=unknown_instance_count(data.instances, data.rows, month, 12), rows=data.rows
+    )
 
 
 @pytest.mark.parametrize("seed", [3, 11, 29])
@@ -219,3 +222,16 @@ def test_rescore_command(tmp_path: Path, db_url: str, settings: object) -> None:
     assert "Rescored 4 accounts" in res.output
     with session_scope(db_url) as s:
         assert scores_current(s)
+
+
+def test_alerts_from_stored_scores_equal_those_computed_live(tmp_path: Path, db_url: str) -> None:
+    _sync(tmp_path, db_url, 11, accounts=24)
+    with session_scope(db_url) as s:
+        months = stored_window(s, rules_for(None))
+        from_stored = compute_alerts(s, months[-1], months[-2], include_muted=True)
+        over_three = compute_alerts(s, months[-1], months[-4], include_muted=True)
+        s.execute(AccountScore.__table__.delete())
+        assert compute_alerts(s, months[-1], months[-2], include_muted=True) == from_stored
+        assert compute_alerts(s, months[-1], months[-4], include_muted=True) == over_three
+        s.rollback()
+    assert from_stored  # the generated data has alerts to compare

@@ -23,20 +23,17 @@ from sqlalchemy.orm import Session
 from db.queries.account_data import (
     AccountData,
     load_account_infos,
-    load_accounts_data,
-    newest_version_in_month,
     normalise_emails,
 )
-from db.queries.health import DataStamp, data_as_of, data_stamp, export_metric_columns
+from db.queries.health import data_as_of, data_stamp
 from db.queries.portfolio import alert_counts, data_fingerprint, latest_usage_month
 from scoring.adoption_rules import AdoptionRules
 from scoring.model import GREEN, MEASURE_KEYS, RED, YELLOW, AccountInfo, Color, Flag
 from scoring.rules import Rules
 from scoring.stored import StoredScore, rules_fingerprint
-from scoring.trends import add_months
 from workflows.managers import ManagersError, parse_managers
 from workflows.report import adoption_rules_for, rules_for
-from workflows.scores import ScoringContext, read_scores, score_month
+from workflows.scores import ScoringContext, read_scores, score_live, score_month
 
 __all__ = ["ManagersError", "parse_managers"]  # re-exported: the Home tab reads teams through here
 
@@ -50,8 +47,6 @@ _NEED_ORDER: dict[str, int] = {RED: 0, YELLOW: 1, GREEN: 2}
 # Portfolios of at least this many accounts are kept in memory until the data changes (see `cached_portfolio`).
 CACHE_MIN_ACCOUNTS = 1000
 _CACHE_SIZE = 8
-# Accounts computed live per batch of rows loaded (bounds memory when no stored scores answer).
-LIVE_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -268,35 +263,6 @@ def build_portfolio(
         accounts=tuple(accounts),
         totals=totals_of(accounts, alerts is not None),
     )
-
-
-def score_live(
-    session: Session,
-    account_ids: Collection[str],
-    month: date,
-    rules: Rules,
-    adoption: AdoptionRules,
-    stamp: DataStamp | None = None,
-) -> dict[str, StoredScore]:
-    """The stored figures of `month`, computed now from raw rows (accounts without a current stored row)."""
-    ids = sorted(set(account_ids))
-    newest = newest_version_in_month(session, month, stamp)
-    ctx = ScoringContext(
-        rules, adoption, rules_fingerprint(rules, adoption), export_metric_columns(session), {month: newest}
-    )
-    out: dict[str, StoredScore] = {}
-    # In batches: twelve months of rows of every account at once would not fit in a web worker's memory.
-    for i in range(0, len(ids), LIVE_BATCH):
-        data = load_accounts_data(
-            session,
-            add_months(month, -(rules.trend_months - 1)),
-            month,
-            account_ids=ids[i : i + LIVE_BATCH],
-            metric_columns=rules.columns() | adoption.columns(),
-            opt_out_value=rules.account.opt_out_value,
-        )
-        out.update((acc_id, score_month(d, month, ctx)) for acc_id, d in data.items())
-    return out
 
 
 _cache: OrderedDict[tuple[object, ...], Portfolio] = OrderedDict()

@@ -24,8 +24,13 @@ from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from db.models import Account, AccountScore
-from db.queries.account_data import AccountData, load_accounts_data, newest_versions_by_month
-from db.queries.health import data_as_of, data_months, export_metric_columns
+from db.queries.account_data import (
+    AccountData,
+    load_accounts_data,
+    newest_version_in_month,
+    newest_versions_by_month,
+)
+from db.queries.health import DataStamp, data_as_of, data_months, export_metric_columns
 from scoring.adoption_rules import AdoptionRules
 from scoring.report import compute_report
 from scoring.rules import Rules
@@ -114,7 +119,7 @@ def score_month(data: AccountData, month: date, ctx: ScoringContext, rows: Seque
         exported=ctx.exported,
     )
     unknown = unknown_instance_count(data.instances, window_rows, month, RECENT_MONTHS)
-    return summarize(report, unknown_instances=unknown)
+    return summarize(report, unknown_instances=unknown, rows=window_rows)
 
 
 def score_account_months(data: AccountData, months: Sequence[date], ctx: ScoringContext) -> Iterator[StoredScore]:
@@ -246,3 +251,50 @@ def scheduled_rescore(settings: Settings, edge: object = None) -> None:
 
     with session_scope(settings.database_url) as session:
         rescore_if_stale(session, settings.scoring_rules)
+
+
+# Accounts computed live per batch of rows loaded (bounds memory when no stored scores answer).
+LIVE_BATCH = 1000
+
+
+def score_live(
+    session: Session,
+    account_ids: Collection[str],
+    month: date,
+    rules: Rules,
+    adoption: AdoptionRules | None = None,
+    stamp: DataStamp | None = None,
+) -> dict[str, StoredScore]:
+    """The stored figures of `month`, computed now from raw rows (for accounts without a current stored row)."""
+    adoption = adoption or adoption_rules_for(None)
+    ids = sorted(set(account_ids))
+    newest = newest_version_in_month(session, month, stamp)
+    ctx = ScoringContext(
+        rules, adoption, rules_fingerprint(rules, adoption), export_metric_columns(session), {month: newest}
+    )
+    out: dict[str, StoredScore] = {}
+    # In batches: twelve months of rows of every account at once would not fit in a web worker's memory.
+    for i in range(0, len(ids), LIVE_BATCH):
+        data = load_accounts_data(
+            session,
+            add_months(month, -(rules.trend_months - 1)),
+            month,
+            account_ids=ids[i : i + LIVE_BATCH],
+            metric_columns=rules.columns() | adoption.columns(),
+            opt_out_value=rules.account.opt_out_value,
+        )
+        out.update((acc_id, score_month(d, month, ctx)) for acc_id, d in data.items())
+    return out
+
+
+def scores_for(
+    session: Session, month: date, account_ids: Collection[str] | None, rules: Rules, stamp: DataStamp | None = None
+) -> dict[str, StoredScore]:
+    """`month`'s figures of `account_ids` (None = every account): the stored ones, the missing computed live."""
+    adoption = adoption_rules_for(None)
+    got = read_scores(session, month, account_ids, rules_fingerprint(rules, adoption))
+    wanted = set(session.scalars(select(Account.id))) if account_ids is None else set(account_ids)
+    missing = wanted - set(got)
+    if missing:
+        got.update(score_live(session, missing, month, rules, adoption, stamp))
+    return got

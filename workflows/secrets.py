@@ -38,10 +38,8 @@ def safe_url(url: str) -> str:
     if netloc == parts.netloc and query == parts.query:
         return url  # nothing secret in it: exactly as given
     # Assembled by hand: urlunsplit drops an empty authority ("sqlite:////abs/path" must keep its slashes).
-    out = (
-        f"{parts.scheme}://{netloc}{parts.path}"
-        if "://" in url
-        else urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    out = f"{parts.scheme}://{netloc}{parts.path}" if "://" in url else urlunsplit(
+        (parts.scheme, netloc, parts.path, "", "")
     )
     return out + (f"?{query}" if query else "") + (f"#{parts.fragment}" if parts.fragment else "")
 

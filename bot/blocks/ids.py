@@ -48,7 +48,6 @@ def relabel_targets(deployment_type: str | None) -> tuple[str, ...]:
     allowed = set(applicable_labels(deployment_type))
     return tuple(t for t in RELABEL_TARGETS if t in allowed)
 
-
 # Regexes listeners register (Bolt matches action ids with re.search).
 VIEW_ACTION_RE = r"^usage_view:"
 PICK_ACTION_RE = r"^usage_pick:"

@@ -86,6 +86,7 @@ def register(cli: click.Group) -> None:
         else:
             click.echo(format_hits(query, hits))
 
+
     @metrics_group.command("show")
     @click.argument("text", nargs=-1)
     @click.option("--json", "as_json", is_flag=True, help="Print the card as JSON (null when nothing fits).")

@@ -70,7 +70,9 @@ def _dm(client: WebClient, user_id: str, text: str) -> bool:
     return True
 
 
-def process_submission(body: dict[str, Any], view: dict[str, Any], client: WebClient, deps: Deps, user_id: str) -> None:
+def process_submission(
+    body: dict[str, Any], view: dict[str, Any], client: WebClient, deps: Deps, user_id: str
+) -> None:
     fields = read_submission(view)
     if validate(fields["what"], fields["metric"], fields["scope"]) or not fields["account_id"]:
         return  # answered in the ack

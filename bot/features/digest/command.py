@@ -46,3 +46,4 @@ def digest_subcommand(ctx: SlashContext) -> None:
     """`/usage digest` handler (a `bot.features.usage.command.GlobalHandler`); the guard already ran."""
     person = ctx.person
     show_own_digest(ctx.respond, person.email if person is not None else None, ctx.deps)
+

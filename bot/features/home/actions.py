@@ -61,7 +61,7 @@ def on_open(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltCont
     from bot.features.usage.command import Viewer, account_answer, upload_chart
 
     settings: Settings = deps_of(context).settings
-    user_id = context.user_id or ""
+    user_id = (context.user_id or "")
     action = _action(body)
     view = str(action.get("action_id") or "").partition(":")[2]
     account_id = str(action.get("value") or "").strip()[:MAX_ACCOUNT_ID]

@@ -95,7 +95,9 @@ def _own_request(client: WebClient, deps: Deps, user_id: str, view_id: str, requ
     return False
 
 
-def _own_click(client: WebClient, context: BoltContext, body: dict[str, Any]) -> tuple[str, dict[str, Any], int] | None:
+def _own_click(
+    client: WebClient, context: BoltContext, body: dict[str, Any]
+) -> tuple[str, dict[str, Any], int] | None:
     """The clicked modal, the button's value and its request id when the clicker may go on with that request;
     None when the request is gone or someone else's (the modal already says so)."""
     view_id, value = _clicked(body)

@@ -33,7 +33,6 @@ from db.queries.accounts import account_ref
 
 log = logging.getLogger("usagebot.actions.usage")
 
-
 def _action(body: dict[str, Any]) -> dict[str, Any]:
     acts = body.get("actions") or [{}]
     return acts[0]

@@ -600,3 +600,4 @@ def render_not_found(
             )
         )
     return message(text, extra=extra)
+
