@@ -137,6 +137,16 @@ class SparkRow:
     def line(self) -> str:
         return sparkline(self.values, self.top)
 
+    @property
+    def change_points(self) -> float | None:
+        """Last month's move along the line drawn, in points of its 0–100 scale; None without both months.
+
+        Said in the unit of the bars beside it: percentage points for ratios, score points for scores.
+        """
+        if len(self.values) < 2 or self.values[-1] is None or self.values[-2] is None:
+            return None
+        return (self.values[-1] - self.values[-2]) * 100 / self.top
+
 
 def spark_rows(trends: Trends, labels: Mapping[str, str], ratio_keys: Sequence[str]) -> tuple[SparkRow, ...]:
     """The sparkline rows of an account: seats in use, each measure, product health.

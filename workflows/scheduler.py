@@ -130,7 +130,7 @@ class FirstWorkingDayTrigger(BaseTrigger):
         return f"<FirstWorkingDayTrigger {self}>"
 
 
-_EVERY = re.compile(r"^every\s+(\d+)\s*(second|minute|hour|day)s?$", re.IGNORECASE)
+EVERY_SPEC = re.compile(r"^every\s+(\d+)\s*(second|minute|hour|day)s?$", re.IGNORECASE)
 
 
 _DOW_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -179,7 +179,7 @@ def parse_trigger(spec: str, settings: Settings) -> BaseTrigger:
         return crontab_trigger(settings.sync_cron or SYNC_DEFAULT_CRON, tz)
     if text.startswith("cron:"):
         return crontab_trigger(text.removeprefix("cron:").strip(), tz)
-    match = _EVERY.match(text)
+    match = EVERY_SPEC.match(text)
     if match:
         amount = int(match.group(1))
         if amount <= 0:
