@@ -18,10 +18,21 @@ from datetime import date, datetime
 from typing import Any, cast
 
 from scoring.adoption_rules import AdoptionRules
-from scoring.model import MEASURE_KEYS, AccountReport, Color, Flag, FlagKind, InstanceInfo, MeasureResult, UsageRow
+from scoring.model import (
+    MEASURE_KEYS,
+    NO_DATA,
+    AccountReport,
+    Color,
+    Flag,
+    FlagKind,
+    InstanceInfo,
+    MeasureResult,
+    Trends,
+    UsageRow,
+)
 from scoring.rollup import pinged_in
 from scoring.rules import Rules
-from scoring.trends import add_months
+from scoring.trends import add_months, series
 
 # Bumped whenever what `summarize` keeps changes, so rows of the old shape read as stale.
 SCORE_FORMAT = 1
@@ -68,6 +79,16 @@ class StoredPing:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredSubscription:
+    """A subscription active in the month: seats in use and its primary's License utilization."""
+
+    id: str
+    utilization: float | None
+    license_score: int | None
+    license_color: Color
+
+
+@dataclass(frozen=True, slots=True)
 class StoredScore:
     """What every portfolio-like view shows of one account and month."""
 
@@ -89,6 +110,7 @@ class StoredScore:
     active: bool = False  # a subscription is active in the month
     has_rows: bool = False  # the account has usage rows for the month
     pings: tuple[StoredPing, ...] = ()
+    subscriptions: tuple[StoredSubscription, ...] = ()
 
 
 def unknown_instance_count(
@@ -158,6 +180,15 @@ def summarize(report: AccountReport, *, unknown_instances: int, rows: Sequence[U
         active=bool(c.subscriptions),
         has_rows=any(r.snapshot_month == c.month for r in rows),
         pings=month_pings(rows, c.month),
+        subscriptions=tuple(
+            StoredSubscription(
+                sm.info.id,
+                sm.utilization,
+                sm.license.score if sm.license else None,
+                sm.license.color if sm.license else NO_DATA,
+            )
+            for sm in c.subscriptions
+        ),
     )
 
 
@@ -195,6 +226,7 @@ def to_json(s: StoredScore) -> dict[str, Any]:
         "active": s.active,
         "has_rows": s.has_rows,
         "pings": [[p.instance_id, None if p.last_ping is None else p.last_ping.isoformat(), p.pinged] for p in s.pings],
+        "subscriptions": [[x.id, x.utilization, x.license_score, x.license_color] for x in s.subscriptions],
     }
 
 
@@ -234,4 +266,37 @@ def from_json(account_id: str, month: date, d: Mapping[str, Any]) -> StoredScore
         active=d["active"],
         has_rows=d["has_rows"],
         pings=tuple(StoredPing(p[0], None if p[1] is None else datetime.fromisoformat(p[1]), p[2]) for p in d["pings"]),
+        subscriptions=tuple(StoredSubscription(x[0], x[1], x[2], cast(Color, x[3])) for x in d["subscriptions"]),
     )
+
+
+def trends_of(months: Sequence[date], scores: Mapping[date, StoredScore]) -> Trends:
+    """The 12-month trends drawn from stored scores (every month of `months` must be there): the same series
+    `scoring.trends.build_trends` rolls up from raw rows, without the roll-ups themselves (`rolled` is empty;
+    user adoption's series, which needs them, is built from raw rows)."""
+    rows = [scores[m] for m in months]
+    measures = {
+        key: series([(s.month, s.measures[key].value, s.measures[key].score, s.measures[key].color) for s in rows])
+        for key in MEASURE_KEYS
+    }
+    overall = series([(s.month, s.overall_score, s.overall_score, s.overall_color) for s in rows])
+    billable = series(
+        [(s.month, None if s.billable_users is None else float(s.billable_users), None, NO_DATA) for s in rows]
+    )
+    seats = series([(s.month, float(s.licensed_seats), None, NO_DATA) for s in rows])
+    util = series([(s.month, s.utilization, None, NO_DATA) for s in rows])
+    per_sub = {}
+    for sid in sorted({x.id for s in rows for x in s.subscriptions}):
+        points = []
+        for s in rows:
+            x = next((x for x in s.subscriptions if x.id == sid), None)
+            points.append(
+                (
+                    s.month,
+                    x.utilization if x else None,
+                    x.license_score if x else None,
+                    x.license_color if x else NO_DATA,
+                )
+            )
+        per_sub[sid] = series(points)
+    return Trends(tuple(months), measures, overall, billable, seats, util, per_sub, ())

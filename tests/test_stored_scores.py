@@ -6,6 +6,7 @@ the month) and runs `compute_report` + `summarize` on them; the stored side is w
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from workflows.alerts import compute_alerts
 from workflows.demo import generate_export
 from workflows.portfolio import build_portfolio, score_live
 from workflows.relabel import relabel
-from workflows.report import adoption_rules_for, rules_for
+from workflows.report import adoption_rules_for, build_account_report, rules_for, series_json
 from workflows.scores import read_scores, rescore, scores_current, stored_window
 from workflows.sync.run import sync_export
 from workflows.sync.sources import CsvExport
@@ -235,3 +236,25 @@ def test_alerts_from_stored_scores_equal_those_computed_live(tmp_path: Path, db_
         assert compute_alerts(s, months[-1], months[-4], include_muted=True) == over_three
         s.rollback()
     assert from_stored  # the generated data has alerts to compare
+
+
+def test_health_trend_read_from_stored_scores_equals_the_one_rolled_up_from_rows(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _sync(tmp_path, db_url, 29, accounts=12)
+    with session_scope(db_url) as s:
+        month = stored_window(s, rules_for(None))[-1]
+        ids = sorted({a for a, _ in _stored(s)})
+        stored_reports = {a: build_account_report(s, a, month) for a in ids}
+        s.execute(AccountScore.__table__.delete())
+        live_reports = {a: build_account_report(s, a, month) for a in ids}
+        s.rollback()
+    read_from_store = 0
+    for a in ids:
+        got, want = stored_reports[a], live_reports[a]
+        read_from_store += got.trends.rolled == ()  # the stored series answered, not a roll-up
+        assert replace(got.trends, rolled=()) == replace(want.trends, rolled=())
+        assert got.sparklines == want.sparklines
+        assert series_json(got) == series_json(want)
+        assert got.adoption == want.adoption
+    assert read_from_store == len(ids)

@@ -31,13 +31,16 @@ from db.queries.account_data import (
     newest_versions_by_month,
 )
 from db.queries.health import DataStamp, data_as_of, data_months, export_metric_columns
+from db.queries.scores import read_scores
 from scoring.adoption_rules import AdoptionRules
 from scoring.report import compute_report
 from scoring.rules import Rules
-from scoring.stored import StoredScore, from_json, rules_fingerprint, summarize, to_json, unknown_instance_count
+from scoring.stored import StoredScore, rules_fingerprint, summarize, to_json, unknown_instance_count
 from scoring.trends import add_months
 from workflows.report import adoption_rules_for, rules_for
 from workflows.settings import Settings
+
+__all__ = ["read_scores"]  # re-exported: readers find the stored scores here
 
 log = logging.getLogger(__name__)
 
@@ -204,23 +207,6 @@ def scores_current(session: Session, rules: Rules | str | None = None) -> bool:
         return True
     newest = session.scalar(select(func.max(AccountScore.month)))
     return newest == months[-1]
-
-
-def read_scores(
-    session: Session, month: date, account_ids: Collection[str] | None, fingerprint: str
-) -> dict[str, StoredScore]:
-    """Stored scores of `month` with `fingerprint` for `account_ids` (None = every account), by account id."""
-    t = AccountScore.__table__.c
-    stmt = select(t.account_id, t.summary).where(t.month == month, t.fingerprint == fingerprint)
-    out: dict[str, StoredScore] = {}
-    if account_ids is None:
-        for acc_id, summary in session.execute(stmt):
-            out[acc_id] = from_json(acc_id, month, summary)
-        return out
-    for part in _chunks(sorted(set(account_ids)), 5000):
-        for acc_id, summary in session.execute(stmt.where(t.account_id.in_(part))):
-            out[acc_id] = from_json(acc_id, month, summary)
-    return out
 
 
 def after_sync(conn: Connection, changed: bool) -> RescoreResult | None:
