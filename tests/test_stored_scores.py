@@ -258,3 +258,15 @@ def test_health_trend_read_from_stored_scores_equals_the_one_rolled_up_from_rows
         assert series_json(got) == series_json(want)
         assert got.adoption == want.adoption
     assert read_from_store == len(ids)
+
+
+def test_scoring_in_two_processes_stores_the_same_rows(tmp_path: Path, db_url: str) -> None:
+    _sync(tmp_path, db_url, 3, accounts=12)
+    with session_scope(db_url) as s:
+        one = rescore(s, workers=1)
+        serial = _stored(s)
+    with session_scope(db_url) as s:
+        two = rescore(s, workers=2)
+        forked = _stored(s)
+    assert (one.rows, two.rows) == (len(serial), len(forked))
+    assert forked == serial

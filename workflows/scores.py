@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import bisect
 import logging
+import multiprocessing
+import os
 import time
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.orm import Session
@@ -46,6 +49,9 @@ log = logging.getLogger(__name__)
 
 # Accounts loaded and scored per batch: bounds memory (23 months of rows each) while keeping queries few.
 CHUNK = 500
+# Scoring processes of a large rescore (the sync's, `usagebot rescore`'s): at most two, from this many accounts.
+MAX_WORKERS = 2
+POOL_MIN_ACCOUNTS = 2000
 # Instances not seen for this many months are history (as in the account report's 12-month window).
 RECENT_MONTHS = 12
 
@@ -139,15 +145,92 @@ def _chunks(ids: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield ids[i : i + size]
 
 
+def _values(data: Sequence[AccountData], months: Sequence[date], ctx: ScoringContext) -> list[dict[str, Any]]:
+    """The account_scores rows of `data`'s accounts for `months`."""
+    return [
+        {
+            "account_id": s.account_id,
+            "month": s.month,
+            "fingerprint": ctx.fingerprint,
+            "health_color": s.overall_color,
+            "health_score": s.overall_score,
+            "summary": to_json(s),
+        }
+        for d in data
+        for s in score_account_months(d, months, ctx)
+    ]
+
+
+# What forked scoring workers read: set just before the fork, so each child has its own copy.
+_FORKED: tuple[Sequence[AccountData], Sequence[date], ScoringContext] | None = None
+
+
+def _score_slice(bounds: tuple[int, int]) -> list[dict[str, Any]]:
+    assert _FORKED is not None
+    data, months, ctx = _FORKED
+    return _values(data[bounds[0] : bounds[1]], months, ctx)
+
+
+def default_workers(accounts: int) -> int:
+    """Processes that score a rescore of `accounts`: one per core, at most two, only when it pays."""
+    return min(MAX_WORKERS, os.cpu_count() or 1) if accounts >= POOL_MIN_ACCOUNTS else 1
+
+
+class _Batches:
+    """Scores batch after batch; with workers, a batch is scored by forked processes while the next loads."""
+
+    def __init__(self, session: Session, months: Sequence[date], ctx: ScoringContext, workers: int) -> None:
+        self.session, self.months, self.ctx, self.workers = session, months, ctx, workers
+        self.pending: tuple[Any, Any] | None = None
+        self.written = 0
+
+    def add(self, data: Sequence[AccountData]) -> None:
+        if self.workers <= 1:
+            self._write(_values(data, self.months, self.ctx))
+            return
+        global _FORKED
+        _FORKED = (data, self.months, self.ctx)
+        try:
+            # Fork, not spawn: the children get the loaded rows without pickling them. They touch no database
+            # connection (they only score) and end with the pool.
+            pool = multiprocessing.get_context("fork").Pool(self.workers)
+        finally:
+            _FORKED = None
+        step = -(-len(data) // self.workers)
+        result = pool.map_async(_score_slice, [(i, i + step) for i in range(0, len(data), step)])
+        self.flush()
+        self.pending = (pool, result)
+
+    def flush(self) -> None:
+        if self.pending is None:
+            return
+        pool, result = self.pending
+        self.pending = None
+        try:
+            parts = result.get()
+        finally:
+            pool.close()
+            pool.join()
+        self._write([v for part in parts for v in part])
+
+    def _write(self, values: list[dict[str, Any]]) -> None:
+        if values:
+            self.session.execute(insert(AccountScore), values)
+            self.written += len(values)
+
+
 def rescore(
     session: Session,
     account_ids: Collection[str] | None = None,
     rules: Rules | str | None = None,
+    *,
+    workers: int | None = None,
 ) -> RescoreResult:
     """Score and store the stored window of `account_ids` (None = every account), replacing their rows.
 
     Runs in the caller's transaction and does not commit: the caller's commit publishes the new rows and
     removes the old ones at once. With every account, rows of accounts that are gone are removed too.
+    `workers`: processes scoring in parallel (default: `default_workers`).
     """
     t0 = time.perf_counter()
     rules = rules_for(rules)
@@ -160,38 +243,28 @@ def rescore(
         ids = sorted(set(account_ids))
         for part in _chunks(ids, 1000):
             session.execute(delete(AccountScore).where(AccountScore.account_id.in_(part)))
-    written = 0
+    batches = _Batches(session, months, ctx, default_workers(len(ids)) if workers is None else workers)
     if months:
         first = add_months(months[0], -(rules.trend_months - 1))
         columns = rules.columns() | ctx.adoption.columns()
-        for part in _chunks(ids, CHUNK):
-            data = load_accounts_data(
-                session,
-                first,
-                months[-1],
-                account_ids=part,
-                metric_columns=columns,
-                opt_out_value=rules.account.opt_out_value,
-            )
-            values = [
-                {
-                    "account_id": s.account_id,
-                    "month": s.month,
-                    "fingerprint": ctx.fingerprint,
-                    "health_color": s.overall_color,
-                    "health_score": s.overall_score,
-                    "summary": to_json(s),
-                }
-                for acc_id in part
-                if (d := data.get(acc_id)) is not None
-                for s in score_account_months(d, months, ctx)
-            ]
-            if values:
-                session.execute(insert(AccountScore), values)
-                written += len(values)
+        try:
+            for part in _chunks(ids, CHUNK):
+                data = load_accounts_data(
+                    session,
+                    first,
+                    months[-1],
+                    account_ids=part,
+                    metric_columns=columns,
+                    opt_out_value=rules.account.opt_out_value,
+                )
+                batches.add([d for acc_id in part if (d := data.get(acc_id)) is not None])
+            batches.flush()
+        finally:
+            if batches.pending is not None:  # an error while a batch was being scored: stop its workers
+                batches.pending[0].terminate()
     seconds = time.perf_counter() - t0
-    log.info("rescored %d accounts x %d months (%d rows) in %.1fs", len(ids), len(months), written, seconds)
-    return RescoreResult(len(ids), months, written, seconds, ctx.fingerprint)
+    log.info("rescored %d accounts x %d months (%d rows) in %.1fs", len(ids), len(months), batches.written, seconds)
+    return RescoreResult(len(ids), months, batches.written, seconds, ctx.fingerprint)
 
 
 def scores_current(session: Session, rules: Rules | str | None = None) -> bool:
