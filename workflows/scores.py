@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.orm import Session
 
 from db.models import Account, AccountScore
@@ -215,8 +215,21 @@ class _Batches:
 
     def _write(self, values: list[dict[str, Any]]) -> None:
         if values:
-            self.session.execute(insert(AccountScore), values)
+            self.session.execute(_upsert(self.session), values)
             self.written += len(values)
+
+
+def _upsert(session: Session) -> Any:
+    """INSERT that replaces a row already there: a relabel's rescore and a sync's may overlap (PostgreSQL lets
+    both delete the old rows; the second to commit must not fail on the first one's new rows)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    pg = session.get_bind().dialect.name == "postgresql"
+    stmt = postgresql.insert(AccountScore) if pg else sqlite.insert(AccountScore)
+    return stmt.on_conflict_do_update(
+        index_elements=["account_id", "month"],
+        set_={c: stmt.excluded[c] for c in ("fingerprint", "health_color", "health_score", "summary")},
+    )
 
 
 def rescore(
