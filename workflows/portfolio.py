@@ -1,7 +1,8 @@
 """A portfolio of accounts at a glance (App Home): a TAM's, a manager's team's, or every account.
 
-One query batch for all the accounts (`db.queries.portfolio`), each account scored with the scoring engine's
-pure roll-up and flags (the same functions `/usage` uses, so the colours agree), then sorted by need:
+Each account's figures are its stored scores of the month (`workflows.scores`: the report `/usage` computes,
+stored by the sync), read in one query; an account without a current stored row is computed live by the same
+code, so the colours agree with `/usage` either way. Sorted by need:
 product health Red first, then Yellow, Green, No data; within a colour, accounts not using what they pay for
 (`purchase_intent`) first, then lowest utilization first.
 
@@ -40,9 +41,6 @@ __all__ = ["ManagersError", "parse_managers"]  # re-exported: the Home tab reads
 Scope = Literal["mine", "team", "all"]
 SCOPES: tuple[Scope, ...] = ("mine", "team", "all")
 USE_CASES: tuple[tuple[str, str], ...] = (("scm", "SCM"), ("ci", "CI"), ("cd", "CD"), ("security", "Security"))
-UNKNOWN = "Unknown"
-# Instances not seen for this many months are history, as in the account report's 12-month window.
-RECENT_MONTHS = 12
 _NEED_ORDER: dict[str, int] = {RED: 0, YELLOW: 1, GREEN: 2}
 # Portfolios of at least this many accounts are kept in memory until the data changes (see `cached_portfolio`).
 CACHE_MIN_ACCOUNTS = 1000
