@@ -32,7 +32,7 @@ def window(month: date, months: int) -> tuple[date, ...]:
     return tuple(add_months(month.replace(day=1), -i) for i in range(months - 1, -1, -1))
 
 
-def _series(points: Sequence[tuple[date, float | None, float | None, Color]]) -> tuple[TrendPoint, ...]:
+def series(points: Sequence[tuple[date, float | None, float | None, Color]]) -> tuple[TrendPoint, ...]:
     out = []
     prev: float | None = None
     for month, value, score, color in points:
@@ -63,17 +63,17 @@ def build_trends(
                 roll_up(account, subscriptions, instances, by_month.get(m, []), m, rules, with_instances=False)
             )
     measures = {
-        key: _series(
+        key: series(
             [(am.month, am.measures[key].value, am.measures[key].score, am.measures[key].color) for am in rolled]
         )
         for key in MEASURE_KEYS
     }
-    overall = _series([(am.month, am.overall.score, am.overall.score, am.overall.color) for am in rolled])
-    billable = _series(
+    overall = series([(am.month, am.overall.score, am.overall.score, am.overall.color) for am in rolled])
+    billable = series(
         [(am.month, None if am.billable_users is None else float(am.billable_users), None, NO_DATA) for am in rolled]
     )
-    seats = _series([(am.month, float(am.licensed_seats), None, NO_DATA) for am in rolled])
-    util = _series(
+    seats = series([(am.month, float(am.licensed_seats), None, NO_DATA) for am in rolled])
+    util = series(
         [
             (
                 am.month,
@@ -99,7 +99,7 @@ def build_trends(
                     lic.color if lic else NO_DATA,
                 )
             )
-        per_sub[sid] = _series(points)
+        per_sub[sid] = series(points)
     return Trends(months, measures, overall, billable, seats, util, per_sub, tuple(rolled))
 
 

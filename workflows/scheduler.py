@@ -67,6 +67,9 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("requests_retry", "every 5 minutes", "workflows.outbox:retry_pending"),
     PeriodicJob("metrics_reimport", "cron: 0 6 * * 1", "workflows.metrics_import:scheduled_import"),
     PeriodicJob("scheduled_sync", "sync", "workflows.sync.scheduled:scheduled_sync", needs="sync_source"),
+    # Stored scores of other rules (a deploy changed SCORING_RULES or a rules file) are rescored within minutes;
+    # views compute live meanwhile, never from the stale rows.
+    PeriodicJob("rescore_if_stale", "every 15 minutes", "workflows.scores:scheduled_rescore"),
 ]
 
 # Hours: a clock that was busy or restarting still runs a due job late rather than never.
