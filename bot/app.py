@@ -218,7 +218,11 @@ def in_request_session(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class UsageApp(App):
-    """Bolt's App whose every listener function (ack and lazy) ends its request session itself."""
+    """Bolt's App whose every listener function (ack and lazy) ends its request session itself.
+
+    Bolt has no public hook around a listener's run, so this overrides `_register_listener`, the one method
+    every registration goes through; tests/test_edge_shape.py fails if a registered listener is left
+    unwrapped (say, after a Bolt upgrade renames it)."""
 
     def _register_listener(
         self, functions: Sequence[Callable[..., Any]], *args: Any, **kwargs: Any
