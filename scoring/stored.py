@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from scoring.adoption_rules import AdoptionRules
 from scoring.model import (
@@ -48,8 +48,9 @@ def rules_fingerprint(rules: Rules, adoption: AdoptionRules | None) -> str:
     return h.hexdigest()[:32]
 
 
-@dataclass(frozen=True, slots=True)
-class StoredMeasure:
+class StoredMeasure(NamedTuple):
+    """A measure as views show it. A tuple: a portfolio of every account reads 120,000 of them."""
+
     color: Color
     value: float | None
     score: int | None
@@ -200,7 +201,8 @@ def _measures_json(ms: Mapping[str, StoredMeasure]) -> dict[str, list[Any]]:
 
 
 def _measures_from(d: Mapping[str, Sequence[Any]]) -> dict[str, StoredMeasure]:
-    return {k: StoredMeasure(cast(Color, v[0]), v[1], v[2], v[3]) for k, v in d.items()}
+    make = StoredMeasure._make
+    return {k: make(v) for k, v in d.items()}
 
 
 def to_json(s: StoredScore) -> dict[str, Any]:

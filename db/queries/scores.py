@@ -31,7 +31,8 @@ def read_scores(
     out: dict[str, StoredScore] = {}
     parts: list[Sequence[str] | None] = [None] if account_ids is None else list(_chunks(sorted(set(account_ids))))
     for part in parts:
-        for r in session.execute(stmt if part is None else stmt.where(t.account_id.in_(part))):
+        # fetchall: iterating a result fetches row by row, several times slower over 20,000 rows.
+        for r in session.execute(stmt if part is None else stmt.where(t.account_id.in_(part))).all():
             out[r[0]] = from_json(r[0], month, r[1], r[2] if detail else None)
     return out
 
