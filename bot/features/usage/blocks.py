@@ -516,6 +516,9 @@ RENDERERS = {
     "versions": render_versions,
     "trends": render_trends,
 }
+# Account views: the subcommands of `/usage <account> <view>` (summary is the default), from the renderers
+# themselves, so a new view is one renderer here and its word in command.py's ALIASES.
+VIEWS: tuple[str, ...] = tuple(RENDERERS)
 
 
 # ---------------------------------------------------------------------------------------------- other answers
