@@ -534,7 +534,8 @@ def bench_scores(url: str, quick: bool) -> dict[str, Any]:
 
     def raw_rows() -> int:
         with session_scope(url) as s:
-            return len(s.execute(select(UsageMonthly).where(UsageMonthly.snapshot_month >= first)).all())
+            t = UsageMonthly.__table__
+            return len(s.execute(select(t).where(t.c.snapshot_month >= first)).all())
 
     times, res = _timed(rescore_all, 1 if not quick else 2)
     floor, n_rows = _timed(raw_rows, 3)
@@ -548,11 +549,10 @@ def bench_scores(url: str, quick: bool) -> dict[str, Any]:
     }
     log(f"rescore: {res.rows:,} account-months in {min(times):.1f} s (floor {min(floor):.1f} s)")
 
-    def stored_select(emails: list[str] | None, months_read: tuple[Any, ...]) -> int:
+    def stored_select(emails: list[str] | None, months_read: tuple[Any, ...], detail: bool = False) -> int:
         with session_scope(url) as s:
-            stmt = select(AccountScore.account_id, AccountScore.summary).where(
-                AccountScore.month.in_(months_read), AccountScore.fingerprint == fp
-            )
+            cols = [AccountScore.account_id, AccountScore.summary] + ([AccountScore.detail] if detail else [])
+            stmt = select(*cols).where(AccountScore.month.in_(months_read), AccountScore.fingerprint == fp)
             if emails is not None:
                 ids = select(Account.id).where(func.lower(Account.tam_email).in_(emails))
                 stmt = stmt.where(AccountScore.account_id.in_(ids))
@@ -581,7 +581,7 @@ def bench_scores(url: str, quick: bool) -> dict[str, Any]:
             return len(compute_alerts(s, as_of, previous))
 
     times, n_alerts = _timed(alerts, 3)
-    floor, n = _timed(lambda: stored_select(None, (previous, as_of)), 3)
+    floor, n = _timed(lambda: stored_select(None, (previous, as_of), detail=True), 3)
     out["alerts"] = {"alerts": n_alerts, "ms": summary_ms(times), "floor_ms": summary_ms(floor), "floor_rows": n}
     log(f"alerts: p50 {out['alerts']['ms']['p50']:.0f} ms, {n_alerts:,} alerts")
     return out
@@ -705,7 +705,7 @@ def _finish(
     results: dict[str, Any], t_all: float, scale: str, args: argparse.Namespace, section: str = "bench"
 ) -> None:
     results["total_seconds"] = time.perf_counter() - t_all
-    name = f"results-{scale}{'-sync' if section != 'bench' else ''}.json"
+    name = f"results-{scale}{section.removeprefix('bench')}.json"
     (OUT / name).write_text(json.dumps(results, indent=2, default=str))
     log(f"results: {OUT / name} ({results['total_seconds']:.0f} s in all)")
     if not args.no_docs:

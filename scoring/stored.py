@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from scoring.adoption_rules import AdoptionRules
 from scoring.model import (
@@ -48,8 +48,9 @@ def rules_fingerprint(rules: Rules, adoption: AdoptionRules | None) -> str:
     return h.hexdigest()[:32]
 
 
-@dataclass(frozen=True, slots=True)
-class StoredMeasure:
+class StoredMeasure(NamedTuple):
+    """A measure as views show it. A tuple: a portfolio of every account reads 120,000 of them."""
+
     color: Color
     value: float | None
     score: int | None
@@ -192,16 +193,21 @@ def summarize(report: AccountReport, *, unknown_instances: int, rows: Sequence[U
     )
 
 
+_NO_DETAIL: Mapping[str, Any] = {"primaries": (), "pings": (), "subscriptions": ()}
+
+
 def _measures_json(ms: Mapping[str, StoredMeasure]) -> dict[str, list[Any]]:
     return {k: [m.color, m.value, m.score, m.shown] for k, m in ms.items()}
 
 
 def _measures_from(d: Mapping[str, Sequence[Any]]) -> dict[str, StoredMeasure]:
-    return {k: StoredMeasure(cast(Color, v[0]), v[1], v[2], v[3]) for k, v in d.items()}
+    make = StoredMeasure._make
+    return {k: make(v) for k, v in d.items()}
 
 
 def to_json(s: StoredScore) -> dict[str, Any]:
-    """A JSON-able dict of everything but the key (account, month), which the table holds."""
+    """The figures the portfolio views show, JSON-able: the table's `summary` (the key, account and month,
+    is the table's; `detail_json` holds the rest)."""
     return {
         "overall": [s.overall_color, s.overall_score, s.overall_shown],
         "measures": _measures_json(s.measures),
@@ -213,6 +219,15 @@ def to_json(s: StoredScore) -> dict[str, Any]:
         "tiers": list(s.tiers),
         "flags": [[f.kind, f.message, f.instance_id, f.subscription_id, list(f.details)] for f in s.flags],
         "age_months": s.age_months,
+        "active": s.active,
+        "has_rows": s.has_rows,
+    }
+
+
+def detail_json(s: StoredScore) -> dict[str, Any]:
+    """The rest, JSON-able (the table's `detail`): primary instances, pings, subscriptions. Kept apart so a
+    portfolio of every account reads only what it shows."""
+    return {
         "primaries": [
             [
                 p.instance_id,
@@ -223,16 +238,18 @@ def to_json(s: StoredScore) -> dict[str, Any]:
             ]
             for p in s.primaries
         ],
-        "active": s.active,
-        "has_rows": s.has_rows,
         "pings": [[p.instance_id, None if p.last_ping is None else p.last_ping.isoformat(), p.pinged] for p in s.pings],
         "subscriptions": [[x.id, x.utilization, x.license_score, x.license_color] for x in s.subscriptions],
     }
 
 
-def from_json(account_id: str, month: date, d: Mapping[str, Any]) -> StoredScore:
-    """The inverse of `to_json`."""
+def from_json(
+    account_id: str, month: date, d: Mapping[str, Any], detail: Mapping[str, Any] | None = None
+) -> StoredScore:
+    """The inverse of `to_json` (and of `detail_json`, given `detail`; without it primaries, pings and
+    subscriptions are empty)."""
     ov = d["overall"]
+    x = detail or _NO_DETAIL
     return StoredScore(
         account_id=account_id,
         month=month,
@@ -261,12 +278,12 @@ def from_json(account_id: str, month: date, d: Mapping[str, Any]) -> StoredScore
                 overall_shown=p[3][2],
                 measures=_measures_from(p[4]),
             )
-            for p in d["primaries"]
+            for p in x["primaries"]
         ),
         active=d["active"],
         has_rows=d["has_rows"],
-        pings=tuple(StoredPing(p[0], None if p[1] is None else datetime.fromisoformat(p[1]), p[2]) for p in d["pings"]),
-        subscriptions=tuple(StoredSubscription(x[0], x[1], x[2], cast(Color, x[3])) for x in d["subscriptions"]),
+        pings=tuple(StoredPing(p[0], None if p[1] is None else datetime.fromisoformat(p[1]), p[2]) for p in x["pings"]),
+        subscriptions=tuple(StoredSubscription(u[0], u[1], u[2], cast(Color, u[3])) for u in x["subscriptions"]),
     )
 
 

@@ -44,9 +44,9 @@ def _sync(tmp_path: Path, db_url: str, seed: int, accounts: int = 10, months: in
     return out
 
 
-def _stored(s: Session) -> dict[tuple[str, date], tuple[str, str, float | None, dict]]:
+def _stored(s: Session) -> dict[tuple[str, date], tuple[str, str, float | None, dict, dict | None]]:
     return {
-        (r.account_id, r.month): (r.fingerprint, r.health_color, r.health_score, r.summary)
+        (r.account_id, r.month): (r.fingerprint, r.health_color, r.health_score, r.summary, r.detail)
         for r in s.scalars(select(AccountScore))
     }
 
@@ -93,10 +93,10 @@ def test_every_stored_month_equals_the_report_computed_from_raw_rows(tmp_path: P
         assert len(stored) == len(account_ids) * len(months)
         fp = rules_fingerprint(rules, adoption_rules_for(None))
         colours = set()
-        for (acc_id, month), (row_fp, colour, score, summary) in stored.items():
+        for (acc_id, month), (row_fp, colour, score, summary, detail) in stored.items():
             assert row_fp == fp
             expected = _reference(s, acc_id, month)
-            got = from_json(acc_id, month, summary)
+            got = from_json(acc_id, month, summary, detail)
             assert got == expected, (acc_id, month)
             assert (colour, score) == (expected.overall_color, expected.overall_score)
             colours.add(colour)
@@ -132,14 +132,14 @@ def test_a_changed_export_is_rescored_in_the_sync(tmp_path: Path, db_url: str) -
         after = _stored(s)
         assert after != before
         for acc_id, month in list(after)[:40]:
-            assert from_json(acc_id, month, after[(acc_id, month)][3]) == _reference(s, acc_id, month)
+            assert from_json(acc_id, month, *after[(acc_id, month)][3:]) == _reference(s, acc_id, month)
 
 
 def test_relabel_rescores_the_account_in_the_same_transaction(tmp_path: Path, db_url: str) -> None:
     _sync(tmp_path, db_url, 3)
     with session_scope(db_url) as s:
         month = stored_window(s, rules_for(None))[-1]
-        stored = read_scores(s, month, None, scores_mod.current_fingerprint())
+        stored = read_scores(s, month, None, scores_mod.current_fingerprint(), detail=True)
         # A Production primary instance of the as-of month: relabelling it Obsolete changes the account's picture.
         target = next(
             (sc.account_id, p.instance_id)
@@ -166,7 +166,7 @@ def test_relabel_rescores_the_account_in_the_same_transaction(tmp_path: Path, db
         )
         assert outcome.status == "applied"
     with session_scope(db_url) as s:
-        new = read_scores(s, month, [acc_id], scores_mod.current_fingerprint())[acc_id]
+        new = read_scores(s, month, [acc_id], scores_mod.current_fingerprint(), detail=True)[acc_id]
         assert new != old
         assert iid not in {p.instance_id for p in new.primaries}
         assert new == _reference(s, acc_id, month)

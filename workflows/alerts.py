@@ -262,7 +262,7 @@ def compute_alerts(
         m = add_months(m, 1)
     infos = load_account_infos(session)
     stamp = data_stamp(session)
-    by_month = {m: scores_for(session, m, list(infos), rules, stamp) for m in months}
+    by_month = {m: scores_for(session, m, list(infos), rules, stamp, detail=True) for m in months}
     muted = set() if include_muted else muted_accounts(session)
     wanted: list[str] = []
     silent: set[int] = set()

@@ -38,7 +38,7 @@ from db.queries.scores import read_scores
 from scoring.adoption_rules import AdoptionRules
 from scoring.report import compute_report
 from scoring.rules import Rules
-from scoring.stored import StoredScore, rules_fingerprint, summarize, to_json, unknown_instance_count
+from scoring.stored import StoredScore, detail_json, rules_fingerprint, summarize, to_json, unknown_instance_count
 from scoring.trends import add_months
 from workflows.report import adoption_rules_for, rules_for
 from workflows.settings import Settings
@@ -155,6 +155,7 @@ def _values(data: Sequence[AccountData], months: Sequence[date], ctx: ScoringCon
             "health_color": s.overall_color,
             "health_score": s.overall_score,
             "summary": to_json(s),
+            "detail": detail_json(s),
         }
         for d in data
         for s in score_account_months(d, months, ctx)
@@ -228,7 +229,7 @@ def _upsert(session: Session) -> Any:
     stmt = postgresql.insert(AccountScore) if pg else sqlite.insert(AccountScore)
     return stmt.on_conflict_do_update(
         index_elements=["account_id", "month"],
-        set_={c: stmt.excluded[c] for c in ("fingerprint", "health_color", "health_score", "summary")},
+        set_={c: stmt.excluded[c] for c in ("fingerprint", "health_color", "health_score", "summary", "detail")},
     )
 
 
@@ -360,11 +361,19 @@ def score_live(
 
 
 def scores_for(
-    session: Session, month: date, account_ids: Collection[str] | None, rules: Rules, stamp: DataStamp | None = None
+    session: Session,
+    month: date,
+    account_ids: Collection[str] | None,
+    rules: Rules,
+    stamp: DataStamp | None = None,
+    *,
+    detail: bool = False,
 ) -> dict[str, StoredScore]:
-    """`month`'s figures of `account_ids` (None = every account): the stored ones, the missing computed live."""
+    """`month`'s figures of `account_ids` (None = every account): the stored ones, the missing computed live.
+
+    Without `detail`, stored ones come without primaries, pings and subscriptions (`read_scores`)."""
     adoption = adoption_rules_for(None)
-    got = read_scores(session, month, account_ids, rules_fingerprint(rules, adoption))
+    got = read_scores(session, month, account_ids, rules_fingerprint(rules, adoption), detail=detail)
     wanted = set(session.scalars(select(Account.id))) if account_ids is None else set(account_ids)
     missing = wanted - set(got)
     if missing:

@@ -12,7 +12,7 @@ from db.models.base import Base
 
 
 class AccountScore(Base):
-    """One account and month, as `scoring.stored.summarize` keeps it (the summary is `to_json`'s dict)."""
+    """One account and month, as `scoring.stored.summarize` keeps it."""
 
     __tablename__ = "account_scores"
 
@@ -22,6 +22,8 @@ class AccountScore(Base):
     fingerprint: Mapped[str] = mapped_column(String(32))
     health_color: Mapped[str] = mapped_column(String(8))
     health_score: Mapped[float | None] = mapped_column(Float)
-    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)  # what portfolio views show (`to_json`)
+    # Primary instances, pings, subscriptions (`detail_json`): read by alerts and the trend, not by Home.
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_account_scores_month", "month"),)

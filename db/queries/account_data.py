@@ -64,7 +64,7 @@ def load_account_infos(
     out: dict[str, AccountInfo] = {}
     for part in _id_chunks(account_ids):
         stmt = _account_select(part, emails)
-        out.update((r[0], AccountInfo(*r)) for r in session.connection().execute(stmt))
+        out.update((r[0], AccountInfo(*r)) for r in session.connection().execute(stmt).all())
     return out
 
 
