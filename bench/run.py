@@ -13,7 +13,9 @@ the server at --pg, dropped at the end) and into SQLite, then measures:
   requests/s under concurrent load with errors counted and the slowest acknowledgement; the floor
   is one indexed query that fetches the account's rows;
 - `report`: building one account's report in-process (queries + scoring), largest accounts;
-- digest: composing every TAM's digest; metric search p50/p95; Home tab p95 for the biggest portfolio.
+- digest: composing every TAM's digest; metric search p50/p95; Home tab p95 for the biggest portfolio;
+- stored scores: the sync's scoring step for every account, admin Home (every account) and a manager's Home
+  (about 6 % of the accounts) first opened after a sync, and alerts, each beside a SELECT of what it reads.
 
 Results go to bench/out/results-<scale>.json, docs/benchmarks.md (the figures part is rewritten
 between markers) and docs/benchmarks-usage-latency.png. Bounded: every loop stops by count and time,
@@ -480,6 +482,111 @@ def bench_home(url: str) -> dict[str, Any]:
     return {"tam_email": email, "accounts": n, "cold": summary_ms(cold), "cached": summary_ms(warm)}
 
 
+# ------------------------------------------------------------------------------------------ stored scores
+def _timed(fn: Any, repeat: int) -> tuple[list[float], Any]:
+    out, last = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        last = fn()
+        out.append(time.perf_counter() - t)
+    return out, last
+
+
+def bench_scores(url: str, quick: bool) -> dict[str, Any]:
+    """Stored scores: the sync's scoring step for every account, admin and manager Home, alerts after a sync.
+
+    Each beside a floor read in the same run: the raw rows the rescore scores, and a plain SELECT of the
+    stored scores each view reads."""
+    from bot.features.home.events import build_home_view
+    from db.models import Account, AccountScore, UsageMonthly
+    from scoring.trends import add_months
+    from workflows import portfolio
+    from workflows.alerts import compute_alerts
+    from workflows.portfolio import Viewer, parse_managers
+    from workflows.report import rules_for
+    from workflows.scores import current_fingerprint, rescore, stored_window
+
+    out: dict[str, Any] = {}
+    with session_scope(url) as s:
+        months = stored_window(s, rules_for(None))
+        first = add_months(months[0], -(rules_for(None).trend_months - 1))
+        n_accounts = s.scalar(select(func.count()).select_from(Account)) or 0
+        # A manager whose team holds about 6 % of the book (1,200 of 20,000 accounts): the biggest TAMs first.
+        by_tam = s.execute(
+            select(Account.tam_email, func.count())
+            .where(Account.tam_email.is_not(None))
+            .group_by(Account.tam_email)
+            .order_by(func.count().desc(), Account.tam_email)
+        ).all()
+    team, team_accounts = [], 0
+    for email, n in by_tam:
+        if team_accounts >= n_accounts * 0.06:
+            break
+        team.append(email)
+        team_accounts += n
+    managers = parse_managers("bench.manager@example.com:" + ",".join(team))
+    fp = current_fingerprint()
+    as_of, previous = months[-1], months[-2]
+
+    def rescore_all() -> Any:
+        with session_scope(url) as s:
+            return rescore(s)
+
+    def raw_rows() -> int:
+        with session_scope(url) as s:
+            t = UsageMonthly.__table__
+            return len(s.execute(select(t).where(t.c.snapshot_month >= first)).all())
+
+    times, res = _timed(rescore_all, 1 if not quick else 2)
+    floor, n_rows = _timed(raw_rows, 3)
+    out["rescore"] = {
+        "accounts": res.accounts,
+        "months": len(res.months),
+        "rows": res.rows,
+        "seconds": min(times),
+        "floor_seconds": min(floor),
+        "floor_rows": n_rows,
+    }
+    log(f"rescore: {res.rows:,} account-months in {min(times):.1f} s (floor {min(floor):.1f} s)")
+
+    def stored_select(emails: list[str] | None, months_read: tuple[Any, ...], detail: bool = False) -> int:
+        with session_scope(url) as s:
+            cols = [AccountScore.account_id, AccountScore.summary] + ([AccountScore.detail] if detail else [])
+            stmt = select(*cols).where(AccountScore.month.in_(months_read), AccountScore.fingerprint == fp)
+            if emails is not None:
+                ids = select(Account.id).where(func.lower(Account.tam_email).in_(emails))
+                stmt = stmt.where(AccountScore.account_id.in_(ids))
+            return len(s.execute(stmt).all())
+
+    def home(viewer: Viewer, scope: str) -> Any:
+        portfolio.clear_portfolio_cache()  # the first open after a sync: nothing remembered
+        with session_scope(url) as s:
+            return build_home_view(s, viewer, scope, 1)
+
+    admin = Viewer(user_id="U0BENCHADM", email="bench.admin@example.com", is_admin=True)
+    manager = Viewer(
+        user_id="U0BENCHMGR", email="bench.manager@example.com", team=managers["bench.manager@example.com"]
+    )
+    for key, viewer, scope, emails in (
+        ("home_admin", admin, "all", None),
+        ("home_manager", manager, "team", [e.lower() for e in team]),
+    ):
+        times, view = _timed(lambda v=viewer, sc=scope: home(v, sc), 5)
+        floor, n = _timed(lambda e=emails: stored_select(e, (as_of,)), 5)
+        out[key] = {"accounts": view[3], "ms": summary_ms(times), "floor_ms": summary_ms(floor), "floor_rows": n}
+        log(f"{key}: p50 {out[key]['ms']['p50']:.0f} ms for {view[3]:,} accounts")
+
+    def alerts() -> int:
+        with session_scope(url) as s:
+            return len(compute_alerts(s, as_of, previous))
+
+    times, n_alerts = _timed(alerts, 3)
+    floor, n = _timed(lambda: stored_select(None, (previous, as_of), detail=True), 3)
+    out["alerts"] = {"alerts": n_alerts, "ms": summary_ms(times), "floor_ms": summary_ms(floor), "floor_rows": n}
+    log(f"alerts: p50 {out['alerts']['ms']['p50']:.0f} ms, {n_alerts:,} alerts")
+    return out
+
+
 # ------------------------------------------------------------------------------------------ report
 def machine() -> dict[str, Any]:
     mem_kb = 0
@@ -540,6 +647,11 @@ def main() -> None:
     ap.add_argument(
         "--sync-only", action="store_true", help="only the sync rows and their COPY floor (their own section)"
     )
+    ap.add_argument(
+        "--scores-only",
+        action="store_true",
+        help="only the PostgreSQL sync and the stored-scores rows (rescore, admin and manager Home, alerts)",
+    )
     args = ap.parse_args()
     accounts = args.accounts or (1_000 if args.quick else 20_000)
     scale = f"{accounts}x{args.months}"
@@ -557,6 +669,9 @@ def main() -> None:
     try:
         results["sync_pg"] = bench_sync(folder, pg_url, "PostgreSQL", rows)
         results["copy_floor"] = bench_copy_floor(folder, pg_url)
+        if args.scores_only:
+            results["scores"] = bench_scores(pg_url, args.quick)
+            return _finish(results, t_all, scale, args, section="bench-scores")
         if not args.skip_sqlite:
             sqlite_path = OUT / f"bench-{scale}.db"
             for p in OUT.glob(f"bench-{scale}.db*"):
@@ -579,6 +694,7 @@ def main() -> None:
             results["search_sqlite"] = bench_search(f"sqlite:///{OUT / f'bench-{scale}.db'}", args.dictionary)
         results["home"] = bench_home(pg_url)
         log(f"home: cold p95 {results['home']['cold']['p95']:.0f} ms for {results['home']['accounts']} accounts")
+        results["scores"] = bench_scores(pg_url, args.quick)
     finally:
         dispose_all()
         drop_pg_database(args.pg, db_name)
@@ -589,7 +705,7 @@ def _finish(
     results: dict[str, Any], t_all: float, scale: str, args: argparse.Namespace, section: str = "bench"
 ) -> None:
     results["total_seconds"] = time.perf_counter() - t_all
-    name = f"results-{scale}{'-sync' if section != 'bench' else ''}.json"
+    name = f"results-{scale}{section.removeprefix('bench')}.json"
     (OUT / name).write_text(json.dumps(results, indent=2, default=str))
     log(f"results: {OUT / name} ({results['total_seconds']:.0f} s in all)")
     if not args.no_docs:

@@ -38,7 +38,7 @@ class BoltSlackEdge:
         return run_and_report(self.settings, month=month, tam_email=tam_email, local_time=local_time, now=now)
 
     def post_pending_threads(self, sessions: Callable[[], Session]) -> list[str]:
-        from bot.features.data_quality.views import post_unposted
+        from bot.features.data_quality.jobs import post_unposted
 
         if not self.settings.secret("slack_bot_token"):
             return []

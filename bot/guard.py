@@ -18,6 +18,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.blocks.format import header, plain_text, section
 from workflows import policy
 from workflows.policy import (
     REFUSE_CONNECT,
@@ -209,20 +210,14 @@ def _refusal_modal(reason: str) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": "usagebot_refusal",
-        "title": {"type": "plain_text", "text": "usagebot"},
-        "close": {"type": "plain_text", "text": "Close"},
-        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": reason}}],
+        "title": plain_text("usagebot"),
+        "close": plain_text("Close"),
+        "blocks": [section(reason)],
     }
 
 
 def _refusal_home(reason: str) -> dict[str, Any]:
-    return {
-        "type": "home",
-        "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": "usagebot"}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": reason}},
-        ],
-    }
+    return {"type": "home", "blocks": [header("usagebot"), section(reason)]}
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -243,7 +238,7 @@ def _tell(client: WebClient, body: dict[str, Any], context: Any, user_id: str, r
         elif kind in ("shortcut", "message_action") and body.get("trigger_id"):
             client.views_open(trigger_id=body["trigger_id"], view=_refusal_modal(reason))
         elif context.get("respond") is not None and context.response_url:
-            blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": reason}}]
+            blocks = [section(reason)]
             context["respond"](text=reason, blocks=blocks, response_type="ephemeral", replace_original=False)
     except Exception:  # the person may have closed the modal; the refusal itself is logged below
         log.info("could not show a refusal to %s", user_id, exc_info=True)

@@ -3,7 +3,7 @@ passes `workflows.escaping.outgoing_message` here, whoever built it.
 
 - `SafeWebClient`: the Web API client the app, the scheduler and the CLI use (`bot.app.make_web_client`)
   and the per-request client Bolt hands to listeners (installed by the app's middleware);
-- `SafeWebhookClient` / `SafeRespond`: answers through a response_url (`respond()`, `SlashContext.send`).
+- `SafeWebhookClient` / `SafeRespond`: answers through a response_url (`respond()`, `UsageContext.send`).
 
 Renderers escape the data they format (`workflows.escaping.mrkdwn`); this is the check that holds even where
 one forgot: no broadcast mention can leave the bot.

@@ -75,12 +75,24 @@ def purchase_intent_flag(current: AccountMonth, adoption: Adoption, rules: Adopt
     )
 
 
+# Rules objects are frozen: their columns are worked out once per pair (the sync's scoring asks per account-month).
+_OPERATIONAL: dict[tuple[int, int], tuple[Rules, AdoptionRules | None, frozenset[str]]] = {}
+
+
 def operational_columns(health: Rules, adoption: AdoptionRules | None = None) -> frozenset[str]:
     """The usage-metric (Operational Metrics) columns the rules read: all but the license and user counts."""
+    key = (id(health), id(adoption))
+    hit = _OPERATIONAL.get(key)
+    if hit is not None and hit[0] is health and hit[1] is adoption:
+        return hit[2]
     columns = set(health.columns())
     if adoption is not None:
         columns |= adoption.columns()
-    return frozenset(columns - {health.account.license_count_column, health.account.billable_column})
+    out = frozenset(columns - {health.account.license_count_column, health.account.billable_column})
+    if len(_OPERATIONAL) > 32:
+        _OPERATIONAL.clear()
+    _OPERATIONAL[key] = (health, adoption, out)
+    return out
 
 
 def _shares_license_only(row: UsageRow, metrics: Collection[str]) -> bool:

@@ -32,7 +32,7 @@ def window(month: date, months: int) -> tuple[date, ...]:
     return tuple(add_months(month.replace(day=1), -i) for i in range(months - 1, -1, -1))
 
 
-def _series(points: Sequence[tuple[date, float | None, float | None, Color]]) -> tuple[TrendPoint, ...]:
+def series(points: Sequence[tuple[date, float | None, float | None, Color]]) -> tuple[TrendPoint, ...]:
     out = []
     prev: float | None = None
     for month, value, score, color in points:
@@ -63,17 +63,17 @@ def build_trends(
                 roll_up(account, subscriptions, instances, by_month.get(m, []), m, rules, with_instances=False)
             )
     measures = {
-        key: _series(
+        key: series(
             [(am.month, am.measures[key].value, am.measures[key].score, am.measures[key].color) for am in rolled]
         )
         for key in MEASURE_KEYS
     }
-    overall = _series([(am.month, am.overall.score, am.overall.score, am.overall.color) for am in rolled])
-    billable = _series(
+    overall = series([(am.month, am.overall.score, am.overall.score, am.overall.color) for am in rolled])
+    billable = series(
         [(am.month, None if am.billable_users is None else float(am.billable_users), None, NO_DATA) for am in rolled]
     )
-    seats = _series([(am.month, float(am.licensed_seats), None, NO_DATA) for am in rolled])
-    util = _series(
+    seats = series([(am.month, float(am.licensed_seats), None, NO_DATA) for am in rolled])
+    util = series(
         [
             (
                 am.month,
@@ -99,7 +99,7 @@ def build_trends(
                     lic.color if lic else NO_DATA,
                 )
             )
-        per_sub[sid] = _series(points)
+        per_sub[sid] = series(points)
     return Trends(months, measures, overall, billable, seats, util, per_sub, tuple(rolled))
 
 
@@ -136,6 +136,16 @@ class SparkRow:
     @property
     def line(self) -> str:
         return sparkline(self.values, self.top)
+
+    @property
+    def change_points(self) -> float | None:
+        """Last month's move along the line drawn, in points of its 0–100 scale; None without both months.
+
+        Said in the unit of the bars beside it: percentage points for ratios, score points for scores.
+        """
+        if len(self.values) < 2 or self.values[-1] is None or self.values[-2] is None:
+            return None
+        return (self.values[-1] - self.values[-2]) * 100 / self.top
 
 
 def spark_rows(trends: Trends, labels: Mapping[str, str], ratio_keys: Sequence[str]) -> tuple[SparkRow, ...]:

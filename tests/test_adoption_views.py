@@ -10,6 +10,7 @@ from support.scoring_helpers import add_account, add_instance, add_subscription,
 from bot.blocks import ids
 from bot.blocks.format import blocks_to_text
 from bot.blocks.limits import check_limits
+from bot.features.usage.blocks import VIEWS
 from bot.features.usage.chart import adoption_png
 from bot.features.usage.command import Viewer, account_answer, parse
 from db.models import SyncRun
@@ -55,7 +56,7 @@ def _seed(url: str) -> None:
 
 
 def test_adoption_is_a_view_and_a_button(settings: Settings) -> None:
-    assert parse("initech adoption").view == "adoption" and "adoption" in ids.VIEWS
+    assert parse("initech adoption").view == "adoption" and "adoption" in VIEWS
     _seed(settings.database_url)
     with session_scope(settings.database_url) as s:
         summary = account_answer(s, settings, ACC, "summary", Viewer(), with_chart=False)

@@ -11,8 +11,8 @@ from support.alerts_data import GOOD, OCT, SEP, TAM1, TAM2, TAM3, seed
 
 from bot.blocks.limits import check_limits
 from bot.cli import cli
-from bot.features.alerts.actions import run_alerts
 from bot.features.alerts.blocks import MUTE_ACTION, UNMUTE_ACTION
+from bot.features.alerts.jobs import run_alerts
 from db.models import AlertMute, AlertRecord
 from db.session import session_scope
 
@@ -154,7 +154,7 @@ def test_cli_dry_run_sends_nothing(settings, db_url: str) -> None:  # type: igno
 
 
 def test_after_sync_hook_never_fails_the_sync(bot_settings, fake_slack, db_url: str) -> None:  # type: ignore[no-untyped-def]
-    from bot.features.alerts.actions import alerts_after_sync
+    from bot.features.alerts.jobs import alerts_after_sync
     from workflows.settings import load_settings
 
     seed(db_url)
@@ -173,7 +173,7 @@ def test_a_sender_that_died_mid_send_is_recovered_without_repeats(bot_settings, 
     from sqlalchemy import update
 
     from bot.app import make_web_client
-    from bot.features.alerts.actions import ALERT_EVENT
+    from bot.features.alerts.jobs import ALERT_EVENT
 
     seed(db_url)
     _users(fake_slack)

@@ -76,7 +76,7 @@ def test_manifest(tmp_path: Path) -> None:
 
 def test_manifest_usage_hint_names_every_view_and_subcommand() -> None:
     """Slack shows the hint as the person types `/usage`: a view or word missing from it is hidden."""
-    from bot.blocks.ids import VIEWS
+    from bot.features.usage.blocks import VIEWS
     from bot.features.usage.command import ACCOUNT_SUBCOMMANDS, GLOBAL_SUBCOMMANDS, METRIC_WORDS, PORTFOLIO_WORDS
 
     hint = yaml.safe_load(CliRunner().invoke(cli, ["manifest"]).output)["features"]["slash_commands"][0][

@@ -16,7 +16,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.app import build_app
 from bot.errors import ALREADY_ANSWERED, PEOPLE_ERRORS, REQUEST_GONE, SORRY, cli_error, slack_text
-from bot.features.usage.command import SlashContext, acked_then
+from bot.listener import UsageContext, acked_then
 from workflows.data_quality import ReportError
 from workflows.metric_request.filing import AlreadyDecided
 from workflows.metric_request.form import RequestNotFound
@@ -64,7 +64,7 @@ def _raising_feature(error: Exception) -> ModuleType:
             ack()
             raise error
 
-        def lazy(ctx: SlashContext) -> None:
+        def lazy(ctx: UsageContext) -> None:
             raise error
 
         app.action("raise_lazy")(**acked_then("raise_lazy", lazy))

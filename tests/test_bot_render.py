@@ -11,7 +11,7 @@ from support.scoring_helpers import add_account
 from bot.blocks import ids
 from bot.blocks.format import blocks_to_text, color_text, escape, seats_text, section, sparkline
 from bot.blocks.limits import MAX_BLOCKS, check_limits, clip, fit_to_limits, pack_lines
-from bot.features.usage.blocks import render_help, render_not_found, render_pick
+from bot.features.usage.blocks import VIEWS, render_help, render_not_found, render_pick
 from bot.features.usage.command import Viewer, account_answer, parse
 from bot.guard import Person
 from db.models import Instance
@@ -126,7 +126,7 @@ def test_every_view_of_a_huge_account_fits(settings: Settings) -> None:
             inst.hostname = f"{inst.id}-{long}.example.com"
         add_account(s, "0016100001LONG1", "L" * 255)
     with session_scope(settings.database_url) as s:
-        for view in ids.VIEWS:
+        for view in VIEWS:
             for viewer in (Viewer(person=ADMIN, admin_ids=frozenset({"U0ADMIN01"})), Viewer()):
                 answer = account_answer(s, settings, ACME_ID, view, viewer, with_chart=False)
                 assert check_limits(answer.blocks) == [], view
@@ -180,7 +180,7 @@ def test_parse(text: str, kind: str, query: str, view: str) -> None:
 def test_reporting_share_shown_only_below_100_percent(settings: Settings) -> None:
     seed(settings.database_url, acme_instances=2, unknown=2)  # no Production instance: nothing reports
     with session_scope(settings.database_url) as s:
-        for view in ids.VIEWS:
+        for view in VIEWS:
             text = blocks_to_text(account_answer(s, settings, ACME_ID, view, Viewer(), with_chart=False).blocks)
             assert "reporting share 0%" in text and "Data as of 2026-10" in text, view
         from support.bot_usage_data import GLOBEX_ID

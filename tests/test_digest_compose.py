@@ -131,9 +131,13 @@ def test_parse_month() -> None:
             raise AssertionError(bad)
 
 
+# The data of the CLI tests is dated in the month they ask for, whatever today's date.
+DATA_TIME = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
 def test_cli_dry_run_prints_and_changes_nothing(bot_settings: Settings, fake_slack, db_url: str) -> None:  # type: ignore[no-untyped-def]
     fake_slack.add_user("U0AVERY01", "avery", "avery@example.com")
-    portfolio(db_url)
+    portfolio(db_url, now=DATA_TIME)
     result = CliRunner().invoke(cli, ["digest", "--month", "2026-11", "--dry-run"])
     assert result.exit_code == 0, result.output
     out = result.output
@@ -148,7 +152,7 @@ def test_cli_dry_run_prints_and_changes_nothing(bot_settings: Settings, fake_sla
 
 def test_cli_sends_for_one_tam(bot_settings: Settings, fake_slack, db_url: str) -> None:  # type: ignore[no-untyped-def]
     fake_slack.add_user("U0AVERY01", "avery", "avery@example.com")
-    portfolio(db_url)
+    portfolio(db_url, now=DATA_TIME)
     result = CliRunner().invoke(cli, ["digest", "--month", "2026-11", "--tam", "avery@example.com", "--pace", "0"])
     assert result.exit_code == 0, result.output
     assert "1 TAM messaged" in result.output
@@ -173,5 +177,11 @@ def test_cli_without_token_fails_cleanly(settings: Settings, monkeypatch) -> Non
 def test_scheduler_list_shows_jobs(settings: Settings) -> None:
     result = CliRunner().invoke(cli, ["scheduler", "--list"], env={"TIMEZONE": "Europe/Berlin"})
     assert result.exit_code == 0, result.output
-    assert "monthly_digest: first working day of the month at 09:00 (Europe/Berlin)" in result.output
-    assert datetime.now(UTC).year <= int(result.output.split("next ")[1][:4])
+    lines = {line.split()[0]: line for line in result.output.splitlines()}
+    digest = lines["monthly_digest"]
+    assert "on the first working day of the month at 09:00, in each TAM's own Slack time zone" in digest
+    assert "(else Europe/Berlin)" in lines["monthly_digest"]
+    assert lines["metrics_reimport"].split(None, 1)[1].startswith("every Monday at 06:00 (Europe/Berlin); next ")
+    assert "every 10 minutes; next " in lines["digest_resume"]
+    assert datetime.now(UTC).year <= int(lines["monthly_digest"].split("next ")[1][:4])
+    assert "cron[" not in result.output and "interval[" not in result.output

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import delete
 from support.home_data import MONTH, add_account, as_of
 
-from bot.features.home.blocks import PAGE_SIZE, check_limits, render_home
+from bot.blocks.limits import check_limits
+from bot.features.home.blocks import PAGE_SIZE, render_home
 from db.models import AlertRecord, Instance, LabelChange, UsageMonthly
 from db.session import session_scope
 from scoring.model import Flag
@@ -107,7 +108,7 @@ def test_render_stays_within_limits_with_long_names_and_many_flags(db_url: str) 
     )
     for page in (1, 2, 3):
         view = render_home(p, ("mine", "team", "all"), page)
-        check_limits(view)
+        assert check_limits(view["blocks"], "home") == []
         assert len(view["blocks"]) <= 100
         text = str(view)
         assert "<b>" not in text and "&lt;b&gt;&amp;Evil" in text

@@ -15,8 +15,9 @@ from support.home_data import LEVELS, add_account, as_of
 from support.home_slack import ADMIN, TAM, TAM_EMAIL, account_ids, account_sections, click, open_home, sections
 
 from bot.app import make_web_client
-from bot.features.home.blocks import MAX_BLOCKS, MAX_SECTION, PAGE_SIZE, check_limits
-from bot.features.home.events import refresh_home, refresh_home_for_accounts
+from bot.blocks.limits import MAX_BLOCKS, MAX_SECTION_TEXT, check_limits
+from bot.features.home.blocks import PAGE_SIZE
+from bot.features.home.jobs import refresh_home, refresh_home_for_accounts
 from db.models import HomeViewer, Instance, LabelChange
 from db.session import session_scope
 from workflows.portfolio import clear_portfolio_cache
@@ -30,9 +31,9 @@ def _fresh_portfolio_cache() -> None:
 
 
 def assert_within_limits(view: dict[str, Any]) -> None:
-    check_limits(view)
-    assert len(view["blocks"]) <= MAX_BLOCKS
-    assert all(len(t) <= MAX_SECTION for t in sections(view))
+    assert check_limits(view["blocks"], "home") == []
+    assert len(view["blocks"]) <= MAX_BLOCKS["home"]
+    assert all(len(t) <= MAX_SECTION_TEXT for t in sections(view))
 
 
 @pytest.fixture

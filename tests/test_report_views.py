@@ -56,7 +56,7 @@ def _account_ids(url: str) -> list[str]:
 def test_every_view_of_every_demo_account_shows_the_report_figures(demo_db: str) -> None:
     from db.queries.account_data import load_accounts_data, newest_version_in_month
 
-    checked = 0
+    checked = moved = 0
     for account_id in _account_ids(demo_db):
         with session_scope(demo_db) as s:
             report = build_account_report(s, account_id, rules=RULES)
@@ -106,6 +106,10 @@ def test_every_view_of_every_demo_account_shows_the_report_figures(demo_db: str)
             assert row.line in text
             if row.key in ("seats", "scm", "ci", "cd", "security", "overall"):
                 assert row.line in views["trends"]
+        # Month-over-month moves: one unit (points of the line's own 0–100 scale), one precision.
+        moves = re.findall(r"\(([^()]*) on last month\)", text.split("Trends (", 1)[1].split("User adoption")[0])
+        assert all(re.fullmatch(r"[+-]\d+\.\d points|unchanged", m) for m in moves), moves
+        moved += len(moves)
         # Home: the portfolio line renders the same computed figures.
         line = score_account(bundle, report.month, RULES, newest)
         assert (line.billable_users, line.licensed_seats) == (t.billable_users, t.seats)
@@ -116,7 +120,7 @@ def test_every_view_of_every_demo_account_shows_the_report_figures(demo_db: str)
         # No database row id anywhere: instances are named by the warehouse's ids.
         assert "primary 1" not in text and "[1]" not in text
         checked += 1
-    assert checked == 24
+    assert checked == 24 and moved > 24
 
 
 def _raw_health(report: object) -> str:
@@ -185,3 +189,12 @@ def test_home_flags_every_account_as_its_summary_does(
             if summary != listed:
                 differ.append((account_id, summary, listed))
     assert silent and differ == []
+
+
+def test_seats_in_use_never_reads_as_past_a_license_edge() -> None:
+    from workflows.wording import seats_pct
+
+    # One subscription: seats in use and license utilization are the same ratio, shown one above the other.
+    assert seats_in_use(7499, 10000, 0.7499) == "7,499 of 10,000 seats (74%)"
+    assert seats_pct(0.75) == "75%" and seats_pct(0.29) == "29%" and seats_pct(1.004) == "100%"
+    assert seats_pct(0.999) == "99%" and seats_pct(None) == "n/a"

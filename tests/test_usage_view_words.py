@@ -6,7 +6,7 @@ import re
 
 from support.scoring_helpers import add_account
 
-from bot.blocks.ids import VIEWS
+from bot.features.usage.blocks import VIEWS
 from bot.features.usage.command import Viewer, answer_text
 from db.queries.accounts import clear_cache
 from db.session import session_scope

@@ -1,7 +1,8 @@
 """Proactive alerts after a sync: tell each TAM, in one DM, which of their accounts got worse.
 
-`compute_alerts` compares the new as-of month with the previous one over every account in one batch
-(four queries, then the scoring engine's pure roll-up per account and month). It returns an `Alert`
+`compute_alerts` compares the new as-of month with the previous one over every account: the stored scores
+of both months (written by the sync, `workflows.scores`; a month not stored is computed live with the same
+code), so no account is scored again here. It returns an `Alert`
 when, for an account that is not muted:
 
 * a use-case colour (SCM, CI, CD, Security, Engagement) or the product-health (overall) colour drops:
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
@@ -41,17 +42,18 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from db.models import AlertRecord
-from db.queries.account_data import AccountData, load_accounts_data
-from db.queries.health import data_as_of, month_has_data
+from db.models import AlertRecord, Instance
+from db.queries.account_data import load_account_infos
+from db.queries.health import data_as_of, data_stamp, month_has_data
 from db.queries.quality import months_with_data, muted_accounts
 from db.session import rows_changed
 from scoring.bands import fmt_near
-from scoring.model import GREEN, RED, YELLOW, AccountMonth
-from scoring.rollup import active_in, pinged_in, roll_up
+from scoring.model import GREEN, RED, YELLOW, AccountInfo, instance_display_name
 from scoring.rules import Rules
+from scoring.stored import StoredScore
 from scoring.trends import add_months
 from workflows.report import rules_for
+from workflows.scores import scores_for
 from workflows.wording import plural
 
 log = logging.getLogger("usagebot.alerts")
@@ -117,21 +119,28 @@ def _pct(v: float) -> str:
     return fmt_near(v, "percent", [LOW_UTILIZATION])
 
 
-def _low(month: AccountMonth) -> bool:
-    value = month.measures["license_utilization"].value
+def _low(score: StoredScore) -> bool:
+    value = score.measures["license_utilization"].value
     return (
         value is not None
-        and month.age_months is not None
-        and month.age_months >= LOW_AFTER_MONTHS
+        and score.age_months is not None
+        and score.age_months >= LOW_AFTER_MONTHS
         and (value < LOW_UTILIZATION)
     )
 
 
-def account_alerts(bundle: AccountData, month: date, previous: date, rules: Rules) -> list[Alert]:
-    """Alerts of one account (pure: the bundle holds the rows of both months)."""
-    acc = bundle.account
-    new = roll_up(acc, bundle.subscriptions, bundle.instances, bundle.rows, month, rules, with_instances=False)
-    old = roll_up(acc, bundle.subscriptions, bundle.instances, bundle.rows, previous, rules, with_instances=False)
+def account_alerts(
+    account: AccountInfo,
+    new: StoredScore,
+    old: StoredScore,
+    span: Sequence[StoredScore],
+    instances: Mapping[int, tuple[str, str]],
+) -> list[Alert]:
+    """Alerts of one account (pure): its figures of the new and the previous month (stored scores), `span`
+    the figures of every month from the earlier to the later of the two, and `instances` the (label, name)
+    of its instances that pinged in the previous month."""
+    acc = account
+    month, previous = new.month, old.month
     out: list[Alert] = []
 
     def add(kind: str, measure: str, message: str, before: Any, after: Any) -> None:
@@ -152,12 +161,12 @@ def account_alerts(bundle: AccountData, month: date, previous: date, rules: Rule
             )
         )
 
-    span = f"{_ym(previous)} → {_ym(month)}"
+    span_text = f"{_ym(previous)} → {_ym(month)}"
     for key in COLOR_MEASURES:
-        was = old.overall.color if key == "overall" else old.measures[key].color
-        now = new.overall.color if key == "overall" else new.measures[key].color
+        was = old.overall_color if key == "overall" else old.measures[key].color
+        now = new.overall_color if key == "overall" else new.measures[key].color
         if was in _RANK and now in _RANK and _RANK[now] < _RANK[was]:
-            add("color_drop", key, f"{MEASURE_LABELS[key]} dropped from {was} to {now} ({span})", was, now)
+            add("color_drop", key, f"{MEASURE_LABELS[key]} dropped from {was} to {now} ({span_text})", was, now)
 
     u_old = old.measures["license_utilization"].value
     u_new = new.measures["license_utilization"].value
@@ -166,7 +175,7 @@ def account_alerts(bundle: AccountData, month: date, previous: date, rules: Rule
         add(
             "utilization_drop",
             "license_utilization",
-            f"License utilization fell {points:.0f} points: {_pct(u_old)} → {_pct(u_new)} ({span})",
+            f"License utilization fell {points:.0f} points: {_pct(u_old)} → {_pct(u_new)} ({span_text})",
             u_old,
             u_new,
         )
@@ -180,16 +189,13 @@ def account_alerts(bundle: AccountData, month: date, previous: date, rules: Rule
             u_new,
         )
 
-    if any(active_in(s, month) for s in bundle.subscriptions):
-        pinged_before = {r.instance_id for r in bundle.rows if r.snapshot_month == previous and pinged_in(r, previous)}
-        pinged_now = {r.instance_id for r in bundle.rows if r.snapshot_month == month and pinged_in(r, month)}
-        for inst_id in sorted(pinged_before - pinged_now):
-            inst = bundle.instances.get(inst_id)
-            if inst is None or inst.label != PRODUCTION:
+    if new.active:
+        for inst_id in stopped_reporting(new, old):
+            label, name = instances.get(inst_id, ("", ""))
+            if label != PRODUCTION:
                 continue
-            name = inst.display_name
             last = max(
-                (r.ping_created_at for r in bundle.rows if r.instance_id == inst_id and r.ping_created_at is not None),
+                (p.last_ping for sc in span for p in sc.pings if p.instance_id == inst_id and p.last_ping is not None),
                 default=None,
             )
             when = f"last ping {last:%Y-%m-%d}" if last else "last ping unknown"
@@ -201,6 +207,13 @@ def account_alerts(bundle: AccountData, month: date, previous: date, rules: Rule
                 None,
             )
     return out
+
+
+def stopped_reporting(new: StoredScore, old: StoredScore) -> list[int]:
+    """Instances that pinged in the previous month and not in the new one (any label), by id."""
+    before = {p.instance_id for p in old.pings if p.pinged}
+    now = {p.instance_id for p in new.pings if p.pinged}
+    return sorted(before - now)
 
 
 def resolve_months(session: Session, month: date | None, previous: date | None) -> tuple[date, date] | None:
@@ -234,27 +247,55 @@ def compute_alerts(
     *,
     include_muted: bool = False,
 ) -> list[Alert]:
-    """Every alert between `previous_month` and `month`, grouped by account (muted accounts skipped)."""
+    """Every alert between `previous_month` and `month`, grouped by account (muted accounts skipped).
+
+    Compares the stored scores of the two months (`workflows.scores`); a month not stored is computed live.
+    """
     rules = rules_for(rules)
     month, previous_month = month.replace(day=1), previous_month.replace(day=1)
     if not (month_has_data(session, month) and month_has_data(session, previous_month)):
         return []  # never compare with a month that has no data: every instance would look silent
-    bundles = load_accounts_data(
-        session,
-        min(previous_month, month),
-        max(previous_month, month),
-        metric_columns=rules.columns(),
-        opt_out_value=rules.account.opt_out_value,
-    )
+    months: list[date] = []
+    m = min(previous_month, month)
+    while m <= max(previous_month, month):
+        months.append(m)
+        m = add_months(m, 1)
+    infos = load_account_infos(session)
+    stamp = data_stamp(session)
+    by_month = {m: scores_for(session, m, list(infos), rules, stamp, detail=True) for m in months}
     muted = set() if include_muted else muted_accounts(session)
-    out: list[Alert] = []
-    for account_id in sorted(bundles, key=lambda a: (bundles[a].account.name.lower(), a)):
+    wanted: list[str] = []
+    silent: set[int] = set()
+    for account_id in sorted(infos, key=lambda a: (infos[a].name.lower(), a)):
         if account_id in muted:
             continue
-        bundle = bundles[account_id]
-        if not bundle.rows:
+        if not any(by_month[m][account_id].has_rows for m in months if account_id in by_month[m]):
             continue
-        out.extend(account_alerts(bundle, month, previous_month, rules))
+        wanted.append(account_id)
+        silent.update(stopped_reporting(by_month[month][account_id], by_month[previous_month][account_id]))
+    names = instance_labels(session, silent)
+    out: list[Alert] = []
+    for account_id in wanted:
+        span = [by_month[m][account_id] for m in months]
+        out.extend(
+            account_alerts(
+                infos[account_id], by_month[month][account_id], by_month[previous_month][account_id], span, names
+            )
+        )
+    return out
+
+
+def instance_labels(session: Session, ids: Collection[int]) -> dict[int, tuple[str, str]]:
+    """(current label, display name) of each instance."""
+    c = Instance.__table__.c
+    out: dict[int, tuple[str, str]] = {}
+    ordered = sorted(ids)
+    for i in range(0, len(ordered), 5000):
+        stmt = select(c.id, c.label, c.hostname, c.namespace_name, c.namespace_id, c.identity).where(
+            c.id.in_(ordered[i : i + 5000])
+        )
+        for r in session.execute(stmt):
+            out[r[0]] = (r[1], instance_display_name(r[2], r[3], r[4], r[5]))
     return out
 
 
@@ -262,7 +303,7 @@ def compute_alerts(
 
 
 class AlertSender(Protocol):
-    """How alerts reach Slack (implemented in `bot.features.alerts.actions` over slack_sdk's WebClient)."""
+    """How alerts reach Slack (implemented in `bot.features.alerts.jobs` over slack_sdk's WebClient)."""
 
     def user_for_email(self, email: str) -> str | None: ...
 

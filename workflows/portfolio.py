@@ -1,7 +1,8 @@
 """A portfolio of accounts at a glance (App Home): a TAM's, a manager's team's, or every account.
 
-One query batch for all the accounts (`db.queries.portfolio`), each account scored with the scoring engine's
-pure roll-up and flags (the same functions `/usage` uses, so the colours agree), then sorted by need:
+Each account's figures are its stored scores of the month (`workflows.scores`: the report `/usage` computes,
+stored by the sync), read in one query; an account without a current stored row is computed live by the same
+code, so the colours agree with `/usage` either way. Sorted by need:
 product health Red first, then Yellow, Green, No data; within a colour, accounts not using what they pay for
 (`purchase_intent`) first, then lowest utilization first.
 
@@ -20,25 +21,26 @@ from typing import Literal
 
 from sqlalchemy.orm import Session
 
-from db.queries.account_data import AccountData, load_accounts_data, newest_version_in_month, normalise_emails
-from db.queries.health import data_as_of, data_stamp, export_metric_columns
+from db.queries.account_data import (
+    AccountData,
+    load_account_infos,
+    normalise_emails,
+)
+from db.queries.health import data_as_of, data_stamp
 from db.queries.portfolio import alert_counts, data_fingerprint, latest_usage_month
 from scoring.adoption_rules import AdoptionRules
-from scoring.model import GREEN, MEASURE_KEYS, RED, YELLOW, Color, Flag
-from scoring.report import compute_report
+from scoring.model import GREEN, MEASURE_KEYS, RED, YELLOW, AccountInfo, Color, Flag
 from scoring.rules import Rules
-from scoring.trends import add_months
+from scoring.stored import StoredScore, rules_fingerprint
 from workflows.managers import ManagersError, parse_managers
 from workflows.report import adoption_rules_for, rules_for
+from workflows.scores import ScoringContext, read_scores, score_live, score_month
 
 __all__ = ["ManagersError", "parse_managers"]  # re-exported: the Home tab reads teams through here
 
 Scope = Literal["mine", "team", "all"]
 SCOPES: tuple[Scope, ...] = ("mine", "team", "all")
 USE_CASES: tuple[tuple[str, str], ...] = (("scm", "SCM"), ("ci", "CI"), ("cd", "CD"), ("security", "Security"))
-UNKNOWN = "Unknown"
-# Instances not seen for this many months are history, as in the account report's 12-month window.
-RECENT_MONTHS = 12
 _NEED_ORDER: dict[str, int] = {RED: 0, YELLOW: 1, GREEN: 2}
 # Portfolios of at least this many accounts are kept in memory until the data changes (see `cached_portfolio`).
 CACHE_MIN_ACCOUNTS = 1000
@@ -170,49 +172,36 @@ def score_account(
     adoption: AdoptionRules | None = None,
     export_columns: frozenset[str] | None = None,
 ) -> PortfolioAccount:
-    """One account's line of the portfolio: the figures of the same computed report `/usage` renders."""
-    report = compute_report(
-        data.account,
-        data.subscriptions,
-        data.instances,
-        data.rows,
-        month,
-        rules,
-        as_of=None,
-        newest_version=newest,
-        adoption_rules=adoption,
-        exported=export_columns,
-    )
-    seen = {r.instance_id for r in data.rows}
-    oldest = add_months(month, -(RECENT_MONTHS - 1))
-    unknown = sum(
-        1
-        for i, inst in data.instances.items()
-        if inst.label == UNKNOWN and ((last := data.last_seen.get(i)) is None or last >= oldest or i in seen)
-    )
-    totals = report.totals
-    m = report.measures
-    tiers = sorted({s.info.tier for s in report.subscriptions if s.info.tier})
+    """One account's line of the portfolio, computed live: the stored figures' computation (`score_month`:
+    the same computed report `/usage` renders) on `data`, whose rows must cover the trend window."""
+    adopt = adoption or adoption_rules_for(None)
+    ctx = ScoringContext(rules, adopt, rules_fingerprint(rules, adopt), export_columns, {month: newest})
+    return portfolio_account(data.account, score_month(data, month, ctx), alerts)
+
+
+def portfolio_account(account: AccountInfo, score: StoredScore, alerts: int = 0) -> PortfolioAccount:
+    """One account's line of the portfolio from its stored (or just computed) figures."""
+    m = score.measures
     return PortfolioAccount(
-        id=data.account.id,
-        name=data.account.name,
-        tam_name=data.account.tam_name,
-        tam_email=data.account.tam_email,
-        billable_users=totals.billable_users,
-        licensed_seats=totals.seats,
-        utilization=totals.utilization,
+        id=account.id,
+        name=account.name,
+        tam_name=account.tam_name,
+        tam_email=account.tam_email,
+        billable_users=score.billable_users,
+        licensed_seats=score.licensed_seats,
+        utilization=score.utilization,
         utilization_color=m["license_utilization"].color,
-        health_color=report.overall.color,
-        health_score=report.overall.score,
+        health_color=score.overall_color,
+        health_score=score.overall_score,
         use_cases={k: m[k].color for k, _ in USE_CASES},
-        unknown_instances=unknown,
-        flags=report.flags,
-        reporting_share=report.reporting_share,
+        unknown_instances=score.unknown_instances,
+        flags=score.flags,
+        reporting_share=score.reporting_share,
         alerts=alerts,
         measures={k: m[k].color for k in MEASURE_KEYS},
-        segment=data.account.sales_segment,
-        tiers=tuple(tiers),
-        health_shown=report.overall.shown,
+        segment=account.sales_segment,
+        tiers=score.tiers,
+        health_shown=score.overall_shown,
         license_shown=m["license_utilization"].shown,
     )
 
@@ -240,28 +229,28 @@ def build_portfolio(
     month: date | None = None,
     rules: Rules | str | None = None,
 ) -> Portfolio:
-    """Score every account of the scope for `month` (default: the data's as-of month) and sort by need."""
+    """Every account of the scope for `month` (default: the data's as-of month), sorted by need.
+
+    The figures are the stored scores of the month (written by the sync, `workflows.scores`); an account
+    without a current row (an older month, other rules) is computed live the same way.
+    """
     rules = rules_for(rules)
     adoption = adoption_rules_for(None)
     stamp = data_stamp(session)
     as_of = data_as_of(session, stamp)
     month = (month or as_of or latest_usage_month(session) or date.today()).replace(day=1)
     wanted = None if emails is None else frozenset(normalise_emails(emails))
-    # The previous month too: a Production instance that went silent this month is flagged "not reporting".
-    data = load_accounts_data(
-        session,
-        add_months(month, -1),
-        month,
-        emails=wanted,
-        metric_columns=rules.columns() | adoption.columns(),
-        opt_out_value=rules.account.opt_out_value,
-    )
+    infos = load_account_infos(session, emails=wanted)
+    fingerprint = rules_fingerprint(rules, adoption)
+    scores = read_scores(session, month, None if wanted is None else list(infos), fingerprint)
+    missing = [acc_id for acc_id in infos if acc_id not in scores]
+    if missing:
+        scores.update(score_live(session, missing, month, rules, adoption, stamp))
     alerts = alert_counts(session, wanted, month)
-    newest = newest_version_in_month(session, month, stamp) if data else None
-    exported = export_metric_columns(session)
     accounts = [
-        score_account(d, month, rules, newest, (alerts or {}).get(acc_id, 0), adoption, exported)
-        for acc_id, d in data.items()
+        portfolio_account(info, scores[acc_id], (alerts or {}).get(acc_id, 0))
+        for acc_id, info in infos.items()
+        if acc_id in scores
     ]
     accounts.sort(key=PortfolioAccount.need_key)
     return Portfolio(

@@ -18,6 +18,7 @@ from db.models import Account, Instance, LabelChange
 from db.models.usage import LABELS
 from db.session import rows_changed
 from workflows.policy import may_act_on_account
+from workflows.scores import rescore
 
 TARGET_LABELS: tuple[str, ...] = tuple(label for label in LABELS if label != "Unknown")
 
@@ -179,6 +180,11 @@ def relabel(
         message_ref=message_ref,
     )
     session.add(change)
+    session.flush()
+    # The account's stored scores follow its labels in the same transaction: no view sees the old ones.
+    account_id = session.scalar(select(Instance.account_id).where(Instance.id == instance_id))
+    if account_id is not None:
+        rescore(session, account_ids=[account_id])
     session.commit()
     after = load_state(session, instance_id)
     session.rollback()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -21,12 +22,14 @@ from db.queries.account_data import (
 from db.queries.accounts import resolve_account as find_account
 from db.queries.health import data_as_of, data_stamp, export_metric_columns
 from db.queries.metrics import descriptions
+from db.queries.scores import account_series
 from scoring.adoption import Adoption
 from scoring.adoption_rules import AdoptionRules, load_adoption_rules
 from scoring.model import MEASURE_KEYS, AccountReport, InstanceInfo, MeasureResult, TrendPoint
 from scoring.report import compute_report
 from scoring.rules import Rules, load_rules
-from scoring.trends import add_months
+from scoring.stored import rules_fingerprint, trends_of
+from scoring.trends import add_months, window
 from workflows.months import check_month
 
 
@@ -112,7 +115,7 @@ def build_account_report(
     data = load_account_data(session, account_id, first, month, columns, rules.account.opt_out_value)
     if data is None:
         raise AccountNotFound(account_id, nearest_account_names(session, account_id))
-    return compute_report(
+    report = compute_report(
         data.account,
         data.subscriptions,
         data.instances,
@@ -124,6 +127,25 @@ def build_account_report(
         adoption_rules=adopt,
         exported=export_metric_columns(session),
         definitions=descriptions(session, adopt.key_paths()),
+    )
+    return with_stored_trends(session, report, rules, adopt)
+
+
+def with_stored_trends(session: Session, report: AccountReport, rules: Rules, adopt: AdoptionRules) -> AccountReport:
+    """The report with its health trend read from the stored scores when all its months are stored and
+    current (the sync wrote them from the same computation); otherwise as computed from raw rows."""
+    months = window(report.month, rules.trend_months)
+    stored = account_series(session, report.account.id, months, rules_fingerprint(rules, adopt))
+    if len(stored) != len(months):
+        return report
+    rolled_trends = report.trends_builder
+    adoption_builder = report.adoption_builder
+    return replace(
+        report,
+        trends_builder=lambda: trends_of(months, stored),
+        # User adoption's series needs each month's roll-up, which is not stored: built from raw rows on request.
+        adoption_builder=None if adoption_builder is None else (lambda _t: adoption_builder(rolled_trends())),
+        _cache={},
     )
 
 

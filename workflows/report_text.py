@@ -5,7 +5,7 @@ from __future__ import annotations
 from scoring.model import MEASURE_KEYS, AccountMeasure, AccountReport
 from scoring.rollup import describe_instance
 from scoring.trends import sparkline
-from workflows.wording import customer_for, pct, plural, seats_in_use, version_text
+from workflows.wording import customer_for, pct, plural, seats_in_use, seats_pct, version_text
 
 
 def _pct(v: float | None) -> str:
@@ -39,12 +39,13 @@ def _measure_lines(m: AccountMeasure, common: set[str], report: AccountReport) -
     return lines
 
 
-def _change(key: str, change: float | None) -> str:
-    if change is None:
+def _change(points: float | None) -> str:
+    """' (+2.8 points on last month)', one precision for every trend line (see `SparkRow.change_points`)."""
+    if points is None:
         return ""
-    if key in ("license_utilization", "user_engagement", "scm"):
-        return f" ({change * 100:+.1f} points on last month)"
-    return f" ({change:+.3g} on last month)"
+    if round(points, 1) == 0:
+        return " (unchanged on last month)"
+    return f" ({points:+.1f} points on last month)"
 
 
 def format_report(report: AccountReport) -> str:
@@ -135,9 +136,9 @@ def format_report(report: AccountReport) -> str:
         now = (
             row.last.color
             if row.last is not None and row.key != "seats"
-            else _pct(row.values[-1] if row.values else None)
+            else seats_pct(row.values[-1] if row.values else None)
         )
-        delta = _change(row.key, row.last.change) if row.last is not None and row.key in MEASURE_KEYS else ""
+        delta = _change(row.change_points)
         out.append(f"  {row.label:<22} {row.line}  ({row.scale})  now {now}{delta}")
     out.extend(_adoption_lines(report))
     return "\n".join(out)

@@ -67,6 +67,9 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("requests_retry", "every 5 minutes", "workflows.outbox:retry_pending"),
     PeriodicJob("metrics_reimport", "cron: 0 6 * * 1", "workflows.metrics_import:scheduled_import"),
     PeriodicJob("scheduled_sync", "sync", "workflows.sync.scheduled:scheduled_sync", needs="sync_source"),
+    # Stored scores of other rules (a deploy changed SCORING_RULES or a rules file) are rescored within minutes;
+    # views compute live meanwhile, never from the stale rows.
+    PeriodicJob("rescore_if_stale", "every 15 minutes", "workflows.scores:scheduled_rescore"),
 ]
 
 # Hours: a clock that was busy or restarting still runs a due job late rather than never.
@@ -127,7 +130,7 @@ class FirstWorkingDayTrigger(BaseTrigger):
         return f"<FirstWorkingDayTrigger {self}>"
 
 
-_EVERY = re.compile(r"^every\s+(\d+)\s*(second|minute|hour|day)s?$", re.IGNORECASE)
+EVERY_SPEC = re.compile(r"^every\s+(\d+)\s*(second|minute|hour|day)s?$", re.IGNORECASE)
 
 
 _DOW_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -176,7 +179,7 @@ def parse_trigger(spec: str, settings: Settings) -> BaseTrigger:
         return crontab_trigger(settings.sync_cron or SYNC_DEFAULT_CRON, tz)
     if text.startswith("cron:"):
         return crontab_trigger(text.removeprefix("cron:").strip(), tz)
-    match = _EVERY.match(text)
+    match = EVERY_SPEC.match(text)
     if match:
         amount = int(match.group(1))
         if amount <= 0:

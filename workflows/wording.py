@@ -5,6 +5,8 @@ Pure functions: thousands separators, plurals, the two named utilizations, versi
 
 from __future__ import annotations
 
+import math
+
 from scoring.flags import is_newest
 from scoring.model import AccountReport
 
@@ -26,13 +28,24 @@ def number(value: float | int | None) -> str:
     return f"{int(value):,}"
 
 
+def seats_pct(utilization: float | None) -> str:
+    """Seats in use as a whole percentage, rounded down: 74.99% reads '74%', never '75%'.
+
+    It sits beside the license utilization health measure, whose colour changes at whole percentages
+    (75%, 100%…); rounding down keeps the two from reading as if on opposite sides of an edge.
+    """
+    if utilization is None:
+        return "n/a"
+    return f"{math.floor(round(utilization * 100, 6))}%"
+
+
 def seats_in_use(billable: int | None, seats: int, utilization: float | None) -> str:
     """The account's (or a subscription's) seats in use: '84 of 200 seats (42%)'."""
     if seats <= 0:
         return "no licensed seats this month" if billable is None else f"{billable:,} billable users, no licensed seats"
     if billable is None:
         return f"no billable users reported, {plural(seats, 'seat')}"
-    return f"{billable:,} of {plural(seats, 'seat')} ({pct(utilization)})"
+    return f"{billable:,} of {plural(seats, 'seat')} ({seats_pct(utilization)})"
 
 
 def customer_for(months: int | None) -> str:

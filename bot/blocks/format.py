@@ -160,6 +160,16 @@ def button(text: str, action_id: str, value: str, style: str | None = None) -> d
     return b
 
 
+def confirm_dialog(title: str, text: str, confirm: str, deny: str) -> dict[str, Any]:
+    """The "are you sure?" a button can ask before it is sent."""
+    return {
+        "title": plain_text(title),
+        "text": {"type": "mrkdwn", "text": text},
+        "confirm": plain_text(confirm),
+        "deny": plain_text(deny),
+    }
+
+
 def actions(elements: Sequence[dict[str, Any]], block_id: str | None = None) -> dict[str, Any]:
     b: dict[str, Any] = {"type": "actions", "elements": list(elements)}
     if block_id:

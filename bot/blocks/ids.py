@@ -20,16 +20,14 @@ Values are compact JSON (`encode_value` / `decode_value`), always under Slack's 
   o="usage" (origin). block_id `relabel:<instance id>`. Not handled here: the relabel module registers
   `re.compile(RELABEL_ACTION_RE)`.
 
-`<view>` is one of `VIEWS`; `<Label>` one of db.models.LABELS other than "Unknown".
+`<view>` is one of the account views (`VIEWS` in bot/features/usage/blocks.py); `<Label>` one of
+db.models.LABELS other than "Unknown".
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
-
-# Account views: the subcommands of `/usage <account> <view>` (summary is the default).
-VIEWS: tuple[str, ...] = ("summary", "utilization", "health", "adoption", "instances", "versions", "trends")
 
 VIEW_ACTION_PREFIX = "usage_view:"
 PICK_ACTION_PREFIX = "usage_pick:"

@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.scheduler_cmd",
     "bot.cli.manifest_cmd",
     "bot.cli.alerts_cmd",
+    "bot.cli.scores_cmd",
 )
 
 

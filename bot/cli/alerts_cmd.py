@@ -32,7 +32,7 @@ def register(cli: click.Group) -> None:
         except click.BadParameter as exc:
             raise click.BadParameter(str(exc.message), param_hint="--previous") from None
         settings = settings_from(ctx)
-        from bot.features.alerts.actions import run_alerts
+        from bot.features.alerts.jobs import run_alerts
 
         try:
             run = run_alerts(settings, month, previous, dry_run=dry_run)

@@ -44,15 +44,25 @@ SCOPE_REASONS: dict[str, str] = {
 BOT_SCOPES: tuple[str, ...] = tuple(SCOPE_REASONS)
 
 
+def usage_hint() -> str:
+    """What Slack shows as the person types `/usage`: every view from the renderers themselves, so a new view
+    is never hidden from it."""
+    from bot.features.usage.blocks import VIEWS
+    from bot.features.usage.command import ACCOUNT_SUBCOMMANDS
+
+    words = [v for v in VIEWS if v != "summary"] + list(ACCOUNT_SUBCOMMANDS)
+    return (
+        f"acme [{'|'.join(words)}] · "
+        "mine [red ci:red tier:ultimate …] · team · metric pipelines · request-metric · digest · help"
+    )
+
+
 def manifest(url: str | None, *, socket_mode: bool) -> dict[str, Any]:
     events_url = f"{url.rstrip('/')}/slack/events" if url else None
     command: dict[str, Any] = {
         "command": "/usage",
         "description": "Product usage, utilization and health of a customer account",
-        "usage_hint": (
-            "acme [utilization|health|adoption|instances|versions|trends|report] · "
-            "mine [red ci:red tier:ultimate …] · team · metric pipelines · request-metric · digest · help"
-        ),
+        "usage_hint": usage_hint(),
         "should_escape": False,
     }
     interactivity: dict[str, Any] = {"is_enabled": True}

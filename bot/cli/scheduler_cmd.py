@@ -20,18 +20,20 @@ def register(cli: click.Group) -> None:
         """Run the clock: periodic jobs, only while this process holds the clock lease."""
         from datetime import UTC, datetime
 
+        from workflows.schedule_words import next_run_words, schedule_words
         from workflows.scheduler import TriggerSpecError, active_jobs, parse_trigger, run_clock
 
         settings = settings_from(ctx)
         try:
-            triggers = [(job.job_id, parse_trigger(job.trigger, settings)) for job in active_jobs(settings)]
+            jobs = [(job, parse_trigger(job.trigger, settings)) for job in active_jobs(settings)]
         except TriggerSpecError as exc:
             raise Failure(f"Scheduler problem: {exc}") from None
         if list_jobs:
             now = datetime.now(UTC)
-            for job_id, trigger in triggers:
-                nxt = trigger.get_next_fire_time(None, now)
-                click.echo(f"{job_id}: {trigger} -> next {nxt.isoformat() if nxt else 'never'}")
+            width = max((len(job.job_id) for job, _ in jobs), default=0)
+            for job, trigger in jobs:
+                words = schedule_words(job.trigger, settings)
+                click.echo(f"{job.job_id:<{width}}  {words}; next {next_run_words(trigger, now, settings)}")
             return
         settings.require("slack_bot_token")  # a SettingsError, worded by bot.errors
         stop = threading.Event()
@@ -41,7 +43,7 @@ def register(cli: click.Group) -> None:
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        click.echo(f"Clock starting with {plural(len(triggers), 'job')}; Ctrl-C to stop.", err=True)
+        click.echo(f"Clock starting with {plural(len(jobs), 'job')}; Ctrl-C to stop.", err=True)
         from bot.edge import BoltSlackEdge
 
         run_clock(settings, stop, edge=BoltSlackEdge(settings))

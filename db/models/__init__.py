@@ -7,6 +7,7 @@ from db.models.metrics import MetricDefinition, MetricImport
 from db.models.quality import AlertMute, AlertRecord, DataIssue
 from db.models.requests import GitLabFiling, MetricRequest, MetricRequestRequester
 from db.models.schedule import SyncSource
+from db.models.scores import AccountScore
 from db.models.usage import (
     SCORED_METRIC_COLUMNS,
     Account,
@@ -20,6 +21,7 @@ from db.models.usage import (
 __all__ = [
     "SCORED_METRIC_COLUMNS",
     "Account",
+    "AccountScore",
     "AlertMute",
     "AlertRecord",
     "Base",

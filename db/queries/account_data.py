@@ -5,7 +5,7 @@ Rows come back as the scoring engine's frozen input dataclasses, so `scoring/` n
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -57,6 +57,34 @@ def account_ids_for(emails: Collection[str] | None) -> Select:
     return stmt
 
 
+def load_account_infos(
+    session: Session, *, account_ids: Collection[str] | None = None, emails: Collection[str] | None = None
+) -> dict[str, AccountInfo]:
+    """The accounts (no rows): those of `account_ids`, else those whose TAM is one of `emails`, else all."""
+    out: dict[str, AccountInfo] = {}
+    for part in _id_chunks(account_ids):
+        stmt = _account_select(part, emails)
+        out.update((r[0], AccountInfo(*r)) for r in session.connection().execute(stmt).all())
+    return out
+
+
+def _id_chunks(account_ids: Collection[str] | None) -> list[list[str] | None]:
+    if account_ids is None:
+        return [None]
+    ids = sorted(set(account_ids))
+    return [ids[i : i + MAX_ID_LIST] for i in range(0, len(ids), MAX_ID_LIST)]
+
+
+def _account_select(account_ids: Collection[str] | None, emails: Collection[str] | None) -> Select:
+    a = Account.__table__.c
+    stmt = select(a.id, a.name, a.customer_since_date, a.tam_name, a.tam_email, a.sales_segment)
+    if account_ids is not None:
+        return stmt.where(a.id.in_(list(account_ids)))
+    if emails is not None:
+        return stmt.where(func.lower(a.tam_email).in_(normalise_emails(emails)))
+    return stmt
+
+
 MAX_ID_LIST = 5000  # more accounts than this are selected by subquery instead of a literal id list
 
 
@@ -77,13 +105,7 @@ def load_accounts_data(
     map): this runs on every `/usage` answer and every Home tab.
     """
     conn = session.connection()
-    a = Account.__table__.c
-    acc_stmt = select(a.id, a.name, a.customer_since_date, a.tam_name, a.tam_email, a.sales_segment)
-    if account_ids is not None:
-        acc_stmt = acc_stmt.where(a.id.in_(list(account_ids)))
-    elif emails is not None:
-        acc_stmt = acc_stmt.where(func.lower(a.tam_email).in_(normalise_emails(emails)))
-    out = {r[0]: AccountData(AccountInfo(*r)) for r in conn.execute(acc_stmt)}
+    out = {r[0]: AccountData(AccountInfo(*r)) for r in conn.execute(_account_select(account_ids, emails))}
     if not out:
         return out
     everyone = account_ids is None and emails is None
@@ -204,24 +226,61 @@ def newest_version_seen(session: Session, stamp: DataStamp | None = None) -> str
 
     It scans every instance, so it is computed once per process and data stamp (a sync or new instances).
     """
-    from scoring.flags import newest_version
 
     stamp = stamp or data_stamp(session)
     key = (session.get_bind().engine.url.render_as_string(hide_password=True), stamp)
     if key in _NEWEST:
         return _NEWEST[key]
-    versions = session.scalars(select(Instance.last_version).where(Instance.last_version.is_not(None)).distinct())
-    best = newest_version(versions)
+    best = _newest_seen_uncached(session)
+    if len(_NEWEST) > 64:
+        _NEWEST.clear()
+    _NEWEST[key] = best
+    return best
+
+
+def newest_versions_by_month(
+    session: Session, months: Collection[date], fallback: Callable[[], str | None] | None = None
+) -> dict[date, str | None]:
+    """Each month's newest GitLab version (compared as major, minor, patch), uncached, in one query.
+
+    A month where no row carries a version gets `fallback()` (default: the newest version seen anywhere,
+    read now, not from the per-stamp cache: the sync's scoring step reads inside its own transaction).
+    """
+    from scoring.flags import newest_version
+
+    by_month: dict[date, list[str]] = {m: [] for m in months}
+    if by_month:
+        stmt = (
+            select(UsageMonthly.snapshot_month, UsageMonthly.cleaned_version)
+            .where(UsageMonthly.snapshot_month.in_(sorted(by_month)), UsageMonthly.cleaned_version.is_not(None))
+            .distinct()
+        )
+        for m, v in session.execute(stmt):
+            by_month[m].append(v)
+    out: dict[date, str | None] = {}
+    seen: list[str | None] = []
+    for m, versions in by_month.items():
+        best = newest_version(versions)
+        if best is None:
+            if not seen:
+                seen.append(fallback() if fallback is not None else _newest_seen_uncached(session))
+            best = seen[0]
+        out[m] = best
+    return out
+
+
+def _newest_seen_uncached(session: Session) -> str | None:
+    from scoring.flags import newest_version
+
+    best = newest_version(
+        session.scalars(select(Instance.last_version).where(Instance.last_version.is_not(None)).distinct())
+    )
     if best is None:
-        # Instances not summarised by a sync yet: fall back to the usage rows.
         best = newest_version(
             session.scalars(
                 select(UsageMonthly.cleaned_version).where(UsageMonthly.cleaned_version.is_not(None)).distinct()
             )
         )
-    if len(_NEWEST) > 64:
-        _NEWEST.clear()
-    _NEWEST[key] = best
     return best
 
 
@@ -233,21 +292,12 @@ def newest_version_in_month(session: Session, month: date, stamp: DataStamp | No
 
     Falls back to `newest_version_seen` when no row of the month carries a version. Cached per data stamp.
     """
-    from scoring.flags import newest_version
 
     stamp = stamp or data_stamp(session)
     key = (session.get_bind().engine.url.render_as_string(hide_password=True), stamp, month)
     if key in _NEWEST_IN_MONTH:
         return _NEWEST_IN_MONTH[key]
-    best = newest_version(
-        session.scalars(
-            select(UsageMonthly.cleaned_version)
-            .where(UsageMonthly.snapshot_month == month, UsageMonthly.cleaned_version.is_not(None))
-            .distinct()
-        )
-    )
-    if best is None:
-        best = newest_version_seen(session, stamp)
+    best = newest_versions_by_month(session, [month], fallback=lambda: newest_version_seen(session, stamp))[month]
     if len(_NEWEST_IN_MONTH) > 256:
         _NEWEST_IN_MONTH.clear()
     _NEWEST_IN_MONTH[key] = best

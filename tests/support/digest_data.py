@@ -86,9 +86,11 @@ def instance(
     return inst
 
 
-def portfolio(url: str) -> dict[str, int]:
+def portfolio(url: str, now: datetime | None = None) -> dict[str, int]:
     """Three TAMs: Avery (2 accounts, Unknowns + an unmapped license), Blake (nothing Unknown),
-    Casey (not in Slack); and one account with Unknowns but no TAM. Returns instance ids by hostname."""
+    Casey (not in Slack); and one account with Unknowns but no TAM. Returns instance ids by hostname.
+
+    The data's month is that of `now` (default: the real clock); tests that name a month pass `now`."""
     ids: dict[str, int] = {}
     with session_scope(url) as s:
         account(s, "0016A", "Acme Corp", "Avery@Example.com", "Avery")
@@ -105,5 +107,5 @@ def portfolio(url: str) -> dict[str, int]:
             ("gitlab.delta.org", "0016D", {}),
             ("gitlab.echo.dev", "0016E", {}),
         ]:
-            ids[host] = instance(s, acc, host, **kw).id
+            ids[host] = instance(s, acc, host, now=now, **kw).id
     return ids

@@ -33,6 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from db.models.base import utcnow
 from db.models.usage import Account, Subscription, SyncRun
 from db.session import get_engine, session_scope
+from workflows.scores import after_sync
 from workflows.secrets import redact
 from workflows.sync import bulk
 from workflows.sync.bulk import BulkResult
@@ -303,6 +304,8 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
                 [{c.name: getattr(run, c.key) for c in SyncRun.__table__.columns if c.name != "id"}],
             )
             result.run_id = int(row.scalar_one())
+            # A separate step after the load, same transaction: readers never see new data with old scores.
+            after_sync(conn, changed=ch.total > 0)
             stager.drop()
             trans.commit()
             result.status = "succeeded"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.blocks.format import actions, button, context, escape, header, section
+from bot.blocks.format import actions, button, confirm_dialog, context, escape, header, section
 from bot.blocks.ids import encode_value
 from bot.blocks.limits import clip, pack_lines
 from db.models import AlertRecord
@@ -37,12 +37,9 @@ def actions_block_id(account_id: str) -> str:
 def mute_button(account_id: str) -> dict[str, Any]:
     return {
         **button("Mute this account's alerts", MUTE_ACTION, account_id),
-        "confirm": {
-            "title": {"type": "plain_text", "text": "Mute alerts?"},
-            "text": {"type": "mrkdwn", "text": "You will get no more alerts for this account until you unmute it."},
-            "confirm": {"type": "plain_text", "text": "Mute"},
-            "deny": {"type": "plain_text", "text": "Cancel"},
-        },
+        "confirm": confirm_dialog(
+            "Mute alerts?", "You will get no more alerts for this account until you unmute it.", "Mute", "Cancel"
+        ),
     }
 
 

@@ -9,8 +9,6 @@ lands in the thread, now or when GitLab is back), then DM the reporter a link to
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
@@ -18,7 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
-from bot.app import Deps, deps_of, user_name_of
+from bot.app import Deps, deps_of, discard, session_of, user_name_of
 from bot.errors import slack_text
 from bot.features.data_quality.blocks import (
     CALLBACK_ID,
@@ -38,16 +36,11 @@ from workflows.data_quality import (
     mark_confirmed,
     record_thread,
     submit_report,
-    thread_link_text,
-    unconfirmed_reports,
     validate,
 )
 from workflows.gitlab_client import gitlab_factory
-from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.data_quality")
-# A report younger than this may still be in its submission: the retry pass leaves it alone.
-GRACE = timedelta(minutes=2)
 
 
 def ack_submission(ack: Ack, view: dict[str, Any]) -> None:
@@ -61,7 +54,7 @@ def ack_submission(ack: Ack, view: dict[str, Any]) -> None:
         ack()
 
 
-def _dm(client: WebClient, user_id: str, text: str) -> bool:
+def dm(client: WebClient, user_id: str, text: str) -> bool:
     try:
         client.chat_postMessage(channel=user_id, text=text, unfurl_links=False)
     except SlackApiError:
@@ -71,51 +64,50 @@ def _dm(client: WebClient, user_id: str, text: str) -> bool:
 
 
 def process_submission(
-    body: dict[str, Any], view: dict[str, Any], client: WebClient, deps: Deps, user_id: str
+    session: Session, body: dict[str, Any], view: dict[str, Any], client: WebClient, deps: Deps, user_id: str
 ) -> None:
     fields = read_submission(view)
     if validate(fields["what"], fields["metric"], fields["scope"]) or not fields["account_id"]:
         return  # answered in the ack
     settings = deps.settings
-    with deps.sessions() as session:
-        try:
-            issue, created = submit_report(
-                session,
-                key=str(view.get("id") or body.get("trigger_id") or ""),
-                account_id=fields["account_id"],
-                instance_id=fields["instance_id"],
-                metric=fields["metric"],
-                what=fields["what"],
-                scope=fields["scope"],
-                reporter_id=user_id,
-                reporter_name=user_name_of(body),
-            )
-        except ReportError as exc:
-            _dm(client, user_id, slack_text(exc))
-            return
-        if not created:
-            return  # a double submit: the first one does the work
-        issue_id = issue.id
-        ts, permalink = post_thread(session, issue_id, client, settings.product_analytics_channel)
-        status: str | None = None
-        if issue.scope == "upstream":
-            # Filed even when the thread could not be posted: the link follows once the thread is up.
-            key = enqueue_upstream(session, issue, settings.data_quality_project, settings.data_quality_epic)
-            outcome = outbox.file_one(deps.sessions, gitlab_factory(settings), client, key)
-            status = outcome.status
-            thread_channel = session.get_one(DataIssue, issue_id).channel_id
-            if outcome.status != "filed" and ts and thread_channel:
-                try:
-                    client.chat_postMessage(channel=thread_channel, thread_ts=ts, text=pending_reply())
-                except SlackApiError:
-                    log.warning("data issue %s: pending note not posted", issue_id, exc_info=True)
-        session.expire_all()
-        issue = session.get_one(DataIssue, issue_id)
-        if ts is None:
-            _dm(client, user_id, failure_text(issue.account_name))
-            return
-        if _dm(client, user_id, confirmation_text(issue, permalink, status)):
-            mark_confirmed(session, issue_id)
+    try:
+        issue, created = submit_report(
+            session,
+            key=str(view.get("id") or body.get("trigger_id") or ""),
+            account_id=fields["account_id"],
+            instance_id=fields["instance_id"],
+            metric=fields["metric"],
+            what=fields["what"],
+            scope=fields["scope"],
+            reporter_id=user_id,
+            reporter_name=user_name_of(body),
+        )
+    except ReportError as exc:
+        dm(client, user_id, slack_text(exc))
+        return
+    if not created:
+        return  # a double submit: the first one does the work
+    issue_id = issue.id
+    ts, permalink = post_thread(session, issue_id, client, settings.product_analytics_channel)
+    status: str | None = None
+    if issue.scope == "upstream":
+        # Filed even when the thread could not be posted: the link follows once the thread is up.
+        key = enqueue_upstream(session, issue, settings.data_quality_project, settings.data_quality_epic)
+        outcome = outbox.file_one(deps.sessions, gitlab_factory(settings), client, key)
+        status = outcome.status
+        thread_channel = session.get_one(DataIssue, issue_id).channel_id
+        if outcome.status != "filed" and ts and thread_channel:
+            try:
+                client.chat_postMessage(channel=thread_channel, thread_ts=ts, text=pending_reply())
+            except SlackApiError:
+                log.warning("data issue %s: pending note not posted", issue_id, exc_info=True)
+    session.expire_all()
+    issue = session.get_one(DataIssue, issue_id)
+    if ts is None:
+        dm(client, user_id, failure_text(issue.account_name))
+        return
+    if dm(client, user_id, confirmation_text(issue, permalink, status)):
+        mark_confirmed(session, issue_id)
 
 
 def post_thread(
@@ -145,34 +137,6 @@ def post_thread(
     return ts, permalink
 
 
-def post_unposted(
-    session_factory: Callable[[], Session], client: WebClient, settings: Settings, *, min_age: timedelta = GRACE
-) -> list[str]:
-    """Retry pass (run with the outbox's retries): post threads that could not be posted and confirm
-    to reporters not yet told. Reports younger than `min_age` are left to the submission still running."""
-    problems: list[str] = []
-    cutoff = datetime.now(UTC) - min_age
-    with session_factory() as session:
-        for issue_id in unconfirmed_reports(session, cutoff):
-            ts, permalink = post_thread(session, issue_id, client, settings.product_analytics_channel)
-            issue = session.get_one(DataIssue, issue_id)
-            if ts is None:
-                problems.append(f"data issue {issue_id} ({issue.account_id}): thread not posted yet")
-                continue
-            if issue.gitlab_status == "filed" and issue.issue_url and not issue.issue_linked and issue.channel_id:
-                client.chat_postMessage(
-                    channel=issue.channel_id, thread_ts=ts, text=thread_link_text(issue.issue_url, issue.issue_iid)
-                )
-                issue.issue_linked = True
-                session.commit()
-            if issue.confirmed:
-                continue
-            status = None if issue.scope != "upstream" else issue.gitlab_status
-            if _dm(client, issue.reporter_id, confirmation_text(issue, permalink, status)):
-                mark_confirmed(session, issue_id)
-    return problems
-
-
 def register(app: App) -> None:
     @app.view(CALLBACK_ID)
     def on_submit(
@@ -183,10 +147,11 @@ def register(app: App) -> None:
         # nothing), so it is a plain listener, not `acked_then` (docs/architecture.md, "Listener shape").
         ack_submission(ack, view)
         try:
-            process_submission(body, view, client, deps_of(context), context.user_id or "")
+            process_submission(session_of(context), body, view, client, deps_of(context), context.user_id or "")
         except Exception:
+            discard(context)
             log.exception("data issue submission failed: user=%s", context.user_id)
-            _dm(
+            dm(
                 client,
                 context.user_id or "",
                 ":warning: Sorry, something went wrong while reporting your data issue. It has been logged.",

@@ -6,20 +6,17 @@ Routed by `bot.features.usage.command.GLOBAL_SUBCOMMANDS`. It does not count as 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from bot.app import Deps
-
-if TYPE_CHECKING:
-    from bot.features.usage.command import SlashContext
-
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from bot.features.digest.blocks import render_digest
+from bot.listener import UsageContext
 from workflows.digest.compose import compose, current_month
+from workflows.settings import Settings
 
 
-def show_own_digest(respond: Any, email: str | None, deps: Deps) -> int:
+def show_own_digest(respond: Any, email: str | None, session: Session, settings: Settings) -> int:
     """Respond with the digest of the TAM `email` (ephemeral); returns the number of messages shown."""
     email = (email or "").strip().lower()
     if not email:
@@ -28,8 +25,7 @@ def show_own_digest(respond: Any, email: str | None, deps: Deps) -> int:
             text=":warning: I couldn't read your Slack email, so I can't tell which accounts are yours.",
         )
         return 0
-    with deps.sessions() as session:
-        composition = compose(session, current_month(deps.settings.timezone), tam_email=email)
+    composition = compose(session, current_month(settings.timezone), tam_email=email)
     if not composition.digests:
         respond(
             response_type="ephemeral",
@@ -42,8 +38,8 @@ def show_own_digest(respond: Any, email: str | None, deps: Deps) -> int:
     return len(parts)
 
 
-def digest_subcommand(ctx: SlashContext) -> None:
+def digest_subcommand(ctx: UsageContext) -> None:
     """`/usage digest` handler (a `bot.features.usage.command.GlobalHandler`); the guard already ran."""
     person = ctx.person
-    show_own_digest(ctx.respond, person.email if person is not None else None, ctx.deps)
+    show_own_digest(ctx.respond, person.email if person is not None else None, ctx.session, ctx.settings)
 

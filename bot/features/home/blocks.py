@@ -1,8 +1,7 @@
 """App Home views (pure): a portfolio page, the guide for people without accounts, and a refusal for guests.
 
-Slack's limits for a Home tab: 100 blocks, 3,000 characters a section, 255 for ids, 2,000 for a button value.
-A page holds `PAGE_SIZE` accounts at 3 blocks each plus a fixed header and footer, so it always fits;
-`check_limits` proves it for every view built here (tests call it too).
+A Home tab holds 100 blocks (`bot/blocks/limits.py`). A page holds `PAGE_SIZE` accounts at 3 blocks each plus
+a fixed header and footer, so it always fits; `fit_home` checks it on every page built here.
 """
 
 from __future__ import annotations
@@ -10,15 +9,22 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from bot.blocks.format import button, color_text, data_as_of, escape, seats_text, section
+from bot.blocks.format import (
+    actions,
+    button,
+    color_text,
+    context,
+    data_as_of,
+    divider,
+    escape,
+    header,
+    seats_text,
+    section,
+)
 from bot.blocks.ids import encode_value
-from bot.blocks.limits import clip
+from bot.blocks.limits import check_limits, fit_to_limits
 from workflows.portfolio import USE_CASES, Portfolio, PortfolioAccount, Scope
 
-MAX_BLOCKS = 100
-MAX_SECTION = 3000
-MAX_ID = 255
-MAX_VALUE = 2000
 PAGE_SIZE = 25  # 25 accounts x 3 blocks + at most 8 header/footer blocks = 83 <= 100
 
 # Action ids (bot/features/home/actions.py listens to these).
@@ -89,8 +95,8 @@ def account_blocks(a: PortfolioAccount, scope: Scope) -> list[dict[str, Any]]:
     buttons = [button(label, f"{ACTION_OPEN}:{key}", a.id) for key, label in OPEN_VIEWS]
     return [
         section("\n".join(lines), block_id=f"home_acct:{a.id}"),
-        {"type": "actions", "block_id": f"home_btn:{a.id}"[:MAX_ID], "elements": buttons},
-        {"type": "divider"},
+        actions(buttons, block_id=f"home_btn:{a.id}"),
+        divider(),
     ]
 
 
@@ -120,29 +126,28 @@ def render_home(portfolio: Portfolio, scopes: tuple[Scope, ...], page: int = 1) 
     """The Home tab for one page of a portfolio; `scopes` are the views this person may switch to."""
     shown, pages, accounts = portfolio.page(page, PAGE_SIZE)
     as_of = data_as_of(portfolio.as_of, bold=True)
-    context = (
+    sorted_by = (
         f"{as_of[0].upper()}{as_of[1:]}  ·  sorted by need: product health Red first, then purchase intent, "
         "then lowest utilization"
     )
     if pages > 1:
-        context += f"  ·  page {shown} of {pages}"
+        sorted_by += f"  ·  page {shown} of {pages}"
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": SCOPE_TITLE[portfolio.scope], "emoji": True}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": context}]},
+        header(SCOPE_TITLE[portfolio.scope]),
+        context(sorted_by),
         section(totals_text(portfolio), block_id="home_totals"),
     ]
     if len(scopes) > 1:
         blocks.append(
-            {
-                "type": "actions",
-                "block_id": "home_scopes",
-                "elements": [
+            actions(
+                [
                     button(_SCOPE_BUTTON[s], f"{ACTION_VIEW}:{s}", s, "primary" if s == portfolio.scope else None)
                     for s in scopes
                 ],
-            }
+                block_id="home_scopes",
+            )
         )
-    blocks.append({"type": "divider"})
+    blocks.append(divider())
     if not accounts:
         blocks.append(section("No accounts to show in this view."))
     for a in accounts:
@@ -153,16 +158,9 @@ def render_home(portfolio: Portfolio, scopes: tuple[Scope, ...], page: int = 1) 
             nav.append(button("◀ Previous", ACTION_PAGE_PREV, _page_value(portfolio.scope, shown - 1)))
         if shown < pages:
             nav.append(button("Next ▶", ACTION_PAGE_NEXT, _page_value(portfolio.scope, shown + 1)))
-        blocks.append({"type": "actions", "block_id": "home_pages", "elements": nav})
-    blocks.append(
-        {
-            "type": "context",
-            "elements": [{"type": "mrkdwn", "text": "Type `/usage ACCOUNT` anywhere for the details of one account."}],
-        }
-    )
-    view = {"type": "home", "blocks": blocks, "private_metadata": _page_value(portfolio.scope, shown)}
-    check_limits(view)
-    return view
+        blocks.append(actions(nav, block_id="home_pages"))
+    blocks.append(context("Type `/usage ACCOUNT` anywhere for the details of one account."))
+    return {"type": "home", "blocks": fit_home(blocks), "private_metadata": _page_value(portfolio.scope, shown)}
 
 
 def render_guide(email: str | None) -> dict[str, Any]:
@@ -180,66 +178,41 @@ def render_guide(email: str | None) -> dict[str, Any]:
         "• `/usage request-metric`: ask Product Analytics for a metric the data doesn't have yet\n"
         "• `/usage help`: more examples"
     )
-    blocks = [
-        {"type": "header", "text": {"type": "plain_text", "text": "Welcome to usagebot", "emoji": True}},
-        section(text),
-        {"type": "divider"},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(looked, MAX_SECTION)}]},
-    ]
-    view = {"type": "home", "blocks": blocks}
-    check_limits(view)
-    return view
+    blocks = [header("Welcome to usagebot"), section(text), divider(), context(looked)]
+    return {"type": "home", "blocks": fit_home(blocks)}
 
 
 def render_refusal(reason: str) -> dict[str, Any]:
     """Guests and people from other workspaces never see customer data: the guard's reason, nothing else."""
-    blocks = [
-        {"type": "header", "text": {"type": "plain_text", "text": "usagebot", "emoji": True}},
-        section(reason),
-    ]
-    return {"type": "home", "blocks": blocks}
+    return {"type": "home", "blocks": fit_home([header("usagebot"), section(reason)])}
 
 
 def render_unavailable() -> dict[str, Any]:
     """When the portfolio cannot be built right now (database unreachable): a calm note, no traceback."""
     blocks = [
-        {"type": "header", "text": {"type": "plain_text", "text": "usagebot", "emoji": True}},
+        header("usagebot"),
         section(
             ":warning: Your portfolio can't be loaded right now. It has been logged; please open this tab again "
             "in a minute. `/usage ACCOUNT` works the same way once the data is back."
         ),
     ]
-    return {"type": "home", "blocks": blocks}
+    return {"type": "home", "blocks": fit_home(blocks)}
 
 
 def render_loading(accounts: int, scope: Scope) -> dict[str, Any]:
     """Shown while a large portfolio is scored for the first time since the data changed."""
     blocks = [
-        {"type": "header", "text": {"type": "plain_text", "text": SCOPE_TITLE[scope], "emoji": True}},
+        header(SCOPE_TITLE[scope]),
         section(f":hourglass_flowing_sand: Scoring {accounts:,} accounts… this takes a few seconds the first time."),
     ]
-    return {"type": "home", "blocks": blocks}
+    return {"type": "home", "blocks": fit_home(blocks)}
 
 
-class LimitError(AssertionError):
-    """A view would break one of Slack's limits (a bug here, never the user's fault)."""
-
-
-def check_limits(view: dict[str, Any]) -> None:
-    """Raise when a view breaks Slack's Home tab limits; cheap enough to run on every view."""
-    blocks = view.get("blocks") or []
-    if len(blocks) > MAX_BLOCKS:
-        raise LimitError(f"{len(blocks)} blocks > {MAX_BLOCKS}")
-    block_ids = [b["block_id"] for b in blocks if "block_id" in b]
-    if len(block_ids) != len(set(block_ids)):
-        raise LimitError("duplicate block_id")
-    for b in blocks:
-        if len(b.get("block_id", "")) > MAX_ID:
-            raise LimitError("block_id too long")
-        if b["type"] == "section" and len(b["text"]["text"]) > MAX_SECTION:
-            raise LimitError("section text too long")
-        for el in b.get("elements", []) if b["type"] == "actions" else []:
-            if len(el["action_id"]) > MAX_ID or len(el.get("value", "")) > MAX_VALUE:
-                raise LimitError("action_id or value too long")
-        if b["type"] == "actions" and not b.get("elements"):
-            raise LimitError("empty actions block")
+def fit_home(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The blocks within a Home tab's limits; a page that would not fit is a bug here, never the user's
+    fault, so it fails loudly (tests build every kind of page)."""
+    fitted = fit_to_limits(blocks, surface="home")
+    problems = check_limits(fitted, "home")
+    if problems:
+        raise AssertionError("; ".join(problems))
+    return fitted

@@ -1,41 +1,29 @@
-"""App Home: `app_home_opened` publishes the person's portfolio; `refresh_home*` re-publish it after changes.
+"""App Home: `app_home_opened` publishes the person's portfolio (`publish_home`, also what the jobs in
+`bot/features/home/jobs.py` call to re-publish it after changes).
 
 Who sees what: the accounts whose `tam_email` is the person's Slack email ("mine"); a manager listed in
 `CS_MANAGERS` may switch to their team's accounts; a CS-ops admin (`CS_OPS_ADMINS`) to all accounts.
 Someone with none of these gets a short guide; guests and other workspaces' users a refusal.
 Each publish remembers (in `home_viewers`) what the person looked at, so refreshes after a sync or a
 relabel re-publish the same view and page, and know whom to refresh.
-
-Hooks for other features (never raise; failures are logged):
-- `refresh_home(client, user_ids, settings=…)`: re-publish for these Slack users (None = everyone who
-  opened the Home tab in the last 90 days), e.g. after a sync.
-- `refresh_home_for_accounts(client, account_ids, settings=…)`: re-publish for the accounts' TAMs who have
-  a Home tab and their managers' team views; `refresh_home_later(...)` does it in a background thread
-  (what a relabel click calls, so the click's own answer is not delayed).
-- `refresh_home_after_sync(settings)`: after `usagebot sync` succeeds (does nothing without a bot token).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from slack_bolt import App, BoltContext
+from slack_bolt import App
 from slack_sdk import WebClient
-from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot import guard
-from bot.app import deps_of
 from bot.features.home.blocks import (
     PAGE_SIZE,
     render_guide,
@@ -44,25 +32,21 @@ from bot.features.home.blocks import (
     render_refusal,
     render_unavailable,
 )
-from db.models import Account, HomeViewer
+from bot.listener import UsageContext, acked_then
+from db.models import HomeViewer
 from db.queries.portfolio import count_accounts, has_accounts
-from db.session import session_scope
 from scoring.rules import RulesError
 from workflows import portfolio as portfolio_rules
 from workflows.portfolio import (
-    SCOPES,
     Scope,
     Viewer,
     cached_portfolio,
     is_cached,
     parse_managers,
 )
-from workflows.settings import Settings, get_settings
+from workflows.settings import Settings
 
 log = logging.getLogger("usagebot.home")
-
-REFRESH_RECENT = timedelta(days=90)
-REFRESH_THREADS = 4
 
 
 @dataclass(frozen=True)
@@ -144,26 +128,30 @@ def _remember(session: Session, user_id: str, email: str | None, scope: str, pag
 
 def publish_home(
     client: WebClient,
+    session: Session,
     settings: Settings,
     user_id: str,
     scope: str | None = None,
     page: int = 1,
 ) -> Published:
-    """Build and publish one person's Home tab (views.publish)."""
+    """Build and publish one person's Home tab (views.publish), in the caller's session (the request's, or
+    the refresh job's own)."""
     viewer, refusal = viewer_for(client, settings, user_id)
     if viewer is None:
         client.views_publish(user_id=user_id, view=render_refusal(refusal or guard.REFUSE_UNKNOWN))
         return Published(user_id, "refused")
     started = time.perf_counter()
     try:
-        with session_scope(settings.database_url) as session:
-            _loading_if_slow(client, session, settings, viewer, scope)
-            started = time.perf_counter()
-            view, shown_scope, shown_page, count = build_home_view(session, viewer, scope, page, settings.scoring_rules)
-            if shown_scope is not None:
-                _remember(session, user_id, viewer.email, shown_scope, shown_page)
+        _loading_if_slow(client, session, settings, viewer, scope)
+        started = time.perf_counter()
+        view, shown_scope, shown_page, count = build_home_view(session, viewer, scope, page, settings.scoring_rules)
+        if shown_scope is not None:
+            _remember(session, user_id, viewer.email, shown_scope, shown_page)
+            # Recorded before it is shown: a refresh right after this publishes the same view and page.
+            session.commit()
     except (SQLAlchemyError, RulesError):
         # The database is down or the rules file is broken: say so on the tab rather than show stale data.
+        session.rollback()
         log.exception("home: could not build the Home tab for %s", user_id)
         client.views_publish(user_id=user_id, view=render_unavailable())
         return Published(user_id, "unavailable")
@@ -182,107 +170,14 @@ def publish_home(
     return Published(user_id, kind, shown_scope, shown_page, count, elapsed)
 
 
-def _stored(settings: Settings, user_ids: Iterable[str] | None) -> list[tuple[str, str, int]]:
-    with session_scope(settings.database_url) as session:
-        stmt = select(HomeViewer.user_id, HomeViewer.scope, HomeViewer.page)
-        if user_ids is None:
-            stmt = stmt.where(HomeViewer.opened_at >= datetime.now(UTC) - REFRESH_RECENT)
-        else:
-            wanted = sorted(set(user_ids))
-            if not wanted:
-                return []
-            stmt = stmt.where(HomeViewer.user_id.in_(wanted))
-        found = {r.user_id: (r.user_id, r.scope, r.page) for r in session.execute(stmt)}
-    if user_ids is not None:
-        # People never seen before get their default view.
-        for u in user_ids:
-            found.setdefault(u, (u, "mine", 1))
-    return sorted(found.values())
-
-
-def refresh_home(client: WebClient, user_ids: Iterable[str] | None = None, *, settings: Settings | None = None) -> int:
-    """Re-publish the Home tab of these users (None = everyone who opened it lately); returns how many.
-
-    Each person gets the view and page they last looked at. A few at a time: Slack answers in parallel.
-    """
-    settings = settings or get_settings()
-    try:
-        targets = _stored(settings, None if user_ids is None else list(user_ids))
-    except Exception:
-        log.exception("home refresh: could not read whom to refresh")
-        return 0
-
-    def one(target: tuple[str, str, int]) -> bool:
-        user_id, scope, page = target
-        try:
-            publish_home(client, settings, user_id, scope if scope in SCOPES else None, page)
-            return True
-        except Exception:  # one person's Home must not stop the others'
-            log.exception("home refresh failed for %s", user_id)
-            return False
-
-    if len(targets) <= 1:
-        return sum(one(t) for t in targets)
-    with ThreadPoolExecutor(max_workers=REFRESH_THREADS, thread_name_prefix="home-refresh") as pool:
-        return sum(pool.map(one, targets))
-
-
-def refresh_home_for_accounts(
-    client: WebClient, account_ids: Iterable[str], *, settings: Settings | None = None
-) -> int:
-    """After a change to these accounts (a relabel): refresh the Home tabs of their TAMs and of the managers
-    whose team includes those TAMs. All-accounts viewers are not recomputed for every click; they see the
-    change the next time they open the tab (their cached portfolio is keyed by the data, so it is fresh)."""
-    settings = settings or get_settings()
-    ids = sorted(set(account_ids))
-    if not ids:
-        return 0
-    try:
-        with session_scope(settings.database_url) as session:
-            tams = {e.lower() for e in session.scalars(select(Account.tam_email).where(Account.id.in_(ids))) if e}
-            managers = [m for m, team in parse_managers(settings.cs_managers).items() if team & tams]
-            users = list(
-                session.scalars(
-                    select(HomeViewer.user_id).where(
-                        or_(
-                            HomeViewer.email.in_(sorted(tams)),
-                            and_(HomeViewer.scope == "team", HomeViewer.email.in_(managers)),
-                        )
-                    )
-                )
-            )
-    except Exception:
-        log.exception("home refresh: could not find the viewers of %s", ids)
-        return 0
-    return refresh_home(client, users, settings=settings) if users else 0
-
-
-def refresh_home_later(client: WebClient, account_ids: Iterable[str], *, settings: Settings | None = None) -> None:
-    """`refresh_home_for_accounts` in the background: a relabel click must not wait for Home tabs."""
-    ids = list(account_ids)
-    threading.Thread(
-        target=refresh_home_for_accounts, args=(client, ids), kwargs={"settings": settings}, daemon=True
-    ).start()
-
-
-def refresh_home_after_sync(settings: Settings) -> int:
-    """After a successful sync: refresh everyone who opened the Home tab lately (when Slack is configured)."""
-    if not settings.slack_bot_token:
-        return 0
-    from bot.app import make_web_client
-
-    return refresh_home(make_web_client(settings), None, settings=settings)
-
-
-def on_app_home_opened(event: dict[str, Any], body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+def on_app_home_opened(ctx: UsageContext) -> None:
+    event = ctx.body.get("event") or {}
     if event.get("tab") != "home":
         return  # the Messages tab: nothing to publish
-    user_id = event.get("user")
-    if not user_id:
+    if not ctx.user_id:
         return
-    deps = deps_of(context)
-    publish_home(client, deps.settings, user_id)
+    publish_home(ctx.client, ctx.session, ctx.settings, ctx.user_id)
 
 
 def register(app: App) -> None:
-    app.event("app_home_opened")(on_app_home_opened)
+    app.event("app_home_opened")(**acked_then("home opened", on_app_home_opened))

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from bot.features.usage.command import SlashContext
-
-
 from sqlalchemy.orm import Session
 
 from bot.features.metric.blocks import render_lookup
 from bot.features.usage.blocks import Answer
+from bot.listener import UsageContext
 from workflows.metric_card import lookup
 
 
@@ -20,8 +15,6 @@ def metric_answer(session: Session, text: str) -> Answer:
     return render_lookup(lookup(session, text))
 
 
-def show_metric(ctx: SlashContext, text: str) -> None:
+def show_metric(ctx: UsageContext, text: str) -> None:
     """Slack: after the guard, the card as an ephemeral answer."""
-    with ctx.deps.sessions() as session:
-        answer = metric_answer(session, text)
-    ctx.show(answer)
+    ctx.show(metric_answer(ctx.session, text))

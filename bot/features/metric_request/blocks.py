@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.blocks.format import button, context, escape, option, plain_text, section
+from bot.blocks.format import actions, button, context, divider, escape, option, plain_text, section
 from bot.blocks.ids import decode_value, encode_metadata, encode_value
 from bot.blocks.limits import clip
 from bot.features.metric.blocks import card_text
@@ -52,13 +52,13 @@ def _modal(
     view: View = {
         "type": "modal",
         "callback_id": callback_id,
-        "title": {"type": "plain_text", "text": TITLE},
-        "close": {"type": "plain_text", "text": "Close" if submit is None else "Cancel"},
+        "title": plain_text(TITLE),
+        "close": plain_text("Close" if submit is None else "Cancel"),
         "blocks": blocks[:100],
         "private_metadata": metadata[:3000],
     }
     if submit:
-        view["submit"] = {"type": "plain_text", "text": submit}
+        view["submit"] = plain_text(submit)
     return view
 
 
@@ -183,18 +183,12 @@ def candidates_view(request_id: int, what: str, candidates: Sequence[dict[str, A
                     accessory=button("This is it", PICK_ACTION, encode_value(r=request_id, k=c["key_path"]), "primary"),
                 )
             )
-        blocks.append({"type": "divider"})
+        blocks.append(divider())
         none_text = "None of these"
     else:
         blocks.append(section(NOTHING_FITS))
         none_text = "File the request"
-    blocks.append(
-        {
-            "type": "actions",
-            "block_id": "mr_none",
-            "elements": [button(none_text, NONE_ACTION, encode_value(r=request_id))],
-        }
-    )
+    blocks.append(actions([button(none_text, NONE_ACTION, encode_value(r=request_id))], block_id="mr_none"))
     return _modal(blocks, metadata=encode_metadata(r=request_id))
 
 
@@ -231,13 +225,8 @@ def duplicates_view(request_id: int, duplicates: Sequence[Any], gitlab_problem: 
         )
     if gitlab_problem:
         blocks.append(context(f"I could not search GitLab for other requests ({escape(gitlab_problem)})."))
-    blocks.append(
-        {
-            "type": "actions",
-            "block_id": "mr_file_new",
-            "elements": [button("File a new one", FILE_NEW_ACTION, encode_value(r=request_id))],
-        }
-    )
+    file_new = button("File a new one", FILE_NEW_ACTION, encode_value(r=request_id))
+    blocks.append(actions([file_new], block_id="mr_file_new"))
     return _modal(blocks, metadata=encode_metadata(r=request_id))
 
 

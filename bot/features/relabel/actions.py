@@ -12,12 +12,11 @@ import logging
 import re
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.app import Deps, deps_of, user_name_of
-from bot.blocks.format import escape
+from bot.blocks.format import escape, section
 from bot.blocks.ids import RELABEL_ACTION_PREFIX, RELABEL_ACTION_RE, decode_value
 from bot.features.relabel.blocks import (
     APPLY_ACTION,
@@ -30,6 +29,7 @@ from bot.features.relabel.blocks import (
     replace_block,
     stale_prompt,
 )
+from bot.listener import UsageContext, acked_then
 from workflows.policy import REFUSE_ACT
 from workflows.relabel import RelabelOutcome, relabel
 
@@ -55,16 +55,16 @@ def _int(value: Any) -> int | None:
 class Click:
     """What a block_actions payload says about the clicked button and its message."""
 
-    def __init__(self, body: dict[str, Any], context: BoltContext) -> None:
-        action = (body.get("actions") or [{}])[0]
+    def __init__(self, ctx: UsageContext) -> None:
+        action = ctx.action
         self.action_id: str = str(action.get("action_id") or "")
         self.block_id: str = str(action.get("block_id") or "")
         self.value = decode_value(action.get("value"))
-        self.user_id: str = context.user_id or ""
-        self.user_name: str | None = user_name_of(body)
-        container = body.get("container") or {}
-        self.channel: str | None = context.channel_id
-        self.message: dict[str, Any] | None = body.get("message")
+        self.user_id: str = ctx.user_id
+        self.user_name: str | None = ctx.user_name
+        container = ctx.body.get("container") or {}
+        self.channel: str | None = ctx.channel_id
+        self.message: dict[str, Any] | None = ctx.body.get("message")
         self.ts: str | None = (self.message or {}).get("ts") or container.get("message_ts")
         self.ephemeral: bool = bool(container.get("is_ephemeral"))
         self.instance_id = _int(self.value.get("i"))
@@ -75,31 +75,28 @@ class Click:
         return f"{self.channel}:{self.ts}" if self.channel and self.ts and not self.ephemeral else None
 
 
-def _apply(
-    client: WebClient, deps: Deps, click: Click, to_label: str, expected: int | None, *, undo: bool
-) -> RelabelOutcome:
-    admins = deps.settings.admin_ids
-    email = None if click.user_id in admins else _user_email(client, click.user_id)
+def _apply(ctx: UsageContext, click: Click, to_label: str, expected: int | None, *, undo: bool) -> RelabelOutcome:
+    admins = ctx.settings.admin_ids
+    email = None if click.user_id in admins else _user_email(ctx.client, click.user_id)
     origin = "undo" if undo else click.origin
-    with deps.sessions() as session:
-        outcome = relabel(
-            session,
-            instance_id=click.instance_id if click.instance_id is not None else -1,
-            to_label=to_label,
-            expected_version=expected,
-            user_id=click.user_id,
-            user_name=click.user_name,
-            user_email=email,
-            admin_ids=admins,
-            origin=origin,
-            message_ref=click.message_ref,
-            undo=undo,
-        )
+    outcome = relabel(
+        ctx.session,
+        instance_id=click.instance_id if click.instance_id is not None else -1,
+        to_label=to_label,
+        expected_version=expected,
+        user_id=click.user_id,
+        user_name=click.user_name,
+        user_email=email,
+        admin_ids=admins,
+        origin=origin,
+        message_ref=click.message_ref,
+        undo=undo,
+    )
     if outcome.status == "applied" and outcome.instance is not None:
         # App Home: the TAM's portfolio follows the new label, in the background.
-        from bot.features.home.events import refresh_home_later
+        from bot.features.home.jobs import refresh_home_later
 
-        refresh_home_later(client, [outcome.instance.account_id], settings=deps.settings)
+        refresh_home_later(ctx.client, [outcome.instance.account_id], settings=ctx.settings)
     return outcome
 
 
@@ -118,66 +115,60 @@ def _just_labelled(click: Click, outcome: RelabelOutcome, block_id: str) -> dict
 
 
 def _replace_ephemeral_view(
-    deps: Deps, client: WebClient, respond: Any, click: Click, account_id: str, block: dict[str, Any], fallback: str
+    ctx: UsageContext, click: Click, account_id: str, block: dict[str, Any], fallback: str
 ) -> bool:
     """Replace an ephemeral `/usage … instances` answer (Slack never sends its blocks back) with the same view
     rebuilt from the database, `block` (the confirmation, with its Undo) right under the heading."""
-    if deps is None:
-        return False
     from bot import guard
     from bot.blocks.limits import fit_to_limits
     from bot.features.usage.command import Viewer, account_answer
 
     try:
-        viewer = Viewer(person=guard.person(client, click.user_id), admin_ids=deps.settings.admin_ids)
-        with deps.sessions() as session:
-            answer = account_answer(session, deps.settings, account_id, "instances", viewer, with_chart=False)
+        viewer = Viewer(person=guard.person(ctx.client, click.user_id), admin_ids=ctx.settings.admin_ids)
+        answer = account_answer(ctx.session, ctx.settings, account_id, "instances", viewer, with_chart=False)
     except Exception:  # the label is set; a plain confirmation is the fallback
+        ctx.session.rollback()
         log.warning("could not rebuild the instances view after a relabel", exc_info=True)
         return False
     blocks = list(answer.blocks)
     blocks.insert(min(1, len(blocks)), block)
-    respond(replace_original=True, text=fallback, blocks=fit_to_limits(blocks))
+    ctx.respond(replace_original=True, text=fallback, blocks=fit_to_limits(blocks))
     return True
 
 
 def _show_in_message(
-    client: WebClient, respond: Any, click: Click, block: dict[str, Any], fallback: str, deps: Deps | None = None
+    ctx: UsageContext, click: Click, block: dict[str, Any], fallback: str, *, rebuild: bool = True
 ) -> None:
     """Replace the clicked block with `block` where the person sees it."""
     if click.message and click.message.get("blocks") and click.channel and click.ts:
         blocks = replace_block(list(click.message["blocks"]), click.block_id, block)
         if click.ephemeral:
-            respond(replace_original=True, text=fallback, blocks=blocks)
+            ctx.respond(replace_original=True, text=fallback, blocks=blocks)
         else:
-            client.chat_update(
+            ctx.client.chat_update(
                 channel=click.channel, ts=click.ts, text=click.message.get("text") or fallback, blocks=blocks
             )
     else:
         account_id = click.value.get("a")
-        if (
-            account_id
-            and deps is not None
-            and _replace_ephemeral_view(deps, client, respond, click, str(account_id), block, fallback)
-        ):
+        if account_id and rebuild and _replace_ephemeral_view(ctx, click, str(account_id), block, fallback):
             return
-        respond(replace_original=False, response_type="ephemeral", text=fallback, blocks=[block])
+        ctx.respond(replace_original=False, response_type="ephemeral", text=fallback, blocks=[block])
 
 
 def _outcome_to_slack(
-    client: WebClient,
-    respond: Any,
+    ctx: UsageContext,
     click: Click,
     outcome: RelabelOutcome,
     wanted: str,
     seen: str | None,
-    deps: Deps | None = None,
+    *,
+    rebuild: bool = True,
 ) -> None:
     block_id = click.block_id or (relabel_block_id(click.instance_id) if click.instance_id is not None else "relabel")
     if outcome.status in ("refused", "not_found", "invalid"):
         # A refusal names nothing (not even the account): the person may not be allowed to know it.
         text = REFUSE_ACT if outcome.status == "refused" else f":warning: {outcome.message}"
-        respond(replace_original=False, response_type="ephemeral", text=text)
+        ctx.respond(replace_original=False, response_type="ephemeral", text=text)
         return
     inst = outcome.instance
     assert inst is not None
@@ -194,7 +185,7 @@ def _outcome_to_slack(
         else:
             block = _just_labelled(click, outcome, block_id)
         block["block_id"] = block_id
-        _show_in_message(client, respond, click, block, f"{escape(inst.name)}: labelled {escape(inst.label)}", deps)
+        _show_in_message(ctx, click, block, f"{escape(inst.name)}: labelled {escape(inst.label)}", rebuild=rebuild)
         return
     change = outcome.last_change
     if outcome.status == "already":
@@ -209,13 +200,13 @@ def _outcome_to_slack(
             undo_to=undo_to,
             origin=click.origin,
         )
-        _show_in_message(client, respond, click, block, f"{escape(inst.name)}: labelled {escape(inst.label)}", deps)
+        _show_in_message(ctx, click, block, f"{escape(inst.name)}: labelled {escape(inst.label)}", rebuild=rebuild)
         return
     # Stale: the message shows the truth now, and the person decides in an ephemeral prompt.
     if click.message and click.message.get("blocks"):
         current = current_label_block(block_id=block_id, instance=inst, change=change)
-        _show_in_message(client, respond, click, current, escape(inst.name))
-    respond(
+        _show_in_message(ctx, click, current, escape(inst.name), rebuild=False)
+    ctx.respond(
         replace_original=False,
         response_type="ephemeral",
         text=f"{escape(inst.name)} changed since your message",
@@ -230,21 +221,17 @@ def _outcome_to_slack(
     )
 
 
-def on_relabel(ack: Ack, body: dict[str, Any], client: WebClient, respond: Any, context: BoltContext) -> None:
-    ack()
-    click = Click(body, context)
+def on_relabel(ctx: UsageContext) -> None:
+    click = Click(ctx)
     wanted = click.action_id.removeprefix(RELABEL_ACTION_PREFIX)
-    deps = deps_of(context)
-    outcome = _apply(client, deps, click, wanted, _int(click.value.get("n")), undo=False)
-    _outcome_to_slack(client, respond, click, outcome, wanted, click.value.get("f"), deps)
+    outcome = _apply(ctx, click, wanted, _int(click.value.get("n")), undo=False)
+    _outcome_to_slack(ctx, click, outcome, wanted, click.value.get("f"))
 
 
-def on_undo(ack: Ack, body: dict[str, Any], client: WebClient, respond: Any, context: BoltContext) -> None:
-    ack()
-    click = Click(body, context)
+def on_undo(ctx: UsageContext) -> None:
+    click = Click(ctx)
     wanted = str(click.value.get("t") or "")
-    deps = deps_of(context)
-    outcome = _apply(client, deps, click, wanted, _int(click.value.get("n")), undo=True)
+    outcome = _apply(ctx, click, wanted, _int(click.value.get("n")), undo=True)
     if click.ephemeral and not click.message and outcome.status == "applied" and outcome.instance is not None:
         # An ephemeral answer: the instances view again, rebuilt, with this confirmation on top; else our own
         # one-block confirmation, replaced whole.
@@ -259,29 +246,29 @@ def on_undo(ack: Ack, body: dict[str, Any], client: WebClient, respond: Any, con
                 deployment_type=getattr(inst, "deployment_type", None),
             )
             undone = f"Undone: *{escape(inst.name)}* is *Unknown* again."
-            blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": undone}}, block]
+            blocks = [section(undone), block]
         else:
             blocks = [_just_labelled(click, outcome, relabel_block_id(inst.id))]
         fallback = f"{escape(inst.name)}: {escape(inst.label)}"
-        if _replace_ephemeral_view(deps, client, respond, click, inst.account_id, blocks[0], fallback):
+        if _replace_ephemeral_view(ctx, click, inst.account_id, blocks[0], fallback):
             return
-        respond(replace_original=True, text=fallback, blocks=blocks)
+        ctx.respond(replace_original=True, text=fallback, blocks=blocks)
         return
-    _outcome_to_slack(client, respond, click, outcome, wanted, None, deps)
+    _outcome_to_slack(ctx, click, outcome, wanted, None)
 
 
-def on_apply_anyway(ack: Ack, body: dict[str, Any], client: WebClient, respond: Any, context: BoltContext) -> None:
-    ack()
-    click = Click(body, context)
+def on_apply_anyway(ctx: UsageContext) -> None:
+    click = Click(ctx)
+    client = ctx.client
     wanted = str(click.value.get("t") or "")
     ref = str(click.value.get("m") or "")
-    outcome = _apply(client, deps_of(context), click, wanted, _int(click.value.get("n")), undo=False)
+    outcome = _apply(ctx, click, wanted, _int(click.value.get("n")), undo=False)
     if outcome.status != "applied" or outcome.instance is None:
-        _outcome_to_slack(client, respond, click, outcome, wanted, click.value.get("f"))
+        _outcome_to_slack(ctx, click, outcome, wanted, click.value.get("f"), rebuild=False)
         return
     inst = outcome.instance
     block = _just_labelled(click, outcome, relabel_block_id(inst.id))
-    respond(replace_original=True, text=f"{escape(inst.name)}: labelled {escape(inst.label)}", blocks=[block])
+    ctx.respond(replace_original=True, text=f"{escape(inst.name)}: labelled {escape(inst.label)}", blocks=[block])
     # Also fix the original message (the digest DM): conversations.replies on its ts returns that message.
     match = re.fullmatch(r"([A-Z0-9]+):([0-9.]+)\|(.+)", ref)
     if match and match.group(1) != click.channel:
@@ -302,13 +289,12 @@ def on_apply_anyway(ack: Ack, body: dict[str, Any], client: WebClient, respond: 
             log.warning("could not update the original message %s", ref, exc_info=True)
 
 
-def on_keep(ack: Ack, respond: Any, body: dict[str, Any]) -> None:
-    ack()
-    respond(replace_original=True, text="Kept as it is. Nothing was changed.")
+def on_keep(ctx: UsageContext) -> None:
+    ctx.respond(replace_original=True, text="Kept as it is. Nothing was changed.")
 
 
 def register(app: App) -> None:
-    app.action(re.compile(RELABEL_ACTION_RE))(on_relabel)
-    app.action(UNDO_ACTION)(on_undo)
-    app.action(APPLY_ACTION)(on_apply_anyway)
-    app.action(KEEP_ACTION)(on_keep)
+    app.action(re.compile(RELABEL_ACTION_RE))(**acked_then("relabel", on_relabel))
+    app.action(UNDO_ACTION)(**acked_then("relabel undo", on_undo))
+    app.action(APPLY_ACTION)(**acked_then("relabel apply anyway", on_apply_anyway))
+    app.action(KEEP_ACTION)(**acked_then("relabel keep", on_keep))

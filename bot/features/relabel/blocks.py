@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.blocks.format import escape
+from bot.blocks.format import actions, button, escape, section
 from bot.blocks.ids import encode_value, relabel_action, relabel_targets
 from workflows.relabel import ChangeInfo, InstanceState
 
@@ -43,19 +43,9 @@ def relabel_actions_block(
     """The label buttons for one instance: only labels that can apply to it (no Geo for a namespace)."""
     # One value for all four buttons (the label is in the action id): encoded once, as digests render thousands.
     value = encode_value(i=instance_id, f=current_label, n=label_version, a=account_id, o=origin)
-    elements = []
-    for label in relabel_targets(deployment_type):
-        if label == current_label:
-            continue
-        elements.append(
-            {
-                "type": "button",
-                "text": {"type": "plain_text", "text": label},
-                "action_id": relabel_action(label),
-                "value": value,
-            }
-        )
-    return {"type": "actions", "block_id": relabel_block_id(instance_id), "elements": elements}
+    labels = [label for label in relabel_targets(deployment_type) if label != current_label]
+    elements = [button(label, relabel_action(label), value) for label in labels]
+    return actions(elements, block_id=relabel_block_id(instance_id))
 
 
 def _when(at: datetime | None) -> str:
@@ -87,15 +77,10 @@ def labelled_block(
     when = "just now" if just_now else _when(at)
     who = f"<@{by_user}>" if by_user.startswith(("U", "W")) else escape(by_user)
     text = f":white_check_mark: *{escape(instance.name)}*: labelled *{escape(instance.label)}* by {who} {when}"
-    block: Block = {"type": "section", "block_id": block_id, "text": {"type": "mrkdwn", "text": text}}
-    if undo_to is not None:
-        block["accessory"] = {
-            "type": "button",
-            "text": {"type": "plain_text", "text": "Undo"},
-            "action_id": UNDO_ACTION,
-            "value": encode_value(i=instance.id, t=undo_to, n=instance.label_version, a=instance.account_id, o=origin),
-        }
-    return block
+    if undo_to is None:
+        return section(text, block_id)
+    value = encode_value(i=instance.id, t=undo_to, n=instance.label_version, a=instance.account_id, o=origin)
+    return section(text, block_id, accessory=button("Undo", UNDO_ACTION, value))
 
 
 def current_label_block(*, block_id: str, instance: InstanceState, change: ChangeInfo | None) -> Block:
@@ -103,7 +88,7 @@ def current_label_block(*, block_id: str, instance: InstanceState, change: Chang
     text = f":information_source: *{escape(instance.name)}* is now *{escape(instance.label)}*"
     if change is not None:
         text += f" (set by {_who(change)} {_when(change.at)})"
-    return {"type": "section", "block_id": block_id, "text": {"type": "mrkdwn", "text": text}}
+    return section(text, block_id)
 
 
 def stale_prompt(
@@ -115,35 +100,24 @@ def stale_prompt(
         f"{_who(change)} set it to *{escape(instance.label)}* {_when(change.at if change else None)} "
         f"(your message showed *{escape(seen)}*). Still label it *{escape(wanted)}*?"
     )
+    apply_value = encode_value(
+        i=instance.id,
+        t=wanted,
+        n=instance.label_version,
+        f=instance.label,
+        a=instance.account_id,
+        o=origin,
+        m=message_ref,
+    )
     return [
-        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
-        {
-            "type": "actions",
-            "block_id": f"relabel_stale:{instance.id}",
-            "elements": [
-                {
-                    "type": "button",
-                    "style": "primary",
-                    "text": {"type": "plain_text", "text": f"Apply anyway: {wanted}"[:75]},
-                    "action_id": APPLY_ACTION,
-                    "value": encode_value(
-                        i=instance.id,
-                        t=wanted,
-                        n=instance.label_version,
-                        f=instance.label,
-                        a=instance.account_id,
-                        o=origin,
-                        m=message_ref,
-                    ),
-                },
-                {
-                    "type": "button",
-                    "text": {"type": "plain_text", "text": f"Keep {instance.label}"[:75]},
-                    "action_id": KEEP_ACTION,
-                    "value": encode_value(i=instance.id),
-                },
+        section(text),
+        actions(
+            [
+                button(f"Apply anyway: {wanted}", APPLY_ACTION, apply_value, "primary"),
+                button(f"Keep {instance.label}", KEEP_ACTION, encode_value(i=instance.id)),
             ],
-        },
+            block_id=f"relabel_stale:{instance.id}",
+        ),
     ]
 
 

@@ -31,10 +31,10 @@ class SlackSyncFollowUp:
         settings = self.settings
         lines: list[str] = []
         if self.alerts:  # health-drop alerts to TAMs; skipped without Slack settings
-            from bot.features.alerts.actions import alerts_after_sync
+            from bot.features.alerts.jobs import alerts_after_sync
 
             lines.append(alerts_after_sync(settings, result.as_of_month))
-        from bot.features.home.events import refresh_home_after_sync
+        from bot.features.home.jobs import refresh_home_after_sync
 
         try:
             refreshed = refresh_home_after_sync(settings)

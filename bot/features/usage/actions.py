@@ -15,60 +15,55 @@ import logging
 import re
 from typing import Any
 
+from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
 from bot import guard
 from bot.blocks import ids
-from bot.features.usage.blocks import message
+from bot.features.usage.blocks import VIEWS, message
 from bot.features.usage.command import (
     PORTFOLIO_WORDS,
-    SlashContext,
     account_answer,
-    acked_then,
     show_account,
     show_portfolio,
     upload_chart,
+    viewer_of,
 )
+from bot.listener import UsageContext, acked_then
 from db.queries.accounts import account_ref
 
 log = logging.getLogger("usagebot.actions.usage")
 
-def _action(body: dict[str, Any]) -> dict[str, Any]:
-    acts = body.get("actions") or [{}]
-    return acts[0]
-
-
-def _target(ctx: SlashContext) -> tuple[Any, str] | None:
+def _target(ctx: UsageContext) -> tuple[Any, str] | None:
     """(account, view) named by the clicked button, after guarding; None when answered already."""
-    act = _action(ctx.body)
+    act = ctx.action
     value = ids.decode_value(act.get("value"))
     view = str(value.get("v") or "summary")
     aid = str(act.get("action_id") or "")
     if aid.startswith(ids.VIEW_ACTION_PREFIX):
         view = aid.removeprefix(ids.VIEW_ACTION_PREFIX)
-    if view not in ids.VIEWS and view != "report":
+    if view not in VIEWS and view != "report":
         view = "summary"
-    with ctx.deps.sessions() as session:
-        account = account_ref(session, str(value.get("a") or ""))
+    account = account_ref(ctx.session, str(value.get("a") or ""))
     if account is None:
         ctx.show(message("That account is no longer in the data. Try `/usage <name>` again."))
         return None
     return account, view
 
 
-def open_view(ctx: SlashContext) -> None:
+def open_view(ctx: UsageContext) -> None:
     """Utilization / Health / Instances / Trends / Summary buttons, and a picked account: same answer as typing it.
 
     A button of a `/usage mine` list (k=1) keeps the list and answers below it."""
     target = _target(ctx)
     if target is not None:
-        keep = bool(ids.decode_value(_action(ctx.body).get("value")).get("k"))
+        keep = bool(ids.decode_value(ctx.action.get("value")).get("k"))
         show_account(ctx, target[0], target[1], replace_original=not keep)
 
 
-def list_page(ctx: SlashContext) -> None:
+def list_page(ctx: UsageContext) -> None:
     """Previous / Next of a `/usage mine|team` list: the page again, for whoever clicks, with their rights."""
-    value = ids.decode_value(_action(ctx.body).get("value"))
+    value = ids.decode_value(ctx.action.get("value"))
     scope_word = str(value.get("s") or "mine")
     if scope_word not in PORTFOLIO_WORDS:
         scope_word = "mine"
@@ -79,7 +74,7 @@ def list_page(ctx: SlashContext) -> None:
     show_portfolio(ctx, scope_word, str(value.get("f") or "").split()[:50], page, replace=True)
 
 
-def share(ctx: SlashContext) -> None:
+def share(ctx: UsageContext) -> None:
     """A visible copy of the answer in the channel (never into Slack Connect; the channel is re-checked)."""
     target = _target(ctx)
     if target is None:
@@ -90,8 +85,7 @@ def share(ctx: SlashContext) -> None:
     if reason is not None or channel is None:  # no channel is refused above (an unverified one)
         ctx.show(message(reason or guard.REFUSE_UNVERIFIED_CHANNEL))
         return
-    with ctx.deps.sessions() as session:
-        answer = account_answer(session, ctx.deps.settings, account.id, view, ctx.viewer(), shared_by=ctx.user_id)
+    answer = account_answer(ctx.session, ctx.deps.settings, account.id, view, viewer_of(ctx), shared_by=ctx.user_id)
     try:
         ctx.client.chat_postMessage(channel=channel, text=answer.text, blocks=answer.blocks, unfurl_links=False)
     except SlackApiError as exc:
@@ -105,7 +99,7 @@ def share(ctx: SlashContext) -> None:
     ctx.send(text=f"Shared with <#{channel}>.")
 
 
-def register(app: Any) -> None:
+def register(app: App) -> None:
     app.action(re.compile(ids.VIEW_ACTION_RE))(**acked_then("view", open_view))
     app.action(re.compile(ids.PICK_ACTION_RE))(**acked_then("pick", open_view))
     app.action(ids.SHARE_ACTION)(**acked_then("share", share))

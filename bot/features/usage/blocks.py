@@ -37,7 +37,7 @@ from scoring.adoption import AdoptionRatio, FeatureUse
 from scoring.adoption_flags import EXEMPTION, NOT_SHARED_ACTION, SUBSCRIPTION_DATA_ONLY
 from scoring.flags import version_key
 from scoring.model import MEASURE_KEYS, AccountMeasure, AccountReport, InstanceMonth, MeasureResult
-from workflows.wording import customer_for, version_text
+from workflows.wording import customer_for, seats_pct, version_text
 
 PURCHASE_INTENT = "purchase_intent"
 NOT_SHARED = "operational_metrics_not_shared"
@@ -122,10 +122,6 @@ def _finish(report: AccountReport, view: str, body: list[Block], opts: ViewOptio
 def _measure_short(m: MeasureResult) -> str:
     score = "" if m.score is None else f" ({m.score})"
     return f"{color_text(m.color)}{score}"
-
-
-def _weighted(value: float | None) -> str:
-    return "" if value is None else f": {pct(value)} ARR-weighted"
 
 
 def _sub_names(report: AccountReport) -> dict[str, str]:
@@ -420,7 +416,7 @@ def render_trends(
         if r.key in ("license_utilization", "user_engagement"):
             continue  # the summary's four use cases, seats in use and product health
         if r.key == "seats":
-            now = pct(r.values[-1] if r.values else None)
+            now = seats_pct(r.values[-1] if r.values else None)
         else:
             now = color_text(r.last.color) if r.last is not None else "n/a"
         rows.append((r.label, r.line, r.scale, now))
@@ -520,6 +516,9 @@ RENDERERS = {
     "versions": render_versions,
     "trends": render_trends,
 }
+# Account views: the subcommands of `/usage <account> <view>` (summary is the default), from the renderers
+# themselves, so a new view is one renderer here and its word in command.py's ALIASES.
+VIEWS: tuple[str, ...] = tuple(RENDERERS)
 
 
 # ---------------------------------------------------------------------------------------------- other answers

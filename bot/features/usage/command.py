@@ -6,9 +6,9 @@ Two halves:
 
 Subcommands other features answer are listed in `GLOBAL_SUBCOMMANDS` / `ACCOUNT_SUBCOMMANDS` as
 "module:function", imported when first used: adding one is one line there (and its word in `GLOBAL_NAMES`
-or `ALIASES`). A global handler is `(ctx: SlashContext) -> None`; an account handler is
+or `ALIASES`). A global handler is `(ctx: UsageContext) -> None`; an account handler is
 `(ctx, account: AccountRef) -> None`; both answer with `ctx.show(...)` (or open a view with `ctx.client`;
-`ctx.body["trigger_id"]` is there, and the handler runs right after the ack, inside the 3-second window).
+`ctx.trigger_id` is there, and the handler runs right after the ack, inside the 3-second window).
 """
 
 from __future__ import annotations
@@ -18,22 +18,22 @@ import logging
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from importlib import import_module
 from typing import Any, Literal
 
-from slack_bolt import BoltContext
+from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy.orm import Session
 
 from bot import guard
-from bot.app import Deps
 from bot.blocks import ids
 from bot.blocks.format import blocks_to_text, escape
-from bot.errors import PEOPLE_ERRORS, SORRY, slack_text
+from bot.errors import slack_text
 from bot.features.usage.blocks import (
     RENDERERS,
+    VIEWS,
     Answer,
     ViewOptions,
     message,
@@ -41,7 +41,7 @@ from bot.features.usage.blocks import (
     render_not_found,
     render_pick,
 )
-from bot.guard import PERSON
+from bot.listener import UsageContext, acked_then
 from db.queries.accounts import AccountRef, Resolution, resolve_account
 from workflows.settings import Settings
 
@@ -90,7 +90,7 @@ METRIC_WORDS = ("metric", "metrics")
 class UsageRequest:
     kind: Literal["help", "global", "account", "portfolio", "metric", "too_long"]
     query: str = ""  # the account text (account kind)
-    view: str = "summary"  # a view in ids.VIEWS, "report", or the global subcommand's name
+    view: str = "summary"  # a view in VIEWS, "report", or the global subcommand's name
     length: int = 0  # of the raw text, for the too-long answer
     month: str | None = None  # a YYYY-MM word, as typed
     ignored: tuple[str, ...] = ()  # words after the view word
@@ -157,7 +157,7 @@ def parse(text: str | None) -> UsageRequest:
     return UsageRequest("account", query=" ".join(words), view="summary", month=month, whole=" ".join(words))
 
 
-VIEW_WORDS_HELP = ", ".join(ids.VIEWS)  # every view, from the routing itself, so a new one is never left out
+VIEW_WORDS_HELP = ", ".join(VIEWS)  # every view, from the routing itself, so a new one is never left out
 
 
 @dataclass(frozen=True)
@@ -370,62 +370,12 @@ def _portfolio_offline(session: Session, settings: Settings, req: UsageRequest, 
 # ---------------------------------------------------------------------------------------------- Slack
 
 
-@dataclass
-class SlashContext:
-    """What a subcommand handler gets: the Slack client, respond(), the raw body and the app's deps."""
-
-    client: WebClient
-    respond: Callable[..., Any]
-    body: dict[str, Any]
-    deps: Deps
-    person: guard.Person | None = None
-    request: UsageRequest = field(default_factory=lambda: UsageRequest("help"))
-    # Who and where, as Bolt read them from the request (never parsed again from the body).
-    user_id: str = ""
-    channel_id: str | None = None
-    team_id: str | None = None
-
-    @classmethod
-    def of(cls, body: dict[str, Any], client: WebClient, respond: Any, context: BoltContext) -> SlashContext:
-        """The context of one request; the person is the one the guard middleware admitted."""
-        from bot.app import deps_of
-
-        return cls(
-            client=client,
-            respond=respond,
-            body=body,
-            deps=deps_of(context),
-            person=context.get(PERSON),
-            user_id=context.user_id or "",
-            channel_id=context.channel_id,
-            team_id=context.team_id,
-        )
-
-    def viewer(self) -> Viewer:
-        return Viewer(person=self.person, admin_ids=self.deps.settings.admin_ids)
-
-    def show(self, answer: Answer, *, replace_original: bool = False) -> None:
-        self.send(text=answer.text, blocks=answer.blocks, replace_original=replace_original)
-
-    def send(self, *, text: str, blocks: list[dict[str, Any]] | None = None, replace_original: bool = False) -> None:
-        """An ephemeral answer through the response_url, retried on 429 / 5xx / dropped connections like
-        every other Slack call (Bolt's own `respond()` does not retry)."""
-        url = self.body.get("response_url")
-        if not url:
-            self.respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=replace_original)
-            return
-        from bot.app import retry_handlers
-        from bot.outgoing import SafeWebhookClient
-
-        resp = SafeWebhookClient(url, timeout=15, retry_handlers=retry_handlers()).send(
-            text=text, blocks=blocks, response_type="ephemeral", replace_original=replace_original
-        )
-        if resp.status_code != 200:
-            log.warning("response_url answered %s: %s", resp.status_code, (resp.body or "")[:200])
+def viewer_of(ctx: UsageContext) -> Viewer:
+    return Viewer(person=ctx.person, admin_ids=ctx.deps.settings.admin_ids)
 
 
-GlobalHandler = Callable[[SlashContext], None]
-AccountHandler = Callable[[SlashContext, AccountRef], None]
+GlobalHandler = Callable[[UsageContext], None]
+AccountHandler = Callable[[UsageContext, AccountRef], None]
 
 
 # `/usage` words other features answer: name -> "module:function", imported when first used (no import
@@ -455,7 +405,7 @@ def account_handler(view: str) -> AccountHandler | None:
 
 
 def show_account(
-    ctx: SlashContext,
+    ctx: UsageContext,
     account: AccountRef,
     view: str,
     *,
@@ -468,8 +418,7 @@ def show_account(
     if handler is not None:
         handler(ctx, account)
         return
-    with ctx.deps.sessions() as session:
-        answer = account_answer(session, ctx.deps.settings, account.id, view, ctx.viewer(), month=month)
+    answer = account_answer(ctx.session, ctx.deps.settings, account.id, view, viewer_of(ctx), month=month)
     answer = with_note(answer, note)
     ctx.show(answer, replace_original=replace_original)
     if answer.chart is not None:
@@ -477,7 +426,7 @@ def show_account(
 
 
 def show_portfolio(
-    ctx: SlashContext, scope_word: str, words: list[str], page: int = 1, *, replace: bool = False
+    ctx: UsageContext, scope_word: str, words: list[str], page: int = 1, *, replace: bool = False
 ) -> None:
     """`/usage mine|team [filters]` (after the guard): the page of the person's listing."""
     from bot.features.home.events import viewer_for
@@ -487,8 +436,7 @@ def show_portfolio(
     if viewer is None:
         ctx.show(message(refusal or guard.REFUSE_UNKNOWN))
         return
-    with ctx.deps.sessions() as session:
-        answer = portfolio_answer(session, ctx.deps.settings, viewer, scope_word, words, page)
+    answer = portfolio_answer(ctx.session, ctx.deps.settings, viewer, scope_word, words, page)
     ctx.show(answer, replace_original=replace)
 
 
@@ -518,9 +466,8 @@ def upload_chart(
         log.warning("chart upload failed", exc_info=True)
 
 
-def run_usage(ctx: SlashContext) -> None:
+def run_usage(ctx: UsageContext) -> None:
     req = parse(ctx.body.get("text"))
-    ctx.request = req
     if req.kind == "help":
         ctx.show(render_help())
         return
@@ -539,8 +486,7 @@ def run_usage(ctx: SlashContext) -> None:
 
         show_metric(ctx, req.query)
         return
-    with ctx.deps.sessions() as session:
-        found = interpret(session, req)
+    found = interpret(ctx.session, req)
     if found.answer is not None:
         ctx.show(found.answer)
         return
@@ -548,56 +494,13 @@ def run_usage(ctx: SlashContext) -> None:
     show_account(ctx, found.account, found.view, month=found.month, note=found.note)
 
 
-def safely(ctx: SlashContext, what: str, work: Callable[[SlashContext], None]) -> None:
-    """Run work after the ack; a domain error is answered in its words (bot.errors), any other failure is
-    logged with context and the person gets the apology."""
-    try:
-        work(ctx)
-    except PEOPLE_ERRORS as exc:
-        log.info("%s stopped: %s", what, exc.__class__.__name__)
-        _tell(ctx, slack_text(exc))
-    except Exception:
-        log.exception(
-            "%s failed: user=%s channel=%s text=%r actions=%r",
-            what,
-            ctx.user_id,
-            ctx.channel_id,
-            (ctx.body.get("text") or "")[:300],
-            [a.get("action_id") for a in ctx.body.get("actions") or []],
-        )
-        _tell(ctx, SORRY)
-
-
-def _tell(ctx: SlashContext, text: str) -> None:
-    try:
-        ctx.show(message(text))
-    except Exception:
-        log.warning("could not tell the user about the failure", exc_info=True)
-
-
-def acked_then(what: str, fn: Callable[[SlashContext], None]) -> dict[str, Any]:
-    """The listener shape for a command or button answered with `respond`: ack at once (Slack's three
-    seconds), then `fn(ctx)` in a lazy listener, failures logged and apologised for by `safely`.
-    Use as `app.action(ACTION_ID)(**acked_then("what", fn))`."""
-
-    def ack_now(ack: Any) -> None:
-        ack()
-
-    def work(body: dict[str, Any], client: WebClient, respond: Any, context: BoltContext) -> None:
-        safely(SlashContext.of(body, client, respond, context), what, fn)
-
-    work.__name__ = "usage_" + re.sub(r"\W+", "_", what).strip("_")  # Bolt names lazy functions by __name__ in logs
-    return {"ack": ack_now, "lazy": [work]}
-
-
-def register(app: Any) -> None:
+def register(app: App) -> None:
     app.command("/usage")(**acked_then("/usage", run_usage))
 
 
 __all__ = [
     "ACCOUNT_SUBCOMMANDS",
     "GLOBAL_SUBCOMMANDS",
-    "SlashContext",
     "account_answer",
     "answer_text",
     "ids",

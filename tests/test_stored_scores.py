@@ -1,0 +1,272 @@
+"""Stored scores (account_scores) equal the report computed from raw rows, and follow syncs, relabels and rules.
+
+The reference side loads each account's rows the way `/usage` does (one account, the trend window ending with
+the month) and runs `compute_report` + `summarize` on them; the stored side is what the sync wrote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.cli import cli
+from db.models import AccountScore, Instance
+from db.queries.account_data import load_account_data, newest_version_in_month
+from db.queries.health import export_metric_columns
+from db.session import session_scope
+from scoring.report import compute_report
+from scoring.stored import StoredScore, from_json, rules_fingerprint, summarize, unknown_instance_count
+from scoring.trends import add_months
+from workflows import scores as scores_mod
+from workflows.alerts import compute_alerts
+from workflows.demo import generate_export
+from workflows.portfolio import build_portfolio, score_live
+from workflows.relabel import relabel
+from workflows.report import adoption_rules_for, build_account_report, rules_for, series_json
+from workflows.scores import read_scores, rescore, scores_current, stored_window
+from workflows.sync.run import sync_export
+from workflows.sync.sources import CsvExport
+
+TODAY = date(2026, 11, 15)
+ADMIN = "U0ADMIN01"
+
+
+def _sync(tmp_path: Path, db_url: str, seed: int, accounts: int = 10, months: int = 15) -> Path:
+    out = tmp_path / f"export-{seed}"
+    generate_export(out, accounts=accounts, months=months, seed=seed, today=TODAY)
+    assert sync_export(CsvExport(out), db_url).ok
+    return out
+
+
+def _stored(s: Session) -> dict[tuple[str, date], tuple[str, str, float | None, dict, dict | None]]:
+    return {
+        (r.account_id, r.month): (r.fingerprint, r.health_color, r.health_score, r.summary, r.detail)
+        for r in s.scalars(select(AccountScore))
+    }
+
+
+def _reference(s: Session, account_id: str, month: date, rules_name: str | None = None) -> StoredScore:
+    """The account-month computed from raw rows, loaded as `/usage` loads them."""
+    rules = rules_for(rules_name)
+    adoption = adoption_rules_for(None)
+    data = load_account_data(
+        s,
+        account_id,
+        add_months(month, -(rules.trend_months - 1)),
+        month,
+        metric_columns=rules.columns() | adoption.columns(),
+        opt_out_value=rules.account.opt_out_value,
+    )
+    assert data is not None
+    report = compute_report(
+        data.account,
+        data.subscriptions,
+        data.instances,
+        data.rows,
+        month,
+        rules,
+        as_of=None,
+        newest_version=newest_version_in_month(s, month),
+        adoption_rules=adoption,
+        exported=export_metric_columns(s),
+    )
+    return summarize(
+        report, unknown_instances=unknown_instance_count(data.instances, data.rows, month, 12), rows=data.rows
+    )
+
+
+@pytest.mark.parametrize("seed", [3, 11, 29])
+def test_every_stored_month_equals_the_report_computed_from_raw_rows(tmp_path: Path, db_url: str, seed: int) -> None:
+    _sync(tmp_path, db_url, seed)
+    with session_scope(db_url) as s:
+        rules = rules_for(None)
+        months = stored_window(s, rules)
+        stored = _stored(s)
+        account_ids = sorted({a for a, _ in stored})
+        assert len(months) == rules.trend_months  # 15 months of data: the full 12-month window is stored
+        assert len(stored) == len(account_ids) * len(months)
+        fp = rules_fingerprint(rules, adoption_rules_for(None))
+        colours = set()
+        for (acc_id, month), (row_fp, colour, score, summary, detail) in stored.items():
+            assert row_fp == fp
+            expected = _reference(s, acc_id, month)
+            got = from_json(acc_id, month, summary, detail)
+            assert got == expected, (acc_id, month)
+            assert (colour, score) == (expected.overall_color, expected.overall_score)
+            colours.add(colour)
+        assert len(colours) >= 2  # the generated data is varied enough to mean something
+
+
+def test_resync_of_the_same_export_rescores_nothing(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = _sync(tmp_path, db_url, 5)
+    with session_scope(db_url) as s:
+        before = _stored(s)
+    calls: list[object] = []
+    real = scores_mod.rescore
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scores_mod, "rescore", counting)
+    assert sync_export(CsvExport(out), db_url).ok
+    assert calls == []
+    with session_scope(db_url) as s:
+        assert _stored(s) == before
+
+
+def test_a_changed_export_is_rescored_in_the_sync(tmp_path: Path, db_url: str) -> None:
+    _sync(tmp_path, db_url, 5)
+    with session_scope(db_url) as s:
+        before = _stored(s)
+    _sync(tmp_path, db_url, 6)  # other data for the same months
+    with session_scope(db_url) as s:
+        after = _stored(s)
+        assert after != before
+        for acc_id, month in list(after)[:40]:
+            assert from_json(acc_id, month, *after[(acc_id, month)][3:]) == _reference(s, acc_id, month)
+
+
+def test_relabel_rescores_the_account_in_the_same_transaction(tmp_path: Path, db_url: str) -> None:
+    _sync(tmp_path, db_url, 3)
+    with session_scope(db_url) as s:
+        month = stored_window(s, rules_for(None))[-1]
+        stored = read_scores(s, month, None, scores_mod.current_fingerprint(), detail=True)
+        # A Production primary instance of the as-of month: relabelling it Obsolete changes the account's picture.
+        target = next(
+            (sc.account_id, p.instance_id)
+            for sc in stored.values()
+            for p in sc.primaries
+            if s.get(Instance, p.instance_id) is not None and s.get(Instance, p.instance_id).label == "Production"  # type: ignore[union-attr]
+        )
+        acc_id, iid = target
+        inst = s.get(Instance, iid)
+        assert inst is not None
+        version = inst.label_version
+        old = stored[acc_id]
+    with session_scope(db_url) as s:
+        outcome = relabel(
+            s,
+            instance_id=iid,
+            to_label="Obsolete",
+            expected_version=version,
+            user_id=ADMIN,
+            user_name="ops",
+            user_email=None,
+            admin_ids={ADMIN},
+            origin="home",
+        )
+        assert outcome.status == "applied"
+    with session_scope(db_url) as s:
+        new = read_scores(s, month, [acc_id], scores_mod.current_fingerprint(), detail=True)[acc_id]
+        assert new != old
+        assert iid not in {p.instance_id for p in new.primaries}
+        assert new == _reference(s, acc_id, month)
+        assert scores_current(s)
+
+
+def test_other_rules_are_never_served_stale(tmp_path: Path, db_url: str) -> None:
+    _sync(tmp_path, db_url, 11)
+    with session_scope(db_url) as s:
+        month = stored_window(s, rules_for(None))[-1]
+        other = rules_for("gitlab-2024")
+        assert rules_fingerprint(other, adoption_rules_for(None)) != scores_mod.current_fingerprint()
+        # Stored rows are of the default rules: a portfolio under other rules computes every account live.
+        assert read_scores(s, month, None, scores_mod.current_fingerprint(other)) == {}
+        portfolio = build_portfolio(s, "all", None, rules=other)
+        live = score_live(s, [a.id for a in portfolio.accounts], month, other, adoption_rules_for(None))
+        for a in portfolio.accounts:
+            assert (a.health_color, a.health_score, a.health_shown) == (
+                live[a.id].overall_color,
+                live[a.id].overall_score,
+                live[a.id].overall_shown,
+            )
+            assert a.flags == live[a.id].flags
+        # Rows of a fingerprint that is not current make the stored set stale until rescored.
+        res = rescore(s, rules=other)
+        assert res.rows > 0
+        assert not scores_current(s)
+        assert scores_current(s, other)
+
+
+def test_stored_portfolio_equals_the_live_one(tmp_path: Path, db_url: str) -> None:
+    _sync(tmp_path, db_url, 29, accounts=16)
+    with session_scope(db_url) as s:
+        stored_view = build_portfolio(s, "all", None)
+        s.execute(AccountScore.__table__.delete())
+        live_view = build_portfolio(s, "all", None)  # nothing stored: every account computed live
+        assert stored_view == live_view
+        s.rollback()
+
+
+def test_rescore_command(tmp_path: Path, db_url: str, settings: object) -> None:
+    _sync(tmp_path, db_url, 3, accounts=4, months=3)
+    runner = CliRunner()
+    res = runner.invoke(cli, ["rescore"])
+    assert res.exit_code == 0, res.output
+    assert "already current" in res.output
+    res = runner.invoke(cli, ["rescore", "--all"])
+    assert res.exit_code == 0, res.output
+    assert "Rescored 4 accounts" in res.output
+    with session_scope(db_url) as s:
+        s.execute(AccountScore.__table__.update().values(fingerprint="old"))
+    res = runner.invoke(cli, ["rescore"])
+    assert res.exit_code == 0, res.output
+    assert "Rescored 4 accounts" in res.output
+    with session_scope(db_url) as s:
+        assert scores_current(s)
+
+
+def test_alerts_from_stored_scores_equal_those_computed_live(tmp_path: Path, db_url: str) -> None:
+    _sync(tmp_path, db_url, 11, accounts=24)
+    with session_scope(db_url) as s:
+        months = stored_window(s, rules_for(None))
+        from_stored = compute_alerts(s, months[-1], months[-2], include_muted=True)
+        over_three = compute_alerts(s, months[-1], months[-4], include_muted=True)
+        s.execute(AccountScore.__table__.delete())
+        assert compute_alerts(s, months[-1], months[-2], include_muted=True) == from_stored
+        assert compute_alerts(s, months[-1], months[-4], include_muted=True) == over_three
+        s.rollback()
+    assert from_stored  # the generated data has alerts to compare
+
+
+def test_health_trend_read_from_stored_scores_equals_the_one_rolled_up_from_rows(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _sync(tmp_path, db_url, 29, accounts=12)
+    with session_scope(db_url) as s:
+        month = stored_window(s, rules_for(None))[-1]
+        ids = sorted({a for a, _ in _stored(s)})
+        stored_reports = {a: build_account_report(s, a, month) for a in ids}
+        s.execute(AccountScore.__table__.delete())
+        live_reports = {a: build_account_report(s, a, month) for a in ids}
+        s.rollback()
+    read_from_store = 0
+    for a in ids:
+        got, want = stored_reports[a], live_reports[a]
+        read_from_store += got.trends.rolled == ()  # the stored series answered, not a roll-up
+        assert replace(got.trends, rolled=()) == replace(want.trends, rolled=())
+        assert got.sparklines == want.sparklines
+        assert series_json(got) == series_json(want)
+        assert got.adoption == want.adoption
+    assert read_from_store == len(ids)
+
+
+def test_scoring_in_two_processes_stores_the_same_rows(tmp_path: Path, db_url: str) -> None:
+    _sync(tmp_path, db_url, 3, accounts=12)
+    with session_scope(db_url) as s:
+        one = rescore(s, workers=1)
+        serial = _stored(s)
+    with session_scope(db_url) as s:
+        two = rescore(s, workers=2)
+        forked = _stored(s)
+    assert (one.rows, two.rows) == (len(serial), len(forked))
+    assert forked == serial

@@ -1,0 +1,381 @@
+"""Stored scores: every account's figures for the trend window, computed once per sync and read by many views.
+
+Written by `rescore` (inside the sync's transaction, a relabel's transaction, or `usagebot rescore`'s), so
+readers see the whole set of one data state or the whole previous one, never half. Each row is the same
+computed report `/usage` renders (`scoring.report.compute_report`), kept by the pure serializer
+`scoring.stored.summarize`; each carries the fingerprint of the rules content it was computed with, and
+`read_scores` returns only rows of the current fingerprint, so readers fall back to computing live rather
+than show a figure of other rules.
+
+Which rows: for every account, the `rules.trend_months` (12) months ending with the data's as-of month (from
+the first month with data). Older months are computed live by whoever asks for them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import multiprocessing
+import os
+import time
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, select
+from sqlalchemy.orm import Session
+
+from db.models import Account, AccountScore
+from db.queries.account_data import (
+    AccountData,
+    load_accounts_data,
+    newest_version_in_month,
+    newest_versions_by_month,
+)
+from db.queries.health import DataStamp, data_as_of, data_months, export_metric_columns
+from db.queries.scores import read_scores
+from scoring.adoption_rules import AdoptionRules
+from scoring.report import compute_report
+from scoring.rules import Rules
+from scoring.stored import StoredScore, detail_json, rules_fingerprint, summarize, to_json, unknown_instance_count
+from scoring.trends import add_months
+from workflows.report import adoption_rules_for, rules_for
+from workflows.settings import Settings
+
+__all__ = ["read_scores"]  # re-exported: readers find the stored scores here
+
+log = logging.getLogger(__name__)
+
+# Accounts loaded and scored per batch: bounds memory (23 months of rows each) while keeping queries few.
+CHUNK = 500
+# Scoring processes of a large rescore (the sync's, `usagebot rescore`'s): at most two, from this many accounts.
+MAX_WORKERS = 2
+POOL_MIN_ACCOUNTS = 2000
+# Instances not seen for this many months are history (as in the account report's 12-month window).
+RECENT_MONTHS = 12
+
+
+@dataclass(frozen=True)
+class RescoreResult:
+    accounts: int
+    months: tuple[date, ...]
+    rows: int
+    seconds: float
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class ScoringContext:
+    """Everything besides an account's own rows that its scores depend on (read once per rescore)."""
+
+    rules: Rules
+    adoption: AdoptionRules
+    fingerprint: str
+    exported: frozenset[str] | None
+    newest: dict[date, str | None]
+
+    @classmethod
+    def load(cls, session: Session, months: Collection[date], rules: Rules | str | None = None) -> ScoringContext:
+        rules = rules_for(rules)
+        adoption = adoption_rules_for(None)
+        return cls(
+            rules=rules,
+            adoption=adoption,
+            fingerprint=rules_fingerprint(rules, adoption),
+            exported=export_metric_columns(session),
+            newest=newest_versions_by_month(session, months),
+        )
+
+
+def current_fingerprint(rules: Rules | str | None = None) -> str:
+    """The fingerprint rows computed now would carry."""
+    return rules_fingerprint(rules_for(rules), adoption_rules_for(None))
+
+
+def stored_window(session: Session, rules: Rules) -> tuple[date, ...]:
+    """The months stored for every account: the trend window ending with the as-of month, within the data."""
+    as_of = data_as_of(session)
+    span = data_months(session)
+    if as_of is None or span is None:
+        return ()
+    as_of = as_of.replace(day=1)
+    first = max(span[0].replace(day=1), add_months(as_of, -(rules.trend_months - 1)))
+    out: list[date] = []
+    m = first
+    while m <= as_of:
+        out.append(m)
+        m = add_months(m, 1)
+    return tuple(out)
+
+
+def score_month(data: AccountData, month: date, ctx: ScoringContext, rows: Sequence | None = None) -> StoredScore:
+    """One account-month's stored figures: `compute_report` on the month's trend window, then `summarize`.
+
+    `rows` are the rows of the trend window ending with `month` (default: `data.rows`, already that window).
+    """
+    window_rows = data.rows if rows is None else rows
+    report = compute_report(
+        data.account,
+        data.subscriptions,
+        data.instances,
+        window_rows,
+        month,
+        ctx.rules,
+        as_of=None,
+        newest_version=ctx.newest.get(month),
+        adoption_rules=ctx.adoption,
+        exported=ctx.exported,
+    )
+    unknown = unknown_instance_count(data.instances, window_rows, month, RECENT_MONTHS)
+    return summarize(report, unknown_instances=unknown, rows=window_rows)
+
+
+def score_account_months(data: AccountData, months: Sequence[date], ctx: ScoringContext) -> Iterator[StoredScore]:
+    """Every month of `months` for one account, from its rows loaded once (sorted by month)."""
+    keys = [r.snapshot_month for r in data.rows]
+    for m in months:
+        lo = bisect.bisect_left(keys, add_months(m, -(ctx.rules.trend_months - 1)))
+        hi = bisect.bisect_right(keys, m)
+        yield score_month(data, m, ctx, data.rows[lo:hi])
+
+
+def _chunks(ids: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
+
+
+def _values(data: Sequence[AccountData], months: Sequence[date], ctx: ScoringContext) -> list[dict[str, Any]]:
+    """The account_scores rows of `data`'s accounts for `months`."""
+    return [
+        {
+            "account_id": s.account_id,
+            "month": s.month,
+            "fingerprint": ctx.fingerprint,
+            "health_color": s.overall_color,
+            "health_score": s.overall_score,
+            "summary": to_json(s),
+            "detail": detail_json(s),
+        }
+        for d in data
+        for s in score_account_months(d, months, ctx)
+    ]
+
+
+# What forked scoring workers read: set just before the fork, so each child has its own copy.
+_FORKED: tuple[Sequence[AccountData], Sequence[date], ScoringContext] | None = None
+
+
+def _score_slice(bounds: tuple[int, int]) -> list[dict[str, Any]]:
+    assert _FORKED is not None
+    data, months, ctx = _FORKED
+    return _values(data[bounds[0] : bounds[1]], months, ctx)
+
+
+def default_workers(accounts: int) -> int:
+    """Processes that score a rescore of `accounts`: one per core, at most two, only when it pays."""
+    return min(MAX_WORKERS, os.cpu_count() or 1) if accounts >= POOL_MIN_ACCOUNTS else 1
+
+
+class _Batches:
+    """Scores batch after batch; with workers, a batch is scored by forked processes while the next loads."""
+
+    def __init__(self, session: Session, months: Sequence[date], ctx: ScoringContext, workers: int) -> None:
+        self.session, self.months, self.ctx, self.workers = session, months, ctx, workers
+        self.pending: tuple[Any, Any] | None = None
+        self.written = 0
+
+    def add(self, data: Sequence[AccountData]) -> None:
+        if self.workers <= 1:
+            self._write(_values(data, self.months, self.ctx))
+            return
+        global _FORKED
+        _FORKED = (data, self.months, self.ctx)
+        try:
+            # Fork, not spawn: the children get the loaded rows without pickling them. They touch no database
+            # connection (they only score) and end with the pool.
+            pool = multiprocessing.get_context("fork").Pool(self.workers)
+        finally:
+            _FORKED = None
+        step = -(-len(data) // self.workers)
+        result = pool.map_async(_score_slice, [(i, i + step) for i in range(0, len(data), step)])
+        self.flush()
+        self.pending = (pool, result)
+
+    def flush(self) -> None:
+        if self.pending is None:
+            return
+        pool, result = self.pending
+        self.pending = None
+        try:
+            parts = result.get()
+        finally:
+            pool.close()
+            pool.join()
+        self._write([v for part in parts for v in part])
+
+    def _write(self, values: list[dict[str, Any]]) -> None:
+        if values:
+            self.session.execute(_upsert(self.session), values)
+            self.written += len(values)
+
+
+def _upsert(session: Session) -> Any:
+    """INSERT that replaces a row already there: a relabel's rescore and a sync's may overlap (PostgreSQL lets
+    both delete the old rows; the second to commit must not fail on the first one's new rows)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    pg = session.get_bind().dialect.name == "postgresql"
+    stmt = postgresql.insert(AccountScore) if pg else sqlite.insert(AccountScore)
+    return stmt.on_conflict_do_update(
+        index_elements=["account_id", "month"],
+        set_={c: stmt.excluded[c] for c in ("fingerprint", "health_color", "health_score", "summary", "detail")},
+    )
+
+
+def rescore(
+    session: Session,
+    account_ids: Collection[str] | None = None,
+    rules: Rules | str | None = None,
+    *,
+    workers: int | None = None,
+) -> RescoreResult:
+    """Score and store the stored window of `account_ids` (None = every account), replacing their rows.
+
+    Runs in the caller's transaction and does not commit: the caller's commit publishes the new rows and
+    removes the old ones at once. With every account, rows of accounts that are gone are removed too.
+    `workers`: processes scoring in parallel (default: `default_workers`).
+    """
+    t0 = time.perf_counter()
+    rules = rules_for(rules)
+    months = stored_window(session, rules)
+    ctx = ScoringContext.load(session, months, rules)
+    if account_ids is None:
+        session.execute(delete(AccountScore))
+        ids = sorted(session.scalars(select(Account.id)))
+    else:
+        ids = sorted(set(account_ids))
+        for part in _chunks(ids, 1000):
+            session.execute(delete(AccountScore).where(AccountScore.account_id.in_(part)))
+    batches = _Batches(session, months, ctx, default_workers(len(ids)) if workers is None else workers)
+    if months:
+        first = add_months(months[0], -(rules.trend_months - 1))
+        columns = rules.columns() | ctx.adoption.columns()
+        try:
+            for part in _chunks(ids, CHUNK):
+                data = load_accounts_data(
+                    session,
+                    first,
+                    months[-1],
+                    account_ids=part,
+                    metric_columns=columns,
+                    opt_out_value=rules.account.opt_out_value,
+                )
+                batches.add([d for acc_id in part if (d := data.get(acc_id)) is not None])
+            batches.flush()
+        finally:
+            if batches.pending is not None:  # an error while a batch was being scored: stop its workers
+                batches.pending[0].terminate()
+    seconds = time.perf_counter() - t0
+    log.info("rescored %d accounts x %d months (%d rows) in %.1fs", len(ids), len(months), batches.written, seconds)
+    return RescoreResult(len(ids), months, batches.written, seconds, ctx.fingerprint)
+
+
+def scores_current(session: Session, rules: Rules | str | None = None) -> bool:
+    """Whether the stored scores are those of the current data state and rules: every row has the current
+    fingerprint and the newest stored month is the as-of month (else a rescore is due)."""
+    rules = rules_for(rules)
+    fp = current_fingerprint(rules)
+    stale = session.scalar(select(AccountScore.account_id).where(AccountScore.fingerprint != fp).limit(1))
+    if stale is not None:
+        return False
+    months = stored_window(session, rules)
+    if not months:
+        return True
+    newest = session.scalar(select(func.max(AccountScore.month)))
+    return newest == months[-1]
+
+
+def after_sync(conn: Connection, changed: bool) -> RescoreResult | None:
+    """The sync's scoring step, inside its transaction: rescore every account when the load changed anything
+    (or the stored rows are not current: new rules, or none yet); a re-load that changed nothing does nothing.
+
+    Every account, not just those whose rows changed: a month's newest version, the export's columns and the
+    as-of month are shared inputs, so one account's rows can change every other account's flags.
+    """
+    with Session(bind=conn) as session:
+        if not changed and scores_current(session):
+            return None
+        return rescore(session)
+
+
+def rescore_if_stale(
+    session: Session, rules: Rules | str | None = None, *, force: bool = False
+) -> RescoreResult | None:
+    """Rescore every account when the stored scores are not current (rules changed, none yet), or `force`."""
+    if not force and scores_current(session, rules):
+        return None
+    return rescore(session, rules=rules)
+
+
+def scheduled_rescore(settings: Settings, edge: object = None) -> None:
+    """The clock's check: after a deploy that changed SCORING_RULES (or the rules files), rescore once."""
+    from db.session import session_scope
+
+    with session_scope(settings.database_url) as session:
+        rescore_if_stale(session, settings.scoring_rules)
+
+
+# Accounts computed live per batch of rows loaded (bounds memory when no stored scores answer).
+LIVE_BATCH = 1000
+
+
+def score_live(
+    session: Session,
+    account_ids: Collection[str],
+    month: date,
+    rules: Rules,
+    adoption: AdoptionRules | None = None,
+    stamp: DataStamp | None = None,
+) -> dict[str, StoredScore]:
+    """The stored figures of `month`, computed now from raw rows (for accounts without a current stored row)."""
+    adoption = adoption or adoption_rules_for(None)
+    ids = sorted(set(account_ids))
+    newest = newest_version_in_month(session, month, stamp)
+    ctx = ScoringContext(
+        rules, adoption, rules_fingerprint(rules, adoption), export_metric_columns(session), {month: newest}
+    )
+    out: dict[str, StoredScore] = {}
+    # In batches: twelve months of rows of every account at once would not fit in a web worker's memory.
+    for i in range(0, len(ids), LIVE_BATCH):
+        data = load_accounts_data(
+            session,
+            add_months(month, -(rules.trend_months - 1)),
+            month,
+            account_ids=ids[i : i + LIVE_BATCH],
+            metric_columns=rules.columns() | adoption.columns(),
+            opt_out_value=rules.account.opt_out_value,
+        )
+        out.update((acc_id, score_month(d, month, ctx)) for acc_id, d in data.items())
+    return out
+
+
+def scores_for(
+    session: Session,
+    month: date,
+    account_ids: Collection[str] | None,
+    rules: Rules,
+    stamp: DataStamp | None = None,
+    *,
+    detail: bool = False,
+) -> dict[str, StoredScore]:
+    """`month`'s figures of `account_ids` (None = every account): the stored ones, the missing computed live.
+
+    Without `detail`, stored ones come without primaries, pings and subscriptions (`read_scores`)."""
+    adoption = adoption_rules_for(None)
+    got = read_scores(session, month, account_ids, rules_fingerprint(rules, adoption), detail=detail)
+    wanted = set(session.scalars(select(Account.id))) if account_ids is None else set(account_ids)
+    missing = wanted - set(got)
+    if missing:
+        got.update(score_live(session, missing, month, rules, adoption, stamp))
+    return got
