@@ -101,6 +101,9 @@ def instance_display_name(
     return identity
 
 
+_USER_COUNTS = frozenset(("billable_user_count", "license_user_count"))
+
+
 @dataclass(frozen=True, slots=True)
 class UsageRow:
     """One instance × subscription × month (the month's last ping, or none)."""
@@ -121,11 +124,14 @@ class UsageRow:
 
     def value(self, name: str) -> float | None:
         """A metric or user count by its warehouse column name; None = not reported."""
+        # Metrics first: they are nearly every name asked for (this runs for every value of every measure).
+        v = self.metrics.get(name)
+        if v is not None and name not in _USER_COUNTS:
+            return v if type(v) is float else float(v)
         if name == "billable_user_count":
             return None if self.billable_user_count is None else float(self.billable_user_count)
         if name == "license_user_count":
             return None if self.license_user_count is None else float(self.license_user_count)
-        v = self.metrics.get(name)
         return None if v is None else float(v)
 
 

@@ -11,6 +11,7 @@ import calendar
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 
 from scoring.bands import fmt_banded, place
 from scoring.measures import (
@@ -48,20 +49,28 @@ def seat_ratio(billable: int | None, seats: int) -> float | None:
     return billable / seats if billable is not None and seats > 0 else None
 
 
+@lru_cache(maxsize=4096)
+def _month_span(month: date) -> tuple[date, date]:
+    # Asked for every row and subscription of every account-month: a few dozen distinct months in all.
+    return month.replace(day=1), month.replace(day=calendar.monthrange(month.year, month.month)[1])
+
+
 def month_end(month: date) -> date:
-    return month.replace(day=calendar.monthrange(month.year, month.month)[1])
+    return _month_span(month)[1]
 
 
 def active_in(sub: SubscriptionInfo, month: date) -> bool:
     """Step 1: started on or before the month's last day; no end, or ended on or after its first day."""
-    return sub.start_date <= month_end(month) and (sub.end_date is None or sub.end_date >= month.replace(day=1))
+    first, last = _month_span(month)
+    return sub.start_date <= last and (sub.end_date is None or sub.end_date >= first)
 
 
 def pinged_in(row: UsageRow, month: date) -> bool:
     """Step 4: a ping dated in the month (UTC). A ping from another month is not this month's data."""
     if row.ping_created_at is None:
         return False
-    return month.replace(day=1) <= row.ping_created_at.date() <= month_end(month)
+    first, last = _month_span(month)
+    return first <= row.ping_created_at.date() <= last
 
 
 def primary_order(row: UsageRow) -> tuple[bool, int, bool, float, int]:
