@@ -101,7 +101,8 @@ def main() -> None:
     best, floor = min(times), min(floors)
     load = os.getloadavg()[0]
     print(f"{len(data)} accounts x {len(months)} months = {n} account-months, {rows} usage rows loaded")
-    print(f"scoring:  {best * 1000 / n:.3f} ms per account-month (best of {args.repeat}; median {statistics.median(times) * 1000 / n:.3f})")
+    median = statistics.median(times) * 1000 / n
+    print(f"scoring:  {best * 1000 / n:.3f} ms per account-month (best of {args.repeat}; median {median:.3f})")
     print(f"floor:    {floor * 1000 / n:.4f} ms per account-month (one pass over each window's rows)")
     print(f"ratio:    {best / floor:.0f}x floor; load average {load:.2f} on {os.cpu_count()} cores")
 

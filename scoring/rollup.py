@@ -37,6 +37,7 @@ from scoring.model import (
     InstanceInfo,
     InstanceMonth,
     MeasureResult,
+    Overall,
     SubscriptionInfo,
     SubscriptionMonth,
     UsageRow,
@@ -481,15 +482,18 @@ def _instance_months(
         rows = by_instance.get(inst_id, [])
         row = primaries.get(inst_id) or (min(rows, key=primary_order) if rows else None)
         explained = True
+        measures: dict[str, MeasureResult] | None
+        overall: Overall | None = None
         if inst_id in scored:
             measures = dict(scored[inst_id])
         elif row is not None:
-            # Not a primary: values and colours now, sentences on request (`InstanceMonth.explain`).
-            measures = score_row(row, subs_by_id.get(row.subscription_id), customer_since, rules, explain=False)
+            # Not a primary: values and colours when first read, sentences on request (`InstanceMonth.explain`).
+            measures = None
             explained = False
         else:
             measures = {k: empty(k, rules.measures[k], "no row for this instance this month") for k in MEASURE_KEYS}
-        overall = overall_of({k: m.score for k, m in measures.items()}, rules, explain=explained)
+        if measures is not None:
+            overall = overall_of({k: m.score for k, m in measures.items()}, rules, explain=explained)
         reason = None if inst_id in primaries else excluded_reason.get(inst_id)
         if reason is None and inst_id not in primaries:
             reason = "no row this month" if row is None else "another instance is the subscription's primary"
@@ -498,8 +502,8 @@ def _instance_months(
                 instance=inst,
                 row=row,
                 primary=inst_id in primaries,
-                measures=measures,
-                overall=overall,
+                given_measures=measures,
+                given_overall=overall,
                 version=(versions or {}).get(inst_id) or (row.version if row else None) or inst.last_version,
                 last_ping=(last_pings or {}).get(inst_id) or (row.ping_created_at if row else None),
                 billable_users=row.billable_user_count if row else None,
@@ -509,6 +513,7 @@ def _instance_months(
                 explained=explained,
                 subscription=subs_by_id.get(row.subscription_id) if row else None,
                 customer_since=customer_since,
+                rules=rules,
             )
         )
     return tuple(out)
