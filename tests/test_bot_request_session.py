@@ -11,17 +11,19 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from fakes.signing import block_action_payload, interaction_body, post
+from fakes.signing import block_action_payload, interaction_body, post, slash_body
 from fakes.slack import FakeSlack
 from fakes.wsgi import serve
 from slack_bolt import BoltContext
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
+from support.bot_usage_data import TAM_EMAIL, seed
 
 from bot.app import build_app, session_of
 from bot.listener import UsageContext, acked_then
 from db.models import HomeViewer
+from db.queries.accounts import clear_cache
 from db.session import get_engine, session_scope
 from workflows.settings import Settings
 
@@ -53,6 +55,10 @@ class Pool:
         # The listener's session is closed after the listener returns, on Bolt's worker thread.
         with self.changed:
             assert self.changed.wait_for(lambda: self.checkins >= n, timeout=20), "the session was never closed"
+
+    def wait_until_all_back(self) -> None:
+        with self.changed:
+            assert self.changed.wait_for(lambda: self.out == 0, timeout=20), f"{self.out} connections never returned"
 
     def remove(self) -> None:
         event.remove(self.engine, "checkout", self._checkout)
@@ -166,3 +172,19 @@ def test_every_run_has_its_own_session_and_a_listener_without_database_work_take
     # Each session was closed on the thread its listener ran on (Bolt's workers), after the listener.
     assert pool.checkin_threads == [thread for _, thread, _ in SEEN]
     assert _stored(db_url) == {"ULAZYOK01", "UPLAINOK1"}
+
+
+def test_the_real_usage_command_reads_in_one_session_that_is_closed_after_the_answer(
+    bot_url: str, fake_slack: FakeSlack, pool: Pool, db_url: str
+) -> None:
+    seed(db_url)
+    clear_cache()
+    fake_slack.add_user("U0TAM0001", "avery", email=TAM_EMAIL)
+    before = pool.checkins
+    body = slash_body("acme corp instances", user_id="U0TAM0001", response_url=fake_slack.response_url("r1"))
+    assert post(bot_url + "/slack/events", body).status == 200
+    fake_slack.wait_for("response_url")
+    pool.wait_until_all_back()
+    # Parsing, resolving the account, the report and the relabel buttons' versions: one connection.
+    assert pool.checkins - before == 1
+    assert "Acme Corp" in str(fake_slack.responses()[-1])

@@ -303,7 +303,7 @@ def instance_labels(session: Session, ids: Collection[int]) -> dict[int, tuple[s
 
 
 class AlertSender(Protocol):
-    """How alerts reach Slack (implemented in `bot.features.alerts.actions` over slack_sdk's WebClient)."""
+    """How alerts reach Slack (implemented in `bot.features.alerts.jobs` over slack_sdk's WebClient)."""
 
     def user_for_email(self, email: str) -> str | None: ...
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from db.models.usage import SCORED_METRIC_COLUMNS
 from workflows.sync.stage import STAGE_TABLES
+from workflows.sync.validate import USAGE_STAGE
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,8 @@ INSTANCE_ATTRS = (
     "namespace_name",
     "creation_date",
 )
+# What a new instance row is first written with (any row of it will do: see `new_instances`).
+_NEW_INSTANCE_FROM = ("identity", "account_id", "delivery_type", "deployment_type")
 INSTANCE_SUMMARY = ("first_seen_month", "last_seen_month", "last_ping_at", "last_version", "last_billable_users")
 
 
@@ -143,6 +148,53 @@ class Merger:
             ON CONFLICT (snapshot_month, instance_id, subscription_id) DO UPDATE SET {sets}
             WHERE {self._guard("usage_monthly", usage_fields)}
         """)
+
+    def usage_rows_sqlite(self, rows: Iterable[Sequence[Any]], ids: dict[str, int]) -> tuple[int, int]:
+        """Upsert validated usage rows (USAGE_STAGE order, formatted for SQLite) straight into usage_monthly.
+
+        SQLite: one prepared statement run per row reads the row's values where they are, with no
+        staging table written and read back in between. `ids` maps identities to instance ids and
+        is kept up to date: identities not in it first get an instance row (placeholders until
+        `finish_instances`, as in `new_instances`). Returns (instances created, usage rows inserted
+        or changed).
+        """
+        rows = rows if isinstance(rows, list) else list(rows)
+        ident, account, delivery, deployment = (USAGE_STAGE.index(c) for c in _NEW_INSTANCE_FROM)
+        new: dict[str, tuple[Any, ...]] = {}
+        if {r[ident] for r in rows}.difference(ids):
+            for r in rows:
+                if r[ident] not in ids and r[ident] not in new:
+                    new[r[ident]] = (r[ident], r[account], r[delivery], r[deployment])
+        dbapi = self.conn.connection.driver_connection
+        assert dbapi is not None
+        cur = dbapi.cursor()
+        try:
+            if new:
+                cur.executemany(
+                    "INSERT INTO instances (identity, account_id, delivery_type, deployment_type, export_label,"
+                    " label, label_source, label_version) VALUES (?, ?, ?, ?, 'Unknown', 'Unknown', 'export', 0)",
+                    list(new.values()),
+                )
+                newest = max(ids.values(), default=0)
+                ids.update(cur.execute("SELECT identity, id FROM instances WHERE id > ?", (newest,)).fetchall())
+            fields = (*USAGE_FIELDS, "extra_metrics")
+            cols = ("snapshot_month", "instance_id", "subscription_id", *fields)
+            # ?N is the row's N-th value (1-based): the staged tuple is bound as it is, its instance id after it.
+            at = {c: f"?{i + 1}" for i, c in enumerate(USAGE_STAGE)}
+            at["instance_id"] = f"?{len(USAGE_STAGE) + 1}"
+            sets = ", ".join(f"{f} = excluded.{f}" for f in fields)
+            cur.executemany(
+                f"INSERT INTO usage_monthly ({', '.join(cols)}) VALUES ({', '.join(at[c] for c in cols)})"
+                f" ON CONFLICT (snapshot_month, instance_id, subscription_id) DO UPDATE SET {sets}"
+                f" WHERE {self._guard('usage_monthly', fields)}",
+                [(*r, ids[r[ident]]) for r in rows],
+            )
+            return len(new), max(cur.rowcount, 0)
+        finally:
+            cur.close()
+
+    def instance_ids(self) -> dict[str, int]:
+        return dict(self.conn.exec_driver_sql("SELECT identity, id FROM instances").tuples().all())
 
     def usage_set_based(self, stage: str) -> int:
         """The whole export's usage rows at once (PostgreSQL): changed rows updated, new ones inserted.

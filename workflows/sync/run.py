@@ -43,9 +43,10 @@ from workflows.sync.stage import STAGE_TABLES, Stager
 from workflows.sync.validate import Validator
 
 BATCH = 10_000
-# Usage rows per upsert statement: big enough that per-statement work (joining the batch to the
-# instances) is amortized, small enough that the batches in flight stay well under 1 GB.
-USAGE_BATCH = 25_000
+# Usage rows per upsert: big enough that per-statement work (joining the batch to the instances on
+# PostgreSQL) is amortized, small enough that the batches in flight (one being read, one queued,
+# one being written; about 2 KB a row) stay under 100 MB.
+USAGE_BATCH = 10_000
 log = logging.getLogger(__name__)
 
 
@@ -118,14 +119,22 @@ class _UsageWriter(threading.Thread):
     def __init__(self, stager: Stager, merger: Merger, changes: Changes) -> None:
         super().__init__(name="sync-usage-writer", daemon=True)
         self.stager, self.merger, self.changes = stager, merger, changes
-        self.queue: queue.Queue[list[tuple[Any, ...]] | None] = queue.Queue(maxsize=2)
+        self.queue: queue.Queue[list[tuple[Any, ...]] | None] = queue.Queue(maxsize=1)
         self.error: BaseException | None = None
+        # SQLite upserts each batch straight from the rows (no staging table); PostgreSQL COPYs it.
+        self.ids: dict[str, int] | None = None if merger.pg else merger.instance_ids()
 
     def run(self) -> None:
         while (batch := self.queue.get()) is not None:
             if self.error is not None:
                 continue  # keep draining so the producer never blocks
             try:
+                if self.ids is not None:
+                    rows = self.stager.sqlite_rows("usage_monthly", batch)
+                    instances, usage_rows = self.merger.usage_rows_sqlite(rows, self.ids)
+                    self.changes.instances += instances
+                    self.changes.usage_rows += usage_rows
+                    continue
                 self.stager.write("usage_monthly", batch)
                 self.changes.instances += self.merger.new_instances()
                 self.changes.usage_rows += self.merger.usage()

