@@ -183,6 +183,25 @@ def feature_use(
     return FeatureUse(key, feature.label, metric, state, total, tier, feature.key_path)
 
 
+_Plan = tuple[tuple[str, str, tuple[tuple[str, Feature, str | None], ...]], ...]
+_PLANS: dict[int, tuple[AdoptionRules, _Plan]] = {}
+
+
+def _use_case_plan(rules: AdoptionRules) -> _Plan:
+    """Each use case's (key, label, ((feature key, feature, tier), ...)), once per (cached, immutable) rules."""
+    hit = _PLANS.get(id(rules))
+    if hit is not None and hit[0] is rules:
+        return hit[1]
+    plan = tuple(
+        (k, uc.label, tuple((fk, f, uc.tier_of(f)) for fk, f in uc.features.items()))
+        for k, uc in rules.use_cases.items()
+    )
+    if len(_PLANS) > 100:
+        _PLANS.clear()
+    _PLANS[id(rules)] = (rules, plan)  # holding `rules` keeps its id from being reused
+    return plan
+
+
 def adoption_of(
     month: date,
     rows: Sequence[UsageRow],
@@ -195,12 +214,8 @@ def adoption_of(
     """
     ratios = {k: ratio_of(k, r, rows, rules, export_columns) for k, r in rules.ratios.items()}
     use_cases = {
-        k: UseCaseFeatures(
-            k,
-            uc.label,
-            tuple(feature_use(fk, f, uc.tier_of(f), rows, export_columns) for fk, f in uc.features.items()),
-        )
-        for k, uc in rules.use_cases.items()
+        k: UseCaseFeatures(k, label, tuple(feature_use(fk, f, tier, rows, export_columns) for fk, f, tier in features))
+        for k, label, features in _use_case_plan(rules)
     }
     return Adoption(month, ratios, use_cases, tuple(r.instance_id for r in rows), rules.name, (month,))
 
