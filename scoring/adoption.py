@@ -93,7 +93,7 @@ def _present(column: str, export_columns: Collection[str] | None) -> bool:
 
 
 def _sum(rows: Sequence[UsageRow], column: str) -> float | None:
-    values = [v for v in (r.value(column) for r in rows) if v is not None]
+    values = [v for r in rows if (v := r.value(column)) is not None]
     return sum(values) if values else None
 
 
@@ -111,7 +111,11 @@ def ratio_of(
 ) -> AdoptionRatio:
     """Σ numerator / Σ active users over the rows reporting both; None when none does or Σ active users is 0."""
     num_col, den_col = ratio.numerator, rules.active_users
-    missing = tuple(c for c in dict.fromkeys((num_col, den_col)) if not _present(c, export_columns))
+    missing = (
+        ()
+        if export_columns is None
+        else tuple(c for c in dict.fromkeys((num_col, den_col)) if not _present(c, export_columns))
+    )
     common = {
         "key": key,
         "label": ratio.label,
@@ -131,9 +135,12 @@ def ratio_of(
             not_in_export=missing,
             sentence=f"{ratio.label}: {reason}",
         )
-    both = [r for r in rows if r.value(num_col) is not None and r.value(den_col) is not None]
-    users = sum(r.value(num_col) or 0.0 for r in both) if both else None
-    active = sum(r.value(den_col) or 0.0 for r in both) if both else None
+    # Each row's pair read once: (numerator, active users, row) for the rows reporting both.
+    both = [
+        (n, d, r) for r in rows if (n := r.value(num_col)) is not None and (d := r.value(den_col)) is not None
+    ]
+    users = sum(n or 0.0 for n, _, _ in both) if both else None
+    active = sum(d or 0.0 for _, d, _ in both) if both else None
     reason = None
     if not rows:
         reason = "no reporting primary instance or namespace this month"
@@ -154,7 +161,7 @@ def ratio_of(
         value=value,
         users=users,
         active_users=active,
-        instance_ids=tuple(r.instance_id for r in both),
+        instance_ids=tuple(r.instance_id for _, _, r in both),
         reason=reason,
         sentence=sentence,
     )
@@ -168,13 +175,31 @@ def feature_use(
     export_columns: Collection[str] | None = None,
 ) -> FeatureUse:
     """In use when the metric summed over the rows is above 0; not used when reported and 0."""
-    common = {"key": key, "label": feature.label, "metric": feature.metric, "tier": tier, "key_path": feature.key_path}
-    if not _present(feature.metric, export_columns):
-        return FeatureUse(**common, state="not_in_export", value=None)  # type: ignore[arg-type]
-    total = _sum(rows, feature.metric)
-    if total is None:
-        return FeatureUse(**common, state="not_reported", value=None)  # type: ignore[arg-type]
-    return FeatureUse(**common, state="in_use" if total > 0 else "not_used", value=total)  # type: ignore[arg-type]
+    metric = feature.metric
+    if not _present(metric, export_columns):
+        return FeatureUse(key, feature.label, metric, "not_in_export", None, tier, feature.key_path)
+    total = _sum(rows, metric)
+    state: FeatureState = "not_reported" if total is None else "in_use" if total > 0 else "not_used"
+    return FeatureUse(key, feature.label, metric, state, total, tier, feature.key_path)
+
+
+_Plan = tuple[tuple[str, str, tuple[tuple[str, Feature, str | None], ...]], ...]
+_PLANS: dict[int, tuple[AdoptionRules, _Plan]] = {}
+
+
+def _use_case_plan(rules: AdoptionRules) -> _Plan:
+    """Each use case's (key, label, ((feature key, feature, tier), ...)), once per (cached, immutable) rules."""
+    hit = _PLANS.get(id(rules))
+    if hit is not None and hit[0] is rules:
+        return hit[1]
+    plan = tuple(
+        (k, uc.label, tuple((fk, f, uc.tier_of(f)) for fk, f in uc.features.items()))
+        for k, uc in rules.use_cases.items()
+    )
+    if len(_PLANS) > 100:
+        _PLANS.clear()
+    _PLANS[id(rules)] = (rules, plan)  # holding `rules` keeps its id from being reused
+    return plan
 
 
 def adoption_of(
@@ -189,12 +214,8 @@ def adoption_of(
     """
     ratios = {k: ratio_of(k, r, rows, rules, export_columns) for k, r in rules.ratios.items()}
     use_cases = {
-        k: UseCaseFeatures(
-            k,
-            uc.label,
-            tuple(feature_use(fk, f, uc.tier_of(f), rows, export_columns) for fk, f in uc.features.items()),
-        )
-        for k, uc in rules.use_cases.items()
+        k: UseCaseFeatures(k, label, tuple(feature_use(fk, f, tier, rows, export_columns) for fk, f, tier in features))
+        for k, label, features in _use_case_plan(rules)
     }
     return Adoption(month, ratios, use_cases, tuple(r.instance_id for r in rows), rules.name, (month,))
 

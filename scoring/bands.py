@@ -62,7 +62,38 @@ def fmt_banded(value: float | None, display: str, bands: tuple[Band, ...] | None
     until the displayed number lies on the same side of every edge as the value the colour came from.
     `display="score"` is the one precision of health scores (one decimal) everywhere.
     """
-    return fmt_near(value, display, [float(b.edge) for b in (bands or ())[:-1] if b.edge is not None])
+    if value is None:
+        return "empty"
+    if not math.isfinite(value) or value == 0:  # 0.0 and -0.0 are one key but may read differently
+        return fmt_near(value, display, list(_edges(bands)))
+    key = (value, display, _edges(bands))
+    text = _SHOWN.get(key)
+    if text is None:
+        text = fmt_near(value, display, list(key[2]))
+        if len(_SHOWN) > 100_000:
+            _SHOWN.clear()
+        _SHOWN[key] = text
+    return text
+
+
+# The shown text is a pure function of (value, display, edges), and scores and common ratios repeat across
+# accounts and months: each is worked out once (the cache is bounded; a miss only costs the work).
+_SHOWN: dict[tuple[float, str, tuple[float, ...]], str] = {}
+_EDGES: dict[int, tuple[tuple[Band, ...], tuple[float, ...]]] = {}
+
+
+def _edges(bands: tuple[Band, ...] | None) -> tuple[float, ...]:
+    """The inner band edges as floats, once per (cached, immutable) band list."""
+    if not bands:
+        return ()
+    hit = _EDGES.get(id(bands))
+    if hit is not None and hit[0] is bands:
+        return hit[1]
+    edges = tuple(float(b.edge) for b in bands[:-1] if b.edge is not None)
+    if len(_EDGES) > 1000:
+        _EDGES.clear()
+    _EDGES[id(bands)] = (bands, edges)  # holding `bands` keeps its id from being reused
+    return edges
 
 
 def fmt_near(value: float | None, display: str, edges: list[float]) -> str:

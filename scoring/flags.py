@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Protocol
 
 from scoring.model import AccountMonth, Flag, InstanceInfo, UsageRow
@@ -41,8 +42,10 @@ def unmapped_license_instances(rows: Iterable[LicenseRow], month: date) -> list[
     return sorted({r.instance_id for r in rows if r.snapshot_month == month and r.license_mapped is False})
 
 
+@lru_cache(maxsize=4096)
 def parse_version(version: str | None) -> tuple[int, int, int] | None:
     """(major, minor, patch) of '17.3.2' / '17.3.2-ee' / '17.3'; None when it is not a version."""
+    # Cached: a book has a few hundred distinct versions, parsed for every instance of every account-month.
     m = _VERSION.match(version or "")
     return (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)) if m else None
 

@@ -101,6 +101,9 @@ def instance_display_name(
     return identity
 
 
+_USER_COUNTS = frozenset(("billable_user_count", "license_user_count"))
+
+
 @dataclass(frozen=True, slots=True)
 class UsageRow:
     """One instance × subscription × month (the month's last ping, or none)."""
@@ -121,11 +124,14 @@ class UsageRow:
 
     def value(self, name: str) -> float | None:
         """A metric or user count by its warehouse column name; None = not reported."""
+        # Metrics first: they are nearly every name asked for (this runs for every value of every measure).
+        v = self.metrics.get(name)
+        if v is not None and name not in _USER_COUNTS:
+            return v if type(v) is float else float(v)
         if name == "billable_user_count":
             return None if self.billable_user_count is None else float(self.billable_user_count)
         if name == "license_user_count":
             return None if self.license_user_count is None else float(self.license_user_count)
-        v = self.metrics.get(name)
         return None if v is None else float(v)
 
 
@@ -213,15 +219,18 @@ class Overall:
     shown: str = ""  # the score as displayed everywhere: one decimal, more only where an edge needs it
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class InstanceMonth:
     """One instance in the month shown: its row, its own measures, whether it is a primary."""
 
     instance: InstanceInfo
     row: UsageRow | None  # the row shown (the primary one, else the one with most billable users)
     primary: bool
-    measures: Mapping[str, MeasureResult]
-    overall: Overall
+    # `measures` and `overall` (properties below). None for an instance that is not a primary: its values and
+    # colours are worked out from `row` when first read (`rules` given), since most views of many accounts
+    # never read them.
+    given_measures: Mapping[str, MeasureResult] | None
+    given_overall: Overall | None
     version: str | None
     last_ping: datetime | None  # latest ping up to the end of the month shown
     billable_users: int | None
@@ -233,6 +242,56 @@ class InstanceMonth:
     explained: bool = True
     subscription: SubscriptionInfo | None = None  # the shown row's subscription
     customer_since: date | None = None
+    rules: Rules | None = field(default=None, repr=False)
+
+    @property
+    def measures(self) -> Mapping[str, MeasureResult]:
+        if self.given_measures is None:
+            self._work_out()
+        assert self.given_measures is not None
+        return self.given_measures
+
+    @property
+    def overall(self) -> Overall:
+        if self.given_overall is None:
+            self._work_out()
+        assert self.given_overall is not None
+        return self.given_overall
+
+    def _work_out(self) -> None:
+        from scoring.measures import overall_of, score_row
+
+        assert self.row is not None and self.rules is not None
+        measures = score_row(self.row, self.subscription, self.customer_since, self.rules, explain=False)
+        overall = overall_of({k: m.score for k, m in measures.items()}, self.rules, explain=False)
+        # Frozen to readers; filled once (two threads filling it at once compute the same values).
+        object.__setattr__(self, "given_measures", measures)
+        object.__setattr__(self, "given_overall", overall)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (
+            self.instance,
+            self.row,
+            self.primary,
+            self.measures,
+            self.overall,
+            self.version,
+            self.last_ping,
+            self.billable_users,
+            self.license_user_count,
+            self.subscription_ids,
+            self.excluded_reason,
+            self.explained,
+            self.subscription,
+            self.customer_since,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, InstanceMonth):
+            return NotImplemented
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]  # as before: `measures` is a dict
 
     def explain(self, rules: Rules) -> Mapping[str, MeasureResult]:
         """The measures with their full explanations."""

@@ -11,6 +11,7 @@ import calendar
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 
 from scoring.bands import fmt_banded, place
 from scoring.measures import (
@@ -36,6 +37,7 @@ from scoring.model import (
     InstanceInfo,
     InstanceMonth,
     MeasureResult,
+    Overall,
     SubscriptionInfo,
     SubscriptionMonth,
     UsageRow,
@@ -48,20 +50,28 @@ def seat_ratio(billable: int | None, seats: int) -> float | None:
     return billable / seats if billable is not None and seats > 0 else None
 
 
+@lru_cache(maxsize=4096)
+def _month_span(month: date) -> tuple[date, date]:
+    # Asked for every row and subscription of every account-month: a few dozen distinct months in all.
+    return month.replace(day=1), month.replace(day=calendar.monthrange(month.year, month.month)[1])
+
+
 def month_end(month: date) -> date:
-    return month.replace(day=calendar.monthrange(month.year, month.month)[1])
+    return _month_span(month)[1]
 
 
 def active_in(sub: SubscriptionInfo, month: date) -> bool:
     """Step 1: started on or before the month's last day; no end, or ended on or after its first day."""
-    return sub.start_date <= month_end(month) and (sub.end_date is None or sub.end_date >= month.replace(day=1))
+    first, last = _month_span(month)
+    return sub.start_date <= last and (sub.end_date is None or sub.end_date >= first)
 
 
 def pinged_in(row: UsageRow, month: date) -> bool:
     """Step 4: a ping dated in the month (UTC). A ping from another month is not this month's data."""
     if row.ping_created_at is None:
         return False
-    return month.replace(day=1) <= row.ping_created_at.date() <= month_end(month)
+    first, last = _month_span(month)
+    return first <= row.ping_created_at.date() <= last
 
 
 def primary_order(row: UsageRow) -> tuple[bool, int, bool, float, int]:
@@ -472,15 +482,18 @@ def _instance_months(
         rows = by_instance.get(inst_id, [])
         row = primaries.get(inst_id) or (min(rows, key=primary_order) if rows else None)
         explained = True
+        measures: dict[str, MeasureResult] | None
+        overall: Overall | None = None
         if inst_id in scored:
             measures = dict(scored[inst_id])
         elif row is not None:
-            # Not a primary: values and colours now, sentences on request (`InstanceMonth.explain`).
-            measures = score_row(row, subs_by_id.get(row.subscription_id), customer_since, rules, explain=False)
+            # Not a primary: values and colours when first read, sentences on request (`InstanceMonth.explain`).
+            measures = None
             explained = False
         else:
             measures = {k: empty(k, rules.measures[k], "no row for this instance this month") for k in MEASURE_KEYS}
-        overall = overall_of({k: m.score for k, m in measures.items()}, rules, explain=explained)
+        if measures is not None:
+            overall = overall_of({k: m.score for k, m in measures.items()}, rules, explain=explained)
         reason = None if inst_id in primaries else excluded_reason.get(inst_id)
         if reason is None and inst_id not in primaries:
             reason = "no row this month" if row is None else "another instance is the subscription's primary"
@@ -489,8 +502,8 @@ def _instance_months(
                 instance=inst,
                 row=row,
                 primary=inst_id in primaries,
-                measures=measures,
-                overall=overall,
+                given_measures=measures,
+                given_overall=overall,
                 version=(versions or {}).get(inst_id) or (row.version if row else None) or inst.last_version,
                 last_ping=(last_pings or {}).get(inst_id) or (row.ping_created_at if row else None),
                 billable_users=row.billable_user_count if row else None,
@@ -500,6 +513,7 @@ def _instance_months(
                 explained=explained,
                 subscription=subs_by_id.get(row.subscription_id) if row else None,
                 customer_since=customer_since,
+                rules=rules,
             )
         )
     return tuple(out)

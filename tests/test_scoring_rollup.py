@@ -8,7 +8,7 @@ import pytest
 from support.scoring_helpers import MONTH, PING, account, inst, row, sub
 
 from scoring.flags import account_flags, minors_behind
-from scoring.measures import overall_of
+from scoring.measures import overall_of, score_row
 from scoring.rollup import active_in, choose_primary, roll_up
 from scoring.rules import load_rules
 from scoring.trends import build_trends
@@ -295,3 +295,25 @@ def test_non_primary_instances_explain_on_request() -> None:
     assert full["scm"].sentence.startswith("SCM is Red: 5 of 50 billable users")
     primary = next(i for i in am.instances if i.primary)
     assert primary.explain(RULES) is primary.measures and primary.measures["scm"].sentence
+
+
+def test_non_primary_values_worked_out_on_read_equal_scoring_the_row() -> None:
+    """A non-primary instance's values and colours are filled when first read: exactly what scoring its row
+    gives, and a roll-up whose instances were read equals one whose were not."""
+    rows = [
+        row(1, "S1", billable=100, metrics={SCM: 50}),
+        row(2, "S1", billable=50, metrics={SCM: 5}),
+        row(3, "S1", billable=20, metrics={SCM: 19}),
+    ]
+    subs = [sub("S1")]
+    untouched, read = rollup(subs, rows), rollup(subs, rows)
+    others = [i for i in read.instances if not i.primary]
+    assert len(others) == 2 and all(i.given_measures is None for i in others)
+    for im in others:
+        assert im.row is not None
+        expected = score_row(im.row, im.subscription, im.customer_since, RULES, explain=False)
+        assert im.measures == expected
+        assert im.overall == overall_of({k: m.score for k, m in expected.items()}, RULES, explain=False)
+        assert im.given_measures is not None
+    assert read.instances == untouched.instances and read == untouched
+    assert [i.measures["scm"].color for i in others] == ["Red", "Green"]
