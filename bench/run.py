@@ -29,6 +29,7 @@ import json
 import os
 import platform
 import random
+import re
 import resource
 import shutil
 import signal
@@ -154,18 +155,31 @@ def bench_sync(folder: Path, url: str, label: str, rows: int) -> dict[str, Any]:
     env = {**os.environ, "DATABASE_URL": url}
     run_cli(["db", "upgrade"], env)
     log(f"sync [{label}]: first load")
-    secs, peak, _ = run_cli(["sync", str(folder)], env)
-    log(f"sync [{label}]: {secs:.1f} s, {rows / secs:,.0f} rows/s, peak {peak} MiB")
+    secs, peak, out = run_cli(["sync", str(folder)], env)
+    load, scoring = _phases(out)
+    log(f"sync [{label}]: {secs:.1f} s (load {load} s, scoring {scoring} s), {rows / secs:,.0f} rows/s")
+    log(f"sync [{label}]: peak {peak} MiB")
     log(f"sync [{label}]: re-load of the same export (must change nothing)")
     secs2, _peak2, tail = run_cli(["sync", str(folder)], env)
     return {
         "seconds": secs,
         "rows_per_s": rows / secs,
         "peak_mib": peak,
+        "load_seconds": load,
+        "scoring_seconds": scoring,
         "reload_seconds": secs2,
         "reload_rows_per_s": rows / secs2,
         "reload_tail": tail.strip().splitlines()[-4:],
     }
+
+
+def _phases(output: str) -> tuple[float | None, float | None]:
+    """The sync's own split of its time, from its 'Took: load X s, scoring … Y s.' line (the scoring step
+    runs inside the sync's transaction; the load is what the COPY floor compares with)."""
+    match = re.search(r"Took: load ([\d.]+) s, (?:scoring .* ([\d.]+) s|scores unchanged)", output)
+    if match is None:
+        return None, None
+    return float(match.group(1)), float(match.group(2)) if match.group(2) else 0.0
 
 
 def bench_copy_floor(folder: Path, url: str) -> dict[str, Any]:
@@ -663,7 +677,8 @@ def main() -> None:
     results["dataset"] = build_dataset(folder, accounts, args.months)
     rows = results["dataset"]["usage_rows"]
 
-    db_name = f"usagebot_bench_{accounts}"
+    # The process id in the name: two runs at once (two checkouts) must not drop each other's database.
+    db_name = f"usagebot_bench_{accounts}_{os.getpid()}"
     pg_url = create_pg_database(args.pg, db_name)
     results["machine"]["postgresql"] = pg_version(pg_url)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -17,10 +18,13 @@ def test_sync_succeeds_and_prints_counts(settings: Settings) -> None:
     assert "3 accounts, 4 subscriptions, 5 instances, 10 usage rows" in result.output
     assert "Data as of 2026-10." in result.output
     assert count(settings.database_url, "usage_monthly") == 10
+    # Where the time went: the load, then the scoring step of every account's stored months.
+    assert re.search(r"Took: load \d+\.\d s, scoring 3 accounts × \d+ months \d+\.\d s\.", result.output)
 
     again = CliRunner().invoke(cli, ["sync", str(FIXTURE)])
     assert again.exit_code == 0
     assert "(0 rows in all)" in again.output
+    assert re.search(r"Took: load \d+\.\d s, scores unchanged\.", again.output)
 
 
 def test_sync_rejection_exits_1_and_lists_problems(settings: Settings, tmp_path: Path) -> None:

@@ -65,6 +65,14 @@ def report_result(result: Any) -> None:
         f"{ch.instances:,} instances, {ch.usage_rows:,} usage rows ({ch.total:,} rows in all)\n"
         f"Data as of {as_of}."
     )
+    if result.load_seconds is not None:
+        sc = result.scoring
+        scored = (
+            "scores unchanged"
+            if sc is None
+            else f"scoring {sc.accounts:,} accounts × {len(sc.months)} months {sc.seconds:.1f} s"
+        )
+        click.echo(f"Took: load {result.load_seconds:.1f} s, {scored}.")
 
 
 def register(cli: click.Group) -> None:

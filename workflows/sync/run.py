@@ -33,7 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from db.models.base import utcnow
 from db.models.usage import Account, Subscription, SyncRun
 from db.session import get_engine, session_scope
-from workflows.scores import after_sync
+from workflows.scores import RescoreResult, after_sync
 from workflows.secrets import redact
 from workflows.sync import bulk
 from workflows.sync.bulk import BulkResult
@@ -75,6 +75,9 @@ class SyncResult:
     changes: Changes = field(default_factory=Changes)
     problem_count: int = 0
     problems: list[str] = field(default_factory=list)  # the first ones, in the order found
+    # Where the time went: validating and loading, then the scoring step (None when nothing was rescored).
+    load_seconds: float | None = None
+    scoring: RescoreResult | None = None
 
     @property
     def ok(self) -> bool:
@@ -304,8 +307,9 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
                 [{c.name: getattr(run, c.key) for c in SyncRun.__table__.columns if c.name != "id"}],
             )
             result.run_id = int(row.scalar_one())
+            result.load_seconds = time.perf_counter() - t0
             # A separate step after the load, same transaction: readers never see new data with old scores.
-            after_sync(conn, changed=ch.total > 0)
+            result.scoring = after_sync(conn, changed=ch.total > 0)
             stager.drop()
             trans.commit()
             result.status = "succeeded"
