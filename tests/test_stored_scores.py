@@ -270,3 +270,59 @@ def test_scoring_in_two_processes_stores_the_same_rows(tmp_path: Path, db_url: s
         forked = _stored(s)
     assert (one.rows, two.rows) == (len(serial), len(forked))
     assert forked == serial
+
+
+def _all_equal_reference(s: Session) -> int:
+    stored = _stored(s)
+    for (acc_id, month), (_fp, _c, _sc, summary, detail) in stored.items():
+        assert from_json(acc_id, month, summary, detail) == _reference(s, acc_id, month), (acc_id, month)
+    return len(stored)
+
+
+def test_a_sync_scores_again_only_the_account_months_whose_inputs_changed(tmp_path: Path, db_url: str) -> None:
+    import csv
+
+    out = _sync(tmp_path, db_url, 5)
+    with session_scope(db_url) as s:
+        months = stored_window(s, rules_for(None))
+    # One value of one account's usage row, in a month inside the stored window.
+    usage = out / "usage_monthly.csv"
+    with usage.open(newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = reader.fieldnames, list(reader)
+    assert fields is not None
+    target_month = months[4]
+    row = next(r for r in rows if r["snapshot_month"] == f"{target_month:%Y-%m-%d}" and r["ci_pipelines_28_days_user"])
+    row["ci_pipelines_28_days_user"] = str(float(row["ci_pipelines_28_days_user"]) + 7)
+    account = row["dim_crm_account_id"]
+    with usage.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    result = sync_export(CsvExport(out), db_url)
+    assert result.ok and result.scoring is not None
+    # That account's months from the changed one on (their windows hold the row); nothing of anyone else.
+    reached = [m for m in months if m >= target_month]
+    assert result.scoring.rows == len(reached)
+    with session_scope(db_url) as s:
+        total = _all_equal_reference(s)
+        assert result.scoring.unchanged == total - len(reached)
+        assert {(a, m) for (a, m) in _stored(s)} >= {(account, m) for m in reached}
+        incremental = _stored(s)
+        # A full rescore writes exactly what the incremental one kept and wrote.
+        rescore(s)
+        assert _stored(s) == incremental
+
+
+def test_another_export_after_the_first_leaves_every_stored_row_equal_to_raw(tmp_path: Path, db_url: str) -> None:
+    _sync(tmp_path, db_url, 5)
+    out = tmp_path / "export-next"
+    # A month later: one more month of data, instance summaries moved on, another as-of month.
+    generate_export(out, accounts=10, months=16, seed=5, today=date(2026, 12, 15))
+    result = sync_export(CsvExport(out), db_url)
+    assert result.ok and result.scoring is not None
+    with session_scope(db_url) as s:
+        assert _all_equal_reference(s) == result.scoring.rows + result.scoring.unchanged
+        incremental = _stored(s)
+        rescore(s)
+        assert _stored(s) == incremental

@@ -19,7 +19,8 @@ def test_sync_succeeds_and_prints_counts(settings: Settings) -> None:
     assert "Data as of 2026-10." in result.output
     assert count(settings.database_url, "usage_monthly") == 10
     # Where the time went: the load, then the scoring step of every account's stored months.
-    assert re.search(r"Took: load \d+\.\d s, scoring 3 accounts × \d+ months \d+\.\d s\.", result.output)
+    took = r"Took: load \d+\.\d s, scoring 3 accounts × \d+ months \(\d+ account-months scored, 0 unchanged\)"
+    assert re.search(took + r" \d+\.\d s\.", result.output)
 
     again = CliRunner().invoke(cli, ["sync", str(FIXTURE)])
     assert again.exit_code == 0

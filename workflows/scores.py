@@ -18,12 +18,12 @@ import gc
 import logging
 import multiprocessing
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeAlias
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, delete, func, select, true
 from sqlalchemy.orm import Session
 
 from db.models import Account, AccountScore
@@ -39,6 +39,7 @@ from scoring.adoption_rules import AdoptionRules
 from scoring.model import UsageRow
 from scoring.report import compute_report
 from scoring.rules import Rules
+from scoring.score_inputs import AccountInputs, shared_inputs
 from scoring.stored import StoredScore, detail_json, rules_fingerprint, summarize, to_json, unknown_instance_count
 from scoring.trends import add_months
 from workflows.report import adoption_rules_for, rules_for
@@ -58,9 +59,10 @@ RECENT_MONTHS = 12
 class RescoreResult:
     accounts: int
     months: tuple[date, ...]
-    rows: int
+    rows: int  # account-months scored and written
     seconds: float
     fingerprint: str
+    unchanged: int = 0  # account-months whose inputs had not changed (kept as stored)
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,10 @@ class ScoringContext:
     fingerprint: str
     exported: frozenset[str] | None
     newest: dict[date, str | None]
+
+    def shared(self, month: date) -> bytes:
+        """What every account's score of `month` shares besides its own data (see `scoring.score_inputs`)."""
+        return shared_inputs(self.fingerprint, self.newest.get(month), self.exported)
 
     @classmethod
     def load(cls, session: Session, months: Collection[date], rules: Rules | str | None = None) -> ScoringContext:
@@ -145,31 +151,50 @@ def _chunks(ids: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield ids[i : i + size]
 
 
-def _values(data: Sequence[AccountData], months: Sequence[date], ctx: ScoringContext) -> list[dict[str, Any]]:
-    """The account_scores rows of `data`'s accounts for `months`."""
-    return [
-        {
-            "account_id": s.account_id,
-            "month": s.month,
-            "fingerprint": ctx.fingerprint,
-            "health_color": s.overall_color,
-            "health_score": s.overall_score,
-            "summary": to_json(s),
-            "detail": detail_json(s),
-        }
-        for d in data
-        for s in score_account_months(d, months, ctx)
-    ]
+# (account id, month) -> the stored row's (fingerprint, inputs digest)
+Known: TypeAlias = Mapping[tuple[str, date], tuple[str, str | None]]
+
+
+def _values(
+    data: Sequence[AccountData], months: Sequence[date], ctx: ScoringContext, known: Known | None = None
+) -> list[dict[str, Any]]:
+    """The account_scores rows of `data`'s accounts for `months`: all of them, or (with `known`, the stored
+    rows' inputs digests) only those whose inputs changed."""
+    out: list[dict[str, Any]] = []
+    shared = {m: ctx.shared(m) for m in months}
+    for d in data:
+        inputs = AccountInputs(d.account, d.subscriptions, d.instances, d.rows)
+        keys = inputs.months
+        for m in months:
+            lo = bisect.bisect_left(keys, add_months(m, -(ctx.rules.trend_months - 1)))
+            hi = bisect.bisect_right(keys, m)
+            digest = inputs.digest(m, lo, hi, ctx.rules.trend_months, shared[m])
+            if known is not None and known.get((d.account.id, m)) == (ctx.fingerprint, digest):
+                continue
+            sc = score_month(d, m, ctx, d.rows[lo:hi])
+            out.append(
+                {
+                    "account_id": sc.account_id,
+                    "month": sc.month,
+                    "fingerprint": ctx.fingerprint,
+                    "inputs": digest,
+                    "health_color": sc.overall_color,
+                    "health_score": sc.overall_score,
+                    "summary": to_json(sc),
+                    "detail": detail_json(sc),
+                }
+            )
+    return out
 
 
 # What forked scoring workers read: set just before the fork, so each child has its own copy.
-_FORKED: tuple[Sequence[AccountData], Sequence[date], ScoringContext] | None = None
+_FORKED: tuple[Sequence[AccountData], Sequence[date], ScoringContext, Known | None] | None = None
 
 
 def _score_slice(bounds: tuple[int, int]) -> list[dict[str, Any]]:
     assert _FORKED is not None
-    data, months, ctx = _FORKED
-    return _values(data[bounds[0] : bounds[1]], months, ctx)
+    data, months, ctx, known = _FORKED
+    return _values(data[bounds[0] : bounds[1]], months, ctx, known)
 
 
 def default_workers(accounts: int) -> int:
@@ -194,13 +219,15 @@ class _Batches:
         self.session, self.months, self.ctx, self.workers = session, months, ctx, workers
         self.pending: tuple[Any, Any] | None = None
         self.written = 0
+        self.considered = 0
 
-    def add(self, data: Sequence[AccountData]) -> None:
+    def add(self, data: Sequence[AccountData], known: Known | None = None) -> None:
+        self.considered += len(data) * len(self.months)
         if self.workers <= 1:
-            self._write(_values(data, self.months, self.ctx))
+            self._write(_values(data, self.months, self.ctx, known))
             return
         global _FORKED
-        _FORKED = (data, self.months, self.ctx)
+        _FORKED = (data, self.months, self.ctx, known)
         gc.freeze()  # what exists now is never collected in the children (see `_child_init`)
         try:
             # Fork, not spawn: the children get the loaded rows without pickling them. They touch no database
@@ -241,7 +268,9 @@ def _upsert(session: Session) -> Any:
     stmt = postgresql.insert(AccountScore) if pg else sqlite.insert(AccountScore)
     return stmt.on_conflict_do_update(
         index_elements=["account_id", "month"],
-        set_={c: stmt.excluded[c] for c in ("fingerprint", "health_color", "health_score", "summary", "detail")},
+        set_={
+            c: stmt.excluded[c] for c in ("fingerprint", "inputs", "health_color", "health_score", "summary", "detail")
+        },
     )
 
 
@@ -251,18 +280,27 @@ def rescore(
     rules: Rules | str | None = None,
     *,
     workers: int | None = None,
+    changed_only: bool = False,
 ) -> RescoreResult:
     """Score and store the stored window of `account_ids` (None = every account), replacing their rows.
 
     Runs in the caller's transaction and does not commit: the caller's commit publishes the new rows and
     removes the old ones at once. With every account, rows of accounts that are gone are removed too.
     `workers`: processes scoring in parallel, forked (default: `default_workers`, one).
+    `changed_only` (every account): score only the account-months whose inputs changed since they were
+    stored (`scoring.score_inputs`); the others are kept, and so are equal to what a full rescore writes.
     """
     t0 = time.perf_counter()
     rules = rules_for(rules)
     months = stored_window(session, rules)
     ctx = ScoringContext.load(session, months, rules)
-    if account_ids is None:
+    changed_only = changed_only and account_ids is None
+    if changed_only:
+        # Rows that left the window, and rows of accounts that are gone; the rest are compared below.
+        session.execute(delete(AccountScore).where(AccountScore.month.not_in(months) if months else true()))
+        session.execute(delete(AccountScore).where(AccountScore.account_id.not_in(select(Account.id))))
+        ids = sorted(session.scalars(select(Account.id)))
+    elif account_ids is None:
         session.execute(delete(AccountScore))
         ids = sorted(session.scalars(select(Account.id)))
     else:
@@ -283,14 +321,23 @@ def rescore(
                     metric_columns=columns,
                     opt_out_value=rules.account.opt_out_value,
                 )
-                batches.add([d for acc_id in part if (d := data.get(acc_id)) is not None])
+                known: Known | None = None
+                if changed_only:
+                    a = AccountScore
+                    stmt = select(a.account_id, a.month, a.fingerprint, a.inputs).where(a.account_id.in_(part))
+                    known = {(acc, m): (fp, digest) for acc, m, fp, digest in session.execute(stmt)}
+                batches.add([d for acc_id in part if (d := data.get(acc_id)) is not None], known)
             batches.flush()
         finally:
             if batches.pending is not None:  # an error while a batch was being scored: stop its workers
                 batches.pending[0].terminate()
     seconds = time.perf_counter() - t0
-    log.info("rescored %d accounts x %d months (%d rows) in %.1fs", len(ids), len(months), batches.written, seconds)
-    return RescoreResult(len(ids), months, batches.written, seconds, ctx.fingerprint)
+    unchanged = batches.considered - batches.written
+    log.info(
+        "rescored %d accounts x %d months: %d rows scored, %d unchanged, in %.1fs",
+        len(ids), len(months), batches.written, unchanged, seconds,
+    )  # fmt: skip
+    return RescoreResult(len(ids), months, batches.written, seconds, ctx.fingerprint, unchanged)
 
 
 def scores_current(session: Session, rules: Rules | str | None = None) -> bool:
@@ -318,7 +365,7 @@ def after_sync(conn: Connection, changed: bool) -> RescoreResult | None:
     with Session(bind=conn) as session:
         if not changed and scores_current(session):
             return None
-        return rescore(session)
+        return rescore(session, changed_only=True)
 
 
 def rescore_if_stale(
@@ -327,7 +374,7 @@ def rescore_if_stale(
     """Rescore every account when the stored scores are not current (rules changed, none yet), or `force`."""
     if not force and scores_current(session, rules):
         return None
-    return rescore(session, rules=rules)
+    return rescore(session, rules=rules, changed_only=not force)
 
 
 def scheduled_rescore(settings: Settings, edge: object = None) -> None:

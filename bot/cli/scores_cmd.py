@@ -33,5 +33,6 @@ def register(cli: click.Group) -> None:
         first, last = result.months[0], result.months[-1]
         click.echo(
             f"Rescored {result.accounts:,} accounts x {len(result.months)} months "
-            f"({first:%Y-%m} to {last:%Y-%m}): {result.rows:,} rows in {result.seconds:.1f}s."
+            f"({first:%Y-%m} to {last:%Y-%m}): {result.rows:,} account-months scored, "
+            f"{result.unchanged:,} unchanged (their inputs had not changed), in {result.seconds:.1f}s."
         )

@@ -70,7 +70,8 @@ def report_result(result: Any) -> None:
         scored = (
             "scores unchanged"
             if sc is None
-            else f"scoring {sc.accounts:,} accounts × {len(sc.months)} months {sc.seconds:.1f} s"
+            else f"scoring {sc.accounts:,} accounts × {len(sc.months)} months "
+            f"({sc.rows:,} account-months scored, {sc.unchanged:,} unchanged) {sc.seconds:.1f} s"
         )
         click.echo(f"Took: load {result.load_seconds:.1f} s, {scored}.")
 

@@ -20,6 +20,9 @@ class AccountScore(Base):
     month: Mapped[date] = mapped_column(Date, primary_key=True)
     # Which rules content the row was computed with (`scoring.stored.rules_fingerprint`): other rows are stale.
     fingerprint: Mapped[str] = mapped_column(String(32))
+    # Digest of everything the row was computed from (`scoring.score_inputs`): a rescore after a sync skips
+    # the rows whose inputs are unchanged. None on rows written before it was kept: scored again.
+    inputs: Mapped[str | None] = mapped_column(String(32))
     health_color: Mapped[str] = mapped_column(String(8))
     health_score: Mapped[float | None] = mapped_column(Float)
     summary: Mapped[dict[str, Any]] = mapped_column(JSON)  # what portfolio views show (`to_json`)
