@@ -75,12 +75,14 @@ def test_a_bad_metric_among_plain_ones_is_still_reported(db_url: str, tmp_path: 
     extra = next(n for n in header if METRIC_NAME.search(n) and n not in {c.name for c in SCORED_COLS})
     rows[2][header.index(extra)] = "-4"
     rows[3][header.index(SCORED_COLS[0].name)] = "lots"
+    rows[4][header.index(SCORED_COLS[1].name)] = "9" * 400  # plain digits, but no finite number
     with path.open("w", newline="", encoding="utf-8") as f:
         csv.writer(f, lineterminator="\n").writerows(rows)
     result = sync_export(CsvExport(folder), db_url)
     assert result.status == "rejected"
     assert f"usage_monthly.csv:3: {extra}: negative count -4" in result.problems
     assert f"usage_monthly.csv:4: {SCORED_COLS[0].name}: bad number 'lots'" in result.problems
+    assert f"usage_monthly.csv:5: {SCORED_COLS[1].name}: bad number '{'9' * 400}'" in result.problems
 
 
 @pytest.mark.parametrize(

@@ -349,7 +349,8 @@ class Validator:
             if plain_scored is not None:
                 ms = plain_scored(values)
                 joined = "".join(ms)
-                if joined.isdigit() and joined.isascii():
+                # (More than 300 digits would overflow to infinity: left to the value-by-value check.)
+                if joined.isdigit() and joined.isascii() and max(map(len, ms)) < 300:
                     metric_values = [float(v) if v else None for v in ms]
             if metric_values is None:
                 metric_values = [None] * n_scored
