@@ -44,6 +44,13 @@ def figures(r: dict[str, Any]) -> str:
         f"| sync, PostgreSQL (same export again, changes nothing) | {sp['reload_rows_per_s']:,.0f} rows/s "
         f"({sp['reload_seconds']:.0f} s) | | | |"
     )
+    if "sync_pg_correction" in r:
+        c = r["sync_pg_correction"]
+        lines.append(
+            f"| sync, PostgreSQL (the same export with one usage value corrected){_split(c)}; "
+            f"{c['scored'] or 0:,} account-months scored again, {c['unchanged'] or 0:,} kept | {c['seconds']:.0f} s "
+            f"| | | |"
+        )
     if "sync_sqlite" in r:
         ss = r["sync_sqlite"]
         lines.append(

@@ -25,6 +25,7 @@ and all traffic stays on 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -171,6 +172,47 @@ def bench_sync(folder: Path, url: str, label: str, rows: int) -> dict[str, Any]:
         "reload_rows_per_s": rows / secs2,
         "reload_tail": tail.strip().splitlines()[-4:],
     }
+
+
+def bench_correction(folder: Path, url: str) -> dict[str, Any]:
+    """The same export again with one value of one usage row corrected: what a sync that changes little costs.
+
+    Only the account-months whose inputs changed are scored again (the row's account, from its month on).
+    """
+    fixed = OUT / "export-correction"
+    shutil.rmtree(fixed, ignore_errors=True)
+    fixed.mkdir()
+    for f in folder.iterdir():
+        if f.name != "usage_monthly.csv":
+            (fixed / f.name).symlink_to(f.resolve())
+    column = "ci_pipelines_28_days_user"
+    # A row of the newest month, so that the correction reaches stored months (older ones are not stored).
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
+        newest = conn.execute("SELECT max(snapshot_month) FROM usage_monthly").fetchone()[0]  # type: ignore[index]
+    src_path, dst_path = folder / "usage_monthly.csv", fixed / "usage_monthly.csv"
+    with src_path.open(newline="") as src, dst_path.open("w", newline="") as dst:
+        header = src.readline()
+        dst.write(header)
+        names = next(csv.reader([header]))
+        at, month_at = names.index(column), names.index("snapshot_month")
+        for line in src:
+            values = next(csv.reader([line]))
+            if values[at] and values[month_at] == f"{newest:%Y-%m-%d}":
+                values[at] = str(float(values[at]) + 1)
+                csv.writer(dst, lineterminator="\n").writerow(values)
+                break
+            dst.write(line)
+        shutil.copyfileobj(src, dst)
+    env = {**os.environ, "DATABASE_URL": url}
+    log("sync [PostgreSQL]: the same export with one value corrected")
+    secs, _peak, out = run_cli(["sync", str(fixed)], env)
+    load, scoring = _phases(out)
+    counts = re.search(r"\(([\d,]+) account-months scored, ([\d,]+) unchanged\)", out)
+    scored, unchanged = (int(g.replace(",", "")) for g in counts.groups()) if counts else (None, None)
+    log(f"sync [PostgreSQL]: correction {secs:.1f} s (load {load} s, scoring {scoring} s; {scored} scored)")
+    return {"seconds": secs, "load_seconds": load, "scoring_seconds": scoring, "scored": scored, "unchanged": unchanged}
 
 
 def _phases(output: str) -> tuple[float | None, float | None]:
@@ -684,6 +726,7 @@ def main() -> None:
     try:
         results["sync_pg"] = bench_sync(folder, pg_url, "PostgreSQL", rows)
         results["copy_floor"] = bench_copy_floor(folder, pg_url)
+        results["sync_pg_correction"] = bench_correction(folder, pg_url)
         if args.scores_only:
             results["scores"] = bench_scores(pg_url, args.quick)
             return _finish(results, t_all, scale, args, section="bench-scores")
