@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-from collections.abc import Collection, Mapping, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, date, datetime
+from operator import attrgetter
 from typing import Any
 
 from scoring.flags import end_of_month_instant
@@ -29,7 +31,7 @@ from scoring.model import AccountInfo, InstanceInfo, SubscriptionInfo, UsageRow
 from scoring.trends import add_months
 
 # Bumped when what the digest covers changes, so every stored row reads as changed once.
-INPUTS_FORMAT = 1
+INPUTS_FORMAT = 2
 _CLAMPED = ("last_ping_at", "last_seen_month")
 
 
@@ -52,8 +54,22 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _fields(obj: Any, skip: Collection[str] = ()) -> tuple[Any, ...]:
-    return tuple(_plain(getattr(obj, n)) for n in _names(type(obj)) if n not in skip)
+_SIMPLE: frozenset[type] = frozenset({str, int, float, bool, type(None), date, datetime})
+_GETTERS: dict[tuple[type, tuple[str, ...]], Callable[[Any], tuple[Any, ...]]] = {}
+
+
+def _getter(cls: type, skip: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    got = _GETTERS.get((cls, skip))
+    if got is None:
+        names = [n for n in _names(cls) if n not in skip]
+        many = attrgetter(*names)
+        got = _GETTERS[(cls, skip)] = many if len(names) > 1 else (lambda obj: (many(obj),))
+    return got
+
+
+def _fields(obj: Any, skip: tuple[str, ...] = ()) -> tuple[Any, ...]:
+    # Plain values as they are (this runs for every usage row of every account on each sync).
+    return tuple(v if type(v) in _SIMPLE else _plain(v) for v in _getter(type(obj), skip)(obj))
 
 
 def _dump(value: Any) -> bytes:
@@ -74,19 +90,26 @@ class AccountInputs:
         instances: Mapping[int, InstanceInfo],
         rows: Sequence[UsageRow],
     ) -> None:
-        # `rows` sorted by month, as the scoring step slices them.
-        self.months = [r.snapshot_month for r in rows]
-        self.rows = [_dump(_fields(r)) for r in rows]
+        # Each month's rows as one digest, in a defined order (rows of one month come back from the database
+        # in whatever order its plan gives); a window then combines at most `trend_months` of them.
+        by_month: dict[date, list[bytes]] = {}
+        for r in rows:
+            by_month.setdefault(r.snapshot_month, []).append(_dump(_fields(r)))
+        self.months = sorted(by_month)
+        self.month_digests = [
+            hashlib.blake2b(b"".join(sorted(by_month[m])), digest_size=16).digest() for m in self.months
+        ]
         self.static = _dump((INPUTS_FORMAT, _fields(account), tuple(_fields(s) for s in subscriptions)))
         self.instances = [
             (i, _fields(inst, _CLAMPED), inst.last_ping_at, inst.last_seen_month)
             for i, inst in sorted(instances.items())
         ]
 
-    def digest(self, month: date, lo: int, hi: int, trend_months: int, shared: bytes) -> str:
-        """The digest of `month`, whose window is `rows[lo:hi]`; `shared` = `shared_inputs(...)` of the month."""
+    def digest(self, month: date, trend_months: int, shared: bytes) -> str:
+        """The digest of `month` (its trend window's rows); `shared` = `shared_inputs(...)` of the month."""
         end = end_of_month_instant(month)
         start = add_months(month, -(trend_months - 1))
+        lo, hi = bisect_left(self.months, start), bisect_right(self.months, month)
         clamped = []
         for i, whole, ping, seen in self.instances:
             ping_read = _aware(ping) if ping is not None and _aware(ping) < end else None
@@ -95,10 +118,8 @@ class AccountInputs:
         h = hashlib.blake2b(digest_size=16)
         h.update(shared)
         h.update(self.static)
-        h.update(_dump((month, tuple(clamped))))
-        # In a defined order: rows of one month come back from the database in whatever order its plan gives.
-        for row in sorted(self.rows[lo:hi]):
-            h.update(row)
+        h.update(_dump((month, tuple(clamped), tuple(self.months[lo:hi]))))
+        h.update(b"".join(self.month_digests[lo:hi]))
         return h.hexdigest()
 
 

@@ -164,11 +164,11 @@ def _values(
     shared = {m: ctx.shared(m) for m in months}
     for d in data:
         inputs = AccountInputs(d.account, d.subscriptions, d.instances, d.rows)
-        keys = inputs.months
+        keys = [r.snapshot_month for r in d.rows]
         for m in months:
             lo = bisect.bisect_left(keys, add_months(m, -(ctx.rules.trend_months - 1)))
             hi = bisect.bisect_right(keys, m)
-            digest = inputs.digest(m, lo, hi, ctx.rules.trend_months, shared[m])
+            digest = inputs.digest(m, ctx.rules.trend_months, shared[m])
             if known is not None and known.get((d.account.id, m)) == (ctx.fingerprint, digest):
                 continue
             sc = score_month(d, m, ctx, d.rows[lo:hi])
