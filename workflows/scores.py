@@ -137,13 +137,20 @@ def score_month(
     return summarize(report, unknown_instances=unknown, rows=window_rows)
 
 
-def score_account_months(data: AccountData, months: Sequence[date], ctx: ScoringContext) -> Iterator[StoredScore]:
-    """Every month of `months` for one account, from its rows loaded once (sorted by month)."""
+def _windows(
+    data: AccountData, months: Sequence[date], ctx: ScoringContext
+) -> Iterator[tuple[date, Sequence[UsageRow]]]:
+    """Each month of `months` with the account's rows of its trend window (rows loaded once, sorted by month)."""
     keys = [r.snapshot_month for r in data.rows]
     for m in months:
         lo = bisect.bisect_left(keys, add_months(m, -(ctx.rules.trend_months - 1)))
-        hi = bisect.bisect_right(keys, m)
-        yield score_month(data, m, ctx, data.rows[lo:hi])
+        yield m, data.rows[lo : bisect.bisect_right(keys, m)]
+
+
+def score_account_months(data: AccountData, months: Sequence[date], ctx: ScoringContext) -> Iterator[StoredScore]:
+    """Every month of `months` for one account, from its rows loaded once (sorted by month)."""
+    for m, rows in _windows(data, months, ctx):
+        yield score_month(data, m, ctx, rows)
 
 
 def _chunks(ids: Sequence[str], size: int) -> Iterator[Sequence[str]]:
@@ -164,14 +171,11 @@ def _values(
     shared = {m: ctx.shared(m) for m in months}
     for d in data:
         inputs = AccountInputs(d.account, d.subscriptions, d.instances, d.rows)
-        keys = [r.snapshot_month for r in d.rows]
-        for m in months:
-            lo = bisect.bisect_left(keys, add_months(m, -(ctx.rules.trend_months - 1)))
-            hi = bisect.bisect_right(keys, m)
+        for m, rows in _windows(d, months, ctx):
             digest = inputs.digest(m, ctx.rules.trend_months, shared[m])
             if known is not None and known.get((d.account.id, m)) == (ctx.fingerprint, digest):
                 continue
-            sc = score_month(d, m, ctx, d.rows[lo:hi])
+            sc = score_month(d, m, ctx, rows)
             out.append(
                 {
                     "account_id": sc.account_id,
