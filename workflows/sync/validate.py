@@ -359,19 +359,9 @@ class Validator:
                     if raw is None or raw == "":
                         continue
                     try:
-                        f = float(raw)
-                    except (TypeError, ValueError):
-                        try:
-                            metric = to_metric(raw)
-                        except ValueError as exc:
-                            problems.add(f"{where}: {name}: {exc}")
-                            ok = False
-                            continue
-                        if metric is None:
-                            continue
-                        f = metric
-                    if not 0 <= f < _INF:
-                        problems.add(f"{where}: {name}: {_bad_metric(raw, f)}")
+                        f = _metric_number(raw)
+                    except ValueError as exc:
+                        problems.add(f"{where}: {name}: {exc}")
                         ok = False
                         continue
                     metric_values[j] = f
@@ -393,22 +383,13 @@ class Validator:
                         parts.append(prefix + raw)
                         continue
                     try:
-                        f = float(raw)
-                    except (TypeError, ValueError):
-                        try:
-                            metric = to_metric(raw)
-                        except ValueError as exc:
-                            if named[n]:
-                                problems.add(f"{where}: {n}: {exc}")
-                                ok = False
-                            continue
-                        if metric is None:
-                            continue
-                        f = metric
-                    if not 0 <= f < _INF:
-                        if named[n]:  # a metric: a negative count is an error here too
-                            problems.add(f"{where}: {n}: {_bad_metric(raw, f)}")
+                        f = _metric_number(raw)
+                    except ValueError as exc:
+                        if named[n]:  # a metric: a bad or negative count is an error here too
+                            problems.add(f"{where}: {n}: {exc}")
                             ok = False
+                        continue
+                    if f is None:
                         continue
                     parts.append(prefix + (str(int(f)) if f.is_integer() and abs(f) < 2**53 else repr(f)))
                 extra_json = "{" + ",".join(parts) + "}"
@@ -485,6 +466,20 @@ class Validator:
 _INF = float("inf")
 # A number with a leading zero ("007") is not canonical JSON: such rows take the value-by-value path.
 _LEADING_ZERO = re.compile(r"(?:^|,)0[0-9]")
+
+
+def _metric_number(raw: Any) -> float | None:
+    """A metric value as a number (None: empty, as `to_metric` reads it); ValueError says what is wrong."""
+    try:
+        f = float(raw)
+    except (TypeError, ValueError):
+        metric = to_metric(raw)
+        if metric is None:
+            return None
+        f = metric
+    if not 0 <= f < _INF:
+        raise ValueError(_bad_metric(raw, f))
+    return f
 
 
 def _bad_metric(raw: Any, f: float) -> str:
