@@ -32,7 +32,7 @@ from scoring.model import (
 )
 from scoring.rollup import pinged_in
 from scoring.rules import Rules
-from scoring.trends import add_months, series
+from scoring.trends import add_months, series, subscription_series
 
 # Bumped whenever what `summarize` keeps changes, so rows of the old shape read as stale.
 SCORE_FORMAT = 1
@@ -302,18 +302,7 @@ def trends_of(months: Sequence[date], scores: Mapping[date, StoredScore]) -> Tre
     )
     seats = series([(s.month, float(s.licensed_seats), None, NO_DATA) for s in rows])
     util = series([(s.month, s.utilization, None, NO_DATA) for s in rows])
-    per_sub = {}
-    for sid in sorted({x.id for s in rows for x in s.subscriptions}):
-        points = []
-        for s in rows:
-            x = next((x for x in s.subscriptions if x.id == sid), None)
-            points.append(
-                (
-                    s.month,
-                    x.utilization if x else None,
-                    x.license_score if x else None,
-                    x.license_color if x else NO_DATA,
-                )
-            )
-        per_sub[sid] = series(points)
+    per_sub = subscription_series(
+        [(s.month, {x.id: (x.utilization, x.license_score, x.license_color) for x in s.subscriptions}) for s in rows]
+    )
     return Trends(tuple(months), measures, overall, billable, seats, util, per_sub, ())

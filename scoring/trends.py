@@ -42,6 +42,17 @@ def series(points: Sequence[tuple[date, float | None, float | None, Color]]) -> 
     return tuple(out)
 
 
+SubscriptionPoint = tuple[float | None, int | None, Color]  # seats in use, License utilization score, colour
+
+
+def subscription_series(
+    months: Sequence[tuple[date, Mapping[str, SubscriptionPoint]]],
+) -> dict[str, tuple[TrendPoint, ...]]:
+    """Each subscription's series, month by month (no data in a month where it is not active), by id."""
+    ids = sorted({sid for _, subs in months for sid in subs})
+    return {sid: series([(m, *subs.get(sid, (None, None, NO_DATA))) for m, subs in months]) for sid in ids}
+
+
 def build_trends(
     account: AccountInfo,
     subscriptions: Sequence[SubscriptionInfo],
@@ -84,22 +95,22 @@ def build_trends(
             for am in rolled
         ]
     )
-    sub_ids = sorted({sm.info.id for am in rolled for sm in am.subscriptions})
-    per_sub = {}
-    for sid in sub_ids:
-        points = []
-        for am in rolled:
-            sm = next((x for x in am.subscriptions if x.info.id == sid), None)
-            lic = sm.license if sm else None
-            points.append(
-                (
-                    am.month,
-                    sm.utilization if sm else None,
-                    lic.score if lic else None,
-                    lic.color if lic else NO_DATA,
-                )
+    per_sub = subscription_series(
+        [
+            (
+                am.month,
+                {
+                    sm.info.id: (
+                        sm.utilization,
+                        sm.license.score if sm.license else None,
+                        sm.license.color if sm.license else NO_DATA,
+                    )
+                    for sm in am.subscriptions
+                },
             )
-        per_sub[sid] = series(points)
+            for am in rolled
+        ]
+    )
     return Trends(months, measures, overall, billable, seats, util, per_sub, tuple(rolled))
 
 
