@@ -155,3 +155,32 @@ def test_invalid_utf8_is_reported_with_its_line(db_url: str, tmp_path: Path) -> 
     assert result.problems[0].startswith("accounts.csv:")
     assert "not valid UTF-8" in result.problems[0] or "codec" in result.problems[0]
     assert dump(db_url)["accounts"] == []
+
+
+def test_a_bad_value_repeated_over_an_instances_rows_is_reported_on_each_line(db_url: str, tmp_path: Path) -> None:
+    # An instance's rows share their account, subscription and instance columns: a bad one is
+    # reported on every line that has it, and a good row after it is still checked in full.
+    folder = copy_fixture(tmp_path / "export")
+    path = folder / "usage_monthly.csv"
+    header, first, *rest = path.read_text().splitlines()
+    cols = header.split(",")
+    at = cols.index("instance_type")
+    month = cols.index("snapshot_month")
+
+    def variant(line: str, day: str, label: str) -> str:
+        values = line.split(",")
+        values[month], values[at] = day, label
+        return ",".join(values)
+
+    lines = [
+        variant(first, "2026-01-01", "Productoin"),
+        variant(first, "2026-02-01", "Productoin"),
+        variant(first, "2026-03-01", "Production"),
+        variant(first, "2026-04-01", "Productoin"),
+    ]
+    path.write_text("\n".join([header, first, *rest, *lines]) + "\n")
+    result = sync_export(CsvExport(folder), db_url)
+    assert result.status == "rejected"
+    n = len(rest) + 3
+    assert [p.split(":")[1] for p in result.problems] == [str(n), str(n + 1), str(n + 3)]
+    assert all("instance_type: unexpected value 'Productoin'" in p for p in result.problems)
