@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,8 +149,17 @@ class Merger:
             WHERE {self._guard("usage_monthly", usage_fields)}
         """)
 
-    def usage_rows_sqlite(self, rows: Iterable[Sequence[Any]], ids: dict[str, int]) -> tuple[int, int]:
-        """Upsert validated usage rows (USAGE_STAGE order, formatted for SQLite) straight into usage_monthly.
+    def usage_rows_sqlite(
+        self,
+        rows: Iterable[Sequence[Any]],
+        ids: dict[str, int],
+        formats: Sequence[tuple[int, Callable[[Any], Any]]] = (),
+    ) -> tuple[int, int]:
+        """Upsert validated usage rows (USAGE_STAGE order) straight into usage_monthly.
+
+        `formats` turns the values at those positions into what SQLite stores (dates and timestamps,
+        see `Stager.sqlite_formats`); it is applied while each row's parameters are built, the one
+        pass over the batch that happens anyway.
 
         SQLite: one prepared statement run per row reads the row's values where they are, with no
         staging table written and read back in between. `ids` maps identities to instance ids and
@@ -183,11 +192,19 @@ class Merger:
             at = {c: f"?{i + 1}" for i, c in enumerate(USAGE_STAGE)}
             at["instance_id"] = f"?{len(USAGE_STAGE) + 1}"
             sets = ", ".join(f"{f} = excluded.{f}" for f in fields)
+            params: list[list[Any]] = []
+            for r in rows:
+                p = list(r)
+                for i, fmt in formats:
+                    if (v := p[i]) is not None:
+                        p[i] = fmt(v)
+                p.append(ids[p[ident]])
+                params.append(p)
             cur.executemany(
                 f"INSERT INTO usage_monthly ({', '.join(cols)}) VALUES ({', '.join(at[c] for c in cols)})"
                 f" ON CONFLICT (snapshot_month, instance_id, subscription_id) DO UPDATE SET {sets}"
                 f" WHERE {self._guard('usage_monthly', fields)}",
-                [(*r, ids[r[ident]]) for r in rows],
+                params,
             )
             return len(new), max(cur.rowcount, 0)
         finally:

@@ -133,8 +133,8 @@ class _UsageWriter(threading.Thread):
                 continue  # keep draining so the producer never blocks
             try:
                 if self.ids is not None:
-                    rows = self.stager.sqlite_rows("usage_monthly", batch)
-                    instances, usage_rows = self.merger.usage_rows_sqlite(rows, self.ids)
+                    formats = self.stager.sqlite_formats("usage_monthly")
+                    instances, usage_rows = self.merger.usage_rows_sqlite(batch, self.ids, formats)
                     self.changes.instances += instances
                     self.changes.usage_rows += usage_rows
                     continue

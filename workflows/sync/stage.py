@@ -149,6 +149,10 @@ class Stager:
             columns[i] = [None if v is None else fmt(v) for v in columns[i]]
         return zip(*columns, strict=True)
 
+    def sqlite_formats(self, table: str) -> list[tuple[int, Callable[[Any], Any]]]:
+        """(position, formatter) of the date and timestamp columns, for callers that rebuild each row anyway."""
+        return self._time_cols[table]
+
     def clear(self, table: str) -> None:
         """Empty a staging table between batches."""
         name = STAGE_TABLES[table]
