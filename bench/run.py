@@ -31,7 +31,6 @@ import os
 import platform
 import random
 import re
-import resource
 import shutil
 import signal
 import socket
@@ -112,16 +111,20 @@ def pg_version(url: str) -> str:
 
 
 def run_cli(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """Run `usagebot ARGS`; returns (seconds, peak RSS in MiB of the child, output tail)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run `usagebot ARGS`; returns (seconds, peak RSS in MiB of that child alone, output tail)."""
     start = time.perf_counter()
-    proc = subprocess.run([str(USAGE_BIN), *args], env=env, capture_output=True, text=True, check=False)
+    with subprocess.Popen(
+        [str(USAGE_BIN), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        output = proc.stdout.read()
+        # wait4 gives this child's own peak; RUSAGE_CHILDREN would be the largest of every child so far.
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
     elapsed = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if proc.returncode != 0:
-        raise SystemExit(f"usagebot {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    # ru_maxrss of children is the max over all children so far: fine, each sync is the largest child yet.
-    return elapsed, max(peak, before) // 1024, (proc.stdout + proc.stderr)[-800:]
+        raise SystemExit(f"usagebot {' '.join(args)} failed:\n{output[-4000:]}")
+    return elapsed, usage.ru_maxrss // 1024, output[-800:]
 
 
 # ------------------------------------------------------------------------------------------ dataset

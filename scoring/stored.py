@@ -34,8 +34,9 @@ from scoring.rollup import pinged_in
 from scoring.rules import Rules
 from scoring.trends import add_months, series, subscription_series
 
-# Bumped whenever what `summarize` keeps changes, so rows of the old shape read as stale.
-SCORE_FORMAT = 1
+# Bumped whenever what `summarize` keeps changes, so rows of the old shape read as stale (2: the narrow
+# columns of `columns`).
+SCORE_FORMAT = 2
 UNKNOWN_LABEL = "Unknown"
 
 
@@ -203,6 +204,46 @@ def _measures_json(ms: Mapping[str, StoredMeasure]) -> dict[str, list[Any]]:
 def _measures_from(d: Mapping[str, Sequence[Any]]) -> dict[str, StoredMeasure]:
     make = StoredMeasure._make
     return {k: make(v) for k, v in d.items()}
+
+
+# The measures whose colour alerts compare between two months (besides the overall), by table column.
+COLOR_COLUMNS: Mapping[str, str] = {
+    "scm": "scm_color",
+    "ci": "ci_color",
+    "cd": "cd_color",
+    "security": "security_color",
+    "user_engagement": "engagement_color",
+}
+PURCHASE_INTENT = "purchase_intent"
+
+
+def has_purchase_intent(flags: Sequence[Flag]) -> bool:
+    """Pays for Ultimate while its Security measure is Red or empty: the `purchase_intent` flag is raised."""
+    return any(f.kind == PURCHASE_INTENT for f in flags)
+
+
+def pinged_text(pings: Sequence[StoredPing]) -> str:
+    """The ids of the instances that pinged in the month, sorted, comma-separated ("" for none): two months
+    with equal texts have no instance that stopped reporting."""
+    return ",".join(str(p.instance_id) for p in sorted(pings, key=lambda p: p.instance_id) if p.pinged)
+
+
+def columns(s: StoredScore) -> dict[str, Any]:
+    """The table's narrow columns, read off the same figures as `to_json`: what views sort, count, page and
+    compare on in SQL, so that only the rows shown (or that may raise an alert) have `summary` decoded."""
+    m = s.measures
+    return {
+        "health_color": s.overall_color,
+        "health_score": s.overall_score,
+        "utilization": s.utilization,
+        "unknown_instances": s.unknown_instances,
+        "purchase_intent": has_purchase_intent(s.flags),
+        **{col: m[key].color for key, col in COLOR_COLUMNS.items()},
+        "license_value": m["license_utilization"].value,
+        "age_months": s.age_months,
+        "active": s.active,
+        "pinged": pinged_text(s.pings),
+    }
 
 
 def to_json(s: StoredScore) -> dict[str, Any]:

@@ -67,7 +67,7 @@ def test_account_without_subscription_this_month(db_url: str) -> None:
         p = build_portfolio(s, "mine", [TAM])
     (old,) = p.accounts
     assert old.licensed_seats == 0 and old.health_color == "No data" and old.utilization is None
-    view = render_home(p, ("mine",))
+    view = render_home(p.page_view(1, PAGE_SIZE), ("mine",))
     assert "no active subscription this month" in str(view)
 
 
@@ -107,13 +107,14 @@ def test_render_stays_within_limits_with_long_names_and_many_flags(db_url: str) 
         p.totals,
     )
     for page in (1, 2, 3):
-        view = render_home(p, ("mine", "team", "all"), page)
+        view = render_home(p.page_view(page, PAGE_SIZE), ("mine", "team", "all"))
         assert check_limits(view["blocks"], "home") == []
         assert len(view["blocks"]) <= 100
         text = str(view)
         assert "<b>" not in text and "&lt;b&gt;&amp;Evil" in text
         assert "not reporting (40)" in text
-    assert '"page":2' in render_home(p, ("mine",), 99)["private_metadata"]  # clamped to the last page
+    last = render_home(p.page_view(99, PAGE_SIZE), ("mine",))  # clamped to the last page
+    assert '"page":2' in last["private_metadata"]
 
 
 def test_managers_setting() -> None:

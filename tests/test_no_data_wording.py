@@ -7,7 +7,7 @@ import json
 from click.testing import CliRunner
 
 from bot.cli import cli
-from bot.features.home.blocks import render_home
+from bot.features.home.blocks import PAGE_SIZE, render_home
 from bot.features.portfolio.blocks import render_listing
 from db.session import session_scope
 from workflows.portfolio import build_portfolio
@@ -21,7 +21,7 @@ def test_an_empty_database_says_no_data_is_loaded_not_data_as_of_nothing(setting
     with session_scope(settings.database_url) as s:
         portfolio = build_portfolio(s, "mine", ["tam@example.com"])
     assert portfolio.as_of is None
-    home = json.dumps(render_home(portfolio, ("mine",)), ensure_ascii=False)
+    home = json.dumps(render_home(portfolio.page_view(1, PAGE_SIZE), ("mine",)), ensure_ascii=False)
     mine = json.dumps(render_listing(listing(portfolio, parse_filters([])), "mine").blocks, ensure_ascii=False)
     for text in (home, mine):
         assert "no data loaded yet" in text.lower() and "as of *no data" not in text.lower(), text

@@ -16,17 +16,28 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.cli import cli
-from db.models import AccountScore, Instance
+from db.models import Account, AccountScore, Instance
 from db.queries.account_data import load_account_data, newest_version_in_month
 from db.queries.health import export_metric_columns
 from db.session import session_scope
 from scoring.report import compute_report
-from scoring.stored import StoredScore, from_json, rules_fingerprint, summarize, unknown_instance_count
+from scoring.stored import StoredScore, columns, from_json, rules_fingerprint, summarize, unknown_instance_count
 from scoring.trends import add_months
 from workflows import scores as scores_mod
 from workflows.alerts import compute_alerts
 from workflows.demo import generate_export
-from workflows.portfolio import build_portfolio, score_live
+from workflows.portfolio import (
+    Portfolio,
+    PortfolioPage,
+    Ranking,
+    Scope,
+    build_portfolio,
+    clear_portfolio_cache,
+    home_page,
+    rank_portfolio,
+    ranked_page,
+    score_live,
+)
 from workflows.relabel import relabel
 from workflows.report import adoption_rules_for, build_account_report, rules_for, series_json
 from workflows.scores import read_scores, rescore, scores_current, stored_window
@@ -100,6 +111,10 @@ def test_every_stored_month_equals_the_report_computed_from_raw_rows(tmp_path: P
             assert got == expected, (acc_id, month)
             assert (colour, score) == (expected.overall_color, expected.overall_score)
             colours.add(colour)
+        for row in s.scalars(select(AccountScore)):
+            expected = _reference(s, row.account_id, row.month)
+            want = columns(expected)
+            assert {c: getattr(row, c) for c in want} == want, (row.account_id, row.month)
         assert len(colours) >= 2  # the generated data is varied enough to mean something
 
 
@@ -207,6 +222,38 @@ def test_stored_portfolio_equals_the_live_one(tmp_path: Path, db_url: str) -> No
         s.rollback()
 
 
+def _pages(s: Session, scope: Scope, emails: list[str] | None, size: int) -> list[PortfolioPage]:
+    clear_portfolio_cache()
+    first = home_page(s, scope, emails, 1, size, min_accounts=1)
+    return [first] + [home_page(s, scope, emails, n, size, min_accounts=1) for n in range(2, first.pages + 2)]
+
+
+def test_home_pages_ranked_from_the_narrow_columns_equal_the_full_portfolio(tmp_path: Path, db_url: str) -> None:
+    _sync(tmp_path, db_url, 29, accounts=30)
+    with session_scope(db_url) as s:
+        tams = sorted({e for (e,) in s.execute(select(Account.tam_email)) if e})
+        team = tams[: max(1, len(tams) // 2)]
+        for scope, emails in (("all", None), ("team", team), ("mine", team[:1])):
+            full = build_portfolio(s, scope, emails)
+            want = [full.page_view(n, 7) for n in range(1, full.page(1, 7)[1] + 2)]  # one page past the end: clamped
+            assert isinstance(rank_portfolio(s, scope, emails), Ranking)  # every account stored: ranked in SQL
+            assert _pages(s, scope, emails, 7) == want, scope
+            assert want[0].totals.accounts == len(full.accounts) and (len(want) > 2 or scope == "mine")
+        # An account without a current stored row: the whole portfolio is computed, with the same pages.
+        some = s.scalars(select(AccountScore.account_id).limit(1)).one()
+        s.execute(AccountScore.__table__.delete().where(AccountScore.account_id == some))
+        full = build_portfolio(s, "all", None)
+        assert isinstance(rank_portfolio(s, "all", None), Portfolio)
+        assert _pages(s, "all", None, 7) == [full.page_view(n, 7) for n in range(1, full.page(1, 7)[1] + 2)]
+        # Rows gone after the ranking was made (a rescore in between): the page computes them live.
+        s.rollback()
+        ranking = rank_portfolio(s, "all", None)
+        assert isinstance(ranking, Ranking)
+        s.execute(AccountScore.__table__.delete())
+        assert ranked_page(s, ranking, 2, 7, rules_for(None)) == build_portfolio(s, "all", None).page_view(2, 7)
+        s.rollback()
+
+
 def test_rescore_command(tmp_path: Path, db_url: str, settings: object) -> None:
     _sync(tmp_path, db_url, 3, accounts=4, months=3)
     runner = CliRunner()
@@ -231,6 +278,12 @@ def test_alerts_from_stored_scores_equal_those_computed_live(tmp_path: Path, db_
         months = stored_window(s, rules_for(None))
         from_stored = compute_alerts(s, months[-1], months[-2], include_muted=True)
         over_three = compute_alerts(s, months[-1], months[-4], include_muted=True)
+        # Some accounts stored for one of the two months only: those are computed live, the rest read.
+        half = sorted({a for (a,) in s.execute(select(AccountScore.account_id))})[::2]
+        s.execute(
+            AccountScore.__table__.delete().where(AccountScore.account_id.in_(half), AccountScore.month == months[-2])
+        )
+        assert compute_alerts(s, months[-1], months[-2], include_muted=True) == from_stored
         s.execute(AccountScore.__table__.delete())
         assert compute_alerts(s, months[-1], months[-2], include_muted=True) == from_stored
         assert compute_alerts(s, months[-1], months[-4], include_muted=True) == over_three

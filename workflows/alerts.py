@@ -38,11 +38,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, case, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from db.models import AlertRecord, Instance
+from db.models import AccountScore, AlertRecord, Instance
 from db.queries.account_data import load_account_infos
 from db.queries.health import data_as_of, data_stamp, month_has_data
 from db.queries.quality import months_with_data, muted_accounts
@@ -50,10 +50,11 @@ from db.session import rows_changed
 from scoring.bands import fmt_near
 from scoring.model import GREEN, RED, YELLOW, AccountInfo, instance_display_name
 from scoring.rules import Rules
+from scoring.stored import COLOR_COLUMNS as STORED_COLOR_COLUMNS
 from scoring.stored import StoredScore
 from scoring.trends import add_months
 from workflows.report import rules_for
-from workflows.scores import scores_for
+from workflows.scores import current_fingerprint, scores_for
 from workflows.wording import plural
 
 log = logging.getLogger("usagebot.alerts")
@@ -262,11 +263,15 @@ def compute_alerts(
         m = add_months(m, 1)
     infos = load_account_infos(session)
     stamp = data_stamp(session)
-    by_month = {m: scores_for(session, m, list(infos), rules, stamp, detail=True) for m in months}
+    stored, moved = _moved(session, month, previous_month, current_fingerprint(rules))
+    # An account stored for both months whose figures did not move as an alert needs raises none: only the
+    # others are read in full (or computed live, when a month is not stored).
+    candidates = [a for a in infos if a in moved or a not in stored]
+    by_month = {m: scores_for(session, m, candidates, rules, stamp, detail=True) for m in months}
     muted = set() if include_muted else muted_accounts(session)
     wanted: list[str] = []
     silent: set[int] = set()
-    for account_id in sorted(infos, key=lambda a: (infos[a].name.lower(), a)):
+    for account_id in sorted(candidates, key=lambda a: (infos[a].name.lower(), a)):
         if account_id in muted:
             continue
         if not any(by_month[m][account_id].has_rows for m in months if account_id in by_month[m]):
@@ -283,6 +288,63 @@ def compute_alerts(
             )
         )
     return out
+
+
+# Slack for the float comparisons below: the SQL only narrows the accounts down, `account_alerts` decides on
+# exactly the same figures, so an account on the edge is looked at rather than missed.
+_SLACK = 1e-6
+
+
+def _moved(session: Session, month: date, previous: date, fingerprint: str) -> tuple[set[str], set[str]]:
+    """(accounts with stored rows of `fingerprint` for both months, those among them whose stored narrow
+    columns moved as one of `account_alerts`' rules needs): every account that can raise an alert is in the
+    second set (a few more may be), so the others need not be read."""
+    new, old = AccountScore.__table__.alias("n"), AccountScore.__table__.alias("p")
+    n, p = new.c, old.c
+
+    def drop(col: str) -> ColumnElement[bool]:
+        # Green -> Yellow or Red, Yellow -> Red; "No data" and "N/A" never count.
+        return or_(and_(p[col] == GREEN, n[col].in_((YELLOW, RED))), and_(p[col] == YELLOW, n[col] == RED))
+
+    def low(c: Any, margin: float) -> ColumnElement[bool]:
+        return and_(
+            c.license_value.is_not(None),
+            c.age_months.is_not(None),
+            c.age_months >= LOW_AFTER_MONTHS,
+            c.license_value < LOW_UTILIZATION + margin,
+        )
+
+    moved = or_(
+        drop("health_color"),
+        *(drop(STORED_COLOR_COLUMNS[key]) for key in COLOR_MEASURES if key != "overall"),
+        and_(
+            p.license_value.is_not(None),
+            n.license_value.is_not(None),
+            p.license_value - n.license_value >= UTILIZATION_DROP - _SLACK,
+        ),
+        and_(low(n, _SLACK), not_(low(p, -_SLACK))),
+    )
+    # Instances that stopped reporting are worked out below from the two months' `pinged` texts: sets are
+    # not compared the same way in PostgreSQL and SQLite.
+    pings_differ = and_(n.active.is_(True), p.pinged != n.pinged)
+    stmt = (
+        select(n.account_id, case((moved, 1), else_=0), case((pings_differ, 1), else_=0), p.pinged, n.pinged)
+        .join(old, and_(p.account_id == n.account_id, p.month == previous, p.fingerprint == fingerprint))
+        .where(n.month == month, n.fingerprint == fingerprint)
+    )
+    stored: set[str] = set()
+    found: set[str] = set()
+    stopped: dict[str, set[str]] = {}
+    for account_id, flag, differ, before, now in session.execute(stmt).all():
+        stored.add(account_id)
+        if flag:
+            found.add(account_id)
+        elif differ and (gone := set((before or "").split(",")) - set((now or "").split(",")) - {""}):
+            stopped[account_id] = gone
+    # Only a Production instance that stopped raises an alert.
+    labels = instance_labels(session, {int(i) for ids in stopped.values() for i in ids})
+    found.update(a for a, ids in stopped.items() if any(labels.get(int(i), ("", ""))[0] == PRODUCTION for i in ids))
+    return stored, found
 
 
 def instance_labels(session: Session, ids: Collection[int]) -> dict[int, tuple[str, str]]:

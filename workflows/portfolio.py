@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import Literal, NamedTuple, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -28,10 +28,11 @@ from db.queries.account_data import (
 )
 from db.queries.health import data_as_of, data_stamp
 from db.queries.portfolio import alert_counts, data_fingerprint, latest_usage_month
+from db.queries.scores import read_ranks
 from scoring.adoption_rules import AdoptionRules
 from scoring.model import GREEN, MEASURE_KEYS, RED, YELLOW, AccountInfo, Color, Flag
 from scoring.rules import Rules
-from scoring.stored import StoredScore, rules_fingerprint
+from scoring.stored import StoredScore, has_purchase_intent, rules_fingerprint
 from workflows.managers import ManagersError, parse_managers
 from workflows.report import adoption_rules_for, rules_for
 from workflows.scores import ScoringContext, read_scores, score_live, score_month
@@ -87,6 +88,20 @@ class Viewer:
         return frozenset({self.email.lower()}) if self.email else frozenset()
 
 
+def need_key(
+    health_color: str, purchase_intent: bool, utilization: float | None, name: str
+) -> tuple[int, bool, int, float, str]:
+    """The Home order: product health Red first; within a colour, accounts not using what they paid for come
+    first (enablement before renewal), then the lowest utilization, then the name."""
+    return (
+        _NEED_ORDER.get(health_color, 3),
+        not purchase_intent,
+        utilization is None,
+        utilization if utilization is not None else 0.0,
+        name.lower(),
+    )
+
+
 @dataclass(frozen=True)
 class PortfolioAccount:
     id: str
@@ -113,17 +128,10 @@ class PortfolioAccount:
     @property
     def purchase_intent(self) -> bool:
         """Pays for Ultimate while its Security measure is Red or empty (the `purchase_intent` flag)."""
-        return any(f.kind == "purchase_intent" for f in self.flags)
+        return has_purchase_intent(self.flags)
 
     def need_key(self) -> tuple[int, bool, int, float, str]:
-        # Within a colour, accounts not using what they paid for come first: enablement before renewal.
-        return (
-            _NEED_ORDER.get(self.health_color, 3),
-            not self.purchase_intent,
-            self.utilization is None,
-            self.utilization if self.utilization is not None else 0.0,
-            self.name.lower(),
-        )
+        return need_key(self.health_color, self.purchase_intent, self.utilization, self.name)
 
     def worst_first_key(self) -> tuple[int, int, float, str]:
         """Overall colour (Red first), then the lowest health score, then the name: `/usage mine`'s order."""
@@ -158,9 +166,57 @@ class Portfolio:
 
     def page(self, number: int, size: int) -> tuple[int, int, tuple[PortfolioAccount, ...]]:
         """(page shown, page count, accounts of that page); out-of-range pages are clamped."""
-        pages = max(1, -(-len(self.accounts) // size))
-        number = min(max(1, number), pages)
-        return number, pages, self.accounts[(number - 1) * size : number * size]
+        number, pages, (lo, hi) = _page_bounds(len(self.accounts), number, size)
+        return number, pages, self.accounts[lo:hi]
+
+    def page_view(self, number: int, size: int) -> PortfolioPage:
+        shown, pages, accounts = self.page(number, size)
+        return PortfolioPage(self.scope, self.as_of, self.month, self.totals, shown, pages, accounts)
+
+
+@dataclass(frozen=True)
+class PortfolioPage:
+    """One page of a portfolio, as the Home tab shows it: the scope's totals and the page's accounts."""
+
+    scope: Scope
+    as_of: date | None
+    month: date
+    totals: Totals
+    number: int  # the page shown (clamped)
+    pages: int
+    accounts: tuple[PortfolioAccount, ...]
+
+
+def _page_bounds(count: int, number: int, size: int) -> tuple[int, int, tuple[int, int]]:
+    pages = max(1, -(-count // size))
+    number = min(max(1, number), pages)
+    return number, pages, ((number - 1) * size, number * size)
+
+
+class RankedAccount(NamedTuple):
+    """An account of a ranking: its narrow stored figures, enough to sort and count."""
+
+    id: str
+    health_color: str
+    purchase_intent: bool
+    utilization: float | None
+    unknown_instances: int
+    alerts: int
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """A portfolio sorted by need and counted from the stored scores' narrow columns, every account of the
+    scope having a current stored row: only a page's figures are read in full (`ranked_page`)."""
+
+    scope: Scope
+    emails: frozenset[str] | None
+    as_of: date | None
+    month: date
+    fingerprint: str
+    infos: Mapping[str, AccountInfo]
+    accounts: tuple[RankedAccount, ...]  # sorted by need, as `Portfolio.accounts`
+    totals: Totals
 
 
 def score_account(
@@ -206,7 +262,20 @@ def portfolio_account(account: AccountInfo, score: StoredScore, alerts: int = 0)
     )
 
 
-def totals_of(accounts: Sequence[PortfolioAccount], alerts_known: bool) -> Totals:
+class Counted(Protocol):
+    """What the totals count of an account: a portfolio's line, or a ranked account's narrow figures."""
+
+    @property
+    def health_color(self) -> str: ...
+    @property
+    def unknown_instances(self) -> int: ...
+    @property
+    def alerts(self) -> int: ...
+    @property
+    def purchase_intent(self) -> bool: ...
+
+
+def totals_of(accounts: Sequence[Counted], alerts_known: bool) -> Totals:
     def count(color: str) -> int:
         return sum(1 for a in accounts if a.health_color == color)
 
@@ -263,7 +332,84 @@ def build_portfolio(
     )
 
 
-_cache: OrderedDict[tuple[object, ...], Portfolio] = OrderedDict()
+def rank_portfolio(
+    session: Session,
+    scope: Scope,
+    emails: Collection[str] | None,
+    rules: Rules | str | None = None,
+) -> Ranking | Portfolio:
+    """The as-of month's accounts of the scope sorted and counted from the stored narrow columns; when an
+    account has no current stored row (other rules, not scored yet), the whole portfolio as `build_portfolio`
+    computes it. The same order and totals as `build_portfolio` either way."""
+    rules = rules_for(rules)
+    adoption = adoption_rules_for(None)
+    stamp = data_stamp(session)
+    as_of = data_as_of(session, stamp)
+    month = (as_of or latest_usage_month(session) or date.today()).replace(day=1)
+    wanted = None if emails is None else frozenset(normalise_emails(emails))
+    infos = load_account_infos(session, emails=wanted)
+    fingerprint = rules_fingerprint(rules, adoption)
+    ranks = read_ranks(session, month, None if wanted is None else list(infos), fingerprint)
+    if any(acc_id not in ranks for acc_id in infos):
+        return build_portfolio(session, scope, wanted, month, rules)
+    alerts = alert_counts(session, wanted, month)
+    counts = alerts or {}
+    accounts = [RankedAccount(acc_id, *ranks[acc_id], counts.get(acc_id, 0)) for acc_id in infos]
+    accounts.sort(key=lambda a: need_key(a.health_color, a.purchase_intent, a.utilization, infos[a.id].name))
+    return Ranking(
+        scope=scope,
+        emails=wanted,
+        as_of=as_of,
+        month=month,
+        fingerprint=fingerprint,
+        infos=infos,
+        accounts=tuple(accounts),
+        totals=totals_of(accounts, alerts is not None),
+    )
+
+
+def ranked_page(session: Session, ranking: Ranking | Portfolio, number: int, size: int, rules: Rules) -> PortfolioPage:
+    """A page of a ranking: its accounts' stored figures read in full (an account whose row went missing since
+    the ranking was made is computed live)."""
+    if isinstance(ranking, Portfolio):
+        return ranking.page_view(number, size)
+    shown, pages, (lo, hi) = _page_bounds(len(ranking.accounts), number, size)
+    chosen = ranking.accounts[lo:hi]
+    ids = [a.id for a in chosen]
+    scores = read_scores(session, ranking.month, ids, ranking.fingerprint)
+    missing = [acc_id for acc_id in ids if acc_id not in scores]
+    if missing:
+        scores.update(score_live(session, missing, ranking.month, rules, adoption_rules_for(None)))
+    accounts = tuple(portfolio_account(ranking.infos[a.id], scores[a.id], a.alerts) for a in chosen if a.id in scores)
+    return PortfolioPage(ranking.scope, ranking.as_of, ranking.month, ranking.totals, shown, pages, accounts)
+
+
+def home_page(
+    session: Session,
+    scope: Scope,
+    emails: Collection[str] | None,
+    number: int,
+    size: int,
+    rules: Rules | str | None = None,
+    *,
+    min_accounts: int | None = None,
+) -> PortfolioPage:
+    """A page of the scope's portfolio for the Home tab: the ranking is remembered like `cached_portfolio`
+    (large scopes, until the data changes), the page's figures are read each time."""
+    rules = rules_for(rules)
+    wanted = None if emails is None else frozenset(normalise_emails(emails))
+    if scope == "mine":
+        ranking: Ranking | Portfolio = rank_portfolio(session, scope, wanted, rules)
+    else:
+        ranking = _remembered(
+            _cache_key(session, "rank", scope, wanted, rules),
+            lambda: rank_portfolio(session, scope, wanted, rules),
+            min_accounts,
+        )
+    return ranked_page(session, ranking, number, size, rules)
+
+
+_cache: OrderedDict[tuple[object, ...], Portfolio | Ranking] = OrderedDict()
 _cache_lock = threading.Lock()
 _building: dict[tuple[object, ...], threading.Lock] = {}
 
@@ -287,7 +433,18 @@ def cached_portfolio(
     wanted = None if emails is None else frozenset(normalise_emails(emails))
     if scope == "mine":
         return build_portfolio(session, scope, wanted, rules=rules)
-    key = _cache_key(session, scope, wanted, rules)
+    found = _remembered(
+        _cache_key(session, "full", scope, wanted, rules),
+        lambda: build_portfolio(session, scope, wanted, rules=rules),
+        min_accounts,
+    )
+    assert isinstance(found, Portfolio)
+    return found
+
+
+def _remembered(
+    key: tuple[object, ...], build: Callable[[], Portfolio | Ranking], min_accounts: int | None
+) -> Portfolio | Ranking:
     # One build per key at a time: several people (or refresh threads) asking at once wait for the first.
     with _cache_lock:
         building = _building.setdefault(key, threading.Lock())
@@ -297,14 +454,14 @@ def cached_portfolio(
             if hit is not None:
                 _cache.move_to_end(key)
                 return hit
-        portfolio = build_portfolio(session, scope, wanted, rules=rules)
+        built = build()
         with _cache_lock:
-            if len(portfolio.accounts) >= (CACHE_MIN_ACCOUNTS if min_accounts is None else min_accounts):
-                _cache[key] = portfolio
+            if len(built.accounts) >= (CACHE_MIN_ACCOUNTS if min_accounts is None else min_accounts):
+                _cache[key] = built
                 while len(_cache) > _CACHE_SIZE:
                     _cache.popitem(last=False)
             _building.pop(key, None)
-    return portfolio
+    return built
 
 
 def clear_portfolio_cache() -> None:
@@ -313,14 +470,17 @@ def clear_portfolio_cache() -> None:
         _cache.clear()
 
 
-def _cache_key(session: Session, scope: Scope, wanted: frozenset[str] | None, rules: Rules) -> tuple[object, ...]:
-    return (str(session.get_bind().engine.url), scope, wanted, rules.name, id(rules), data_fingerprint(session))
+def _cache_key(
+    session: Session, kind: str, scope: Scope, wanted: frozenset[str] | None, rules: Rules
+) -> tuple[object, ...]:
+    url = str(session.get_bind().engine.url)
+    return (url, kind, scope, wanted, rules.name, id(rules), data_fingerprint(session))
 
 
 def is_cached(session: Session, scope: Scope, emails: Collection[str] | None, rules: Rules | str | None = None) -> bool:
-    """Whether `cached_portfolio` would answer from memory (the Home tab shows "loading" otherwise)."""
+    """Whether `home_page` would rank the scope from memory (the Home tab shows "loading" otherwise)."""
     rules = rules_for(rules)
     wanted = None if emails is None else frozenset(normalise_emails(emails))
-    key = _cache_key(session, scope, wanted, rules)
+    key = _cache_key(session, "rank", scope, wanted, rules)
     with _cache_lock:
         return key in _cache

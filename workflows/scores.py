@@ -40,7 +40,15 @@ from scoring.model import UsageRow
 from scoring.report import compute_report
 from scoring.rules import Rules
 from scoring.score_inputs import AccountInputs, shared_inputs
-from scoring.stored import StoredScore, detail_json, rules_fingerprint, summarize, to_json, unknown_instance_count
+from scoring.stored import (
+    StoredScore,
+    columns,
+    detail_json,
+    rules_fingerprint,
+    summarize,
+    to_json,
+    unknown_instance_count,
+)
 from scoring.trends import add_months
 from workflows.report import adoption_rules_for, rules_for
 from workflows.settings import Settings
@@ -182,8 +190,7 @@ def _values(
                     "month": sc.month,
                     "fingerprint": ctx.fingerprint,
                     "inputs": digest,
-                    "health_color": sc.overall_color,
-                    "health_score": sc.overall_score,
+                    **columns(sc),
                     "summary": to_json(sc),
                     "detail": detail_json(sc),
                 }
@@ -272,9 +279,7 @@ def _upsert(session: Session) -> Any:
     stmt = postgresql.insert(AccountScore) if pg else sqlite.insert(AccountScore)
     return stmt.on_conflict_do_update(
         index_elements=["account_id", "month"],
-        set_={
-            c: stmt.excluded[c] for c in ("fingerprint", "inputs", "health_color", "health_score", "summary", "detail")
-        },
+        set_={c.name: stmt.excluded[c.name] for c in AccountScore.__table__.columns if not c.primary_key},
     )
 
 

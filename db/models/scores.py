@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import JSON, Date, Float, Index, String
+from sqlalchemy import JSON, Boolean, Date, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models.base import Base
@@ -23,8 +23,22 @@ class AccountScore(Base):
     # Digest of everything the row was computed from (`scoring.score_inputs`): a rescore after a sync skips
     # the rows whose inputs are unchanged. None on rows written before it was kept: scored again.
     inputs: Mapped[str | None] = mapped_column(String(32))
+    # The narrow columns (`scoring.stored.columns`): Home sorts, counts and pages on them, alerts compare two
+    # months on them, so only the rows shown or compared further have `summary` / `detail` decoded.
     health_color: Mapped[str] = mapped_column(String(8))
     health_score: Mapped[float | None] = mapped_column(Float)
+    utilization: Mapped[float | None] = mapped_column(Float)
+    unknown_instances: Mapped[int | None] = mapped_column(Integer)
+    purchase_intent: Mapped[bool | None] = mapped_column(Boolean)
+    scm_color: Mapped[str | None] = mapped_column(String(8))
+    ci_color: Mapped[str | None] = mapped_column(String(8))
+    cd_color: Mapped[str | None] = mapped_column(String(8))
+    security_color: Mapped[str | None] = mapped_column(String(8))
+    engagement_color: Mapped[str | None] = mapped_column(String(8))
+    license_value: Mapped[float | None] = mapped_column(Float)
+    age_months: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool | None] = mapped_column(Boolean)
+    pinged: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[dict[str, Any]] = mapped_column(JSON)  # what portfolio views show (`to_json`)
     # Primary instances, pings, subscriptions (`detail_json`): read by alerts and the trend, not by Home.
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 from datetime import date
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,6 +35,32 @@ def read_scores(
         # fetchall: iterating a result fetches row by row, several times slower over 20,000 rows.
         for r in session.execute(stmt if part is None else stmt.where(t.account_id.in_(part))).all():
             out[r[0]] = from_json(r[0], month, r[1], r[2] if detail else None)
+    return out
+
+
+class StoredRank(NamedTuple):
+    """What sorting and counting a portfolio need of an account's stored month (the narrow columns)."""
+
+    health_color: str
+    purchase_intent: bool
+    utilization: float | None
+    unknown_instances: int
+
+
+def read_ranks(
+    session: Session, month: date, account_ids: Collection[str] | None, fingerprint: str
+) -> dict[str, StoredRank]:
+    """The narrow columns of `month`'s stored scores with `fingerprint` for `account_ids` (None = every
+    account), by account id: no `summary` decoded."""
+    t = AccountScore.__table__.c
+    stmt = select(t.account_id, t.health_color, t.purchase_intent, t.utilization, t.unknown_instances).where(
+        t.month == month, t.fingerprint == fingerprint
+    )
+    out: dict[str, StoredRank] = {}
+    parts: list[Sequence[str] | None] = [None] if account_ids is None else list(_chunks(sorted(set(account_ids))))
+    for part in parts:
+        for r in session.execute(stmt if part is None else stmt.where(t.account_id.in_(part))).all():
+            out[r[0]] = StoredRank(r[1], bool(r[2]), r[3], r[4] or 0)
     return out
 
 

@@ -23,7 +23,7 @@ from bot.blocks.format import (
 )
 from bot.blocks.ids import encode_value
 from bot.blocks.limits import check_limits, fit_to_limits
-from workflows.portfolio import USE_CASES, Portfolio, PortfolioAccount, Scope
+from workflows.portfolio import USE_CASES, PortfolioAccount, PortfolioPage, Scope
 
 PAGE_SIZE = 25  # 25 accounts x 3 blocks + at most 8 header/footer blocks = 83 <= 100
 
@@ -100,7 +100,7 @@ def account_blocks(a: PortfolioAccount, scope: Scope) -> list[dict[str, Any]]:
     ]
 
 
-def totals_text(p: Portfolio) -> str:
+def totals_text(p: PortfolioPage) -> str:
     t = p.totals
     parts = [
         f"*{_plural(t.accounts, 'account')}*",
@@ -122,9 +122,9 @@ def _page_value(scope: Scope, page: int) -> str:
     return encode_value(scope=scope, page=page)
 
 
-def render_home(portfolio: Portfolio, scopes: tuple[Scope, ...], page: int = 1) -> dict[str, Any]:
+def render_home(portfolio: PortfolioPage, scopes: tuple[Scope, ...]) -> dict[str, Any]:
     """The Home tab for one page of a portfolio; `scopes` are the views this person may switch to."""
-    shown, pages, accounts = portfolio.page(page, PAGE_SIZE)
+    shown, pages, accounts = portfolio.number, portfolio.pages, portfolio.accounts
     as_of = data_as_of(portfolio.as_of, bold=True)
     sorted_by = (
         f"{as_of[0].upper()}{as_of[1:]}  ·  sorted by need: product health Red first, then purchase intent, "

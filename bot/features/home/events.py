@@ -40,7 +40,7 @@ from workflows import portfolio as portfolio_rules
 from workflows.portfolio import (
     Scope,
     Viewer,
-    cached_portfolio,
+    home_page,
     is_cached,
     parse_managers,
 )
@@ -94,10 +94,8 @@ def build_home_view(
     if not scopes:
         return render_guide(viewer.email), None, 1, 0
     chosen = choose_scope(scopes, scope)
-    portfolio = cached_portfolio(session, chosen, viewer.emails_for(chosen), rules)
-    view = render_home(portfolio, scopes, page)
-    shown = portfolio.page(page, PAGE_SIZE)[0]
-    return view, chosen, shown, len(portfolio.accounts)
+    shown = home_page(session, chosen, viewer.emails_for(chosen), page, PAGE_SIZE, rules)
+    return render_home(shown, scopes), chosen, shown.number, shown.totals.accounts
 
 
 def _loading_if_slow(
