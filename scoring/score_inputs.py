@@ -31,7 +31,7 @@ from scoring.model import AccountInfo, InstanceInfo, SubscriptionInfo, UsageRow
 from scoring.trends import add_months
 
 # Bumped when what the digest covers changes, so every stored row reads as changed once.
-INPUTS_FORMAT = 2
+INPUTS_FORMAT = 3
 _CLAMPED = ("last_ping_at", "last_seen_month")
 
 
@@ -76,6 +76,20 @@ def _dump(value: Any) -> bytes:
     return pickle.dumps(value, protocol=5)
 
 
+def _row_key(r: UsageRow) -> tuple[int, str]:
+    return (r.instance_id, r.subscription_id)
+
+
+def _rows_digest(rows: list[UsageRow]) -> bytes:
+    rows.sort(key=_row_key)
+    keys = [_row_key(r) for r in rows]
+    if len(set(keys)) == len(keys):
+        ordered = [_fields(r) for r in rows]
+    else:
+        ordered = [t for _, t in sorted(((_dump(t), t) for t in map(_fields, rows)), key=lambda p: p[0])]
+    return hashlib.blake2b(_dump(ordered), digest_size=16).digest()
+
+
 def _aware(ts: datetime) -> datetime:
     return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
@@ -90,15 +104,15 @@ class AccountInputs:
         instances: Mapping[int, InstanceInfo],
         rows: Sequence[UsageRow],
     ) -> None:
-        # Each month's rows as one digest, in a defined order (rows of one month come back from the database
-        # in whatever order its plan gives); a window then combines at most `trend_months` of them.
-        by_month: dict[date, list[bytes]] = {}
+        # Each month's rows as one digest, in a defined order (a month's rows may come in any order: sorted by
+        # their key, instance and subscription, then by their serialised fields should a key repeat); a window
+        # then combines at most `trend_months` of them. One serialisation per month, not per row: this runs
+        # for every usage row of every account on each sync.
+        by_month: dict[date, list[UsageRow]] = {}
         for r in rows:
-            by_month.setdefault(r.snapshot_month, []).append(_dump(_fields(r)))
+            by_month.setdefault(r.snapshot_month, []).append(r)
         self.months = sorted(by_month)
-        self.month_digests = [
-            hashlib.blake2b(b"".join(sorted(by_month[m])), digest_size=16).digest() for m in self.months
-        ]
+        self.month_digests = [_rows_digest(by_month[m]) for m in self.months]
         self.static = _dump((INPUTS_FORMAT, _fields(account), tuple(_fields(s) for s in subscriptions)))
         self.instances = [
             (i, _fields(inst, _CLAMPED), inst.last_ping_at, inst.last_seen_month)

@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import bisect
 import gc
+import json
 import logging
 import multiprocessing
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeAlias
 
-from sqlalchemy import Connection, delete, func, select, true
+from sqlalchemy import JSON, Connection, delete, func, select, true
 from sqlalchemy.orm import Session
 
 from db.models import Account, AccountScore
@@ -228,14 +229,15 @@ class _Batches:
 
     def __init__(self, session: Session, months: Sequence[date], ctx: ScoringContext, workers: int) -> None:
         self.session, self.months, self.ctx, self.workers = session, months, ctx, workers
-        self.pending: tuple[Any, Any] | None = None
+        self.pending: tuple[Any, Any, bool] | None = None
         self.written = 0
         self.considered = 0
 
-    def add(self, data: Sequence[AccountData], known: Known | None = None) -> None:
+    def add(self, data: Sequence[AccountData], known: Known | None = None, *, fresh: bool = False) -> None:
+        """Score `data`'s accounts; `fresh`: none of their rows is stored (they may be written by COPY)."""
         self.considered += len(data) * len(self.months)
         if self.workers <= 1:
-            self._write(_values(data, self.months, self.ctx, known))
+            self._write(_values(data, self.months, self.ctx, known), fresh)
             return
         global _FORKED
         _FORKED = (data, self.months, self.ctx, known)
@@ -250,37 +252,81 @@ class _Batches:
         step = -(-len(data) // self.workers)
         result = pool.map_async(_score_slice, [(i, i + step) for i in range(0, len(data), step)])
         self.flush()
-        self.pending = (pool, result)
+        self.pending = (pool, result, fresh)
 
     def flush(self) -> None:
         if self.pending is None:
             return
-        pool, result = self.pending
+        pool, result, fresh = self.pending
         self.pending = None
         try:
             parts = result.get()
         finally:
             pool.close()
             pool.join()
-        self._write([v for part in parts for v in part])
+        self._write([v for part in parts for v in part], fresh)
 
-    def _write(self, values: list[dict[str, Any]]) -> None:
+    def _write(self, values: list[dict[str, Any]], fresh: bool) -> None:
         if values:
-            self.session.execute(_upsert(self.session), values)
+            _write_rows(self.session, values, fresh=fresh)
             self.written += len(values)
 
 
-def _upsert(session: Session) -> Any:
-    """INSERT that replaces a row already there: a relabel's rescore and a sync's may overlap (PostgreSQL lets
-    both delete the old rows; the second to commit must not fail on the first one's new rows)."""
-    from sqlalchemy.dialects import postgresql, sqlite
+_JSON_COLUMNS = frozenset(c.name for c in AccountScore.__table__.columns if isinstance(c.type, JSON))
+_KEY = ("account_id", "month")
 
-    pg = session.get_bind().dialect.name == "postgresql"
-    stmt = postgresql.insert(AccountScore) if pg else sqlite.insert(AccountScore)
-    return stmt.on_conflict_do_update(
-        index_elements=["account_id", "month"],
-        set_={c.name: stmt.excluded[c.name] for c in AccountScore.__table__.columns if not c.primary_key},
+
+def _plain_value(column: str, value: Any, sqlite: bool) -> Any:
+    # What the column's SQLAlchemy type would bind: JSON as its text (json.dumps, as the engine serializes it),
+    # dates as SQLite stores them (ISO text).
+    if value is None:
+        return None
+    if column in _JSON_COLUMNS:
+        return json.dumps(value)
+    if sqlite and isinstance(value, date):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(value, datetime) else value.isoformat()
+    return value
+
+
+def _write_rows(session: Session, values: Sequence[Mapping[str, Any]], *, fresh: bool) -> None:
+    """Write account_scores rows through the driver (SQLAlchemy's ORM bulk upsert cost more than the scoring's
+    own overhead): on PostgreSQL a COPY when no row of these accounts is stored (`fresh`), else an upsert.
+
+    The upsert replaces a row already there: a relabel's rescore and a sync's may overlap (PostgreSQL lets
+    both delete the old rows; the second to commit must not fail on the first one's new rows). A COPY that
+    meets such a row is undone to its savepoint and the rows upserted instead."""
+    columns = list(values[0])
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    sqlite = session.get_bind().dialect.name != "postgresql"
+    rows = [tuple(_plain_value(c, v[c], sqlite) for c in columns) for v in values]
+    names = ", ".join(columns)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in _KEY)
+    mark = "?" if sqlite else "%s"
+    upsert = (
+        f"INSERT INTO {AccountScore.__tablename__} ({names}) VALUES ({', '.join([mark] * len(columns))}) "
+        f"ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET {updates}"
     )
+    cur = raw.cursor()
+    try:
+        if sqlite or not fresh:
+            cur.executemany(upsert, rows)
+            return
+        cur.execute("SAVEPOINT account_scores_copy")
+        try:
+            with cur.copy(f"COPY {AccountScore.__tablename__} ({names}) FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row(r)
+        except Exception as exc:
+            from psycopg.errors import UniqueViolation
+
+            if not isinstance(exc, UniqueViolation):
+                raise
+            cur.execute("ROLLBACK TO SAVEPOINT account_scores_copy")
+            cur.executemany(upsert, rows)
+        cur.execute("RELEASE SAVEPOINT account_scores_copy")
+    finally:
+        cur.close()
 
 
 def rescore(
@@ -335,7 +381,7 @@ def rescore(
                     a = AccountScore
                     stmt = select(a.account_id, a.month, a.fingerprint, a.inputs).where(a.account_id.in_(part))
                     known = {(acc, m): (fp, digest) for acc, m, fp, digest in session.execute(stmt)}
-                batches.add([d for acc_id in part if (d := data.get(acc_id)) is not None], known)
+                batches.add([d for acc_id in part if (d := data.get(acc_id)) is not None], known, fresh=not known)
             batches.flush()
         finally:
             if batches.pending is not None:  # an error while a batch was being scored: stop its workers

@@ -170,7 +170,7 @@ def load_accounts_data(
     end_typed = n_fixed + len(typed)
     usage_stmt = select(*cols).where(t.snapshot_month >= first_month, t.snapshot_month <= last_month)
     usage_stmt = scoped(usage_stmt, t.account_id).order_by(t.snapshot_month, t.instance_id, t.subscription_id)
-    for r in conn.execute(usage_stmt):
+    for r in conn.execute(usage_stmt).all():  # one fetch, not a driver call per row
         acc = out.get(r[0])
         if acc is None:
             continue
