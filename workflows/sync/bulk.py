@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import logging
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,17 +35,24 @@ from workflows.sync.validate import INSTANCE_STAGE, USAGE_STAGE
 
 log = logging.getLogger(__name__)
 
+# Scratch tables are UNLOGGED, not TEMPORARY: PostgreSQL never scans a temporary table in parallel,
+# and typing every value is the load's biggest cost. They are created inside the sync's transaction
+# (its savepoint), so a failure or a crash leaves nothing behind, and dropped before it commits; the
+# name carries a per-sync tag (see `Scratch`).
 RAW_TABLE = "sync_raw_usage"
 # Every valid date of 1900-2199 by its usual spelling: joining on it is several times cheaper than
 # checking and parsing each value. Other spellings are checked and parsed.
 CALENDAR = "sync_calendar"
 LOOKUP_SQL = (
-    f"CREATE TEMPORARY TABLE {CALENDAR} ON COMMIT DROP AS"
+    "CREATE UNLOGGED TABLE {calendar} AS"
     " SELECT to_char(d, 'YYYY-MM-DD') AS txt, d::date AS d"
     " FROM generate_series(date '1900-01-01', date '2199-12-31', interval '1 day') d;"
-    f" ANALYZE {CALENDAR}"
+    " ANALYZE {calendar}"
 )
 TYPED_TABLE = "sync_typed_usage"
+# The typing statement runs in parallel workers when PostgreSQL is allowed some
+# (max_parallel_workers_per_gather): these make the planner use them for any table size.
+PARALLEL = {"parallel_setup_cost": "0", "parallel_tuple_cost": "0", "min_parallel_table_scan_size": "0"}
 CHUNK = 8 << 20
 WORK_MEM = "256MB"
 # Held (pg_advisory_xact_lock) until the sync's transaction ends: two syncs taking this path never
@@ -84,12 +92,39 @@ class StepAside(Exception):
     """The fast path does not take this file; the row-by-row path will."""
 
 
+@dataclass(frozen=True)
+class Scratch:
+    """This sync's scratch table names: unique, so two syncs never touch each other's."""
+
+    tag: str = field(default_factory=lambda: secrets.token_hex(4))
+
+    @property
+    def raw(self) -> str:
+        return f"{RAW_TABLE}_{self.tag}"
+
+    @property
+    def calendar(self) -> str:
+        return f"{CALENDAR}_{self.tag}"
+
+    @property
+    def typed(self) -> str:
+        return f"{TYPED_TABLE}_{self.tag}"
+
+    @property
+    def instances(self) -> str:
+        return f"sync_instances_{self.tag}"
+
+    def drop(self, conn: Connection) -> None:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {self.raw}, {self.calendar}, {self.typed}, {self.instances}")
+
+
 @dataclass
 class BulkResult:
     usage_rows: int
     as_of_month: date | None
     instances: int
     metric_columns: list[str] = field(default_factory=list)  # as Tally.metric_columns
+    scratch: Scratch = field(default_factory=Scratch)  # `typed` holds the staged rows until `drop`
 
 
 def lit(s: str) -> str:
@@ -160,14 +195,14 @@ class QuoteCheck:
         return self.quotes % 2 == 0
 
 
-def copy_raw(conn: Connection, path: Path, columns: Sequence[str], start: int) -> None:
-    """COPY the file as it is into a temporary table of text columns c0…cN."""
+def copy_raw(conn: Connection, path: Path, columns: Sequence[str], start: int, table: str = RAW_TABLE) -> None:
+    """COPY the file as it is into a new scratch table of text columns c0…cN."""
     names = [f"c{i}" for i in range(len(columns))]
-    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {RAW_TABLE} ({', '.join(n + ' text' for n in names)}) ON COMMIT DROP")
+    conn.exec_driver_sql(f"CREATE UNLOGGED TABLE {table} ({', '.join(n + ' text' for n in names)})")
     dbapi = conn.connection.driver_connection
     assert dbapi is not None
     check = QuoteCheck()
-    sql = f"COPY {RAW_TABLE} ({', '.join(names)}) FROM STDIN (FORMAT csv, HEADER true, ENCODING 'UTF8')"
+    sql = f"COPY {table} ({', '.join(names)}) FROM STDIN (FORMAT csv, HEADER true, ENCODING 'UTF8')"
     with dbapi.cursor() as cur, cur.copy(sql) as cp, path.open("rb") as f:
         f.seek(start)
         while chunk := f.read(CHUNK):
@@ -277,8 +312,15 @@ def _concat(parts: list[str], sep: str = "','") -> str:
     return _concat(groups, sep)
 
 
-def typed_select(columns: Sequence[str]) -> tuple[str, list[str]]:
-    """The statement turning raw rows into staging rows plus a `bad` flag, and the extra columns."""
+def typed_select(columns: Sequence[str], scratch: Scratch | None = None) -> tuple[str, list[str]]:
+    """The statement turning raw rows into staging rows plus a `bad` flag, and the extra columns.
+
+    Three layers, each value computed once: a subquery holding a volatile call in its output is
+    never merged into the query above it (which would repeat every expression where it is used),
+    and unlike an `OFFSET 0` fence it still runs inside the parallel workers; clock_timestamp() is
+    volatile and parallel safe.
+    """
+    raw_table, calendar = (scratch.raw, scratch.calendar) if scratch else (RAW_TABLE, CALENDAR)
     pos = {n: i for i, n in enumerate(columns)}
     contract = USAGE_COLS + SCORED_COLS
     known = {c.name for c in contract}
@@ -295,11 +337,11 @@ def typed_select(columns: Sequence[str]) -> tuple[str, list[str]]:
         else:
             layer_a.append(f"NULLIF(c{i}, '') AS r{i}")
         if kinds.get(i) == "date":
-            joins.append(f"LEFT JOIN {CALENDAR} d{i} ON d{i}.txt = raw.c{i}")
+            joins.append(f"LEFT JOIN {calendar} d{i} ON d{i}.txt = raw.c{i}")
             layer_a.append(f"d{i}.d AS k{i}")
             looked_up[i] = f"k{i}"
         elif kinds.get(i) == "timestamp":
-            joins.append(f"LEFT JOIN {CALENDAR} d{i} ON d{i}.txt = left(raw.c{i}, 10)")
+            joins.append(f"LEFT JOIN {calendar} d{i} ON d{i}.txt = left(raw.c{i}, 10)")
             clock = f"substr(raw.c{i}, 11)"
             layer_a.append(
                 f"CASE WHEN d{i}.d IS NOT NULL AND {clock} ~ {lit(_CLOCK_RE)}"
@@ -309,6 +351,7 @@ def typed_select(columns: Sequence[str]) -> tuple[str, list[str]]:
     # One pattern per row instead of one per number: most rows hold nothing but plain integers.
     numbers = [f"raw.c{i}" for i, n in enumerate(columns) if n not in known or kinds[i] in ("count", "metric")]
     layer_a.append(f"{_concat(numbers)} ~ {lit(_PLAIN_ROW_RE)} AS plain")
+    layer_a.append("clock_timestamp() AS fence_a")
 
     values: list[str] = []  # layer B: typed values, each computed once
     bad: list[str] = []  # layer C: every check, never NULL
@@ -338,13 +381,15 @@ def typed_select(columns: Sequence[str]) -> tuple[str, list[str]]:
     creation = "CASE WHEN delivery_type = 'SaaS' THEN namespace_creation_date ELSE installation_creation_date END"
     bad.append(f"({identity}) IS NULL")
     bad.append("COALESCE(extract(day FROM snapshot_month) <> 1, false)")
-    derived = {"identity": identity, "creation_date": creation, "extra_metrics": f"'{{' || {_concat(pieces)} || '}}'"}
+    values.append("clock_timestamp() AS fence_b")
+    # Typed as json here, in the parallel workers, rather than cast by the merge, which runs alone.
+    extra = f"('{{' || {_concat(pieces)} || '}}')::json"
+    derived = {"identity": identity, "creation_date": creation, "extra_metrics": extra}
     out = [f"{derived[c]} AS {c}" if c in derived else c for c in USAGE_STAGE]
     sql = (
         f"SELECT {', '.join(out)}, ({' OR '.join(bad)}) AS bad FROM ("
-        f" SELECT {', '.join(values)} FROM (SELECT {', '.join(layer_a)} FROM {RAW_TABLE} raw {' '.join(joins)}"
-        " OFFSET 0) a OFFSET 0"
-        ") b"
+        f" SELECT {', '.join(values)} FROM (SELECT {', '.join(layer_a)} FROM {raw_table} raw {' '.join(joins)}"
+        ") a) b"
     )
     return sql, extras
 
@@ -359,36 +404,37 @@ def _sql_type(col: Col) -> str:
 # One summary row per instance, as `Validator._note_instance` folds them: the latest row (by month,
 # then rows with a ping, then ping time, then subscription id) gives the attributes and the export's
 # label; the latest row with a ping gives version and users. Only the rows of each instance's last
-# month (and last month with a ping) are sorted, not the whole export.
-INSTANCES_SQL = f"""
+# month (and last month with a ping) are sorted, not the whole export. Written to a scratch table
+# first: `CREATE TABLE … AS` may run in parallel workers, `INSERT … SELECT` may not.
+INSTANCES_SQL = """
     WITH g AS (
         SELECT identity, MIN(snapshot_month) AS first_seen_month, MAX(snapshot_month) AS last_seen_month,
                MAX(ping_created_at) AS last_ping_at,
                MAX(snapshot_month) FILTER (WHERE ping_created_at IS NOT NULL) AS last_ping_month
-        FROM {TYPED_TABLE} GROUP BY identity
+        FROM {typed} GROUP BY identity
     ), l AS (
         SELECT DISTINCT ON (u.identity) u.*
-        FROM {TYPED_TABLE} u JOIN g ON g.identity = u.identity AND g.last_seen_month = u.snapshot_month
+        FROM {typed} u JOIN g ON g.identity = u.identity AND g.last_seen_month = u.snapshot_month
         ORDER BY u.identity, (u.ping_created_at IS NOT NULL) DESC, u.ping_created_at DESC NULLS LAST,
                  u.subscription_id COLLATE "C" DESC
     ), p AS (
         SELECT DISTINCT ON (u.identity) u.identity, u.cleaned_version, u.billable_user_count
-        FROM {TYPED_TABLE} u JOIN g ON g.identity = u.identity AND g.last_ping_month = u.snapshot_month
+        FROM {typed} u JOIN g ON g.identity = u.identity AND g.last_ping_month = u.snapshot_month
         WHERE u.ping_created_at IS NOT NULL
         ORDER BY u.identity, u.ping_created_at DESC, u.subscription_id COLLATE "C" DESC
     )
-    INSERT INTO {{stage}} ({", ".join(INSTANCE_STAGE)})
     SELECT l.identity, l.account_id, l.delivery_type, l.deployment_type, l.installation_id, l.uuid, l.hostname,
-           l.namespace_id, l.namespace_name, l.creation_date, COALESCE(l.instance_type, 'Unknown'),
-           g.first_seen_month, g.last_seen_month, g.last_ping_at, p.cleaned_version, p.billable_user_count
+           l.namespace_id, l.namespace_name, l.creation_date, COALESCE(l.instance_type, 'Unknown') AS export_label,
+           g.first_seen_month, g.last_seen_month, g.last_ping_at, p.cleaned_version AS last_version,
+           p.billable_user_count AS last_billable_users
     FROM l JOIN g ON g.identity = l.identity LEFT JOIN p ON p.identity = l.identity
 """
 
 # Every check in one pass: rows, rows outside the fast path, the as-of month, and rows naming an
 # account or subscription that is not stored (this export's were merged just before).
-CHECK_SQL = f"""
+CHECK_SQL = """
     SELECT count(*), count(*) FILTER (WHERE u.bad OR a.id IS NULL OR s.id IS NULL), max(u.snapshot_month)
-    FROM {TYPED_TABLE} u
+    FROM {typed} u
     LEFT JOIN accounts a ON a.id = u.account_id
     LEFT JOIN subscriptions s ON s.id = u.subscription_id
 """
@@ -397,32 +443,48 @@ CHECK_SQL = f"""
 def stage_usage(conn: Connection, path: Path, instance_stage: str) -> BulkResult:
     """COPY, check and type every usage row of `path`; StepAside if any row is not plainly valid.
 
-    On success TYPED_TABLE holds the staging rows (USAGE_STAGE columns) and `instance_stage` one
-    summary row per instance, ready for the merge statements.
+    On success the result's `scratch.typed` table holds the staging rows (USAGE_STAGE columns) and
+    `instance_stage` one summary row per instance, ready for the merge statements; the caller drops
+    the scratch tables (`Scratch.drop`) once merged. Run inside a savepoint: rolling it back removes
+    them too.
     """
     t0 = time.perf_counter()
+    scratch = Scratch()
     columns, start = read_header(path)
     conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SYNC_LOCK})")
-    sql, extras = typed_select(columns)  # before COPY: a header it cannot take costs nothing
-    copy_raw(conn, path, columns, start)
-    conn.exec_driver_sql("SET LOCAL jit = off")  # compiling these wide expressions costs more than it saves
-    # Joins and groupings over a million rows stay in memory instead of spilling to disk in batches
-    # (the default 4 MB is sized for many small concurrent queries, not one bulk load).
+    sql, extras = typed_select(columns, scratch)  # before COPY: a header it cannot take costs nothing
+    copy_raw(conn, path, columns, start, scratch.raw)
+    # jit: compiling these wide expressions costs more than it saves. work_mem: joins and groupings
+    # over a million rows stay in memory instead of spilling to disk in batches (the default 4 MB is
+    # sized for many small concurrent queries, not one bulk load). Both hold until the transaction ends.
+    conn.exec_driver_sql("SET LOCAL jit = off")
     conn.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
-    for statement in LOOKUP_SQL.split(";"):
+    # Only for the statements below: the merges and the scoring step that follow keep their plans.
+    for name, value in PARALLEL.items():
+        conn.exec_driver_sql(f"SET LOCAL {name} = '{value}'")
+    for statement in LOOKUP_SQL.format(calendar=scratch.calendar).split(";"):
         conn.exec_driver_sql(statement)
+
     t1 = time.perf_counter()
-    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {TYPED_TABLE} ON COMMIT DROP AS {sql}")
-    conn.exec_driver_sql(f"DROP TABLE {RAW_TABLE}")
+    conn.exec_driver_sql(f"CREATE UNLOGGED TABLE {scratch.typed} AS {sql}")
+    conn.exec_driver_sql(f"DROP TABLE {scratch.raw}, {scratch.calendar}")
     t2 = time.perf_counter()
-    rows, bad, as_of = conn.exec_driver_sql(CHECK_SQL).one()
+    rows, bad, as_of = conn.exec_driver_sql(CHECK_SQL.format(typed=scratch.typed)).one()
     if bad:
         raise StepAside(f"{bad} rows to check row by row")
     t3 = time.perf_counter()
-    instances = conn.exec_driver_sql(INSTANCES_SQL.format(stage=instance_stage)).rowcount
+    conn.exec_driver_sql(f"CREATE UNLOGGED TABLE {scratch.instances} AS {INSTANCES_SQL.format(typed=scratch.typed)}")
+    names = ", ".join(INSTANCE_STAGE)
+    sql = f"INSERT INTO {instance_stage} ({names}) SELECT {names} FROM {scratch.instances}"
+    instances = conn.exec_driver_sql(sql).rowcount
+    conn.exec_driver_sql(f"DROP TABLE {scratch.instances}")
+    for name in PARALLEL:
+        conn.exec_driver_sql(f"SET LOCAL {name} TO DEFAULT")
     log.debug(
         "bulk: copy %.1fs, type %.1fs, check %.1fs, instances %.1fs",
         t1 - t0, t2 - t1, t3 - t2, time.perf_counter() - t3,
     )  # fmt: skip
     metrics = sorted({c.name for c in SCORED_COLS if c.name in columns} | set(extras))
-    return BulkResult(usage_rows=int(rows), as_of_month=as_of, instances=int(instances), metric_columns=metrics)
+    return BulkResult(
+        usage_rows=int(rows), as_of_month=as_of, instances=int(instances), metric_columns=metrics, scratch=scratch
+    )

@@ -199,8 +199,10 @@ def _bulk_usage(
         if progress is not None:
             progress.start(path.name, None)
         staged = bulk.stage_usage(conn, path, STAGE_TABLES["instances"])
-        new_instances = merger.new_instances(bulk.TYPED_TABLE)
-        usage_rows = merger.usage_set_based(bulk.TYPED_TABLE)
+        # The instance summaries (one row each) name every identity of the export's usage rows.
+        new_instances = merger.new_instances(STAGE_TABLES["instances"])
+        usage_rows = merger.usage_set_based(staged.scratch.typed)
+        staged.scratch.drop(conn)
     except (bulk.StepAside, SQLAlchemyError, psycopg.Error) as exc:
         log.info("usage rows go row by row: %s", redact(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__)
         savepoint.rollback()
