@@ -379,3 +379,50 @@ def test_another_export_after_the_first_leaves_every_stored_row_equal_to_raw(tmp
         incremental = _stored(s)
         rescore(s)
         assert _stored(s) == incremental
+
+
+def test_the_inputs_digest_reads_a_months_rows_in_any_order(tmp_path: Path, db_url: str) -> None:
+    import random
+
+    from scoring.score_inputs import AccountInputs
+
+    _sync(tmp_path, db_url, 3)
+    with session_scope(db_url) as s:
+        rules = rules_for(None)
+        months = stored_window(s, rules)
+        acc_id = sorted({a for a, _ in _stored(s)})[0]
+        data = load_account_data(s, acc_id, add_months(months[0], -(rules.trend_months - 1)), months[-1])
+    assert data is not None and data.rows
+
+    def digests(rows: list) -> list[str]:
+        inputs = AccountInputs(data.account, data.subscriptions, data.instances, rows)
+        return [inputs.digest(m, rules.trend_months, b"shared") for m in months]
+
+    as_loaded = digests(list(data.rows))
+    shuffled = list(data.rows)
+    random.Random(1).shuffle(shuffled)
+    assert digests(shuffled) == as_loaded
+    # One value changed: the months whose window holds the row change, the earlier ones do not.
+    i = next(i for i, r in enumerate(data.rows) if r.snapshot_month == months[3] and r.metrics)
+    row = data.rows[i]
+    name = next(iter(row.metrics))
+    changed = list(data.rows)
+    changed[i] = replace(row, metrics={**row.metrics, name: (row.metrics[name] or 0) + 1})
+    after = digests(changed)
+    assert [a != b for a, b in zip(after, as_loaded, strict=True)] == [m >= months[3] for m in months]
+
+
+def test_a_copy_that_meets_a_stored_row_replaces_it(tmp_path: Path, db_url: str) -> None:
+    # A relabel's rescore may store an account's rows while the sync's scoring step writes that account as
+    # having none: the write must replace them, not fail.
+    _sync(tmp_path, db_url, 3)
+    with session_scope(db_url) as s:
+        table = AccountScore.__table__
+        stored = [dict(r._mapping) for r in s.execute(select(table)).all()]
+        assert stored
+        for v in stored:
+            v["health_score"] = -1.0
+        scores_mod._write_rows(s, stored, fresh=True)
+        s.commit()
+    with session_scope(db_url) as s:
+        assert {sc for _, _, sc, _, _ in _stored(s).values()} == {-1.0}

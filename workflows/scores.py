@@ -175,7 +175,8 @@ def _values(
     data: Sequence[AccountData], months: Sequence[date], ctx: ScoringContext, known: Known | None = None
 ) -> list[dict[str, Any]]:
     """The account_scores rows of `data`'s accounts for `months`: all of them, or (with `known`, the stored
-    rows' inputs digests) only those whose inputs changed."""
+    rows' inputs digests) only those whose inputs changed. JSON columns come as their text (`json.dumps`, as
+    the engine serializes them)."""
     out: list[dict[str, Any]] = []
     shared = {m: ctx.shared(m) for m in months}
     for d in data:
@@ -192,8 +193,10 @@ def _values(
                     "fingerprint": ctx.fingerprint,
                     "inputs": digest,
                     **columns(sc),
-                    "summary": to_json(sc),
-                    "detail": detail_json(sc),
+                    # As JSON text at once: a batch's values then hold one string per row, not the nested lists
+                    # and dicts (the SQLite sync's memory peak), and forked workers hand back strings.
+                    "summary": json.dumps(to_json(sc)),
+                    "detail": json.dumps(detail_json(sc)),
                 }
             )
     return out
@@ -277,11 +280,11 @@ _KEY = ("account_id", "month")
 
 
 def _plain_value(column: str, value: Any, sqlite: bool) -> Any:
-    # What the column's SQLAlchemy type would bind: JSON as its text (json.dumps, as the engine serializes it),
-    # dates as SQLite stores them (ISO text).
+    # What the column's SQLAlchemy type would bind: JSON as its text (json.dumps, as the engine serializes it;
+    # `_values` gives it as text already), dates as SQLite stores them (ISO text).
     if value is None:
         return None
-    if column in _JSON_COLUMNS:
+    if column in _JSON_COLUMNS and not isinstance(value, str):
         return json.dumps(value)
     if sqlite and isinstance(value, date):
         return value.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(value, datetime) else value.isoformat()
@@ -382,6 +385,7 @@ def rescore(
                     stmt = select(a.account_id, a.month, a.fingerprint, a.inputs).where(a.account_id.in_(part))
                     known = {(acc, m): (fp, digest) for acc, m, fp, digest in session.execute(stmt)}
                 batches.add([d for acc_id in part if (d := data.get(acc_id)) is not None], known, fresh=not known)
+                del data, known  # before the next chunk loads: one chunk's rows in memory at a time
             batches.flush()
         finally:
             if batches.pending is not None:  # an error while a batch was being scored: stop its workers
