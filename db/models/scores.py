@@ -43,4 +43,28 @@ class AccountScore(Base):
     # Primary instances, pings, subscriptions (`detail_json`): read by alerts and the trend, not by Home.
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
-    __table_args__ = (Index("ix_account_scores_month", "month"),)
+    __table_args__ = (
+        Index("ix_account_scores_month", "month"),
+        # Home's and alerts' narrow reads answered from the index alone on PostgreSQL (migration 0016).
+        Index(
+            "ix_account_scores_narrow",
+            "month",
+            "fingerprint",
+            postgresql_include=[
+                "account_id",
+                "health_color",
+                "utilization",
+                "unknown_instances",
+                "purchase_intent",
+                "scm_color",
+                "ci_color",
+                "cd_color",
+                "security_color",
+                "engagement_color",
+                "license_value",
+                "age_months",
+                "active",
+                "pinged",
+            ],
+        ),
+    )
