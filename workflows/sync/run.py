@@ -14,6 +14,7 @@ development and demos, PostgreSQL (row locks only) for production.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import queue
 import threading
@@ -310,6 +311,8 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
             )
             result.run_id = int(row.scalar_one())
             result.load_seconds = time.perf_counter() - t0
+            validator.release()
+            gc.collect()
             # A separate step after the load, same transaction: readers never see new data with old scores.
             result.scoring = after_sync(conn, changed=ch.total > 0)
             stager.drop()

@@ -104,6 +104,13 @@ class Validator:
         # dozen bytes per instance, however many usage rows it has.
         self.instances: dict[str, list[Any]] = {}
 
+    def release(self) -> None:
+        """Forget the keys and instance summaries once the load is done: the sync's scoring step runs in the
+        same process next, and a key per usage row (over a million at 20,000 accounts) is memory it can use."""
+        self._usage_keys = set()
+        self._seen_accounts, self._seen_subscriptions = set(), set()
+        self.accounts, self.subscriptions, self.instances = {}, {}, {}
+
     # -- helpers ---------------------------------------------------------------------------
     def _plan(self, reader: TableReader, cols: Sequence[Col]) -> list[int | None]:
         """Position of each contract column in the reader's columns; a missing required one is reported once."""
