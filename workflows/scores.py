@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeAlias
 
-from sqlalchemy import JSON, Connection, delete, func, select, true
+from sqlalchemy import JSON, Connection, delete, func, select, text, true
 from sqlalchemy.orm import Session
 
 from db.models import Account, AccountScore
@@ -391,6 +391,10 @@ def rescore(
         finally:
             if batches.pending is not None:  # an error while a batch was being scored: stop its workers
                 batches.pending[0].terminate()
+    if account_ids is None and batches.written and session.get_bind().dialect.name == "postgresql":
+        # As after a sync's load: the readers' plans (one account's series, a month's ranking) need current
+        # statistics of the rows just written, whatever autovacuum does.
+        session.execute(text("ANALYZE account_scores"))
     seconds = time.perf_counter() - t0
     unchanged = batches.considered - batches.written
     log.info(

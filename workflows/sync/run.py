@@ -313,6 +313,11 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
             result.load_seconds = time.perf_counter() - t0
             validator.release()
             gc.collect()
+            if merger.pg and ch.total:
+                # Planner statistics of what the load changed, before anyone queries it: without them (a
+                # server whose autovacuum is off or has not come round yet) PostgreSQL picks plans for empty
+                # tables, e.g. a month-wide index for one account's rows. Transactional, a few seconds.
+                conn.exec_driver_sql("ANALYZE accounts, subscriptions, instances, usage_monthly")
             # A separate step after the load, same transaction: readers never see new data with old scores.
             result.scoring = after_sync(conn, changed=ch.total > 0)
             stager.drop()
