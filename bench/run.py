@@ -552,40 +552,18 @@ def _timed(fn: Any, repeat: int) -> tuple[list[float], Any]:
 
 
 def bench_scores(url: str, quick: bool) -> dict[str, Any]:
-    """Stored scores: the sync's scoring step for every account, admin and manager Home, alerts after a sync.
+    """Stored scores: the sync's scoring step for every account, then the views that read them (`bench_views`).
 
-    Each beside a floor read in the same run: the raw rows the rescore scores, and a plain SELECT of the
-    stored scores each view reads."""
-    from bot.features.home.events import build_home_view
-    from db.models import Account, AccountScore, UsageMonthly
+    The rescore beside a floor read in the same run: the raw rows it scores."""
+    from db.models import UsageMonthly
     from scoring.trends import add_months
-    from workflows import portfolio
-    from workflows.alerts import compute_alerts
-    from workflows.portfolio import Viewer, parse_managers
     from workflows.report import rules_for
-    from workflows.scores import current_fingerprint, rescore, stored_window
+    from workflows.scores import rescore, stored_window
 
     out: dict[str, Any] = {}
     with session_scope(url) as s:
         months = stored_window(s, rules_for(None))
         first = add_months(months[0], -(rules_for(None).trend_months - 1))
-        n_accounts = s.scalar(select(func.count()).select_from(Account)) or 0
-        # A manager whose team holds about 6 % of the book (1,200 of 20,000 accounts): the biggest TAMs first.
-        by_tam = s.execute(
-            select(Account.tam_email, func.count())
-            .where(Account.tam_email.is_not(None))
-            .group_by(Account.tam_email)
-            .order_by(func.count().desc(), Account.tam_email)
-        ).all()
-    team, team_accounts = [], 0
-    for email, n in by_tam:
-        if team_accounts >= n_accounts * 0.06:
-            break
-        team.append(email)
-        team_accounts += n
-    managers = parse_managers("bench.manager@example.com:" + ",".join(team))
-    fp = current_fingerprint()
-    as_of, previous = months[-1], months[-2]
 
     def rescore_all() -> Any:
         with session_scope(url) as s:
@@ -607,6 +585,41 @@ def bench_scores(url: str, quick: bool) -> dict[str, Any]:
         "floor_rows": n_rows,
     }
     log(f"rescore: {res.rows:,} account-months in {min(times):.1f} s (floor {min(floor):.1f} s)")
+    out.update(bench_views(url))
+    return out
+
+
+def bench_views(url: str, repeat: int = 5) -> dict[str, Any]:
+    """Admin Home, a manager's Home and alerts on the first open after a sync (stored scores current), each
+    beside a floor read in the same run: a plain SELECT of the narrow stored columns the view reads."""
+    from bot.features.home.events import build_home_view
+    from db.models import Account, AccountScore
+    from workflows import portfolio
+    from workflows.alerts import compute_alerts
+    from workflows.portfolio import Viewer, parse_managers
+    from workflows.report import rules_for
+    from workflows.scores import current_fingerprint, stored_window
+
+    out: dict[str, Any] = {}
+    with session_scope(url) as s:
+        months = stored_window(s, rules_for(None))
+        n_accounts = s.scalar(select(func.count()).select_from(Account)) or 0
+        # A manager whose team holds about 6 % of the book (1,200 of 20,000 accounts): the biggest TAMs first.
+        by_tam = s.execute(
+            select(Account.tam_email, func.count())
+            .where(Account.tam_email.is_not(None))
+            .group_by(Account.tam_email)
+            .order_by(func.count().desc(), Account.tam_email)
+        ).all()
+    team, team_accounts = [], 0
+    for email, n in by_tam:
+        if team_accounts >= n_accounts * 0.06:
+            break
+        team.append(email)
+        team_accounts += n
+    managers = parse_managers("bench.manager@example.com:" + ",".join(team))
+    fp = current_fingerprint()
+    as_of, previous = months[-1], months[-2]
 
     def stored_select(emails: list[str] | None, months_read: tuple[Any, ...]) -> int:
         with session_scope(url) as s:
@@ -632,8 +645,8 @@ def bench_scores(url: str, quick: bool) -> dict[str, Any]:
         ("home_admin", admin, "all", None),
         ("home_manager", manager, "team", [e.lower() for e in team]),
     ):
-        times, view = _timed(lambda v=viewer, sc=scope: home(v, sc), 5)
-        floor, n = _timed(lambda e=emails: stored_select(e, (as_of,)), 5)
+        times, view = _timed(lambda v=viewer, sc=scope: home(v, sc), repeat)
+        floor, n = _timed(lambda e=emails: stored_select(e, (as_of,)), repeat)
         out[key] = {"accounts": view[3], "ms": summary_ms(times), "floor_ms": summary_ms(floor), "floor_rows": n}
         log(f"{key}: p50 {out[key]['ms']['p50']:.0f} ms for {view[3]:,} accounts")
 
@@ -641,8 +654,8 @@ def bench_scores(url: str, quick: bool) -> dict[str, Any]:
         with session_scope(url) as s:
             return len(compute_alerts(s, as_of, previous))
 
-    times, n_alerts = _timed(alerts, 3)
-    floor, n = _timed(lambda: stored_select(None, (previous, as_of)), 3)
+    times, n_alerts = _timed(alerts, max(1, repeat // 2))
+    floor, n = _timed(lambda: stored_select(None, (previous, as_of)), max(1, repeat // 2))
     out["alerts"] = {"alerts": n_alerts, "ms": summary_ms(times), "floor_ms": summary_ms(floor), "floor_rows": n}
     log(f"alerts: p50 {out['alerts']['ms']['p50']:.0f} ms, {n_alerts:,} alerts")
     return out
