@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from db.migrate import upgrade
 from db.models import Base
+from db.queries.account_data import forget_cached_versions
 from db.session import dispose_all, get_engine
 from workflows.settings import Settings, load_settings
 
@@ -79,8 +80,9 @@ def truncate_all(url: str) -> None:
 
 @pytest.fixture
 def db_url(database_url: str) -> str:
-    """The migrated database, emptied before the test."""
+    """The migrated database, emptied before the test (and the caches keyed by its data stamp, which repeat)."""
     truncate_all(database_url)
+    forget_cached_versions()
     return database_url
 
 

@@ -6,6 +6,8 @@ the month) and runs `compute_report` + `summarize` on them; the stored side is w
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -354,12 +356,14 @@ def test_a_sync_scores_again_only_the_account_months_whose_inputs_changed(tmp_pa
         writer.writerows(rows)
     result = sync_export(CsvExport(out), db_url)
     assert result.ok and result.scoring is not None
-    # That account's months from the changed one on (their windows hold the row); nothing of anyone else.
+    # That account's months from the changed one on (their windows hold the row); nothing of anyone else,
+    # and no other account is even read: the load says which account it wrote.
     reached = [m for m in months if m >= target_month]
     assert result.scoring.rows == len(reached)
+    assert result.scoring.accounts == 1
+    assert result.scoring.unchanged == len(months) - len(reached)
     with session_scope(db_url) as s:
-        total = _all_equal_reference(s)
-        assert result.scoring.unchanged == total - len(reached)
+        _all_equal_reference(s)
         assert {(a, m) for (a, m) in _stored(s)} >= {(account, m) for m in reached}
         incremental = _stored(s)
         # A full rescore writes exactly what the incremental one kept and wrote.
@@ -426,3 +430,123 @@ def test_a_copy_that_meets_a_stored_row_replaces_it(tmp_path: Path, db_url: str)
         s.commit()
     with session_scope(db_url) as s:
         assert {sc for _, _, sc, _, _ in _stored(s).values()} == {-1.0}
+
+
+def _edit_csv(path: Path, edit: Callable[[list[dict[str, str]]], None]) -> None:
+    import csv
+
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = reader.fieldnames, list(reader)
+    assert fields is not None
+    edit(rows)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _leftover_change_triggers(db_url: str) -> int:
+    from db.session import get_engine
+
+    with get_engine(db_url).connect() as conn:
+        if conn.dialect.name == "postgresql":
+            sql = "SELECT count(*) FROM pg_trigger WHERE starts_with(tgname, 'sync_touched')"
+        else:
+            sql = "SELECT count(*) FROM sqlite_temp_master WHERE substr(name, 1, 12) = 'sync_touched'"
+        return int(conn.exec_driver_sql(sql).scalar_one())
+
+
+def _edit_seats(out: Path, account: str) -> None:
+    def edit(rows: list[dict[str, str]]) -> None:
+        row = next(r for r in rows if r["dim_crm_account_id"] == account)
+        row["licensed_seats"] = str(int(row["licensed_seats"]) + 50)
+
+    _edit_csv(out / "subscriptions.csv", edit)
+
+
+def _edit_customer_since(out: Path, account: str) -> None:
+    def edit(rows: list[dict[str, str]]) -> None:
+        row = next(r for r in rows if r["dim_crm_account_id"] == account)
+        row["customer_since_date"] = "2019-01-01"
+
+    _edit_csv(out / "accounts.csv", edit)
+
+
+def _edit_instance_type(out: Path, account: str) -> None:
+    identity = ("dim_installation_id", "uuid", "hostname", "dim_namespace_id")
+
+    def edit(rows: list[dict[str, str]]) -> None:
+        first = next(r for r in rows if r["dim_crm_account_id"] == account)
+        for r in rows:
+            if all(r[c] == first[c] for c in identity):
+                r["instance_type"] = "Non-Production" if r["instance_type"] == "Production" else "Production"
+
+    _edit_csv(out / "usage_monthly.csv", edit)
+
+
+def _edit_newest_version(out: Path, account: str) -> None:
+    # A version newer than any other in the newest month: every account's "behind the newest version" flag of
+    # that month reads it, so every account is compared again.
+    def edit(rows: list[dict[str, str]]) -> None:
+        newest = max(r["snapshot_month"] for r in rows)
+        row = next(r for r in rows if r["snapshot_month"] == newest and r["cleaned_version"])
+        row["cleaned_version"] = "99.0.0"
+
+    _edit_csv(out / "usage_monthly.csv", edit)
+
+
+@pytest.mark.parametrize(
+    ("edit", "only_that_account"),
+    [
+        (_edit_seats, True),
+        (_edit_customer_since, True),
+        (_edit_instance_type, True),
+        (_edit_newest_version, False),
+    ],
+    ids=["subscription seats", "account row", "instance type", "a month's newest version"],
+)
+def test_a_re_load_compares_only_the_accounts_it_wrote_unless_what_all_share_moved(
+    tmp_path: Path, db_url: str, edit: Callable[[Path, str], None], only_that_account: bool
+) -> None:
+    out = _sync(tmp_path, db_url, 6)
+    with session_scope(db_url) as s:
+        accounts = sorted(s.scalars(select(Account.id)))
+        before = _stored(s)
+    account = accounts[3]
+    edit(out, account)
+    result = sync_export(CsvExport(out), db_url)
+    assert result.ok and result.scoring is not None and result.changes.total > 0
+    assert result.scoring.accounts == (1 if only_that_account else len(accounts))
+    assert _leftover_change_triggers(db_url) == 0
+    with session_scope(db_url) as s:
+        _all_equal_reference(s)
+        after = _stored(s)
+        assert {a for (a, m) in after if after[a, m] != before.get((a, m))} <= (
+            {account} if only_that_account else set(accounts)
+        )
+        rescore(s)
+        assert _stored(s) == after
+
+
+def test_a_rejected_re_load_leaves_no_change_triggers_and_the_next_one_scores_right(
+    tmp_path: Path, db_url: str
+) -> None:
+    out = _sync(tmp_path, db_url, 7)
+    with session_scope(db_url) as s:
+        account = sorted(s.scalars(select(Account.id)))[2]
+    bad = tmp_path / "bad"
+    shutil.copytree(out, bad)
+
+    def break_a_row(rows: list[dict[str, str]]) -> None:
+        rows[-1]["licensed_seats"] = "many"
+
+    _edit_seats(bad, account)
+    _edit_csv(bad / "subscriptions.csv", break_a_row)
+    assert sync_export(CsvExport(bad), db_url).status == "rejected"
+    assert _leftover_change_triggers(db_url) == 0
+    _edit_seats(out, account)
+    result = sync_export(CsvExport(out), db_url)
+    assert result.ok and result.scoring is not None and result.scoring.accounts == 1
+    with session_scope(db_url) as s:
+        _all_equal_reference(s)

@@ -102,6 +102,26 @@ class ScoringContext:
         )
 
 
+@dataclass(frozen=True)
+class ScoreBasis:
+    """What every account's stored scores share: the stored months and each month's shared inputs (rules,
+    the month's newest version, the export's columns). While it stays the same, only an account whose own
+    rows changed can score differently."""
+
+    months: tuple[date, ...]
+    shared: tuple[bytes, ...]
+
+    @classmethod
+    def read(cls, session: Session | Connection, rules: Rules | str | None = None) -> ScoreBasis:
+        if isinstance(session, Connection):
+            with Session(bind=session) as s:
+                return cls.read(s, rules)
+        rules = rules_for(rules)
+        months = stored_window(session, rules)
+        ctx = ScoringContext.load(session, months, rules)
+        return cls(months, tuple(ctx.shared(m) for m in months))
+
+
 def current_fingerprint(rules: Rules | str | None = None) -> str:
     """The fingerprint rows computed now would carry."""
     return rules_fingerprint(rules_for(rules), adoption_rules_for(None))
@@ -346,15 +366,15 @@ def rescore(
     Runs in the caller's transaction and does not commit: the caller's commit publishes the new rows and
     removes the old ones at once. With every account, rows of accounts that are gone are removed too.
     `workers`: processes scoring in parallel, forked (default: `default_workers`, one).
-    `changed_only` (every account): score only the account-months whose inputs changed since they were
-    stored (`scoring.score_inputs`); the others are kept, and so are equal to what a full rescore writes.
+    `changed_only`: score only the account-months whose inputs changed since they were stored
+    (`scoring.score_inputs`); the others are kept, and so are equal to what a full rescore writes. With
+    `account_ids`, only those accounts are compared: the caller knows no other account's inputs changed.
     """
     t0 = time.perf_counter()
     rules = rules_for(rules)
     months = stored_window(session, rules)
     ctx = ScoringContext.load(session, months, rules)
-    changed_only = changed_only and account_ids is None
-    if changed_only:
+    if changed_only and account_ids is None:
         # Rows that left the window, and rows of accounts that are gone; the rest are compared below.
         session.execute(delete(AccountScore).where(AccountScore.month.not_in(months) if months else true()))
         session.execute(delete(AccountScore).where(AccountScore.account_id.not_in(select(Account.id))))
@@ -364,7 +384,7 @@ def rescore(
         ids = sorted(session.scalars(select(Account.id)))
     else:
         ids = sorted(set(account_ids))
-        for part in _chunks(ids, 1000):
+        for part in _chunks(ids, 1000) if not changed_only else ():
             session.execute(delete(AccountScore).where(AccountScore.account_id.in_(part)))
     batches = _Batches(session, months, ctx, default_workers(len(ids)) if workers is None else workers)
     if months:
@@ -419,16 +439,23 @@ def scores_current(session: Session, rules: Rules | str | None = None) -> bool:
     return newest == months[-1]
 
 
-def after_sync(conn: Connection, changed: bool) -> RescoreResult | None:
-    """The sync's scoring step, inside its transaction: rescore every account when the load changed anything
-    (or the stored rows are not current: new rules, or none yet); a re-load that changed nothing does nothing.
+def after_sync(
+    conn: Connection, changed: bool, touched: Collection[str] | None = None, before: ScoreBasis | None = None
+) -> RescoreResult | None:
+    """The sync's scoring step, inside its transaction: score again what the load changed (or everything
+    when the stored rows are not current: new rules, or none yet); a re-load that changed nothing does nothing.
 
-    Every account, not just those whose rows changed: a month's newest version, the export's columns and the
-    as-of month are shared inputs, so one account's rows can change every other account's flags.
+    `touched`: the accounts whose rows the load wrote, and `before`: the basis read before the load. When the
+    basis is unchanged, only those accounts are compared; otherwise every account is (a month's newest version,
+    the export's columns and the as-of month are shared inputs, so one account's rows can change every
+    other account's flags). Either way only account-months whose inputs changed are scored.
     """
     with Session(bind=conn) as session:
-        if not changed and scores_current(session):
+        current = scores_current(session)
+        if not changed and current:
             return None
+        if touched is not None and before is not None and current and ScoreBasis.read(session) == before:
+            return rescore(session, touched, changed_only=True)
         return rescore(session, changed_only=True)
 
 

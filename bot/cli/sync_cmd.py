@@ -70,7 +70,7 @@ def report_result(result: Any) -> None:
         scored = (
             "scores unchanged"
             if sc is None
-            else f"scoring {sc.accounts:,} accounts × {len(sc.months)} months "
+            else f"scoring {sc.accounts:,} account{'' if sc.accounts == 1 else 's'} × {len(sc.months)} months "
             f"({sc.rows:,} account-months scored, {sc.unchanged:,} unchanged) {sc.seconds:.1f} s"
         )
         click.echo(f"Took: load {result.load_seconds:.1f} s, {scored}.")

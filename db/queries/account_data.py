@@ -287,6 +287,13 @@ def _newest_seen_uncached(session: Session) -> str | None:
 _NEWEST_IN_MONTH: dict[tuple[str, DataStamp, date], str | None] = {}
 
 
+def forget_cached_versions() -> None:
+    """Empty the per-stamp version caches: for a database emptied and loaded again from scratch (its sync
+    runs numbered from 1 again, so a stamp can repeat with other data), as the tests do."""
+    _NEWEST.clear()
+    _NEWEST_IN_MONTH.clear()
+
+
 def newest_version_in_month(session: Session, month: date, stamp: DataStamp | None = None) -> str | None:
     """The newest GitLab version any instance reported in `month` (compared as major, minor, patch).
 

@@ -251,7 +251,15 @@ class Merger:
     def _staged(self, field: str) -> str:
         return "CAST(s.extra_metrics AS json)" if field == "extra_metrics" else f"s.{field}"
 
-    def finish_instances(self, max_before: int) -> int:
+    def _run_noting(self, sql: str, accounts: set[str] | None, returning: str) -> int:
+        """`_run`, and when `accounts` is given, the accounts of the rows written are added to it."""
+        if accounts is None:
+            return self._run(sql)
+        rows = self.conn.exec_driver_sql(f"{sql} RETURNING {returning}").all()
+        accounts.update(a for row in rows for a in row if a is not None)
+        return len(rows)
+
+    def finish_instances(self, max_before: int, accounts: set[str] | None = None) -> int:
         """Write each instance's summary from the staged one (one row per instance).
 
         Instances created by this sync (id > max_before) take it whole; that is not counted again.
@@ -259,17 +267,33 @@ class Merger:
         whichever latest row is newer (the export's when equal), first/last month as min/max,
         version and users from the newer ping. The label follows the export's only while nobody
         has set it (label_source = 'export'); a person's label is never touched.
+
+        `accounts`: when given, every account an instance was written for, before and after, is added to it
+        (see workflows/sync/touched.py).
         """
         stage = STAGE_TABLES["instances"]
         fields = (*INSTANCE_ATTRS, "export_label", *INSTANCE_SUMMARY)
         sets = ", ".join(f"{f} = n.{f}" for f in fields)
-        self._run(f"""
+        self._run_noting(
+            f"""
             UPDATE instances SET {sets}, label = n.export_label
             FROM {stage} n
             WHERE instances.identity = n.identity AND instances.id > {max_before}
-        """)
+            """,
+            accounts,
+            "instances.account_id",
+        )
         if not max_before:
             return 0
+        if accounts is not None:
+            # SQLite's RETURNING sees only the updated table: an instance's account before the update is read
+            # here (a superset: the update below may keep the stored attributes).
+            accounts.update(
+                self.conn.exec_driver_sql(
+                    f"SELECT DISTINCT i.account_id FROM instances i JOIN {stage} n ON n.identity = i.identity"
+                    f" WHERE i.id <= {max_before} AND i.account_id <> n.account_id"
+                ).scalars()
+            )
         take_new = "(i.last_seen_month IS NULL OR n.last_seen_month >= i.last_seen_month)"
         new_ping = "(n.last_ping_at IS NOT NULL AND (i.last_ping_at IS NULL OR n.last_ping_at >= i.last_ping_at))"
         picks = [f"CASE WHEN {take_new} THEN n.{f} ELSE i.{f} END AS {f}" for f in (*INSTANCE_ATTRS, "export_label")]
@@ -280,7 +304,8 @@ class Merger:
             " THEN n.last_seen_month ELSE i.last_seen_month END AS last_seen_month",
         ]
         picks += [f"CASE WHEN {new_ping} THEN n.{f} ELSE i.{f} END AS {f}" for f in INSTANCE_SUMMARY[2:]]
-        return self._run(f"""
+        return self._run_noting(
+            f"""
             UPDATE instances SET {sets},
                 label = CASE WHEN instances.label_source = 'export' THEN n.export_label ELSE instances.label END,
                 label_version = instances.label_version + CASE
@@ -294,4 +319,7 @@ class Merger:
                 {self._guard("instances", fields, "n")}
                 OR (instances.label_source = 'export' AND instances.label <> n.export_label)
             )
-        """)
+            """,
+            accounts,
+            "instances.account_id",
+        )

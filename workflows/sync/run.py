@@ -34,13 +34,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from db.models.base import utcnow
 from db.models.usage import Account, Subscription, SyncRun
 from db.session import get_engine, session_scope
-from workflows.scores import RescoreResult, after_sync
+from workflows.scores import RescoreResult, ScoreBasis, after_sync
 from workflows.secrets import redact
 from workflows.sync import bulk
 from workflows.sync.bulk import BulkResult
 from workflows.sync.merge import Changes, Merger
 from workflows.sync.sources import CsvExport, Export, SourceError, TableReader
 from workflows.sync.stage import STAGE_TABLES, Stager
+from workflows.sync.touched import TouchedAccounts
 from workflows.sync.validate import Validator
 
 BATCH = 10_000
@@ -217,6 +218,15 @@ def _bulk_usage(
     return staged
 
 
+def _discard(stager: Stager | None, touched: TouchedAccounts | None) -> None:
+    """After a failed sync: the connection's staging tables and change triggers go (it returns to the pool)."""
+    if stager is not None:
+        with contextlib.suppress(Exception):
+            stager.drop()
+    if touched is not None:
+        touched.discard()
+
+
 def sync_export(export: Export, database_url: str, progress: Progress | None = None) -> SyncResult:
     """Validate and load one export into `database_url`. Returns the outcome; never half-loads."""
     started, t0 = utcnow(), time.perf_counter()
@@ -225,6 +235,7 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
     with engine.connect() as conn:
         trans = conn.begin()
         stager: Stager | None = None
+        touched: TouchedAccounts | None = None
         try:
             stager = Stager(conn)
             existing_accounts = set(conn.scalars(select(Account.id)))
@@ -233,6 +244,10 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
             merger = Merger(conn)
             changes = result.changes
             max_before = merger.max_instance_id()
+            # Which accounts the load writes, and what all accounts share before it: the scoring step then
+            # compares only those accounts (workflows/sync/touched.py). Not on a first load.
+            touched = TouchedAccounts.start(conn)
+            before = ScoreBasis.read(conn) if touched is not None else None
             for name, check in (
                 ("accounts", validator.check_accounts),
                 ("subscriptions", validator.check_subscriptions),
@@ -274,6 +289,8 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
             if problems:
                 trans.rollback()
                 stager.drop()
+                if touched is not None:
+                    touched.discard()
                 result.status = "rejected"
                 result.problem_count, result.problems = problems.count, problems.lines
                 msg = "\n".join(problems.lines[:20])
@@ -284,7 +301,7 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
             if fast is None:  # the fast path staged its instance summaries itself
                 for batch in _batched(validator.instance_rows(), BATCH):
                     stager.write("instances", batch)
-            changes.instances += merger.finish_instances(max_before)
+            changes.instances += merger.finish_instances(max_before, touched.extra if touched is not None else None)
             log.debug("instances finished in %.1fs: %s", time.perf_counter() - t1, changes)
             ch = result.changes
             run = SyncRun(
@@ -319,7 +336,8 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
                 # tables, e.g. a month-wide index for one account's rows. Transactional, a few seconds.
                 conn.exec_driver_sql("ANALYZE accounts, subscriptions, instances, usage_monthly")
             # A separate step after the load, same transaction: readers never see new data with old scores.
-            result.scoring = after_sync(conn, changed=ch.total > 0)
+            written = touched.stop() if touched is not None else None
+            result.scoring = after_sync(conn, changed=ch.total > 0, touched=written, before=before)
             stager.drop()
             trans.commit()
             result.status = "succeeded"
@@ -327,9 +345,7 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
         except SQLAlchemyError as exc:
             if trans.is_active:
                 trans.rollback()
-            if stager is not None:
-                with contextlib.suppress(SQLAlchemyError):
-                    stager.drop()
+            _discard(stager, touched)
             reason = redact(f"{exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}")
             # If the database itself is the problem the run can't be recorded; the caller still gets the reason.
             with contextlib.suppress(SQLAlchemyError):
@@ -338,9 +354,7 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
         except SourceError as exc:
             if trans.is_active:
                 trans.rollback()
-            if stager is not None:
-                with contextlib.suppress(SQLAlchemyError):
-                    stager.drop()
+            _discard(stager, touched)
             with contextlib.suppress(SQLAlchemyError):
                 _record_rejected(database_url, result, started, "failed", str(exc)[:2000])
             raise
@@ -349,9 +363,7 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
             # record and a clear message, never a half-load.
             if trans.is_active:
                 trans.rollback()
-            if stager is not None:
-                with contextlib.suppress(Exception):
-                    stager.drop()
+            _discard(stager, touched)
             log.exception("sync of %s failed", result.source)
             reason = redact(f"{exc.__class__.__name__}: {exc}".splitlines()[0])
             with contextlib.suppress(SQLAlchemyError):
