@@ -204,7 +204,9 @@ def bench_correction(folder: Path, url: str) -> dict[str, Any]:
             values = next(csv.reader([line]))
             if values[at] and values[month_at] == f"{newest:%Y-%m-%d}":
                 values[at] = str(float(values[at]) + 1)
-                csv.writer(dst, lineterminator="\n").writerow(values)
+                # The file's own line ending: a mixed one makes PostgreSQL's COPY refuse the file (the sync then
+                # loads it row by row, which is correct but not what this row measures).
+                csv.writer(dst, lineterminator=line[len(line.rstrip("\r\n")) :]).writerow(values)
                 break
             dst.write(line)
         shutil.copyfileobj(src, dst)
