@@ -48,7 +48,8 @@ def figures(r: dict[str, Any]) -> str:
         c = r["sync_pg_correction"]
         lines.append(
             f"| sync, PostgreSQL (the same export with one usage value corrected){_split(c)}; "
-            f"{c['scored'] or 0:,} account-months scored again, {c['unchanged'] or 0:,} kept | {c['seconds']:.0f} s "
+            f"{_count(c.get('accounts'), 'account')} read again (those the load wrote), "
+            f"{_count(c['scored'], 'account-month')} of theirs scored again | {c['seconds']:.0f} s "
             f"| | | |"
         )
     if "sync_sqlite" in r:
@@ -171,6 +172,10 @@ def _duration(seconds: float) -> str:
         return f"{seconds:.0f} seconds"
     minutes = round(seconds / 60)
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def _count(n: int | None, noun: str) -> str:
+    return "?" if n is None else f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _split(sync: dict[str, Any]) -> str:

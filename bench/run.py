@@ -214,10 +214,18 @@ def bench_correction(folder: Path, url: str) -> dict[str, Any]:
     log("sync [PostgreSQL]: the same export with one value corrected")
     secs, _peak, out = run_cli(["sync", str(fixed)], env)
     load, scoring = _phases(out)
-    counts = re.search(r"\(([\d,]+) account-months scored, ([\d,]+) unchanged\)", out)
-    scored, unchanged = (int(g.replace(",", "")) for g in counts.groups()) if counts else (None, None)
+    took = r"scoring ([\d,]+) accounts? × \d+ months \(([\d,]+) account-months scored, ([\d,]+) unchanged\)"
+    counts = re.search(took, out)
+    accounts, scored, unchanged = (int(g.replace(",", "")) for g in counts.groups()) if counts else (None, None, None)
     log(f"sync [PostgreSQL]: correction {secs:.1f} s (load {load} s, scoring {scoring} s; {scored} scored)")
-    return {"seconds": secs, "load_seconds": load, "scoring_seconds": scoring, "scored": scored, "unchanged": unchanged}
+    return {
+        "seconds": secs,
+        "load_seconds": load,
+        "scoring_seconds": scoring,
+        "accounts": accounts,  # accounts the scoring step read (those the load wrote, unless a shared input moved)
+        "scored": scored,
+        "unchanged": unchanged,
+    }
 
 
 def _phases(output: str) -> tuple[float | None, float | None]:
