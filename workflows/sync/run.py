@@ -165,7 +165,16 @@ def _load_usage(
     changes: Changes,
     progress: Progress | None,
 ) -> None:
-    """Validate every usage row; while none has a problem, load them batch by batch."""
+    """Validate every usage row; while none has a problem, load them batch by batch.
+
+    The cyclic garbage collector is off meanwhile. The validator keeps a key per row and a summary per
+    instance, millions of long-lived objects that each full collection would traverse again while the rows
+    stream, holding the GIL the writer thread needs (20,000 accounts on SQLite, load alone: 63-70 s with
+    it, 50-60 s without, the same peak memory). These objects hold no cycles; the sync collects once after
+    the load.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
     writer = _UsageWriter(stager, merger, changes)
     writer.start()
     try:
@@ -183,7 +192,11 @@ def _load_usage(
     finally:
         if progress is not None:
             progress.finish()
-        writer.close()
+        try:
+            writer.close()
+        finally:
+            if collecting:
+                gc.enable()
 
 
 def _bulk_usage(
