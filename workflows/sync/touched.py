@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterable
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -38,7 +37,7 @@ class TouchedAccounts:
     def __init__(self, conn: Connection, tag: str) -> None:
         self.conn, self.tag = conn, tag
         self.pg = conn.dialect.name == "postgresql"
-        self.extra: set[str] = set()  # added by the caller (the instance merge)
+        self.extra: set[str] = set()  # filled by the caller (`Merger.finish_instances`)
         self.table = f"sync_touched_{tag}"
 
     @classmethod
@@ -64,9 +63,6 @@ class TouchedAccounts:
             return None
         savepoint.commit()
         return touched
-
-    def add(self, account_ids: Iterable[str | None]) -> None:
-        self.extra.update(a for a in account_ids if a is not None)
 
     def stop(self) -> set[str]:
         """Stop recording and return every account touched. Must run before the transaction commits:
