@@ -394,8 +394,9 @@ def rescore(
         ids = sorted(session.scalars(select(Account.id)))
     else:
         ids = sorted(set(account_ids))
-        for part in _chunks(ids, 1000) if not changed_only else ():
-            session.execute(delete(AccountScore).where(AccountScore.account_id.in_(part)))
+        if not changed_only:
+            for part in _chunks(ids, 1000):
+                session.execute(delete(AccountScore).where(AccountScore.account_id.in_(part)))
     batches = _Batches(session, months, ctx, default_workers(len(ids)) if workers is None else workers)
     if months:
         first = add_months(months[0], -(rules.trend_months - 1))

@@ -84,9 +84,16 @@ class Merger:
         self.pg = conn.dialect.name == "postgresql"
         self.distinct = "IS DISTINCT FROM" if self.pg else "IS NOT"
 
-    def _run(self, sql: str) -> int:
+    def _run(self, sql: str, accounts: set[str] | None = None, returning: str = "") -> int:
+        """Run `sql`; the rows it wrote. With `accounts`, the `returning` column of each row written (its
+        account) is added to it."""
         t = time.perf_counter()
-        n = max(self.conn.exec_driver_sql(sql).rowcount, 0)
+        if accounts is None:
+            n = max(self.conn.exec_driver_sql(sql).rowcount, 0)
+        else:
+            rows = self.conn.exec_driver_sql(f"{sql} RETURNING {returning}").scalars().all()
+            accounts.update(a for a in rows if a is not None)
+            n = len(rows)
         log.debug("%d rows in %.2fs: %s", n, time.perf_counter() - t, " ".join(sql.split())[:70])
         return n
 
@@ -251,14 +258,6 @@ class Merger:
     def _staged(self, field: str) -> str:
         return "CAST(s.extra_metrics AS json)" if field == "extra_metrics" else f"s.{field}"
 
-    def _run_noting(self, sql: str, accounts: set[str] | None, returning: str) -> int:
-        """`_run`, and when `accounts` is given, the accounts of the rows written are added to it."""
-        if accounts is None:
-            return self._run(sql)
-        rows = self.conn.exec_driver_sql(f"{sql} RETURNING {returning}").all()
-        accounts.update(a for row in rows for a in row if a is not None)
-        return len(rows)
-
     def finish_instances(self, max_before: int, accounts: set[str] | None = None) -> int:
         """Write each instance's summary from the staged one (one row per instance).
 
@@ -274,7 +273,7 @@ class Merger:
         stage = STAGE_TABLES["instances"]
         fields = (*INSTANCE_ATTRS, "export_label", *INSTANCE_SUMMARY)
         sets = ", ".join(f"{f} = n.{f}" for f in fields)
-        self._run_noting(
+        self._run(
             f"""
             UPDATE instances SET {sets}, label = n.export_label
             FROM {stage} n
@@ -304,7 +303,7 @@ class Merger:
             " THEN n.last_seen_month ELSE i.last_seen_month END AS last_seen_month",
         ]
         picks += [f"CASE WHEN {new_ping} THEN n.{f} ELSE i.{f} END AS {f}" for f in INSTANCE_SUMMARY[2:]]
-        return self._run_noting(
+        return self._run(
             f"""
             UPDATE instances SET {sets},
                 label = CASE WHEN instances.label_source = 'export' THEN n.export_label ELSE instances.label END,

@@ -301,9 +301,7 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
                 result.instances = len(validator.instances)
             if problems:
                 trans.rollback()
-                stager.drop()
-                if touched is not None:
-                    touched.discard()
+                _discard(stager, touched)
                 result.status = "rejected"
                 result.problem_count, result.problems = problems.count, problems.lines
                 msg = "\n".join(problems.lines[:20])
