@@ -26,6 +26,7 @@ from workflows.sync.contract import (
     Col,
     to_metric,
 )
+from workflows.sync.keyset import KeySet
 from workflows.sync.sources import CsvDecodeError, TableReader, Undecodable
 
 # Staging column order per table (what `check_*` yields, what the stager writes).
@@ -99,7 +100,7 @@ class Validator:
         self._seen_accounts: set[str] = set()
         self.subscriptions: dict[str, int | None] = dict.fromkeys(existing_subscriptions)
         self._seen_subscriptions: set[str] = set()
-        self._usage_keys: set[int] = set()
+        self._usage_keys = KeySet()  # hashes of (month, identity, subscription): see keyset.py
         # Per instance identity, what its `instances` row needs (see `_note_instance`): a few
         # dozen bytes per instance, however many usage rows it has.
         self.instances: dict[str, list[Any]] = {}
@@ -107,7 +108,7 @@ class Validator:
     def release(self) -> None:
         """Forget the keys and instance summaries once the load is done: the sync's scoring step runs in the
         same process next, and a key per usage row (over a million at 20,000 accounts) is memory it can use."""
-        self._usage_keys = set()
+        self._usage_keys = KeySet()
         self._seen_accounts, self._seen_subscriptions = set(), set()
         self.accounts, self.subscriptions, self.instances = {}, {}, {}
 
@@ -453,14 +454,12 @@ class Validator:
                 created = inst_created
             if month is None or sub is None:
                 continue  # already reported; no key to check for duplicates
-            key = hash((month, identity, sub))
-            if key in seen:
+            if not seen.add(hash((month, identity, sub))):
                 problems.add(
                     f"{where}: dim_subscription_id_original: duplicate row for"
                     f" ({month.isoformat()}, {identity}, {sub}): an earlier row has the same key"
                 )
                 continue
-            seen.add(key)
             if not ok:
                 continue
             if as_of is None or month > as_of:
