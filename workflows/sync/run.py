@@ -36,7 +36,7 @@ from db.models.usage import Account, Subscription, SyncRun
 from db.session import get_engine, session_scope
 from workflows.scores import RescoreResult, ScoreBasis, after_sync
 from workflows.secrets import redact
-from workflows.sync import bulk
+from workflows.sync import bulk, validating_process
 from workflows.sync.bulk import BulkResult
 from workflows.sync.merge import Changes, Merger
 from workflows.sync.sources import CsvExport, Export, SourceError, TableReader
@@ -49,6 +49,10 @@ BATCH = 10_000
 # PostgreSQL) is amortized, small enough that the batches in flight (one being read, one queued,
 # one being written; about 2 KB a row) stay under 100 MB.
 USAGE_BATCH = 10_000
+# Rows a batch when a forked process validates them (workflows/sync/validating_process.py): each batch exists
+# several times over at once (built, pickled, sent, unpickled, bound), so smaller ones keep both processes'
+# memory down; the pipe costs little per batch.
+PIPED_BATCH = 2_500
 log = logging.getLogger(__name__)
 
 
@@ -114,36 +118,46 @@ def _record_rejected(database_url: str, result: SyncResult, started: Any, status
         return run.id
 
 
-class _UsageWriter(threading.Thread):
-    """Stages and upserts usage batches while the main thread reads and validates the next ones.
-
-    The database works on one core while Python parses on the other; the connection is used by
-    this thread only until `close()` returns. Everything stays inside the sync's transaction.
-    """
+class _BatchWriter:
+    """Writes batches of validated usage rows into the sync's transaction, from whichever thread calls it."""
 
     def __init__(self, stager: Stager, merger: Merger, changes: Changes) -> None:
-        super().__init__(name="sync-usage-writer", daemon=True)
         self.stager, self.merger, self.changes = stager, merger, changes
-        self.queue: queue.Queue[list[tuple[Any, ...]] | None] = queue.Queue(maxsize=1)
-        self.error: BaseException | None = None
         # SQLite upserts each batch straight from the rows (no staging table); PostgreSQL COPYs it.
         self.ids: dict[str, int] | None = None if merger.pg else merger.instance_ids()
+
+    def write(self, batch: list[tuple[Any, ...]]) -> None:
+        if self.ids is not None:
+            formats = self.stager.sqlite_formats("usage_monthly")
+            instances, usage_rows = self.merger.usage_rows_sqlite(batch, self.ids, formats)
+            self.changes.instances += instances
+            self.changes.usage_rows += usage_rows
+            return
+        self.stager.write("usage_monthly", batch)
+        self.changes.instances += self.merger.new_instances()
+        self.changes.usage_rows += self.merger.usage()
+        self.stager.clear("usage_monthly")
+
+
+class _UsageWriter(threading.Thread):
+    """Writes usage batches while the main thread reads and validates the next ones.
+
+    The connection is used by this thread only until `close()` returns. Everything stays inside the
+    sync's transaction.
+    """
+
+    def __init__(self, writer: _BatchWriter) -> None:
+        super().__init__(name="sync-usage-writer", daemon=True)
+        self.writer = writer
+        self.queue: queue.Queue[list[tuple[Any, ...]] | None] = queue.Queue(maxsize=1)
+        self.error: BaseException | None = None
 
     def run(self) -> None:
         while (batch := self.queue.get()) is not None:
             if self.error is not None:
                 continue  # keep draining so the producer never blocks
             try:
-                if self.ids is not None:
-                    formats = self.stager.sqlite_formats("usage_monthly")
-                    instances, usage_rows = self.merger.usage_rows_sqlite(batch, self.ids, formats)
-                    self.changes.instances += instances
-                    self.changes.usage_rows += usage_rows
-                    continue
-                self.stager.write("usage_monthly", batch)
-                self.changes.instances += self.merger.new_instances()
-                self.changes.usage_rows += self.merger.usage()
-                self.stager.clear("usage_monthly")
+                self.writer.write(batch)
             except BaseException as exc:
                 self.error = exc
 
@@ -167,6 +181,34 @@ def _load_usage(
 ) -> None:
     """Validate every usage row; while none has a problem, load them batch by batch.
 
+    A CSV file is validated by a forked process while this one writes (workflows/sync/validating_process.py);
+    other sources by this thread while a second one writes.
+    """
+    writer = _BatchWriter(stager, merger, changes)
+    if progress is not None:
+        progress.start(reader.label, reader.total)
+    try:
+        if validating_process.available(reader):
+            batches = validating_process.validated_batches(
+                validator, reader, PIPED_BATCH, progress.update if progress is not None else None
+            )
+            try:
+                for batch in batches:
+                    writer.write(batch)
+            finally:
+                batches.close()  # stops the validating process when a write failed
+        else:
+            _validate_beside_writer(reader, validator, writer, progress)
+    finally:
+        if progress is not None:
+            progress.finish()
+
+
+def _validate_beside_writer(
+    reader: TableReader, validator: Validator, batch_writer: _BatchWriter, progress: Progress | None
+) -> None:
+    """Validate in this thread, write in another.
+
     The cyclic garbage collector is off meanwhile. The validator keeps a key per row and a summary per
     instance, millions of long-lived objects that each full collection would traverse again while the rows
     stream, holding the GIL the writer thread needs (20,000 accounts on SQLite, load alone: 63-70 s with
@@ -175,11 +217,9 @@ def _load_usage(
     """
     collecting = gc.isenabled()
     gc.disable()
-    writer = _UsageWriter(stager, merger, changes)
+    writer = _UsageWriter(batch_writer)
     writer.start()
     try:
-        if progress is not None:
-            progress.start(reader.label, reader.total)
         for batch in _batched(validator.check_usage(reader), USAGE_BATCH):
             # After the first problem nothing will be kept (the transaction rolls back): stop
             # writing, keep validating so every problem is reported.
@@ -190,8 +230,6 @@ def _load_usage(
             if writer.error is not None:
                 break  # the database refused a batch; `close` raises it
     finally:
-        if progress is not None:
-            progress.finish()
         try:
             writer.close()
         finally:
