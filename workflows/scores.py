@@ -273,6 +273,9 @@ class _Batches:
         if self.workers <= 1:
             self._write(_values(data, self.months, self.ctx, known), fresh)
             return
+        # The previous batch's workers finish first: two pools at once would double the processes holding
+        # private memory, for little gain (writing a batch's rows is quick next to scoring it).
+        self.flush()
         global _FORKED
         _FORKED = (data, self.months, self.ctx, known)
         gc.freeze()  # what exists now is never collected in the children (see `_child_init`)
@@ -285,7 +288,6 @@ class _Batches:
             gc.unfreeze()
         step = -(-len(data) // self.workers)
         result = pool.map_async(_score_slice, [(i, i + step) for i in range(0, len(data), step)])
-        self.flush()
         self.pending = (pool, result, fresh)
 
     def flush(self) -> None:

@@ -377,6 +377,9 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
             )
             result.run_id = int(row.scalar_one())
             result.load_seconds = time.perf_counter() - t0
+            # The staging tables and the load's big SQLite page cache go before the scoring step: its forked
+            # workers add to what this process holds.
+            stager.drop()
             validator.release()
             gc.collect()
             if merger.pg and ch.total:
@@ -387,7 +390,6 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
             # A separate step after the load, same transaction: readers never see new data with old scores.
             written = touched.stop() if touched is not None else None
             result.scoring = after_sync(conn, changed=ch.total > 0, touched=written, before=before)
-            stager.drop()
             trans.commit()
             result.status = "succeeded"
             return result
