@@ -44,7 +44,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -52,6 +52,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the fake Slack and request signing us
 
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
+from tree_memory import TreeMemory  # noqa: E402
 
 from db.session import dispose_all, session_scope  # noqa: E402
 
@@ -110,21 +111,34 @@ def pg_version(url: str) -> str:
     return str(v)
 
 
-def run_cli(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """Run `usagebot ARGS`; returns (seconds, peak RSS in MiB of that child alone, output tail)."""
+class CliRun(NamedTuple):
+    seconds: float
+    # Every process of the run together (summed PSS, see tree_memory.py); the largest single one where
+    # that cannot be read.
+    peak_mib: int
+    largest_process_mib: int  # the largest single process (wait4's peak RSS)
+    output: str  # the tail
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> CliRun:
+    """Run `usagebot ARGS`: its time, memory and the tail of its output."""
     start = time.perf_counter()
     with subprocess.Popen(
         [str(USAGE_BIN), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as proc:
+        memory = TreeMemory(proc.pid)
+        memory.start()
         assert proc.stdout is not None
         output = proc.stdout.read()
-        # wait4 gives this child's own peak; RUSAGE_CHILDREN would be the largest of every child so far.
+        tree_peak = memory.stop()
+        # wait4 gives the largest of this child and the children it waited for (its forked workers).
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"usagebot {' '.join(args)} failed:\n{output[-4000:]}")
-    return elapsed, usage.ru_maxrss // 1024, output[-800:]
+    largest = usage.ru_maxrss // 1024
+    return CliRun(elapsed, tree_peak or largest, largest, output[-800:])
 
 
 # ------------------------------------------------------------------------------------------ dataset
@@ -159,16 +173,17 @@ def bench_sync(folder: Path, url: str, label: str, rows: int) -> dict[str, Any]:
     env = {**os.environ, "DATABASE_URL": url}
     run_cli(["db", "upgrade"], env)
     log(f"sync [{label}]: first load")
-    secs, peak, out = run_cli(["sync", str(folder)], env)
+    secs, peak, largest, out = run_cli(["sync", str(folder)], env)
     load, scoring = _phases(out)
     log(f"sync [{label}]: {secs:.1f} s (load {load} s, scoring {scoring} s), {rows / secs:,.0f} rows/s")
-    log(f"sync [{label}]: peak {peak} MiB")
+    log(f"sync [{label}]: peak {peak} MiB, all processes together (largest single process {largest} MiB)")
     log(f"sync [{label}]: re-load of the same export (must change nothing)")
-    secs2, _peak2, tail = run_cli(["sync", str(folder)], env)
+    secs2, _peak2, _largest2, tail = run_cli(["sync", str(folder)], env)
     return {
         "seconds": secs,
         "rows_per_s": rows / secs,
         "peak_mib": peak,
+        "largest_process_mib": largest,
         "load_seconds": load,
         "scoring_seconds": scoring,
         "reload_seconds": secs2,
@@ -212,7 +227,7 @@ def bench_correction(folder: Path, url: str) -> dict[str, Any]:
         shutil.copyfileobj(src, dst)
     env = {**os.environ, "DATABASE_URL": url}
     log("sync [PostgreSQL]: the same export with one value corrected")
-    secs, _peak, out = run_cli(["sync", str(fixed)], env)
+    secs, _peak, _largest, out = run_cli(["sync", str(fixed)], env)
     load, scoring = _phases(out)
     took = r"scoring ([\d,]+) accounts? × \d+ months \(([\d,]+) account-months scored, ([\d,]+) unchanged\)"
     counts = re.search(took, out)
@@ -258,7 +273,49 @@ def bench_copy_floor(folder: Path, url: str) -> dict[str, Any]:
         n = conn.execute("SELECT count(*) FROM bench_copy_floor").fetchone()[0]  # type: ignore[index]
         conn.execute("DROP TABLE bench_copy_floor")
     log(f"COPY floor: {n:,} rows in {secs:.1f} s ({n / secs:,.0f} rows/s)")
-    return {"seconds": secs, "rows": n, "rows_per_s": n / secs}
+    return {"seconds": secs, "rows": n, "rows_per_s": n / secs, "write": bench_write_floor(dsn)}
+
+
+def bench_write_floor(dsn: str) -> dict[str, Any]:
+    """The cheapest way PostgreSQL has to write the loaded rows into usage_monthly's shape: a binary COPY of the
+    typed rows (read back from the table) into an empty table with the same columns and indexes. What any
+    load into this table costs at least, before reading, checking or typing anything."""
+    import psycopg
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    dump = OUT / "write-floor.bin"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        columns = [
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'usage_monthly'"
+                " AND column_name <> 'id' ORDER BY ordinal_position"
+            )
+        ]
+        names = ", ".join(columns)
+        out_sql = f"COPY (SELECT {names} FROM usage_monthly) TO STDOUT (FORMAT binary)"
+        with conn.cursor() as cur, cur.copy(out_sql) as cp, dump.open("wb") as f:
+            for data in cp:
+                f.write(data)
+        conn.execute("DROP TABLE IF EXISTS bench_write_floor")
+        conn.execute("DROP SEQUENCE IF EXISTS bench_write_floor_id")
+        conn.execute("CREATE TABLE bench_write_floor (LIKE usage_monthly INCLUDING INDEXES INCLUDING CONSTRAINTS)")
+        # Its own sequence: the real table's must not move.
+        conn.execute("CREATE SEQUENCE bench_write_floor_id OWNED BY bench_write_floor.id")
+        conn.execute("ALTER TABLE bench_write_floor ALTER COLUMN id SET DEFAULT nextval('bench_write_floor_id')")
+        indexes = conn.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'bench_write_floor'").fetchone()
+        conn.execute("CHECKPOINT")  # the dump's own writes are not this figure's
+        t = time.perf_counter()
+        in_sql = f"COPY bench_write_floor ({names}) FROM STDIN (FORMAT binary)"
+        with conn.cursor() as cur, cur.copy(in_sql) as cp, dump.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                cp.write(chunk)
+        secs = time.perf_counter() - t
+        conn.execute("DROP TABLE bench_write_floor")
+    dump.unlink()
+    n_indexes = int(indexes[0]) if indexes else 0
+    log(f"write floor: binary COPY into usage_monthly's shape ({n_indexes} indexes) in {secs:.1f} s")
+    return {"seconds": secs, "indexes": n_indexes}
 
 
 # ------------------------------------------------------------------------------------------ accounts
