@@ -30,7 +30,9 @@ def _in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(validating_process, "available", lambda reader: False)
 
 
-def test_the_forked_validator_is_used_for_csv_files(db_url: str, row_by_row: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_forked_validator_is_used_for_csv_files(
+    db_url: str, row_by_row: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     forks: list[int] = []
     real = validating_process.validated_batches
 
@@ -110,7 +112,7 @@ def test_a_refused_write_stops_the_validating_process_and_changes_nothing(db_url
     before = dump(db_url)
     undo = _refuse_usage_rows(db_url)
     try:
-        with pytest.raises(SyncFailed, match="nothing was changed.*usage rows refused by the test"):
+        with pytest.raises(SyncFailed, match=r"nothing was changed.*usage rows refused by the test"):
             sync_export(CsvExport(FIXTURE), db_url)
     finally:
         with get_engine(db_url).begin() as conn:
