@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -151,5 +152,25 @@ def test_an_error_in_the_validating_process_reaches_the_sync(
 
     monkeypatch.setattr(Validator, "check_usage", broken)
     with pytest.raises(SyncFailed, match="ValueError: a bug in the validator"):
+        sync_export(CsvExport(FIXTURE), db_url)
+    assert multiprocessing.active_children() == []
+
+
+def test_an_error_that_cannot_cross_the_pipe_is_still_named(
+    db_url: str, row_by_row: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Unpicklable(Exception):
+        """Defined in a function, and holding a lock: pickle takes neither."""
+
+        def __init__(self) -> None:
+            super().__init__("the reader lost its file")
+            self.lock = threading.Lock()
+
+    def broken(self: Validator, reader: Any) -> Iterator[tuple[Any, ...]]:
+        raise Unpicklable()
+        yield ()
+
+    monkeypatch.setattr(Validator, "check_usage", broken)
+    with pytest.raises(SyncFailed, match="Unpicklable: the reader lost its file"):
         sync_export(CsvExport(FIXTURE), db_url)
     assert multiprocessing.active_children() == []

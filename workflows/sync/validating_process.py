@@ -16,6 +16,7 @@ connection the child must not use.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing
 import pickle
@@ -59,12 +60,23 @@ def _child(validator: Validator, reader: TableReader, size: int, end: PipeEnd) -
             _send(end, _ROWS, (None if validator.problems else batch, position))
         _send(end, _DONE, (validator.problems, validator.tally, validator.instances))
     except BaseException as exc:  # whatever it is, the parent re-raises it
-        try:
-            _send(end, _FAILED, exc)
-        except Exception:  # an exception that does not pickle: its text is enough
-            _send(end, _FAILED, ValidationProcessFailed(f"{type(exc).__name__}: {exc}"))
+        # The parent may be gone or have stopped listening (a write failed): then there is no one to tell, and
+        # nothing is printed in its terminal.
+        with contextlib.suppress(OSError):
+            try:
+                _send(end, _FAILED, exc)
+            except (pickle.PicklingError, TypeError, AttributeError):  # an exception that does not pickle
+                _send(end, _FAILED, ValidationProcessFailed(f"{type(exc).__name__}: {exc}"))
     finally:
         end.close()
+
+
+def _unpickled_error(body: memoryview) -> BaseException:
+    try:
+        error = pickle.loads(body)
+    except Exception as exc:  # an exception class that pickles but cannot be rebuilt here
+        return ValidationProcessFailed(f"the validating process failed ({type(exc).__name__} rebuilding its error)")
+    return error if isinstance(error, BaseException) else ValidationProcessFailed(repr(error))
 
 
 def validated_batches(
@@ -103,9 +115,9 @@ def validated_batches(
                 finished = True
                 return
             else:
-                raise pickle.loads(body)
+                raise _unpickled_error(body)
     finally:
-        receive.close()
         if not finished and child.is_alive():
-            child.kill()
+            child.kill()  # before the pipe closes, so the child never meets a closed pipe
+        receive.close()
         child.join()
