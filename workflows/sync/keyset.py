@@ -41,16 +41,6 @@ class KeySet:
             self._grow()
         return True
 
-    def __contains__(self, key: int) -> bool:
-        key = key or 1
-        table, mask = self._table, self._mask
-        i = key & mask
-        while (held := table[i]) != _EMPTY:
-            if held == key:
-                return True
-            i = (i + 1) & mask
-        return False
-
     def _grow(self) -> None:
         old = self._table
         size = 2 * len(old)
