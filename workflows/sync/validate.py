@@ -105,6 +105,10 @@ class Validator:
         # dozen bytes per instance, however many usage rows it has.
         self.instances: dict[str, list[Any]] = {}
 
+    def forget_usage_keys(self) -> None:
+        """The usage keys matter only while rows are checked: their memory can go once the file is done."""
+        self._usage_keys = KeySet()
+
     def release(self) -> None:
         """Forget the keys and instance summaries once the load is done: the sync's scoring step runs in the
         same process next, and a key per usage row (over a million at 20,000 accounts) is memory it can use."""

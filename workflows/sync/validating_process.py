@@ -58,6 +58,8 @@ def _child(validator: Validator, reader: TableReader, size: int, end: PipeEnd) -
             position = reader.position() if reader.position is not None else None
             # After the first problem nothing will be loaded: only progress goes over, validation goes on.
             _send(end, _ROWS, (None if validator.problems else batch, position))
+        # Both processes hold the summaries for a moment while they cross over: the keys go first.
+        validator.forget_usage_keys()
         _send(end, _DONE, (validator.problems, validator.tally, validator.instances))
     except BaseException as exc:  # whatever it is, the parent re-raises it
         # The parent may be gone or have stopped listening (a write failed): then there is no one to tell, and
