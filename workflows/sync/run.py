@@ -19,10 +19,8 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,7 +37,7 @@ from workflows.secrets import redact
 from workflows.sync import bulk, validating_process
 from workflows.sync.bulk import BulkResult
 from workflows.sync.merge import Changes, Merger
-from workflows.sync.sources import CsvExport, Export, SourceError, TableReader
+from workflows.sync.sources import CsvExport, Export, SourceError, TableReader, batched
 from workflows.sync.stage import STAGE_TABLES, Stager
 from workflows.sync.touched import TouchedAccounts
 from workflows.sync.validate import Validator
@@ -92,11 +90,6 @@ class SyncResult:
     @property
     def rows_changed(self) -> int:
         return self.changes.total
-
-
-def _batched(rows: Iterator[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:
-    while chunk := list(islice(rows, size)):
-        yield chunk
 
 
 def _record_rejected(database_url: str, result: SyncResult, started: Any, status: str, message: str) -> int:
@@ -220,7 +213,7 @@ def _validate_beside_writer(
     writer = _UsageWriter(batch_writer)
     writer.start()
     try:
-        for batch in _batched(validator.check_usage(reader), USAGE_BATCH):
+        for batch in batched(validator.check_usage(reader), USAGE_BATCH):
             # After the first problem nothing will be kept (the transaction rolls back): stop
             # writing, keep validating so every problem is reported.
             if not validator.problems and writer.error is None:
@@ -307,7 +300,7 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
                     if isinstance(reader, str):
                         validator.problems.add(reader)
                         continue
-                    for batch in _batched(check(reader), BATCH):
+                    for batch in batched(check(reader), BATCH):
                         # Once a problem is found nothing will be loaded: keep validating, stop staging.
                         if not validator.problems:
                             stager.write(name, batch)
@@ -348,7 +341,7 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
 
             t1 = time.perf_counter()
             if fast is None:  # the fast path staged its instance summaries itself
-                for batch in _batched(validator.instance_rows(), BATCH):
+                for batch in batched(validator.instance_rows(), BATCH):
                     stager.write("instances", batch)
             changes.instances += merger.finish_instances(max_before, touched.extra if touched is not None else None)
             log.debug("instances finished in %.1fs: %s", time.perf_counter() - t1, changes)

@@ -12,6 +12,7 @@ import io
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,6 +26,12 @@ from workflows.secrets import redact, safe_url
 SQL_BATCH = 5_000
 # Long text fields (e.g. a dumped JSON blob in an extra column) must not stop a sync.
 csv.field_size_limit(64 * 1024 * 1024)
+
+
+def batched(rows: Iterator[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:
+    """`rows` in lists of `size` (the last one shorter)."""
+    while chunk := list(islice(rows, size)):
+        yield chunk
 
 
 class SourceError(Exception):

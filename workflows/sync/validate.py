@@ -112,7 +112,7 @@ class Validator:
     def release(self) -> None:
         """Forget the keys and instance summaries once the load is done: the sync's scoring step runs in the
         same process next, and a key per usage row (over a million at 20,000 accounts) is memory it can use."""
-        self._usage_keys = KeySet()
+        self.forget_usage_keys()
         self._seen_accounts, self._seen_subscriptions = set(), set()
         self.accounts, self.subscriptions, self.instances = {}, {}, {}
 

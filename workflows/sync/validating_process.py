@@ -21,11 +21,10 @@ import gc
 import multiprocessing
 import pickle
 from collections.abc import Callable, Generator
-from itertools import islice
 from multiprocessing.connection import Connection as PipeEnd
 from typing import Any
 
-from workflows.sync.sources import TableReader
+from workflows.sync.sources import TableReader, batched
 from workflows.sync.validate import Validator
 
 Batch = list[tuple[Any, ...]]
@@ -53,8 +52,7 @@ def _child(validator: Validator, reader: TableReader, size: int, end: PipeEnd) -
     # wrapper. It holds no cycles worth collecting and lives only as long as the file takes.
     gc.disable()
     try:
-        rows = validator.check_usage(reader)
-        while batch := list(islice(rows, size)):
+        for batch in batched(validator.check_usage(reader), size):
             position = reader.position() if reader.position is not None else None
             # After the first problem nothing will be loaded: only progress goes over, validation goes on.
             _send(end, _ROWS, (None if validator.problems else batch, position))
