@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from support.sync_helpers import FIXTURE, copy_fixture, dump
 from test_sync_reject import EXPECTED, _write_bad_export
 
-from db.session import get_engine
-from workflows.sync import CsvExport, SyncFailed, run, sync_export, validating_process
+from db.models import SyncRun
+from db.session import get_engine, session_scope
+from workflows.sync import CsvExport, SourceError, SyncFailed, run, sync_export, validating_process
 from workflows.sync.validate import Validator
 
 
@@ -137,10 +138,14 @@ def test_a_validating_process_that_dies_is_a_clear_failure(
 
     monkeypatch.setattr(Validator, "check_usage", dies_halfway)
     before = dump(db_url)
-    with pytest.raises(SyncFailed, match=r"validating process stopped \(exit code 3\)"):
+    with pytest.raises(SourceError, match=r"usage_monthly.csv could not be read to the end: .* \(exit code 3\)"):
         sync_export(CsvExport(FIXTURE), db_url)
     assert multiprocessing.active_children() == []
     assert dump(db_url) == before
+    with session_scope(db_url) as s:
+        run_row = s.scalars(select(SyncRun).order_by(SyncRun.id.desc())).first()
+        assert run_row is not None and run_row.status == "failed"
+        assert run_row.message and "could not be read to the end" in run_row.message
 
 
 def test_an_error_in_the_validating_process_reaches_the_sync(

@@ -24,14 +24,17 @@ from collections.abc import Callable, Generator
 from multiprocessing.connection import Connection as PipeEnd
 from typing import Any
 
-from workflows.sync.sources import TableReader, batched
+from workflows.sync.sources import SourceError, TableReader, batched
 from workflows.sync.validate import Validator
 
 Batch = list[tuple[Any, ...]]
 
 
-class ValidationProcessFailed(Exception):
-    """The validating process stopped without finishing (it was killed, or raised something unpicklable)."""
+class ValidationProcessFailed(SourceError):
+    """The process reading and checking the file stopped before its end (killed: out of memory, a signal).
+
+    A source error, not a bug of the sync: the export was not read whole, so nothing is loaded, and the
+    person or the clock is told so in one line."""
 
 
 def available(reader: TableReader) -> bool:
@@ -66,7 +69,7 @@ def _child(validator: Validator, reader: TableReader, size: int, end: PipeEnd) -
             try:
                 _send(end, _FAILED, exc)
             except (pickle.PicklingError, TypeError, AttributeError):  # an exception that does not pickle
-                _send(end, _FAILED, ValidationProcessFailed(f"{type(exc).__name__}: {exc}"))
+                _send(end, _FAILED, RuntimeError(f"{type(exc).__name__}: {exc}"))
     finally:
         end.close()
 
@@ -75,8 +78,8 @@ def _unpickled_error(body: memoryview) -> BaseException:
     try:
         error = pickle.loads(body)
     except Exception as exc:  # an exception class that pickles but cannot be rebuilt here
-        return ValidationProcessFailed(f"the validating process failed ({type(exc).__name__} rebuilding its error)")
-    return error if isinstance(error, BaseException) else ValidationProcessFailed(repr(error))
+        return RuntimeError(f"the validating process failed ({type(exc).__name__} rebuilding its error)")
+    return error if isinstance(error, BaseException) else RuntimeError(repr(error))
 
 
 def validated_batches(
@@ -100,7 +103,10 @@ def validated_batches(
                 message = receive.recv_bytes()
             except EOFError:
                 child.join(5)
-                raise ValidationProcessFailed(f"the validating process stopped (exit code {child.exitcode})") from None
+                raise ValidationProcessFailed(
+                    f"{reader.label} could not be read to the end: the process checking it stopped"
+                    f" (exit code {child.exitcode})"
+                ) from None
             kind, body = message[:1], memoryview(message)[1:]
             if kind == _ROWS:
                 batch, position = pickle.loads(body)
