@@ -36,6 +36,7 @@ from workflows.scores import RescoreResult, ScoreBasis, after_sync
 from workflows.secrets import redact
 from workflows.sync import bulk, validating_process
 from workflows.sync.bulk import BulkResult
+from workflows.sync.deferred_indexes import DeferredIndexes
 from workflows.sync.merge import Changes, Merger
 from workflows.sync.sources import CsvExport, Export, SourceError, TableReader, batched
 from workflows.sync.stage import STAGE_TABLES, Stager
@@ -247,7 +248,11 @@ def _bulk_usage(
         staged = bulk.stage_usage(conn, path, STAGE_TABLES["instances"])
         # The instance summaries (one row each) name every identity of the export's usage rows.
         new_instances = merger.new_instances(STAGE_TABLES["instances"])
+        # A first load fills usage_monthly first and builds its indexes after (deferred_indexes.py).
+        deferred = DeferredIndexes.set_aside_if_empty(conn, "usage_monthly")
         usage_rows = merger.usage_set_based(staged.scratch.typed)
+        if deferred is not None:
+            deferred.rebuild()
         staged.scratch.drop(conn)
     except (bulk.StepAside, SQLAlchemyError, psycopg.Error) as exc:
         log.info("usage rows go row by row: %s", redact(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__)

@@ -1,0 +1,140 @@
+"""A first load into an empty usage table builds its indexes after the rows (workflows/sync/deferred_indexes.py).
+
+What must hold: the table ends with exactly the indexes and constraints it had (an operator's own
+index included), a table that holds rows is never touched, and a key the export repeats is still
+reported at its line with the indexes left as they were.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from support.sync_helpers import copy_fixture
+
+from db.session import get_engine
+from workflows.sync import CsvExport, sync_export
+from workflows.sync import run as sync_run
+from workflows.sync.deferred_indexes import DeferredIndexes
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"), reason="PostgreSQL's bulk load"
+)
+
+OPERATOR_INDEX = "ops_usage_monthly_version"
+
+
+def _indexes(url: str) -> dict[str, tuple[int, str]]:
+    """usage_monthly's indexes: name -> (oid, definition)."""
+    with get_engine(url).connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT c.relname, c.oid, pg_get_indexdef(c.oid) FROM pg_index x"
+                " JOIN pg_class c ON c.oid = x.indexrelid WHERE x.indrelid = 'usage_monthly'::regclass"
+            )
+        ).tuples()
+        return {name: (int(oid), definition) for name, oid, definition in rows}
+
+
+def _constraints(url: str) -> set[tuple[str, str]]:
+    with get_engine(url).connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+                " WHERE conrelid = 'usage_monthly'::regclass"
+            )
+        ).tuples()
+        return set(rows)
+
+
+@pytest.fixture
+def operator_index(db_url: str) -> Iterator[str]:
+    """An index someone added by hand: a first load must bring it back too."""
+    with get_engine(db_url).begin() as conn:
+        conn.exec_driver_sql(f"CREATE INDEX {OPERATOR_INDEX} ON usage_monthly (cleaned_version)")
+    yield db_url
+    with get_engine(db_url).begin() as conn:
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {OPERATOR_INDEX}")
+
+
+@pytest.fixture
+def set_aside(monkeypatch: pytest.MonkeyPatch) -> list[DeferredIndexes | None]:
+    """What each sync's `set_aside_if_empty` returned."""
+    seen: list[DeferredIndexes | None] = []
+    real = DeferredIndexes.set_aside_if_empty
+
+    def spy(conn: object, table: str) -> DeferredIndexes | None:
+        result = real(conn, table)  # type: ignore[arg-type]
+        seen.append(result)
+        return result
+
+    monkeypatch.setattr(sync_run.DeferredIndexes, "set_aside_if_empty", spy)
+    return seen
+
+
+def test_a_first_load_ends_with_the_same_indexes_and_constraints(
+    operator_index: str, set_aside: list[DeferredIndexes | None], tmp_path: Path
+) -> None:
+    url = operator_index
+    before, constraints = _indexes(url), _constraints(url)
+    result = sync_export(CsvExport(copy_fixture(tmp_path / "e")), url)
+    assert result.ok and result.usage_rows > 0
+    deferred = set_aside[0]
+    assert deferred is not None, "an empty table's indexes wait for its rows"
+    names = {ix.name for ix in deferred.indexes}
+    assert OPERATOR_INDEX in names and "pk_usage_monthly" not in names
+    after = _indexes(url)
+    assert {n: d for n, (_, d) in after.items()} == {n: d for n, (_, d) in before.items()}
+    assert _constraints(url) == constraints
+    # Built anew, not kept: the rebuilt ones are other relations than before.
+    assert all(after[n][0] != before[n][0] for n in names)
+    assert after["pk_usage_monthly"][0] == before["pk_usage_monthly"][0]
+
+
+def test_a_table_that_holds_rows_keeps_its_indexes(
+    db_url: str, set_aside: list[DeferredIndexes | None], tmp_path: Path
+) -> None:
+    folder = copy_fixture(tmp_path / "e")
+    assert sync_export(CsvExport(folder), db_url).ok
+    before = _indexes(db_url)
+    path = folder / "usage_monthly.csv"
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    column = rows[0].index("billable_user_count")
+    rows[1][column] = str(int(rows[1][column] or 0) + 1)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
+    again = sync_export(CsvExport(folder), db_url)
+    assert again.ok and again.changes.usage_rows >= 1
+    assert set_aside[-1] is None
+    assert _indexes(db_url) == before, "same index relations: nothing dropped or rebuilt"
+
+
+def test_a_repeated_key_is_reported_at_its_line_and_the_indexes_stay(
+    db_url: str, set_aside: list[DeferredIndexes | None], tmp_path: Path
+) -> None:
+    folder = copy_fixture(tmp_path / "e")
+    path = folder / "usage_monthly.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join([*lines, lines[1]]) + "\n", encoding="utf-8")
+    before, constraints = _indexes(db_url), _constraints(db_url)
+    result = sync_export(CsvExport(folder), db_url)
+    assert result.status == "rejected"
+    assert any(p.startswith(f"usage_monthly.csv:{len(lines) + 1}: ") and "duplicate row" in p for p in result.problems)
+    assert set_aside and set_aside[0] is not None, "the fast path set the indexes aside before the repeat was found"
+    assert _indexes(db_url) == before and _constraints(db_url) == constraints
+    with get_engine(db_url).connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM usage_monthly").scalar_one() == 0
+
+
+def test_sqlite_keeps_its_indexes(tmp_path: Path) -> None:
+    sqlite_url = f"sqlite:///{tmp_path / 'x.db'}"
+    with get_engine(sqlite_url).begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE usage_monthly (id INTEGER PRIMARY KEY, v TEXT)")
+        conn.exec_driver_sql("CREATE INDEX ix_v ON usage_monthly (v)")
+        assert DeferredIndexes.set_aside_if_empty(conn, "usage_monthly") is None
+        assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE name = 'ix_v'").scalar_one() == 1
