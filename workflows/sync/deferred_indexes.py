@@ -9,6 +9,9 @@ Only for an empty table. Dropping an index takes a lock that makes every query o
 until the sync's transaction ends; with nothing stored yet there is nothing such a query could show.
 A table that holds rows keeps its indexes, and its readers never wait.
 
+Not on SQLite: there the row-by-row load is paced by the checking process, not by the writes (20,000
+accounts: 51.6 s with the indexes in place, 53.0 s with two of them built after).
+
 What is set aside: every index but the primary key (ids are appended in order, which costs little),
 one a foreign key depends on, and one backing a constraint other than a plain unique one. Each comes
 back from its own definition (`pg_get_indexdef`), so an index an operator added is rebuilt as it was;
