@@ -1,19 +1,21 @@
 """A first load into an empty usage table builds its indexes after the rows (workflows/sync/deferred_indexes.py).
 
 What must hold: the table ends with exactly the indexes and constraints it had (an operator's own
-index included), a table that holds rows is never touched, and a key the export repeats is still
-reported at its line with the indexes left as they were.
+index included), a table that holds rows is never touched, a key the export repeats is still
+reported at its line with the indexes left as they were, and a sync whose database user may not
+drop them loads with them in place.
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from support.sync_helpers import copy_fixture
 
 from db.session import get_engine
@@ -21,7 +23,7 @@ from workflows.sync import CsvExport, sync_export
 from workflows.sync import run as sync_run
 from workflows.sync.deferred_indexes import DeferredIndexes
 
-pytestmark = pytest.mark.skipif(
+pg_only = pytest.mark.skipif(
     not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"), reason="PostgreSQL's bulk load"
 )
 
@@ -76,6 +78,7 @@ def set_aside(monkeypatch: pytest.MonkeyPatch) -> list[DeferredIndexes | None]:
     return seen
 
 
+@pg_only
 def test_a_first_load_ends_with_the_same_indexes_and_constraints(
     operator_index: str, set_aside: list[DeferredIndexes | None], tmp_path: Path
 ) -> None:
@@ -95,6 +98,7 @@ def test_a_first_load_ends_with_the_same_indexes_and_constraints(
     assert after["pk_usage_monthly"][0] == before["pk_usage_monthly"][0]
 
 
+@pg_only
 def test_a_table_that_holds_rows_keeps_its_indexes(
     db_url: str, set_aside: list[DeferredIndexes | None], tmp_path: Path
 ) -> None:
@@ -114,6 +118,7 @@ def test_a_table_that_holds_rows_keeps_its_indexes(
     assert _indexes(db_url) == before, "same index relations: nothing dropped or rebuilt"
 
 
+@pg_only
 def test_a_repeated_key_is_reported_at_its_line_and_the_indexes_stay(
     db_url: str, set_aside: list[DeferredIndexes | None], tmp_path: Path
 ) -> None:
@@ -138,3 +143,34 @@ def test_sqlite_keeps_its_indexes(tmp_path: Path) -> None:
         conn.exec_driver_sql("CREATE INDEX ix_v ON usage_monthly (v)")
         assert DeferredIndexes.set_aside_if_empty(conn, "usage_monthly") is None
         assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE name = 'ix_v'").scalar_one() == 1
+
+
+@pytest.fixture
+def not_the_owner(db_url: str) -> Iterator[str]:
+    """The URL of a role that may read and write every table but owns none (so may not drop an index)."""
+    role = f"usagebot_loader_{secrets.token_hex(3)}"
+    admin = get_engine(db_url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+        conn.exec_driver_sql(f"GRANT CREATE, USAGE ON SCHEMA public TO {role}")
+        conn.exec_driver_sql(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+        conn.exec_driver_sql(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
+    url = make_url(db_url).set(username=role).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        get_engine(url).dispose()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP OWNED BY {role}")
+            conn.exec_driver_sql(f"DROP ROLE {role}")
+
+
+@pg_only
+def test_a_sync_that_may_not_drop_indexes_loads_with_them(
+    not_the_owner: str, db_url: str, set_aside: list[DeferredIndexes | None], tmp_path: Path
+) -> None:
+    before = _indexes(db_url)
+    result = sync_export(CsvExport(copy_fixture(tmp_path / "e")), not_the_owner)
+    assert result.ok and result.usage_rows > 0
+    assert set_aside == [None]
+    assert _indexes(db_url) == before
