@@ -13,6 +13,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import make_url, text
@@ -30,27 +31,24 @@ pg_only = pytest.mark.skipif(
 OPERATOR_INDEX = "ops_usage_monthly_version"
 
 
+def _catalog(url: str, sql: str) -> list[tuple[Any, ...]]:
+    with get_engine(url).connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql))]
+
+
 def _indexes(url: str) -> dict[str, tuple[int, str]]:
     """usage_monthly's indexes: name -> (oid, definition)."""
-    with get_engine(url).connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT c.relname, c.oid, pg_get_indexdef(c.oid) FROM pg_index x"
-                " JOIN pg_class c ON c.oid = x.indexrelid WHERE x.indrelid = 'usage_monthly'::regclass"
-            )
-        ).tuples()
-        return {name: (int(oid), definition) for name, oid, definition in rows}
+    rows = _catalog(
+        url,
+        "SELECT c.relname, c.oid, pg_get_indexdef(c.oid) FROM pg_index x"
+        " JOIN pg_class c ON c.oid = x.indexrelid WHERE x.indrelid = 'usage_monthly'::regclass",
+    )
+    return {name: (int(oid), definition) for name, oid, definition in rows}
 
 
-def _constraints(url: str) -> set[tuple[str, str]]:
-    with get_engine(url).connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
-                " WHERE conrelid = 'usage_monthly'::regclass"
-            )
-        ).tuples()
-        return set(rows)
+def _constraints(url: str) -> set[tuple[Any, ...]]:
+    sql = "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'usage_monthly'::regclass"
+    return set(_catalog(url, sql))
 
 
 @pytest.fixture
