@@ -2,8 +2,9 @@
 
 What must hold: the table ends with exactly the indexes and constraints it had (an operator's own
 index included), a table that holds rows is never touched, a key the export repeats is still
-reported at its line with the indexes left as they were, and a sync whose database user may not
-drop them loads with them in place.
+reported at its line with the indexes left as they were, a sync whose database user may not drop
+them loads with them in place, and the health check and the Home tab answer at once while a first
+load holds the table.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import csv
 import os
 import secrets
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +22,12 @@ import pytest
 from sqlalchemy import make_url, text
 from support.sync_helpers import copy_fixture
 
-from db.session import get_engine
-from workflows.sync import CsvExport, sync_export
+from bot.features.home.events import build_home_view
+from bot.server import health
+from db.session import get_engine, session_scope
+from workflows.portfolio import Viewer
+from workflows.settings import Settings
+from workflows.sync import CsvExport, SyncResult, sync_export
 from workflows.sync import run as sync_run
 from workflows.sync.deferred_indexes import DeferredIndexes
 
@@ -112,8 +119,25 @@ def test_a_table_that_holds_rows_keeps_its_indexes(
         csv.writer(f, lineterminator="\n").writerows(rows)
     again = sync_export(CsvExport(folder), db_url)
     assert again.ok and again.changes.usage_rows >= 1
-    assert set_aside[-1] is None
+    assert len(set_aside) == 1, "a sync into a database with accounts does not even look"
     assert _indexes(db_url) == before, "same index relations: nothing dropped or rebuilt"
+
+
+@pg_only
+def test_a_database_with_accounts_but_no_usage_rows_loads_with_the_indexes_in_place(
+    db_url: str, set_aside: list[DeferredIndexes | None], tmp_path: Path
+) -> None:
+    """Readers that find accounts read usage_monthly: its lock must not be held while they may."""
+    folder = copy_fixture(tmp_path / "e")
+    path = folder / "usage_monthly.csv"
+    full = path.read_text(encoding="utf-8")
+    path.write_text(full.splitlines()[0] + "\n", encoding="utf-8")
+    assert sync_export(CsvExport(folder), db_url).ok  # accounts and subscriptions only
+    before, asked = _indexes(db_url), len(set_aside)
+    path.write_text(full, encoding="utf-8")
+    result = sync_export(CsvExport(folder), db_url)
+    assert result.ok and result.usage_rows > 0
+    assert set_aside[asked:] == [] and _indexes(db_url) == before
 
 
 @pg_only
@@ -172,3 +196,47 @@ def test_a_sync_that_may_not_drop_indexes_loads_with_them(
     assert result.ok and result.usage_rows > 0
     assert set_aside == [None]
     assert _indexes(db_url) == before
+
+
+def _within(seconds: float, call: Callable[[], object]) -> object:
+    """`call()`'s result, or a failure if it has not returned within `seconds` (it may be waiting on a lock)."""
+    out: list[object] = []
+    worker = threading.Thread(target=lambda: out.append(call()), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert out, f"still waiting after {seconds} s"
+    return out[0]
+
+
+@pg_only
+def test_the_health_check_and_views_answer_at_once_while_a_first_load_holds_the_usage_table(
+    settings: Settings, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first load keeps usage_monthly locked until it commits (minutes at scale): readers must not wait."""
+    holding, release = threading.Event(), threading.Event()
+    rebuild = DeferredIndexes.rebuild
+
+    def held(self: DeferredIndexes) -> None:
+        holding.set()
+        release.wait(60)
+        rebuild(self)
+
+    monkeypatch.setattr(DeferredIndexes, "rebuild", held)
+    synced: list[SyncResult] = []
+    folder = copy_fixture(tmp_path / "e")
+    loader = threading.Thread(target=lambda: synced.append(sync_export(CsvExport(folder), db_url)), daemon=True)
+    loader.start()
+    try:
+        assert holding.wait(60), "the first load set the indexes aside"
+        assert _within(5, lambda: health(settings)) == (200, {"status": "ok", "database": "ok", "data_as_of": None})
+        admin = Viewer(user_id="U0ADMIN01", email="admin@example.com", is_admin=True)
+        tam = Viewer(user_id="U0TAM0001", email="tam@example.com")
+        for viewer, scope in ((admin, "all"), (tam, "mine")):
+            with session_scope(db_url) as s:
+                built = _within(5, partial(build_home_view, s, viewer, scope, 1))
+            assert isinstance(built, tuple) and built[0]["type"] == "home"
+    finally:
+        release.set()
+        loader.join(120)
+    assert synced and synced[0].ok
+    assert health(settings)[1]["data_as_of"] is not None

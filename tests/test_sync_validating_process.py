@@ -24,7 +24,7 @@ from workflows.sync.validate import Validator
 @pytest.fixture
 def row_by_row(monkeypatch: pytest.MonkeyPatch) -> None:
     """Usage rows go the row-by-row way on PostgreSQL too (as when its set-based path steps aside), a few a batch."""
-    monkeypatch.setattr(run, "_bulk_usage", lambda *args: None)
+    monkeypatch.setattr(run, "_bulk_usage", lambda *args, **kwargs: None)
     monkeypatch.setattr(run, "USAGE_BATCH", 2)
 
 

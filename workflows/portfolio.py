@@ -27,7 +27,7 @@ from db.queries.account_data import (
     normalise_emails,
 )
 from db.queries.health import data_as_of, data_stamp
-from db.queries.portfolio import alert_counts, data_fingerprint, latest_usage_month
+from db.queries.portfolio import alert_counts, data_fingerprint
 from db.queries.scores import read_ranks
 from scoring.adoption_rules import AdoptionRules
 from scoring.model import GREEN, MEASURE_KEYS, RED, YELLOW, AccountInfo, Color, Flag
@@ -307,7 +307,7 @@ def build_portfolio(
     adoption = adoption_rules_for(None)
     stamp = data_stamp(session)
     as_of = data_as_of(session, stamp)
-    month = (month or as_of or latest_usage_month(session) or date.today()).replace(day=1)
+    month = (month or as_of or date.today()).replace(day=1)
     wanted = None if emails is None else frozenset(normalise_emails(emails))
     infos = load_account_infos(session, emails=wanted)
     fingerprint = rules_fingerprint(rules, adoption)
@@ -345,7 +345,7 @@ def rank_portfolio(
     adoption = adoption_rules_for(None)
     stamp = data_stamp(session)
     as_of = data_as_of(session, stamp)
-    month = (as_of or latest_usage_month(session) or date.today()).replace(day=1)
+    month = (as_of or date.today()).replace(day=1)
     wanted = None if emails is None else frozenset(normalise_emails(emails))
     infos = load_account_infos(session, emails=wanted)
     fingerprint = rules_fingerprint(rules, adoption)

@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from db.models import Instance, SyncRun, UsageMonthly
+from db.models import Account, Instance, SyncRun, UsageMonthly
 
 
 def ping(session: Session) -> None:
@@ -49,8 +49,25 @@ def data_as_of(session: Session, stamp: DataStamp | None = None) -> date | None:
     """The latest month the data holds: the last successful sync's, else the newest usage row's."""
     as_of = (stamp or data_stamp(session)).as_of
     if as_of is None:
-        as_of = session.scalar(select(func.max(UsageMonthly.snapshot_month)))
+        as_of = newest_usage_month(session)
     return as_of
+
+
+def _no_account(session: Session) -> bool:
+    """No account is stored, so no usage row is either (each names a stored account; the sync checks it).
+
+    Asked before any read of usage_monthly that may run while nothing is stored: a first load into an
+    empty database holds that table's lock until it commits (workflows/sync/deferred_indexes.py), and a
+    health check or a view must not wait minutes for it. Accounts are never locked that way.
+    """
+    return session.scalar(select(Account.id).limit(1)) is None
+
+
+def newest_usage_month(session: Session) -> date | None:
+    """The newest month any usage row is for; None when none is stored."""
+    if _no_account(session):
+        return None
+    return session.scalar(select(func.max(UsageMonthly.snapshot_month)))
 
 
 def export_metric_columns(session: Session) -> frozenset[str] | None:
@@ -66,6 +83,8 @@ def export_metric_columns(session: Session) -> frozenset[str] | None:
 
 def data_months(session: Session) -> tuple[date, date] | None:
     """(first, last) month with usage rows, or None when there are none."""
+    if _no_account(session):
+        return None
     first, last = session.execute(
         select(func.min(UsageMonthly.snapshot_month), func.max(UsageMonthly.snapshot_month))
     ).one()

@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.models import Account, Instance, UsageMonthly
+from db.models import Account, Instance
 from db.queries.account_data import account_ids_for, normalise_emails
 
 
@@ -18,10 +18,6 @@ def has_accounts(session: Session, emails: Collection[str]) -> bool:
     if not normalise_emails(emails):
         return False
     return session.scalar(account_ids_for(emails).limit(1)) is not None
-
-
-def latest_usage_month(session: Session) -> date | None:
-    return session.scalar(select(func.max(UsageMonthly.snapshot_month)))
 
 
 def alert_counts(session: Session, emails: Collection[str] | None, month: date) -> dict[str, int] | None:

@@ -5,8 +5,11 @@ Keeping a B-tree up to date row by row costs several times more than sorting onc
 of 1.27 M usage rows took 36.6 s with usage_monthly's four indexes in place, and 22.4 s plus 4.7 s
 of index builds with only the primary key.
 
-Only for an empty table. Dropping an index takes a lock that makes every query of the table wait
-until the sync's transaction ends; with nothing stored yet there is nothing such a query could show.
+Only for an empty table, and the sync uses it only when no account was stored either. Dropping an
+index takes a lock that makes every query of the table wait until the sync's transaction ends (the
+scoring step included: minutes at 20,000 accounts). With nothing stored there is nothing such a query
+could show, and readers ask first whether any account is stored (`db/queries/health.py`), which the
+lock does not touch: the health check, the Home tab and `/usage` answer at once during a first load.
 A table that holds rows keeps its indexes, and its readers never wait.
 
 Not on SQLite: there the row-by-row load is paced by the checking process, not by the writes (20,000

@@ -232,12 +232,13 @@ def _validate_beside_writer(
 
 
 def _bulk_usage(
-    conn: Connection, path: Path, merger: Merger, changes: Changes, progress: Progress | None
+    conn: Connection, path: Path, merger: Merger, changes: Changes, progress: Progress | None, *, first_load: bool
 ) -> BulkResult | None:
     """Load the usage CSV the set-based way (workflows/sync/bulk.py) inside a savepoint.
 
     None when the fast path stepped aside: the savepoint is rolled back, nothing of it remains,
     and the caller validates and loads row by row (which also reports every problem).
+    `first_load`: the database held no account before this sync.
     """
     if not path.is_file():
         return None
@@ -248,8 +249,10 @@ def _bulk_usage(
         staged = bulk.stage_usage(conn, path, STAGE_TABLES["instances"])
         # The instance summaries (one row each) name every identity of the export's usage rows.
         new_instances = merger.new_instances(STAGE_TABLES["instances"])
-        # A first load fills usage_monthly first and builds its indexes after (deferred_indexes.py).
-        deferred = DeferredIndexes.set_aside_if_empty(conn, "usage_monthly")
+        # A first load fills usage_monthly first and builds its indexes after (deferred_indexes.py). Only
+        # into a database without accounts: readers that find none never wait for usage_monthly's lock
+        # (db/queries/health.py).
+        deferred = DeferredIndexes.set_aside_if_empty(conn, "usage_monthly") if first_load else None
         usage_rows = merger.usage_set_based(staged.scratch.typed)
         if deferred is not None:
             deferred.rebuild()
@@ -318,7 +321,8 @@ def sync_export(export: Export, database_url: str, progress: Progress | None = N
 
             fast = None
             if not validator.problems and merger.pg and isinstance(export, CsvExport):
-                fast = _bulk_usage(conn, export.folder / "usage_monthly.csv", merger, changes, progress)
+                path = export.folder / "usage_monthly.csv"
+                fast = _bulk_usage(conn, path, merger, changes, progress, first_load=not existing_accounts)
             if fast is None:
                 with export.table("usage_monthly") as reader:
                     if isinstance(reader, str):
