@@ -3,8 +3,8 @@
 What must hold: the table ends with exactly the indexes and constraints it had (an operator's own
 index included), a table that holds rows is never touched, a key the export repeats is still
 reported at its line with the indexes left as they were, a sync whose database user may not drop
-them loads with them in place, and the health check and the Home tab answer at once while a first
-load holds the table.
+them loads with them in place, and the health check, the Home tab and `/usage` answer at once while a
+first load holds the table.
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 from sqlalchemy import make_url, text
 from support.sync_helpers import copy_fixture
 
+from bot.cli import cli
 from bot.features.home.events import build_home_view
 from bot.server import health
 from db.session import get_engine, session_scope
@@ -209,7 +211,7 @@ def _within(seconds: float, call: Callable[[], object]) -> object:
 
 
 @pg_only
-def test_the_health_check_and_views_answer_at_once_while_a_first_load_holds_the_usage_table(
+def test_the_health_check_home_and_usage_answer_at_once_while_a_first_load_holds_the_usage_table(
     settings: Settings, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The first load keeps usage_monthly locked until it commits (minutes at scale): readers must not wait."""
@@ -235,6 +237,8 @@ def test_the_health_check_and_views_answer_at_once_while_a_first_load_holds_the_
             with session_scope(db_url) as s:
                 built = _within(5, partial(build_home_view, s, viewer, scope, 1))
             assert isinstance(built, tuple) and built[0]["type"] == "home"
+        tried = _within(5, partial(CliRunner().invoke, cli, ["try", "/usage acme"]))
+        assert isinstance(tried, Result) and tried.exit_code == 0 and "no accounts loaded yet" in tried.output
     finally:
         release.set()
         loader.join(120)
