@@ -5,7 +5,7 @@ worker processes. The largest single process (what `wait4` reports) then underst
 and adding up resident sizes overstates it (forked processes share pages until one writes them). The
 proportional set size (PSS) counts each shared page once, split among the processes sharing it: summed
 over the tree it is the memory the whole sync occupies. Linux only (/proc/PID/smaps_rollup); elsewhere
-`peak_mib` stays None.
+`TreeMemory.stop` returns None.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def tree_pss_kib(pid: int) -> int:
 
 
 class TreeMemory(threading.Thread):
-    """Samples a process tree's summed PSS every `interval` seconds until `stop()`; `peak_mib` is the highest."""
+    """Samples a process tree's summed PSS every `interval` seconds until `stop()`, which returns the highest in MiB."""
 
     def __init__(self, pid: int, interval: float = 0.1) -> None:
         super().__init__(name="tree-memory", daemon=True)
