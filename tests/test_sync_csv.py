@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import csv
-import json
+import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import select, update
 from support.sync_helpers import FIXTURE, copy_fixture, count, dump
 
-from db.models import Account, Instance, SyncRun, UsageMonthly
+from db.models import Account, Instance, MetricLayout, SyncRun, UsageMonthly
+from db.queries.metric_layouts import row_extra_metrics
 from db.session import session_scope
 from workflows.demo import generate_export
 from workflows.sync import CsvExport, sync_export
@@ -94,9 +95,9 @@ def test_fixture_values_land_where_the_contract_says(db_url: str) -> None:
         assert sept.sast_scans_28_days_event is None  # empty is "not reported", never 0
         assert sept.ci_builds_28_days_event_post_16_9 == 5100.0
         # Extra numeric columns are metrics; the text column "edition" is not; empty is absent.
-        assert sept.extra_metrics == {"issues_created_28_days_user": 125, "merge_requests_28_days_user": 210}
+        assert row_extra_metrics(s, sept) == {"issues_created_28_days_user": 125, "merge_requests_28_days_user": 210}
         octo = rows[(prod.id, date(2026, 10, 1))]
-        assert octo.extra_metrics == {}
+        assert row_extra_metrics(s, octo) == {}
         assert (octo.instance_type, octo.license_mapped) == ("Production", True)
         assert octo.metrics()["action_monthly_active_users_project_repo_28_days_user"] == 97.0
         b_oct = rows[(acmeb.id, date(2026, 10, 1))]
@@ -198,14 +199,28 @@ def test_label_set_by_a_person_survives_resync_while_export_labels_follow(db_url
     assert sync_export(CsvExport(export), db_url).rows_changed == 0
 
 
-def test_extra_metric_json_is_canonical(db_url: str) -> None:
-    """Key order in the stored JSON does not depend on column order (re-syncs compare it)."""
+def test_extra_metrics_are_values_in_the_order_of_one_stored_layout(db_url: str, tmp_path: Path) -> None:
+    """Rows list values, the names are stored once; the order does not depend on the file's column order
+    (re-syncs compare the text), so the same export with its columns shuffled changes nothing."""
     assert sync_export(CsvExport(FIXTURE), db_url).ok
     with session_scope(db_url) as s:
-        raw = [r.extra_metrics for r in s.scalars(select(UsageMonthly))]
-    assert all(list(m) == sorted(m) for m in raw)
-    assert any(m for m in raw)
-    assert json.dumps(raw[0])  # plain JSON values
+        rows = list(s.scalars(select(UsageMonthly)))
+        layouts = s.scalars(select(MetricLayout)).all()
+        assert len(layouts) == 1 and {r.metric_layout_id for r in rows} == {layouts[0].id}
+        names = layouts[0].names
+        assert names == sorted(names) and "issues_created_28_days_user" in names
+        assert all(isinstance(r.extra_metrics, list) and len(r.extra_metrics) == len(names) for r in rows)
+        assert any(v is not None for r in rows for v in r.extra_metrics)
+    shuffled = tmp_path / "shuffled"
+    shutil.copytree(FIXTURE, shuffled)
+    with (FIXTURE / "usage_monthly.csv").open(encoding="utf-8", newline="") as f:
+        table = list(csv.reader(f))
+    order = list(reversed(range(len(table[0]))))
+    with (shuffled / "usage_monthly.csv").open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows([[r[i] for i in order] for r in table])
+    again = sync_export(CsvExport(shuffled), db_url)
+    assert again.ok, again.problems
+    assert again.rows_changed == 0
 
 
 def test_extra_metric_values_are_normalized_numbers(db_url: str, tmp_path: Path) -> None:
@@ -216,7 +231,7 @@ def test_extra_metric_values_are_normalized_numbers(db_url: str, tmp_path: Path)
     assert result.ok, result.problems
     with session_scope(db_url) as s:
         extras = {
-            (r.account_id, r.snapshot_month, r.subscription_id): r.extra_metrics
+            (r.account_id, r.snapshot_month, r.subscription_id): row_extra_metrics(s, r)
             for r in s.scalars(select(UsageMonthly))
         }
     assert extras[("0016100001AcmeA", date(2026, 9, 1), "sub-acme-sm")] == {

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from db.models import SCORED_METRIC_COLUMNS, Account, DataIssue, Instance, UsageMonthly
 from db.models.quality import SCOPES
 from db.queries.health import data_as_of
+from db.queries.metric_layouts import row_extra_metrics
 from workflows import outbox
 from workflows.escaping import gitlab_templates
 from workflows.ports import SlackEdge
@@ -103,7 +104,7 @@ def account_instances(session: Session, account_id: str, limit: int = 100) -> li
     return [(r[0], r[1] or r[2] or r[3] or r[4], r[5]) for r in rows]
 
 
-def _metric_value(row: UsageMonthly, metric: str | None) -> tuple[bool, float | None]:
+def _metric_value(session: Session, row: UsageMonthly, metric: str | None) -> tuple[bool, float | None]:
     """(known, value) of `metric` on the row; unknown names are (False, None)."""
     if not metric:
         return False, None
@@ -113,7 +114,7 @@ def _metric_value(row: UsageMonthly, metric: str | None) -> tuple[bool, float | 
     if metric in SCORED_METRIC_COLUMNS:
         v = getattr(row, metric)
         return True, None if v is None else float(v)
-    extra = row.extra_metrics or {}
+    extra = row_extra_metrics(session, row)
     if metric in extra:
         v = extra[metric]
         return True, None if v is None else float(v)
@@ -151,7 +152,7 @@ def load_context(
         inst = session.get(Instance, row.instance_id)
     facts: dict[str, Any] = {}
     if row is not None:
-        known, value = _metric_value(row, metric)
+        known, value = _metric_value(session, row, metric)
         facts = {
             "month": _ym(row.snapshot_month),
             "billable_users": row.billable_user_count,

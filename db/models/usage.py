@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -25,7 +26,7 @@ from db.models.base import Base, utcnow
 from scoring.model import instance_display_name
 
 # Metric columns the health rules read (docs/scoring.md, both rule sets). They get typed columns;
-# any other numeric column of the export lands in `UsageMonthly.extra_metrics`.
+# any other numeric column of the export lands in `UsageMonthly.extra_metrics`, its name in a `MetricLayout`.
 SCORED_METRIC_COLUMNS: tuple[str, ...] = (
     "last_activity_28_days_user",
     "action_monthly_active_users_project_repo_28_days_user",
@@ -166,14 +167,38 @@ class UsageMonthly(Base):
     coverage_fuzzing_scans_28_days_event: Mapped[float | None] = mapped_column(Float)
     api_fuzzing_scans_28_days_event: Mapped[float | None] = mapped_column(Float)
 
-    # Every other metric column of the export, by its warehouse name; absent key = not reported.
-    extra_metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Every other metric column of the export: a list of values (null = not reported) in the order of the
+    # names of the row's layout. The names are kept once per export layout instead of once per row, where
+    # they were two thirds of a row's bytes. A JSON object of name: value (absent = not reported) is
+    # read too: rows stored before layouts, until the next sync rewrites them.
+    extra_metrics: Mapped[Any] = mapped_column(JSON, default=list)
+    metric_layout_id: Mapped[int | None] = mapped_column(Integer)
 
-    def metrics(self) -> dict[str, float | None]:
-        """All metrics of the row by warehouse name, typed and extra alike."""
+    def metrics(self, layout: Sequence[str] = ()) -> dict[str, float | None]:
+        """All metrics of the row by warehouse name, typed and extra alike (`layout`: its layout's names)."""
         out: dict[str, float | None] = {name: getattr(self, name) for name in SCORED_METRIC_COLUMNS}
-        out.update(self.extra_metrics or {})
+        out.update(extra_metric_values(self.extra_metrics, layout))
         return out
+
+
+class MetricLayout(Base):
+    """The names of the extra metric columns of an export, in the order usage rows list their values."""
+
+    __tablename__ = "metric_layouts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # sha256 of `names` as JSON: names may be long and many, too long for a unique index of their own.
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    names: Mapped[list[str]] = mapped_column(JSON)
+
+
+def extra_metric_values(stored: Any, names: Sequence[str]) -> dict[str, float | None]:
+    """A row's extra metrics by name: its values (a list) paired with its layout's `names`, those reported only."""
+    if isinstance(stored, dict):
+        return {k: v for k, v in stored.items() if v is not None}
+    if not stored:
+        return {}
+    return {n: v for n, v in zip(names, stored, strict=False) if v is not None}
 
 
 class LabelChange(Base):

@@ -15,8 +15,10 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from db.models import SCORED_METRIC_COLUMNS, Account, Instance, Subscription, UsageMonthly
+from db.models.usage import extra_metric_values
 from db.names import name_key
 from db.queries.health import DataStamp, data_stamp
+from db.queries.metric_layouts import layout_names
 from scoring.model import AccountInfo, InstanceInfo, SubscriptionInfo, UsageRow
 
 OPT_OUT = "Opt-Out"  # included_in_health_measures_str of rows that must not count (other modules import this)
@@ -164,8 +166,11 @@ def load_accounts_data(
         t.ping_created_at, t.billable_user_count, t.license_user_count, t.included_in_health, t.cleaned_version,
         t.license_mapped, *(t[c] for c in typed),
     ]  # fmt: skip
+    layouts: dict[int, list[str]] = {}
     if extra:
-        cols.append(t.extra_metrics)  # only a custom rules file reads metrics outside the typed columns
+        # Only a custom rules file reads metrics outside the typed columns.
+        cols += [t.extra_metrics, t.metric_layout_id]
+        layouts = layout_names(conn)
     n_fixed = 12
     end_typed = n_fixed + len(typed)
     usage_stmt = select(*cols).where(t.snapshot_month >= first_month, t.snapshot_month <= last_month)
@@ -176,7 +181,7 @@ def load_accounts_data(
             continue
         metrics: dict[str, float | None] = dict(zip(typed, r[n_fixed:end_typed], strict=True))
         if extra:
-            blob = r[-1] or {}
+            blob = extra_metric_values(r[-2], layouts.get(r[-1], ()))
             metrics.update({c: blob.get(c) for c in extra})
         acc.rows.append(
             UsageRow(

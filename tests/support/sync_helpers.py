@@ -44,8 +44,9 @@ def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
                 " u.max_historical_user_count, u.last_activity_28_days_user,"
                 " u.action_monthly_active_users_project_repo_28_days_user, u.ci_builds_28_days_event_post_16_9,"
                 " u.ci_builds_28_days_event, u.deployments_28_days_user, u.sast_scans_28_days_event,"
-                " CAST(u.extra_metrics AS TEXT)"
+                " CAST(u.extra_metrics AS TEXT), CAST(l.names AS TEXT)"
                 " FROM usage_monthly u JOIN instances i ON i.id = u.instance_id"
+                " LEFT JOIN metric_layouts l ON l.id = u.metric_layout_id"
                 " ORDER BY i.identity, u.snapshot_month, u.subscription_id",
             ),
             "label_changes": _rows(conn, "SELECT * FROM label_changes ORDER BY id"),

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 import secrets
 import time
@@ -30,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.engine import Connection
 
-from workflows.sync.contract import KINDS, METRIC_NAME, SCORED_COLS, USAGE_COLS, Col
+from workflows.sync.contract import KINDS, METRIC_NAME, SCORED_COLS, USAGE_COLS, Col, extra_metric_columns
 from workflows.sync.validate import INSTANCE_STAGE, USAGE_STAGE
 
 log = logging.getLogger(__name__)
@@ -124,6 +123,7 @@ class BulkResult:
     as_of_month: date | None
     instances: int
     metric_columns: list[str] = field(default_factory=list)  # as Tally.metric_columns
+    extra_columns: list[str] = field(default_factory=list)  # the file's metric layout (`extra_metric_columns`)
     scratch: Scratch = field(default_factory=Scratch)  # `typed` holds the staged rows until `drop`
 
 
@@ -282,23 +282,22 @@ def typed_value(col: Col, r: str, looked_up: str | None = None, plain: str | Non
     raise StepAside(f"no SQL rule for {col.name} ({kind})")
 
 
-def extra_piece(name: str, r: str, metric: bool, plain: str | None = None) -> str:
-    """`"name":value` for the row's extra_metrics JSON, NULL to leave out, or '!' to step aside.
+def extra_piece(r: str, metric: bool, plain: str | None = None) -> str:
+    """The value's JSON text in the row's extra_metrics list, NULL when not reported, or '!' to step aside.
 
-    Written as the row-by-row path writes it (keys sorted, compact, integers without a point), so a
-    re-sync by either path compares equal.
+    Written as the row-by-row path writes it (compact, integers without a point), so a re-sync by either
+    path compares equal.
     """
-    prefix = lit(json.dumps(name) + ":")
     f = f"{r}::float8"
     decimal = (
         f"CASE WHEN {f} >= 1e15 THEN NULL WHEN {f} = trunc({f}) THEN trunc({f})::bigint::text"
         f" WHEN {f} >= 0.0001 THEN {f}::text END"
     )
     ignore = "" if metric else f"WHEN {_ascii(r)} AND ({r} !~ '[0-9]' OR {r} ~ {lit(_NOT_A_NUMBER_RE)}) THEN NULL "
-    first = f"WHEN {plain} THEN {prefix} || {r} " if plain else ""
+    first = f"WHEN {plain} THEN {r} " if plain else ""
     return (
-        f"CASE WHEN {r} IS NULL THEN NULL {first}WHEN {r} ~ {lit(_INT_RE)} THEN {prefix} || {r} "
-        f"WHEN {r} ~ {lit(_NUM_RE)} THEN COALESCE({prefix} || ({decimal}), '!') {ignore}ELSE '!' END"
+        f"CASE WHEN {r} IS NULL THEN NULL {first}WHEN {r} ~ {lit(_INT_RE)} THEN {r} "
+        f"WHEN {r} ~ {lit(_NUM_RE)} THEN COALESCE({decimal}, '!') {ignore}ELSE '!' END"
     )
 
 
@@ -366,11 +365,11 @@ def typed_select(columns: Sequence[str], scratch: Scratch | None = None) -> tupl
             bad.append(f"{c.dest} IS NULL")
         else:
             bad.append(f"({c.dest} IS NULL AND raw_{c.dest} IS NOT NULL)")
-    extras = sorted(n for n in columns if n not in known)
+    extras = extra_metric_columns(columns)
     pieces = []
     for k, n in enumerate(extras):
-        values.append(f"{extra_piece(n, f'r{pos[n]}', bool(METRIC_NAME.search(n)), 'plain')} AS x{k}")
-        pieces.append(f"x{k}")
+        values.append(f"{extra_piece(f'r{pos[n]}', bool(METRIC_NAME.search(n)), 'plain')} AS x{k}")
+        pieces.append(f"COALESCE(x{k}, 'null')")
         bad.append(f"COALESCE(x{k} = '!', false)")
 
     identity = (
@@ -383,7 +382,7 @@ def typed_select(columns: Sequence[str], scratch: Scratch | None = None) -> tupl
     bad.append("COALESCE(extract(day FROM snapshot_month) <> 1, false)")
     values.append("clock_timestamp() AS fence_b")
     # Typed as json here, in the parallel workers, rather than cast by the merge, which runs alone.
-    extra = f"('{{' || {_concat(pieces)} || '}}')::json"
+    extra = f"('[' || {_concat(pieces)} || ']')::json"
     derived = {"identity": identity, "creation_date": creation, "extra_metrics": extra}
     out = [f"{derived[c]} AS {c}" if c in derived else c for c in USAGE_STAGE]
     sql = (
@@ -486,5 +485,10 @@ def stage_usage(conn: Connection, path: Path, instance_stage: str) -> BulkResult
     )  # fmt: skip
     metrics = sorted({c.name for c in SCORED_COLS if c.name in columns} | set(extras))
     return BulkResult(
-        usage_rows=int(rows), as_of_month=as_of, instances=int(instances), metric_columns=metrics, scratch=scratch
+        usage_rows=int(rows),
+        as_of_month=as_of,
+        instances=int(instances),
+        metric_columns=metrics,
+        extra_columns=extras,
+        scratch=scratch,
     )

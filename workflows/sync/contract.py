@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -261,6 +261,15 @@ SCORED_COLS: tuple[Col, ...] = tuple(Col(m, m, to_metric) for m in SCORED_METRIC
 # Service Ping metric names carry their time frame; such columns are metrics by name, so a
 # non-numeric value in one is an error rather than a text column to skip.
 METRIC_NAME = re.compile(r"_(\d+_days|all_time|monthly|weekly)_(user|event)s?(_|$)")
+
+_USAGE_NAMES = frozenset(c.name for c in USAGE_COLS + SCORED_COLS)
+
+
+def extra_metric_columns(columns: Sequence[str]) -> list[str]:
+    """The usage file's extra columns (every column the contract does not name), sorted: a row stores their
+    values in this order, and its metric layout (db.models.usage.MetricLayout) holds the names."""
+    return sorted({n for n in columns if n and n not in _USAGE_NAMES})
+
 
 CONTRACT_COLUMNS: dict[str, tuple[Col, ...]] = {
     "accounts": ACCOUNT_COLS,

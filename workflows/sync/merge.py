@@ -78,11 +78,23 @@ class Changes:
         return self.accounts + self.subscriptions + self.instances + self.usage_rows
 
 
+# Written with every usage row, compared by the "did anything change" guard.
+_USAGE_WRITTEN = (*USAGE_FIELDS, "extra_metrics", "metric_layout_id")
+
+
 class Merger:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.pg = conn.dialect.name == "postgresql"
         self.distinct = "IS DISTINCT FROM" if self.pg else "IS NOT"
+        # The metric layout of the usage rows being loaded (workflows/sync/layouts.py): names of the values
+        # each row's extra_metrics lists. Set before any usage row is written.
+        self.layout_id: int | None = None
+
+    def _layout(self) -> str:
+        if self.layout_id is None:
+            raise RuntimeError("usage rows written before their metric layout was stored")
+        return str(int(self.layout_id))
 
     def _run(self, sql: str, accounts: set[str] | None = None, returning: str = "") -> int:
         """Run `sql`; the rows it wrote. With `accounts`, the `returning` column of each row written (its
@@ -140,14 +152,12 @@ class Merger:
 
     def usage(self, stage: str = STAGE_TABLES["usage_monthly"]) -> int:
         """Upsert the staged batch of usage rows by (snapshot_month, instance, subscription)."""
-        usage_cols = ("snapshot_month", "instance_id", "subscription_id", *USAGE_FIELDS, "extra_metrics")
-        select_cols = ", ".join(
-            "i.id"
-            if c == "instance_id"
-            else ("CAST(s.extra_metrics AS json)" if self.pg and c == "extra_metrics" else f"s.{c}")
-            for c in usage_cols
-        )
-        usage_fields = (*USAGE_FIELDS, "extra_metrics")
+        usage_cols = ("snapshot_month", "instance_id", "subscription_id", *_USAGE_WRITTEN)
+        picked = {"instance_id": "i.id", "metric_layout_id": self._layout()}
+        if self.pg:
+            picked["extra_metrics"] = "CAST(s.extra_metrics AS json)"
+        select_cols = ", ".join(picked.get(c, f"s.{c}") for c in usage_cols)
+        usage_fields = _USAGE_WRITTEN
         sets = ", ".join(f"{f} = excluded.{f}" for f in usage_fields)
         return self._run(f"""
             INSERT INTO usage_monthly ({", ".join(usage_cols)})
@@ -193,11 +203,12 @@ class Merger:
                 )
                 newest = max(ids.values(), default=0)
                 ids.update(cur.execute("SELECT identity, id FROM instances WHERE id > ?", (newest,)).fetchall())
-            fields = (*USAGE_FIELDS, "extra_metrics")
+            fields = _USAGE_WRITTEN
             cols = ("snapshot_month", "instance_id", "subscription_id", *fields)
             # ?N is the row's N-th value (1-based): the staged tuple is bound as it is, its instance id after it.
             at = {c: f"?{i + 1}" for i, c in enumerate(USAGE_STAGE)}
             at["instance_id"] = f"?{len(USAGE_STAGE) + 1}"
+            at["metric_layout_id"] = self._layout()
             sets = ", ".join(f"{f} = excluded.{f}" for f in fields)
             params: list[list[Any]] = []
             for r in rows:
@@ -230,15 +241,15 @@ class Merger:
         back to the row-by-row path, which reports it by line. The sync holds `bulk.SYNC_LOCK`, so
         no other sync inserts the same key in between.
         """
-        fields = (*USAGE_FIELDS, "extra_metrics")
+        fields = _USAGE_WRITTEN
         cols = ("snapshot_month", "instance_id", "subscription_id", *fields)
         key = (
             "u.snapshot_month = s.snapshot_month AND u.instance_id = s.instance_id"
             " AND u.subscription_id = s.subscription_id"
         )
         source = (
-            f"SELECT i.id AS instance_id, {', '.join('s.' + c for c in cols if c != 'instance_id')}"
-            f" FROM {stage} s JOIN instances i ON i.identity = s.identity"
+            f"SELECT i.id AS instance_id, {', '.join('s.' + c for c in cols if c in USAGE_STAGE)},"
+            f" {self._layout()} AS metric_layout_id FROM {stage} s JOIN instances i ON i.identity = s.identity"
         )
         sets = ", ".join(f"{f} = {self._staged(f)}" for f in fields)
         values = ", ".join(self._staged(c) for c in cols)

@@ -36,7 +36,9 @@ from workflows.scores import RescoreResult, ScoreBasis, after_sync
 from workflows.secrets import redact
 from workflows.sync import bulk, validating_process
 from workflows.sync.bulk import BulkResult
+from workflows.sync.contract import extra_metric_columns
 from workflows.sync.deferred_indexes import DeferredIndexes
+from workflows.sync.layouts import layout_id
 from workflows.sync.merge import Changes, Merger
 from workflows.sync.sources import CsvExport, Export, SourceError, TableReader, batched
 from workflows.sync.stage import STAGE_TABLES, Stager
@@ -178,6 +180,7 @@ def _load_usage(
     A CSV file is validated by a forked process while this one writes (workflows/sync/validating_process.py);
     other sources by this thread while a second one writes.
     """
+    merger.layout_id = layout_id(stager.conn, extra_metric_columns(reader.columns))
     writer = _BatchWriter(stager, merger, changes)
     if progress is not None:
         progress.start(reader.label, reader.total)
@@ -247,6 +250,7 @@ def _bulk_usage(
         if progress is not None:
             progress.start(path.name, None)
         staged = bulk.stage_usage(conn, path, STAGE_TABLES["instances"])
+        merger.layout_id = layout_id(conn, staged.extra_columns)
         # The instance summaries (one row each) name every identity of the export's usage rows.
         new_instances = merger.new_instances(STAGE_TABLES["instances"])
         # A first load fills usage_monthly first and builds its indexes after (deferred_indexes.py). Only
@@ -258,6 +262,7 @@ def _bulk_usage(
             deferred.rebuild()
         staged.scratch.drop(conn)
     except (bulk.StepAside, SQLAlchemyError, psycopg.Error) as exc:
+        merger.layout_id = None  # rolled back with the savepoint
         log.info("usage rows go row by row: %s", redact(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__)
         savepoint.rollback()
         return None

@@ -7,13 +7,11 @@ usage key (snapshot_month, instance identity, subscription) for duplicate detect
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from itertools import compress
-from operator import add, itemgetter
+from operator import itemgetter
 from typing import Any
 
 from db.names import name_key
@@ -24,6 +22,7 @@ from workflows.sync.contract import (
     SUBSCRIPTION_COLS,
     USAGE_COLS,
     Col,
+    extra_metric_columns,
     to_metric,
 )
 from workflows.sync.keyset import KeySet
@@ -321,10 +320,11 @@ class Validator:
         for i, n in enumerate(reader.columns):
             if n and n not in names:
                 first_pos.setdefault(n, i)
-        # Sorted by name, so the JSON text is canonical (re-syncs compare it) without sorting per row.
-        extras: list[tuple[int, str, str]] = [(first_pos[n], n, json.dumps(n) + ":") for n in sorted(first_pos)]
+        # In the order of the file's metric layout (`extra_metric_columns`): a row stores its values as a JSON
+        # list in that order, null for none, so the text is canonical (re-syncs compare it).
+        extras: list[tuple[int, str]] = [(first_pos[n], n) for n in extra_metric_columns(reader.columns)]
         named: dict[str, bool] = {n: bool(METRIC_NAME.search(n)) for n in first_pos}
-        self.tally.extra_metric_columns = sorted(first_pos)
+        self.tally.extra_metric_columns = [n for _, n in extras]
         scored: list[tuple[int, int, str]] = [
             (j, p, SCORED_COLS[j].name) for j, p in enumerate(scored_plan) if p is not None
         ]
@@ -339,8 +339,7 @@ class Validator:
         plain_scored = None
         if reader.is_csv and [j for j, _, _ in scored] == list(range(n_scored)) and n_scored > 1:
             plain_scored = itemgetter(*(p for _, p, _ in scored))
-        plain_extras = itemgetter(*(i for i, _, _ in extras)) if reader.is_csv and len(extras) > 1 else None
-        prefixes = [prefix for _, _, prefix in extras]
+        plain_extras = itemgetter(*(i for i, _ in extras)) if reader.is_csv and len(extras) > 1 else None
         # An instance's rows come together and share most of their columns (account, subscription,
         # instance attributes): when those raw values equal the previous row's, which converted
         # without a problem, their typed values are taken over instead of converted again (about 16
@@ -402,17 +401,18 @@ class Validator:
                 xs = plain_extras(values)
                 joined = "".join(xs)
                 if joined.isdigit() and joined.isascii() and not _LEADING_ZERO.search(",".join(xs)):
-                    # Plain integers are canonical JSON as they are; empty values are left out.
-                    extra_json = "{" + ",".join(compress(map(add, prefixes, xs), xs)) + "}"
+                    # Plain integers are canonical JSON as they are; an empty value is null.
+                    extra_json = "[" + ",".join([x or "null" for x in xs]) + "]"
             if extra_json is None:
                 parts: list[str] = []
-                for i, n, prefix in extras:
+                for i, n in extras:
                     raw = values[i]
                     if raw is None or raw == "":
+                        parts.append("null")
                         continue
                     # Most metric values are plain non-negative integers: already valid, canonical JSON.
                     if raw.__class__ is str and raw.isdigit() and raw.isascii() and (raw[0] != "0" or len(raw) == 1):
-                        parts.append(prefix + raw)
+                        parts.append(raw)
                         continue
                     try:
                         f = _metric_number(raw)
@@ -420,11 +420,13 @@ class Validator:
                         if named[n]:  # a metric: a bad or negative count is an error here too
                             problems.add(f"{where}: {n}: {exc}")
                             ok = False
+                        parts.append("null")
                         continue
                     if f is None:
+                        parts.append("null")
                         continue
-                    parts.append(prefix + (str(int(f)) if f.is_integer() and abs(f) < 2**53 else repr(f)))
-                extra_json = "{" + ",".join(parts) + "}"
+                    parts.append(str(int(f)) if f.is_integer() and abs(f) < 2**53 else repr(f))
+                extra_json = "[" + ",".join(parts) + "]"
             (month, account, sub, version, delivery, deployment, inst, uuid, host, inst_created, ns, ns_name,
              ns_created) = row[:13]  # fmt: skip
             if month is not None and month.day != 1:
