@@ -103,7 +103,7 @@ def seed(url: str, n_accounts: int, n_tams: int, n_unknown: int, months: int) ->
                         "delivery_type": "Self-Managed",
                         "deployment_type": "Self-Managed",
                         "license_mapped": rnd.random() > 0.03,
-                        "extra_metrics": {},
+                        "extra_metrics": [],
                     }
                 )
             if len(rows) >= 20000:

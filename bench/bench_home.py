@@ -116,7 +116,7 @@ def seed(url: str, n_accounts: int, months: int, last: date) -> None:
                     "included_in_health": None,
                     "license_user_count": 1000,
                     "billable_user_count": b,
-                    "extra_metrics": {},
+                    "extra_metrics": [],
                 }
                 row.update({c: float(rnd.randint(0, 3 * b)) if rnd.random() > 0.1 else None for c in cols})
                 batch.append(row)

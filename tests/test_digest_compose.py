@@ -67,7 +67,7 @@ def test_unmapped_flag_reads_only_the_latest_row(db_url: str) -> None:
                 delivery_type="Self-Managed",
                 deployment_type="Self-Managed",
                 license_mapped=False,
-                extra_metrics={},
+                extra_metrics=[],
             )
         )
     with session_scope(db_url) as s:
@@ -97,7 +97,7 @@ def test_unmapped_flag_uses_the_account_reports_month_rule(db_url: str) -> None:
                 delivery_type="Self-Managed",
                 deployment_type="Self-Managed",
                 license_mapped=False,
-                extra_metrics={},
+                extra_metrics=[],
             )
         )
     with session_scope(db_url) as s:

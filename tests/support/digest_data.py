@@ -80,7 +80,7 @@ def instance(
                 deployment_type=inst.deployment_type,
                 license_mapped=license_mapped,
                 instance_type=label,
-                extra_metrics={},
+                extra_metrics=[],
             )
         )
     return inst

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from db.models import Account, Instance, Subscription, UsageMonthly
 from db.names import name_key
 from scoring.model import AccountInfo, InstanceInfo, SubscriptionInfo, UsageRow
+from workflows.sync.layouts import layout_id
 
 MONTH = date(2026, 10, 1)
 PING = datetime(2026, 10, 28, 4, 12, tzinfo=UTC)
@@ -122,6 +123,12 @@ def add_usage(s: Session, instance: Instance, subscription_id: str, month: date,
         "billable_user_count": 100,
     }
     values.update(kw)
+    extra = values.pop("extra_metrics", None)
+    if isinstance(extra, dict):
+        # Stored as a sync stores them: values in the order of a metric layout's names.
+        names = sorted(extra)
+        values["metric_layout_id"] = layout_id(s.connection(), names)
+        values["extra_metrics"] = [extra[n] for n in names]
     u = UsageMonthly(
         snapshot_month=month,
         instance_id=instance.id,
