@@ -115,6 +115,10 @@ def _edit_usage(folder: Path, edit: dict[tuple[int, str], str]) -> None:
         {(0, "snapshot_month"): "2026-08-01 00:00:00"},  # a midnight timestamp as a date
         {(0, "namespace_name"): 'Acme, "the" group\nsecond line'},  # quoting, a comma and a line break
         {(0, "instance_type"): "PRODUCTION"},  # any capitalization
+        # An extra column that is not a metric: a quoted comma in an otherwise plain row is not two values,
+        # and a padded number is still a number.
+        {(0, "edition"): "1,5"},
+        {(0, "edition"): "", (1, "edition"): " 5", (2, "edition"): "5 "},
     ],
 )
 def test_unusual_but_valid_values_load_the_same_both_ways(
@@ -123,6 +127,28 @@ def test_unusual_but_valid_values_load_the_same_both_ways(
     folder = copy_fixture(tmp_path / "e")
     _edit_usage(folder, edit)
     _both_ways(db_url, folder, monkeypatch)
+
+
+def test_quote_check_notices_a_comma_inside_a_quoted_field_across_chunks() -> None:
+    def quoted_comma(*chunks: bytes) -> bool:
+        check = QuoteCheck()
+        assert all(check.feed(c) for c in chunks) and check.done()
+        return check.quoted_comma
+
+    assert quoted_comma(b'a,"x,y"\n')
+    assert quoted_comma(b'a,"x', b',y"\n')  # the field goes on in the next chunk
+    assert not quoted_comma(b'a,"xy",b\n', b"c,d\n")
+    assert not quoted_comma(b'a,"x"', b",y\n")  # the comma after the closing quote separates fields
+
+
+@pg_only
+def test_a_quoted_comma_in_a_metric_of_a_plain_row_is_an_error(db_url: str, tmp_path: Path) -> None:
+    """`"1,234"` among plain numbers: reported as a bad number (the contract's answer), never split into two."""
+    folder = copy_fixture(tmp_path / "e")
+    _edit_usage(folder, {(0, "edition"): "", (0, "issues_created_28_days_user"): "1,234"})
+    result = sync_export(CsvExport(folder), db_url)
+    assert not result.ok
+    assert result.problems == ["usage_monthly.csv:2: issues_created_28_days_user: bad number '1,234'"]
 
 
 @pg_only

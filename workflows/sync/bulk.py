@@ -165,6 +165,8 @@ class QuoteCheck:
         self.quotes = 0
         self.prev = _LF  # the file starts like a line
         self.pending_close = False
+        # A comma inside a quoted field somewhere in the file (see `typed_select`'s `quoted_commas`).
+        self.quoted_comma = False
 
     def feed(self, chunk: bytes) -> bool:
         if not chunk:
@@ -176,6 +178,10 @@ class QuoteCheck:
             return False
         self.pending_close = False
         q = np.flatnonzero(a == _QUOTE)
+        if not self.quoted_comma and (q.size or self.quotes % 2):
+            commas = np.flatnonzero(a == _COMMA)
+            # Inside a quoted field when an odd number of quotes came before it.
+            self.quoted_comma = bool(((self.quotes + np.searchsorted(q, commas)) % 2 == 1).any())
         if q.size:
             closing = (self.quotes + np.arange(q.size)) % 2 == 1
             before = np.where(q > 0, a[q - 1], self.prev)
@@ -195,8 +201,9 @@ class QuoteCheck:
         return self.quotes % 2 == 0
 
 
-def copy_raw(conn: Connection, path: Path, columns: Sequence[str], start: int, table: str = RAW_TABLE) -> None:
-    """COPY the file as it is into a new scratch table of text columns c0…cN."""
+def copy_raw(conn: Connection, path: Path, columns: Sequence[str], start: int, table: str = RAW_TABLE) -> bool:
+    """COPY the file as it is into a new scratch table of text columns c0…cN; whether a quoted field of it
+    holds a comma."""
     names = [f"c{i}" for i in range(len(columns))]
     conn.exec_driver_sql(f"CREATE UNLOGGED TABLE {table} ({', '.join(n + ' text' for n in names)})")
     dbapi = conn.connection.driver_connection
@@ -211,6 +218,7 @@ def copy_raw(conn: Connection, path: Path, columns: Sequence[str], start: int, t
             cp.write(chunk)
         if not check.done():
             raise StepAside("unterminated quote")
+    return check.quoted_comma
 
 
 # ------------------------------------------------------------------------------------ the SQL
@@ -293,7 +301,14 @@ def extra_piece(r: str, metric: bool, plain: str | None = None) -> str:
         f"CASE WHEN {f} >= 1e15 THEN NULL WHEN {f} = trunc({f}) THEN trunc({f})::bigint::text"
         f" WHEN {f} >= 0.0001 THEN {f}::text END"
     )
-    ignore = "" if metric else f"WHEN {_ascii(r)} AND ({r} !~ '[0-9]' OR {r} ~ {lit(_NOT_A_NUMBER_RE)}) THEN NULL "
+    # Ignored (NULL) only when surely not a number by either path: ASCII, nothing to trim (float() trims,
+    # so " 5" is 5 row by row: left to that path), and no digit or a character no number has.
+    ignore = (
+        ""
+        if metric
+        else f"WHEN {_ascii(r)} AND btrim({r}, {_WS_LIT}) = {r} AND ({r} !~ '[0-9]' OR {r} ~ {lit(_NOT_A_NUMBER_RE)})"
+        " THEN NULL "
+    )
     first = f"WHEN {plain} THEN {r} " if plain else ""
     return (
         f"CASE WHEN {r} IS NULL THEN NULL {first}WHEN {r} ~ {lit(_INT_RE)} THEN {r} "
@@ -311,8 +326,15 @@ def _concat(parts: list[str], sep: str = "','") -> str:
     return _concat(groups, sep)
 
 
-def typed_select(columns: Sequence[str], scratch: Scratch | None = None) -> tuple[str, list[str]]:
+def typed_select(
+    columns: Sequence[str], scratch: Scratch | None = None, quoted_commas: bool = False
+) -> tuple[str, list[str]]:
     """The statement turning raw rows into staging rows plus a `bad` flag, and the extra columns.
+
+    A row is "plain" when its numbers, joined by commas, read as plain integers. A quoted `"1,234"` reads
+    that way too: a typed column then fails its cast (and the file goes row by row), but an extra column's
+    text would be taken as it is, two values in the row's list. So with `quoted_commas` (the file has a
+    comma inside a quoted field: rare, `copy_raw` tells) extra values are each checked by their pattern.
 
     Three layers, each value computed once: a subquery holding a volatile call in its output is
     never merged into the query above it (which would repeat every expression where it is used),
@@ -368,7 +390,8 @@ def typed_select(columns: Sequence[str], scratch: Scratch | None = None) -> tupl
     extras = extra_metric_columns(columns)
     pieces = []
     for k, n in enumerate(extras):
-        values.append(f"{extra_piece(f'r{pos[n]}', bool(METRIC_NAME.search(n)), 'plain')} AS x{k}")
+        piece = extra_piece(f"r{pos[n]}", bool(METRIC_NAME.search(n)), None if quoted_commas else "plain")
+        values.append(f"{piece} AS x{k}")
         pieces.append(f"COALESCE(x{k}, 'null')")
         bad.append(f"COALESCE(x{k} = '!', false)")
 
@@ -452,7 +475,8 @@ def stage_usage(conn: Connection, path: Path, instance_stage: str) -> BulkResult
     columns, start = read_header(path)
     conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SYNC_LOCK})")
     sql, extras = typed_select(columns, scratch)  # before COPY: a header it cannot take costs nothing
-    copy_raw(conn, path, columns, start, scratch.raw)
+    if copy_raw(conn, path, columns, start, scratch.raw):
+        sql, extras = typed_select(columns, scratch, quoted_commas=True)
     # jit: compiling these wide expressions costs more than it saves. work_mem: joins and groupings
     # over a million rows stay in memory instead of spilling to disk in batches (the default 4 MB is
     # sized for many small concurrent queries, not one bulk load). Both hold until the transaction ends.

@@ -1,6 +1,6 @@
 """usage_monthly: extra metrics as a list of values, their names kept once per export layout (metric_layouts)
 
-An extra metric was stored under its warehouse name in every row: 25 names made about 850 of a row's 1,240
+An extra metric was stored under its warehouse name in every row: 25 names made about 850 of a row's 1,236
 bytes, and a first load of 1.3 M rows wrote 1.6 GB. Rows now hold the values in the order of their layout's
 names. Rows stored before keep their JSON object (read as before, `db.models.usage.extra_metric_values`)
 until a sync rewrites them.
