@@ -90,6 +90,8 @@ class Merger:
         # The metric layout of the usage rows being loaded (workflows/sync/layouts.py): names of the values
         # each row's extra_metrics lists. Set before any usage row is written.
         self.layout_id: int | None = None
+        # The instances this sync created were written whole (`new_instances_whole`): nothing left to finish.
+        self.instances_whole = False
 
     def _layout(self) -> str:
         if self.layout_id is None:
@@ -149,6 +151,18 @@ class Merger:
             WHERE NOT EXISTS (SELECT 1 FROM instances i WHERE i.identity = s.identity)
             GROUP BY s.identity
         """)
+
+    def new_instances_whole(self, stage: str) -> int:
+        """Into a database without instances: every instance of `stage` (one summary row each, as
+        `finish_instances` reads it) written once with its attributes, label and summaries, instead of a
+        placeholder now and the same values again at the end."""
+        fields = ("identity", *INSTANCE_ATTRS, "export_label", *INSTANCE_SUMMARY)
+        n = self._run(f"""
+            INSERT INTO instances ({", ".join(fields)}, label, label_source, label_version)
+            SELECT {", ".join(fields)}, export_label, 'export', 0 FROM {stage}
+        """)
+        self.instances_whole = True
+        return n
 
     def usage(self, stage: str = STAGE_TABLES["usage_monthly"]) -> int:
         """Upsert the staged batch of usage rows by (snapshot_month, instance, subscription)."""
@@ -284,6 +298,8 @@ class Merger:
         stage = STAGE_TABLES["instances"]
         fields = (*INSTANCE_ATTRS, "export_label", *INSTANCE_SUMMARY)
         sets = ", ".join(f"{f} = n.{f}" for f in fields)
+        if self.instances_whole:
+            return 0  # the only instances are this sync's, already written whole
         self._run(
             f"""
             UPDATE instances SET {sets}, label = n.export_label

@@ -251,8 +251,13 @@ def _bulk_usage(
             progress.start(path.name, None)
         staged = bulk.stage_usage(conn, path, STAGE_TABLES["instances"])
         merger.layout_id = layout_id(conn, staged.extra_columns)
-        # The instance summaries (one row each) name every identity of the export's usage rows.
-        new_instances = merger.new_instances(STAGE_TABLES["instances"])
+        # The instance summaries (one row each) name every identity of the export's usage rows. Into a database
+        # without instances they are the instances, written whole.
+        stage = STAGE_TABLES["instances"]
+        if merger.max_instance_id() == 0:
+            new_instances = merger.new_instances_whole(stage)
+        else:
+            new_instances = merger.new_instances(stage)
         # A first load fills usage_monthly first and builds its indexes after (deferred_indexes.py). Only
         # into a database without accounts: readers that find none never wait for usage_monthly's lock
         # (db/queries/health.py).
@@ -262,7 +267,7 @@ def _bulk_usage(
             deferred.rebuild()
         staged.scratch.drop(conn)
     except (bulk.StepAside, SQLAlchemyError, psycopg.Error) as exc:
-        merger.layout_id = None  # rolled back with the savepoint
+        merger.layout_id, merger.instances_whole = None, False  # rolled back with the savepoint
         log.info("usage rows go row by row: %s", redact(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__)
         savepoint.rollback()
         return None
