@@ -55,7 +55,7 @@ PARALLEL = {"parallel_setup_cost": "0", "parallel_tuple_cost": "0", "min_paralle
 CHUNK = 8 << 20
 WORK_MEM = "256MB"
 # Held (pg_advisory_xact_lock) until the sync's transaction ends: two syncs taking this path never
-# insert the same new usage row at once (the merge inserts without ON CONFLICT).
+# insert the same new usage row at once (the merge inserts without ON CONFLICT). See `hold_sync_lock`.
 SYNC_LOCK = 0x75736167
 # PostgreSQL allows 1,600 columns a table and 100 arguments a function call.
 MAX_COLUMNS = 1_000
@@ -125,6 +125,14 @@ class BulkResult:
     metric_columns: list[str] = field(default_factory=list)  # as Tally.metric_columns
     extra_columns: list[str] = field(default_factory=list)  # the file's metric layout (`extra_metric_columns`)
     scratch: Scratch = field(default_factory=Scratch)  # `typed` holds the staged rows until `drop`
+
+
+def hold_sync_lock(conn: Connection) -> None:
+    """From here until the transaction ends, this sync alone writes usage rows and metric layouts
+    (PostgreSQL; SQLite has one writer anyway). Both load paths take it before their first such write, so a
+    sync waiting for it holds nothing the other needs."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SYNC_LOCK})")
 
 
 def lit(s: str) -> str:
@@ -473,7 +481,7 @@ def stage_usage(conn: Connection, path: Path, instance_stage: str) -> BulkResult
     t0 = time.perf_counter()
     scratch = Scratch()
     columns, start = read_header(path)
-    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SYNC_LOCK})")
+    hold_sync_lock(conn)
     sql, extras = typed_select(columns, scratch)  # before COPY: a header it cannot take costs nothing
     if copy_raw(conn, path, columns, start, scratch.raw):
         sql, extras = typed_select(columns, scratch, quoted_commas=True)

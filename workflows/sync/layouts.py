@@ -12,7 +12,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from db.models.usage import MetricLayout
-from workflows.sync.bulk import SYNC_LOCK
 
 
 def layout_digest(names: Sequence[str]) -> str:
@@ -22,15 +21,10 @@ def layout_digest(names: Sequence[str]) -> str:
 def layout_id(conn: Connection, names: Sequence[str]) -> int:
     """The id of the layout of `names` (in this order), stored first if new.
 
-    Inside the sync's transaction: a rejected sync leaves no layout behind. Two syncs storing the same new
-    layout at once both get the one row (the second waits on the unique digest, then finds it)."""
+    Inside the sync's transaction, which holds `bulk.hold_sync_lock`: a rejected sync leaves no layout
+    behind, and two syncs never wait on each other's new layout."""
     digest = layout_digest(names)
-    postgres = conn.dialect.name == "postgresql"
-    if postgres:
-        # Syncs write usage rows one at a time from here on (the set-based path takes the same lock): a sync
-        # waiting here on another's new layout holds nothing that one needs.
-        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SYNC_LOCK})")
-    insert = pg_insert if postgres else sqlite_insert
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     stmt = insert(MetricLayout).values(digest=digest, names=list(names))
     conn.execute(stmt.on_conflict_do_nothing(index_elements=["digest"]))
     return int(conn.execute(select(MetricLayout.id).where(MetricLayout.digest == digest)).scalar_one())

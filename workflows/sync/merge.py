@@ -252,7 +252,7 @@ class Merger:
         staged rows with the stored ones, instead of `INSERT … ON CONFLICT`, whose speculative
         insertion costs more per row than the work itself when a million rows arrive together.
         A key repeated in the export fails the statement (unique index), and the caller falls
-        back to the row-by-row path, which reports it by line. The sync holds `bulk.SYNC_LOCK`, so
+        back to the row-by-row path, which reports it by line. The sync holds `bulk.hold_sync_lock`, so
         no other sync inserts the same key in between.
         """
         fields = _USAGE_WRITTEN
@@ -295,11 +295,11 @@ class Merger:
         `accounts`: when given, every account an instance was written for, before and after, is added to it
         (see workflows/sync/touched.py).
         """
+        if self.instances_whole:
+            return 0  # the only instances are this sync's, already written whole
         stage = STAGE_TABLES["instances"]
         fields = (*INSTANCE_ATTRS, "export_label", *INSTANCE_SUMMARY)
         sets = ", ".join(f"{f} = n.{f}" for f in fields)
-        if self.instances_whole:
-            return 0  # the only instances are this sync's, already written whole
         self._run(
             f"""
             UPDATE instances SET {sets}, label = n.export_label

@@ -180,6 +180,7 @@ def _load_usage(
     A CSV file is validated by a forked process while this one writes (workflows/sync/validating_process.py);
     other sources by this thread while a second one writes.
     """
+    bulk.hold_sync_lock(stager.conn)  # as the set-based path does, before the first usage write
     merger.layout_id = layout_id(stager.conn, extra_metric_columns(reader.columns))
     writer = _BatchWriter(stager, merger, changes)
     if progress is not None:
