@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import date
 from pathlib import Path
 
 from sqlalchemy import select, update
-from support.sync_helpers import copy_fixture
+from support.sync_helpers import copy_fixture, read_csv, write_csv
 
 from db.models import MetricLayout, UsageMonthly
 from db.queries.account_data import load_accounts_data
@@ -20,13 +19,10 @@ SEP, OCT = date(2026, 9, 1), date(2026, 10, 1)
 
 
 def _edit(path: Path, keep_month: str | None = None, rename: tuple[str, str] | None = None) -> None:
-    with path.open(encoding="utf-8", newline="") as f:
-        table = list(csv.reader(f))
+    table = read_csv(path)
     header = [rename[1] if rename and h == rename[0] else h for h in table[0]]
     month = header.index("snapshot_month")
-    body = [r for r in table[1:] if keep_month is None or r[month] == keep_month]
-    with path.open("w", encoding="utf-8", newline="") as f:
-        csv.writer(f, lineterminator="\n").writerows([header, *body])
+    write_csv(path, [header, *(r for r in table[1:] if keep_month is None or r[month] == keep_month)])
 
 
 def _extras(url: str, metric: str) -> dict[tuple[str, date], float | None]:

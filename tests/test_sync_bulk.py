@@ -7,7 +7,6 @@ rejected with every problem at its line.
 
 from __future__ import annotations
 
-import csv
 import os
 from datetime import date
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import truncate_all
 from sqlalchemy import select
-from support.sync_helpers import FIXTURE, copy_fixture, dump
+from support.sync_helpers import FIXTURE, copy_fixture, dump, edit_usage
 
 from db.models import SyncRun
 from db.session import session_scope
@@ -91,18 +90,6 @@ def test_fixture_loads_the_same_both_ways(db_url: str, monkeypatch: pytest.Monke
     assert taken
 
 
-def _edit_usage(folder: Path, edit: dict[tuple[int, str], str]) -> None:
-    """Set usage_monthly.csv values by (data row index, column)."""
-    path = folder / "usage_monthly.csv"
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
-    header = rows[0]
-    for (i, col), value in edit.items():
-        rows[1 + i][header.index(col)] = value
-    with path.open("w", newline="", encoding="utf-8") as f:
-        csv.writer(f, lineterminator="\n").writerows(rows)
-
-
 @pg_only
 @pytest.mark.parametrize(
     "edit",
@@ -125,7 +112,7 @@ def test_unusual_but_valid_values_load_the_same_both_ways(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: dict[tuple[int, str], str]
 ) -> None:
     folder = copy_fixture(tmp_path / "e")
-    _edit_usage(folder, edit)
+    edit_usage(folder, edit)
     _both_ways(db_url, folder, monkeypatch)
 
 
@@ -145,7 +132,7 @@ def test_quote_check_notices_a_comma_inside_a_quoted_field_across_chunks() -> No
 def test_a_quoted_comma_in_a_metric_of_a_plain_row_is_an_error(db_url: str, tmp_path: Path) -> None:
     """`"1,234"` among plain numbers: reported as a bad number (the contract's answer), never split into two."""
     folder = copy_fixture(tmp_path / "e")
-    _edit_usage(folder, {(0, "edition"): "", (0, "issues_created_28_days_user"): "1,234"})
+    edit_usage(folder, {(0, "edition"): "", (0, "issues_created_28_days_user"): "1,234"})
     result = sync_export(CsvExport(folder), db_url)
     assert not result.ok
     assert result.problems == ["usage_monthly.csv:2: issues_created_28_days_user: bad number '1,234'"]
@@ -154,7 +141,7 @@ def test_a_quoted_comma_in_a_metric_of_a_plain_row_is_an_error(db_url: str, tmp_
 @pg_only
 def test_problems_are_reported_by_line_whichever_path_found_them(db_url: str, tmp_path: Path) -> None:
     folder = copy_fixture(tmp_path / "e")
-    _edit_usage(
+    edit_usage(
         folder,
         {
             (0, "snapshot_month"): "2026-10-15",

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import select, update
-from support.sync_helpers import FIXTURE, copy_fixture, count, dump
+from support.sync_helpers import FIXTURE, copy_fixture, count, dump, read_csv, write_csv
 
 from db.models import Account, Instance, MetricLayout, SyncRun, UsageMonthly
 from db.queries.metric_layouts import row_extra_metrics
@@ -213,11 +213,8 @@ def test_extra_metrics_are_values_in_the_order_of_one_stored_layout(db_url: str,
         assert any(v is not None for r in rows for v in r.extra_metrics)
     shuffled = tmp_path / "shuffled"
     shutil.copytree(FIXTURE, shuffled)
-    with (FIXTURE / "usage_monthly.csv").open(encoding="utf-8", newline="") as f:
-        table = list(csv.reader(f))
-    order = list(reversed(range(len(table[0]))))
-    with (shuffled / "usage_monthly.csv").open("w", encoding="utf-8", newline="") as f:
-        csv.writer(f, lineterminator="\n").writerows([[r[i] for i in order] for r in table])
+    table = read_csv(FIXTURE / "usage_monthly.csv")
+    write_csv(shuffled / "usage_monthly.csv", [list(reversed(r)) for r in table])
     again = sync_export(CsvExport(shuffled), db_url)
     assert again.ok, again.problems
     assert again.rows_changed == 0

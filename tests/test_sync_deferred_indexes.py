@@ -9,7 +9,6 @@ first load holds the table.
 
 from __future__ import annotations
 
-import csv
 import os
 import secrets
 import threading
@@ -21,7 +20,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import make_url, text
-from support.sync_helpers import copy_fixture
+from support.sync_helpers import copy_fixture, edit_usage, read_csv
 
 from bot.cli import cli
 from bot.features.home.events import build_home_view
@@ -112,13 +111,9 @@ def test_a_table_that_holds_rows_keeps_its_indexes(
     folder = copy_fixture(tmp_path / "e")
     assert sync_export(CsvExport(folder), db_url).ok
     before = _indexes(db_url)
-    path = folder / "usage_monthly.csv"
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
-    column = rows[0].index("billable_user_count")
-    rows[1][column] = str(int(rows[1][column] or 0) + 1)
-    with path.open("w", newline="", encoding="utf-8") as f:
-        csv.writer(f, lineterminator="\n").writerows(rows)
+    table = read_csv(folder / "usage_monthly.csv")
+    users = table[1][table[0].index("billable_user_count")]
+    edit_usage(folder, {(0, "billable_user_count"): str(int(users or 0) + 1)})
     again = sync_export(CsvExport(folder), db_url)
     assert again.ok and again.changes.usage_rows >= 1
     assert len(set_aside) == 1, "a sync into a database with accounts does not even look"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import shutil
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,25 @@ FIXTURE = Path(__file__).parent.parent / "fixtures" / "export_small"
 def copy_fixture(dest: Path) -> Path:
     shutil.copytree(FIXTURE, dest)
     return dest
+
+
+def read_csv(path: Path) -> list[list[str]]:
+    """Every record of a CSV file, the header first."""
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.reader(f))
+
+
+def write_csv(path: Path, table: list[list[str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f, lineterminator="\n").writerows(table)
+
+
+def edit_usage(folder: Path, edit: dict[tuple[int, str], str]) -> None:
+    """Set usage_monthly.csv values by (data row index, column)."""
+    table = read_csv(folder / "usage_monthly.csv")
+    for (i, col), value in edit.items():
+        table[1 + i][table[0].index(col)] = value
+    write_csv(folder / "usage_monthly.csv", table)
 
 
 def _rows(conn: Any, sql: str) -> list[tuple[Any, ...]]:
