@@ -149,6 +149,19 @@ def score_lines(sc: dict[str, Any] | None) -> list[str]:
             f"stored scores: p50 "
             f"{_ms(h['floor_ms']['p50'])} | {_ratio(h['ms']['p50'], h['floor_ms']['p50'])} | {target} |"
         )
+    for key, label in (
+        ("team_admin", "`/usage team` for an admin, all accounts, first page, first ask after a sync"),
+        ("team_admin_filtered", "the same with a colour filter"),
+    ):
+        if key not in sc:  # results of a run before this row
+            continue
+        t = sc[key]
+        label += f" (`{t['filter']}`)" if t["filter"] else ""
+        out.append(
+            f"| {label}, server time | p50 {_ms(t['ms']['p50'])}, max {_ms(t['ms']['max'])} | SELECT of colour, "
+            f"score and utilization of the {t['floor_rows']:,} stored scores: p50 {_ms(t['floor_ms']['p50'])} | "
+            f"{_ratio(t['ms']['p50'], t['floor_ms']['p50'])} | ≤ 1 s |"
+        )
     a = sc["alerts"]
     out.append(
         f"| alerts after a sync ({a['alerts']:,} alerts) | p50 {_ms(a['ms']['p50'])} | "

@@ -657,15 +657,18 @@ def bench_scores(url: str, quick: bool) -> dict[str, Any]:
 
 
 def bench_views(url: str, repeat: int = 5) -> dict[str, Any]:
-    """Admin Home, a manager's Home and alerts on the first open after a sync (stored scores current), each
-    beside a floor read in the same run: a plain SELECT of the narrow stored columns the view reads."""
+    """Admin Home, a manager's Home, an admin's `/usage team` and alerts on the first open after a sync (stored
+    scores current), each beside a floor read in the same run: a plain SELECT of the narrow stored columns the
+    view reads."""
     from bot.features.home.events import build_home_view
+    from bot.features.portfolio.command import portfolio_answer
     from db.models import Account, AccountScore
     from workflows import portfolio
     from workflows.alerts import compute_alerts
     from workflows.portfolio import Viewer, parse_managers
     from workflows.report import rules_for
     from workflows.scores import current_fingerprint, stored_window
+    from workflows.settings import Settings
 
     out: dict[str, Any] = {}
     with session_scope(url) as s:
@@ -716,6 +719,21 @@ def bench_views(url: str, repeat: int = 5) -> dict[str, Any]:
         floor, n = _timed(lambda e=emails: stored_select(e, (as_of,)), repeat)
         out[key] = {"accounts": view[3], "ms": summary_ms(times), "floor_ms": summary_ms(floor), "floor_rows": n}
         log(f"{key}: p50 {out[key]['ms']['p50']:.0f} ms for {view[3]:,} accounts")
+
+    # `/usage team` for an admin: every account, worst first, its first page (the answer Slack gets, blocks built).
+    settings = Settings(database_url=url)
+    for key, words in (("team_admin", []), ("team_admin_filtered", ["red", "ci:red"])):
+
+        def team_page(w: list[str] = words) -> int:
+            portfolio.clear_portfolio_cache()  # the first ask after a sync: nothing remembered
+            with session_scope(url) as s:
+                answer = portfolio_answer(s, settings, admin, "team", w)
+            return len(answer.blocks)
+
+        times, _blocks = _timed(team_page, repeat)
+        floor, n = _timed(lambda: stored_select(None, (as_of,)), repeat)
+        out[key] = {"filter": " ".join(words), "ms": summary_ms(times), "floor_ms": summary_ms(floor), "floor_rows": n}
+        log(f"{key}: p50 {out[key]['ms']['p50']:.0f} ms")
 
     def alerts() -> int:
         with session_scope(url) as s:

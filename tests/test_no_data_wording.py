@@ -22,6 +22,7 @@ def test_an_empty_database_says_no_data_is_loaded_not_data_as_of_nothing(setting
         portfolio = build_portfolio(s, "mine", ["tam@example.com"])
     assert portfolio.as_of is None
     home = json.dumps(render_home(portfolio.page_view(1, PAGE_SIZE), ("mine",)), ensure_ascii=False)
-    mine = json.dumps(render_listing(listing(portfolio, parse_filters([])), "mine").blocks, ensure_ascii=False)
+    page = listing(portfolio, parse_filters([])).page_view(1, PAGE_SIZE)
+    mine = json.dumps(render_listing(page, "mine").blocks, ensure_ascii=False)
     for text in (home, mine):
         assert "no data loaded yet" in text.lower() and "as of *no data" not in text.lower(), text

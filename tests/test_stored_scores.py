@@ -40,6 +40,8 @@ from workflows.portfolio import (
     ranked_page,
     score_live,
 )
+from workflows.portfolio_filter import listing, parse_filters
+from workflows.portfolio_listing import listing_page
 from workflows.relabel import relabel
 from workflows.report import adoption_rules_for, build_account_report, rules_for, series_json
 from workflows.scores import read_scores, rescore, scores_current, stored_window
@@ -254,6 +256,62 @@ def test_home_pages_ranked_from_the_narrow_columns_equal_the_full_portfolio(tmp_
         s.execute(AccountScore.__table__.delete())
         assert ranked_page(s, ranking, 2, 7, rules_for(None)) == build_portfolio(s, "all", None).page_view(2, 7)
         s.rollback()
+
+
+def test_listing_pages_from_the_ranking_equal_the_full_listing(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`/usage mine|team` pages: a filter the narrow columns settle is answered from the ranking, with exactly the
+    pages the whole portfolio gives; other filters, and scopes with an account not stored, take the portfolio."""
+    import workflows.portfolio_listing as listing_mod
+
+    _sync(tmp_path, db_url, 31, accounts=30)
+    with session_scope(db_url) as s:
+        accounts = list(s.execute(select(Account.tam_email, Account.sales_segment)))
+        tams = sorted({e for e, _ in accounts if e})
+        segment = next(seg for _, seg in accounts if seg)
+        team = tams[: max(1, len(tams) // 2)]
+        narrow = [
+            [],
+            ["red"],
+            ["yellow", "green"],
+            ["ci:red"],
+            ["security:nodata", "red"],
+            ["engagement:green", "scm:green"],
+            ["health:yellow", "cd:red"],
+            [f"segment:{segment}"],
+            ["nodata"],
+        ]
+        wide = [["utilization:red"], ["tier:ultimate"], ["flag:stale"], ["red", "tier:premium"]]
+        full_portfolio = listing_mod.cached_portfolio
+        kept_some = False
+        for scope, emails in (("all", None), ("team", team), ("mine", team[:1])):
+            full = build_portfolio(s, scope, emails)
+            for words in narrow + wide:
+                filt = parse_filters(words)
+                assert filt.narrow == (words in narrow), words
+                want = listing(full, filt)
+                kept_some |= 0 < len(want.accounts) < len(full.accounts)
+                if filt.narrow:  # the narrow path never builds the whole portfolio
+                    monkeypatch.setattr(listing_mod, "cached_portfolio", _must_not_run)
+                for n in range(1, want.page(1, 4)[1] + 2):  # one page past the end: clamped
+                    clear_portfolio_cache()
+                    assert listing_page(s, scope, emails, filt, n, 4) == want.page_view(n, 4), (scope, words, n)
+                monkeypatch.setattr(listing_mod, "cached_portfolio", full_portfolio)
+        assert kept_some
+        # An account without a current stored row: the whole portfolio answers, with the same pages.
+        some = s.scalars(select(AccountScore.account_id).limit(1)).one()
+        s.execute(AccountScore.__table__.delete().where(AccountScore.account_id == some))
+        full = build_portfolio(s, "all", None)
+        for words in (["red"], []):
+            clear_portfolio_cache()
+            filt = parse_filters(words)
+            assert listing_page(s, "all", None, filt, 2, 4) == listing(full, filt).page_view(2, 4)
+        s.rollback()
+
+
+def _must_not_run(*args: object, **kwargs: object) -> Portfolio:
+    raise AssertionError("the whole portfolio was built for a filter the ranking settles")
 
 
 def test_rescore_command(tmp_path: Path, db_url: str, settings: object) -> None:

@@ -102,6 +102,17 @@ def need_key(
     )
 
 
+def worst_first_key(health_color: str, health_score: float | None, name: str) -> tuple[int, bool, float, str]:
+    """`/usage mine`'s and `/usage team`'s order: overall colour (Red first), then the lowest health score, then
+    the name."""
+    return (
+        _NEED_ORDER.get(health_color, 3),
+        health_score is None,
+        health_score if health_score is not None else 0.0,
+        name.lower(),
+    )
+
+
 @dataclass(frozen=True)
 class PortfolioAccount:
     id: str
@@ -133,14 +144,8 @@ class PortfolioAccount:
     def need_key(self) -> tuple[int, bool, int, float, str]:
         return need_key(self.health_color, self.purchase_intent, self.utilization, self.name)
 
-    def worst_first_key(self) -> tuple[int, int, float, str]:
-        """Overall colour (Red first), then the lowest health score, then the name: `/usage mine`'s order."""
-        return (
-            _NEED_ORDER.get(self.health_color, 3),
-            self.health_score is None,
-            self.health_score if self.health_score is not None else 0.0,
-            self.name.lower(),
-        )
+    def worst_first_key(self) -> tuple[int, bool, float, str]:
+        return worst_first_key(self.health_color, self.health_score, self.name)
 
 
 @dataclass(frozen=True)
@@ -166,7 +171,7 @@ class Portfolio:
 
     def page(self, number: int, size: int) -> tuple[int, int, tuple[PortfolioAccount, ...]]:
         """(page shown, page count, accounts of that page); out-of-range pages are clamped."""
-        number, pages, (lo, hi) = _page_bounds(len(self.accounts), number, size)
+        number, pages, (lo, hi) = page_bounds(len(self.accounts), number, size)
         return number, pages, self.accounts[lo:hi]
 
     def page_view(self, number: int, size: int) -> PortfolioPage:
@@ -187,14 +192,14 @@ class PortfolioPage:
     accounts: tuple[PortfolioAccount, ...]
 
 
-def _page_bounds(count: int, number: int, size: int) -> tuple[int, int, tuple[int, int]]:
+def page_bounds(count: int, number: int, size: int) -> tuple[int, int, tuple[int, int]]:
     pages = max(1, -(-count // size))
     number = min(max(1, number), pages)
     return number, pages, ((number - 1) * size, number * size)
 
 
 class RankedAccount(NamedTuple):
-    """An account of a ranking: its narrow stored figures, enough to sort and count."""
+    """An account of a ranking: its narrow stored figures, enough to sort, count and filter on colours."""
 
     id: str
     health_color: str
@@ -202,6 +207,8 @@ class RankedAccount(NamedTuple):
     utilization: float | None
     unknown_instances: int
     alerts: int
+    health_score: float | None
+    measures: Mapping[str, str | None]  # the colours of the measures stored in narrow columns (`COLOR_COLUMNS`)
 
 
 @dataclass(frozen=True)
@@ -354,7 +361,16 @@ def rank_portfolio(
         return build_portfolio(session, scope, wanted, month, rules)
     alerts = alert_counts(session, wanted, month)
     counts = alerts or {}
-    accounts = [RankedAccount(acc_id, *ranks[acc_id], counts.get(acc_id, 0)) for acc_id in infos]
+    accounts = []
+    for acc_id in infos:
+        r = ranks[acc_id]
+        alerts_of = counts.get(acc_id, 0)
+        accounts.append(
+            RankedAccount(
+                acc_id, r.health_color, r.purchase_intent, r.utilization, r.unknown_instances, alerts_of,
+                r.health_score, r.colors,
+            )
+        )  # fmt: skip
     accounts.sort(key=lambda a: need_key(a.health_color, a.purchase_intent, a.utilization, infos[a.id].name))
     return Ranking(
         scope=scope,
@@ -373,15 +389,22 @@ def ranked_page(session: Session, ranking: Ranking | Portfolio, number: int, siz
     the ranking was made is computed live)."""
     if isinstance(ranking, Portfolio):
         return ranking.page_view(number, size)
-    shown, pages, (lo, hi) = _page_bounds(len(ranking.accounts), number, size)
-    chosen = ranking.accounts[lo:hi]
+    shown, pages, (lo, hi) = page_bounds(len(ranking.accounts), number, size)
+    accounts = ranked_accounts(session, ranking, ranking.accounts[lo:hi], rules)
+    return PortfolioPage(ranking.scope, ranking.as_of, ranking.month, ranking.totals, shown, pages, accounts)
+
+
+def ranked_accounts(
+    session: Session, ranking: Ranking, chosen: Sequence[RankedAccount], rules: Rules
+) -> tuple[PortfolioAccount, ...]:
+    """The full lines of some accounts of a ranking, in the order given: their stored figures read (an account
+    whose row went missing since the ranking was made is computed live)."""
     ids = [a.id for a in chosen]
     scores = read_scores(session, ranking.month, ids, ranking.fingerprint)
     missing = [acc_id for acc_id in ids if acc_id not in scores]
     if missing:
         scores.update(score_live(session, missing, ranking.month, rules, adoption_rules_for(None)))
-    accounts = tuple(portfolio_account(ranking.infos[a.id], scores[a.id], a.alerts) for a in chosen if a.id in scores)
-    return PortfolioPage(ranking.scope, ranking.as_of, ranking.month, ranking.totals, shown, pages, accounts)
+    return tuple(portfolio_account(ranking.infos[a.id], scores[a.id], a.alerts) for a in chosen if a.id in scores)
 
 
 def home_page(
@@ -397,16 +420,28 @@ def home_page(
     """A page of the scope's portfolio for the Home tab: the ranking is remembered like `cached_portfolio`
     (large scopes, until the data changes), the page's figures are read each time."""
     rules = rules_for(rules)
+    ranking = cached_ranking(session, scope, emails, rules, min_accounts=min_accounts)
+    return ranked_page(session, ranking, number, size, rules)
+
+
+def cached_ranking(
+    session: Session,
+    scope: Scope,
+    emails: Collection[str] | None,
+    rules: Rules | str | None = None,
+    *,
+    min_accounts: int | None = None,
+) -> Ranking | Portfolio:
+    """`rank_portfolio`, remembered like `cached_portfolio` (large scopes, until the data changes)."""
+    rules = rules_for(rules)
     wanted = None if emails is None else frozenset(normalise_emails(emails))
     if scope == "mine":
-        ranking: Ranking | Portfolio = rank_portfolio(session, scope, wanted, rules)
-    else:
-        ranking = _remembered(
-            _cache_key(session, "rank", scope, wanted, rules),
-            lambda: rank_portfolio(session, scope, wanted, rules),
-            min_accounts,
-        )
-    return ranked_page(session, ranking, number, size, rules)
+        return rank_portfolio(session, scope, wanted, rules)
+    return _remembered(
+        _cache_key(session, "rank", scope, wanted, rules),
+        lambda: rank_portfolio(session, scope, wanted, rules),
+        min_accounts,
+    )
 
 
 _cache: OrderedDict[tuple[object, ...], Portfolio | Ranking] = OrderedDict()

@@ -12,12 +12,14 @@ Anything else is a `FilterError` whose message lists the valid words.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import get_args
 
-from scoring.model import GREEN, NO_DATA, NOT_APPLICABLE, RED, YELLOW, FlagKind
-from workflows.portfolio import Portfolio, PortfolioAccount
+from scoring.model import GREEN, NO_DATA, NOT_APPLICABLE, RED, YELLOW, Flag, FlagKind
+from scoring.stored import COLOR_COLUMNS
+from workflows.portfolio import Portfolio, PortfolioAccount, Scope, page_bounds
 
 COLOURS: dict[str, str] = {
     "red": RED,
@@ -76,18 +78,35 @@ class PortfolioFilter:
     def text(self) -> str:
         return " ".join(self.words)
 
+    @property
+    def narrow(self) -> bool:
+        """Whether a ranking's narrow figures settle it (colours of the overall and the measures stored in narrow
+        columns, and the segment): then only the page shown needs its accounts' figures in full."""
+        return not (self.tiers or self.flags) and all(k == "overall" or k in COLOR_COLUMNS for k, _ in self.measures)
+
     def matches(self, a: PortfolioAccount) -> bool:
-        if self.overall and a.health_color not in self.overall:
+        return self.holds(a.health_color, a.measures, a.segment, a.tiers, a.flags)
+
+    def holds(
+        self,
+        health_color: str,
+        measures: Mapping[str, str | None],
+        segment: str | None,
+        tiers: Sequence[str] = (),
+        flags: Sequence[Flag] = (),
+    ) -> bool:
+        """Every word holds for an account with these figures (the one rule, for full lines and ranked ones)."""
+        if self.overall and health_color not in self.overall:
             return False
         for key, colours in self.measures:
-            colour = a.health_color if key == "overall" else a.measures.get(key)
+            colour = health_color if key == "overall" else measures.get(key)
             if colour not in colours:
                 return False
-        if self.tiers and not any(t in _key(tier) for tier in a.tiers for t in self.tiers):
+        if self.tiers and not any(t in _key(tier) for tier in tiers for t in self.tiers):
             return False
-        if self.segments and _key(a.segment or "") not in self.segments:
+        if self.segments and _key(segment or "") not in self.segments:
             return False
-        return not (self.flags and not any(f.kind in self.flags for f in a.flags))
+        return not (self.flags and not any(f.kind in self.flags for f in flags))
 
     def apply(self, accounts: Iterable[PortfolioAccount]) -> list[PortfolioAccount]:
         return [a for a in accounts if self.matches(a)]
@@ -173,9 +192,27 @@ class Listing:
 
     def page(self, number: int, size: int) -> tuple[int, int, tuple[PortfolioAccount, ...]]:
         """(page shown, page count, accounts of that page); out-of-range pages are clamped."""
-        pages = max(1, -(-len(self.accounts) // size))
-        number = min(max(1, number), pages)
-        return number, pages, self.accounts[(number - 1) * size : number * size]
+        number, pages, (lo, hi) = page_bounds(len(self.accounts), number, size)
+        return number, pages, self.accounts[lo:hi]
+
+    def page_view(self, number: int, size: int) -> ListingPage:
+        shown, pages, accounts = self.page(number, size)
+        p = self.portfolio
+        return ListingPage(p.scope, p.as_of, len(p.accounts), len(self.accounts), self.filter, shown, pages, accounts)
+
+
+@dataclass(frozen=True)
+class ListingPage:
+    """One page of a listing, as `/usage mine` and `/usage team` show it."""
+
+    scope: Scope
+    as_of: date | None
+    in_scope: int  # accounts of the scope, before the filter
+    matching: int  # accounts the filter keeps
+    filter: PortfolioFilter
+    number: int  # the page shown (clamped)
+    pages: int
+    accounts: tuple[PortfolioAccount, ...]
 
 
 def listing(portfolio: Portfolio, filt: PortfolioFilter) -> Listing:

@@ -45,7 +45,8 @@ class AccountScore(Base):
 
     __table_args__ = (
         Index("ix_account_scores_month", "month"),
-        # Home's and alerts' narrow reads answered from the index alone on PostgreSQL (migration 0016).
+        # Home's, `/usage team`'s and alerts' narrow reads answered from the index alone on PostgreSQL
+        # (migrations 0016, 0018).
         Index(
             "ix_account_scores_narrow",
             "month",
@@ -53,6 +54,7 @@ class AccountScore(Base):
             postgresql_include=[
                 "account_id",
                 "health_color",
+                "health_score",
                 "utilization",
                 "unknown_instances",
                 "purchase_intent",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import date
 from typing import NamedTuple
 
@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import AccountScore
-from scoring.stored import StoredScore, from_json
+from scoring.stored import COLOR_COLUMNS, StoredScore, from_json
 
 _ID_CHUNK = 5000
 
@@ -39,12 +39,14 @@ def read_scores(
 
 
 class StoredRank(NamedTuple):
-    """What sorting and counting a portfolio need of an account's stored month (the narrow columns)."""
+    """What sorting, counting and filtering a portfolio need of an account's stored month (the narrow columns)."""
 
     health_color: str
     purchase_intent: bool
     utilization: float | None
     unknown_instances: int
+    health_score: float | None
+    colors: Mapping[str, str | None]  # measure key -> colour, for the measures of `COLOR_COLUMNS`
 
 
 def read_ranks(
@@ -53,14 +55,22 @@ def read_ranks(
     """The narrow columns of `month`'s stored scores with `fingerprint` for `account_ids` (None = every
     account), by account id: no `summary` decoded."""
     t = AccountScore.__table__.c
-    stmt = select(t.account_id, t.health_color, t.purchase_intent, t.utilization, t.unknown_instances).where(
-        t.month == month, t.fingerprint == fingerprint
-    )
+    keys = list(COLOR_COLUMNS)
+    stmt = select(
+        t.account_id,
+        t.health_color,
+        t.purchase_intent,
+        t.utilization,
+        t.unknown_instances,
+        t.health_score,
+        *(t[COLOR_COLUMNS[k]] for k in keys),
+    ).where(t.month == month, t.fingerprint == fingerprint)
     out: dict[str, StoredRank] = {}
     parts: list[Sequence[str] | None] = [None] if account_ids is None else list(_chunks(sorted(set(account_ids))))
     for part in parts:
         for r in session.execute(stmt if part is None else stmt.where(t.account_id.in_(part))).all():
-            out[r[0]] = StoredRank(r[1], bool(r[2]), r[3], r[4] or 0)
+            colors = dict(zip(keys, r[6:], strict=True))
+            out[r[0]] = StoredRank(r[1], bool(r[2]), r[3], r[4] or 0, r[5], colors)
     return out
 
 

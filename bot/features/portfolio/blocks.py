@@ -12,7 +12,7 @@ from bot.blocks.limits import check_limits, clip, fit_to_limits
 from bot.features.home.blocks import SCOPE_TITLE, flags_text, utilization_text
 from bot.features.usage.blocks import Answer
 from workflows.portfolio import PortfolioAccount
-from workflows.portfolio_filter import Listing, help_lines
+from workflows.portfolio_filter import ListingPage, help_lines
 from workflows.wording import plural
 
 PAGE_SIZE = 20
@@ -41,15 +41,14 @@ def account_line(a: PortfolioAccount, show_tam: bool) -> str:
     return "\n".join((first, colours, last))
 
 
-def render_listing(found: Listing, scope_word: str, page: int = 1) -> Answer:
+def render_listing(found: ListingPage, scope_word: str) -> Answer:
     """One page of the listing; `scope_word` is what was typed ("mine" or "team"), kept on the page buttons."""
-    p = found.portfolio
-    shown, pages, accounts = found.page(page, PAGE_SIZE)
-    title = SCOPE_TITLE.get(p.scope, "Accounts")
+    shown, pages, accounts = found.number, found.pages, found.accounts
+    title = SCOPE_TITLE.get(found.scope, "Accounts")
     filt = f" matching `{escape(found.filter.text)}`" if found.filter.words else ""
     summary = (
-        f"*{len(found.accounts):,}* of {plural(len(p.accounts), 'account')}{filt}  ·  "
-        f"{data_as_of(p.as_of, bold=True)}  ·  "
+        f"*{found.matching:,}* of {plural(found.in_scope, 'account')}{filt}  ·  "
+        f"{data_as_of(found.as_of, bold=True)}  ·  "
         "worst first (overall health, then score)"
     )
     if pages > 1:
@@ -59,7 +58,7 @@ def render_listing(found: Listing, scope_word: str, page: int = 1) -> Answer:
     for n, a in enumerate(accounts):
         blocks.append(
             section(
-                account_line(a, show_tam=p.scope != "mine"),
+                account_line(a, show_tam=found.scope != "mine"),
                 block_id=clip(f"usage_list_acct:{a.id}", 255),
                 accessory=button("Summary", ids.pick_action(offset + n), ids.encode_value(a=a.id, v="summary", k=1)),
             )
@@ -84,13 +83,13 @@ def render_listing(found: Listing, scope_word: str, page: int = 1) -> Answer:
     problems = check_limits(blocks)
     if problems:  # a bug here, never the user's fault: fail loudly in tests
         raise AssertionError("; ".join(problems))
-    text = f"{title}: {plural(len(found.accounts), 'account')}{' matching ' + found.filter.text if filt else ''}"
+    text = f"{title}: {plural(found.matching, 'account')}{' matching ' + found.filter.text if filt else ''}"
     return Answer(text=clip(text, 3000), blocks=blocks, ok=False)
 
 
-def _nothing(found: Listing, scope_word: str) -> str:
-    if not found.portfolio.accounts:
-        if found.portfolio.scope == "mine":
+def _nothing(found: ListingPage, scope_word: str) -> str:
+    if not found.in_scope:
+        if found.scope == "mine":
             return "No account lists you as its TAM (your Slack email is matched with the export's TAM email)."
         return "No accounts in this view yet."
     return f"No account matches `{escape(found.filter.text)}`. `/usage {scope_word}` alone lists them all."

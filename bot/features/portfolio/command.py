@@ -1,8 +1,9 @@
 """`/usage mine [filters]` and `/usage team [filters]`: the person's accounts (or their team's, or every account
 for CS Operations admins), worst first, one line each, a page at a time.
 
-The rows come from the one portfolio computation (`workflows.portfolio.cached_portfolio`, also behind the
-Home tab); `workflows.portfolio_filter` narrows and orders them; `bot.features.portfolio.blocks` draws a page.
+The rows come from the one portfolio computation (`workflows.portfolio`, also behind the Home tab);
+`workflows.portfolio_filter` narrows and orders them, `workflows.portfolio_listing` reads a page of them (from the
+Home tab's remembered ranking when the filter allows); `bot.features.portfolio.blocks` draws the page.
 Who may see which accounts is the Home tab's rule (`bot.features.home.events.viewer_for`, `Viewer.wide_scope`).
 """
 
@@ -13,10 +14,11 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from bot.errors import slack_text
-from bot.features.portfolio.blocks import render_filter_help, render_listing
+from bot.features.portfolio.blocks import PAGE_SIZE, render_filter_help, render_listing
 from bot.features.usage.blocks import Answer, message
-from workflows.portfolio import Scope, Viewer, cached_portfolio
-from workflows.portfolio_filter import FilterError, known_flags, listing, parse_filters
+from workflows.portfolio import Scope, Viewer
+from workflows.portfolio_filter import FilterError, known_flags, parse_filters
+from workflows.portfolio_listing import listing_page
 from workflows.settings import Settings
 
 SCOPE_WORDS = ("mine", "team")
@@ -52,5 +54,5 @@ def portfolio_answer(
         filt = parse_filters(words, known_flags())
     except FilterError as exc:
         return message(slack_text(exc))
-    portfolio = cached_portfolio(session, scope, viewer.emails_for(scope), settings.scoring_rules)
-    return render_listing(listing(portfolio, filt), scope_word, page)
+    found = listing_page(session, scope, viewer.emails_for(scope), filt, page, PAGE_SIZE, settings.scoring_rules)
+    return render_listing(found, scope_word)
