@@ -23,6 +23,7 @@ from workflows.scheduler import (
     add_jobs,
     first_working_day,
     hold_lease,
+    lease_holder,
     parse_trigger,
     release_lease,
     run_clock,
@@ -125,10 +126,15 @@ def test_lease_one_holder_expiry_and_release(db_url: str) -> None:
     assert hold_lease(db_url, "clock-a", now=t0)
     assert not hold_lease(db_url, "clock-b", now=t0 + timedelta(seconds=10))
     assert hold_lease(db_url, "clock-a", now=t0 + timedelta(seconds=60))  # renew
+    # A renewal keeps the time the lease was taken and moves its end.
+    assert lease_holder(db_url, now=t0 + timedelta(seconds=61)) == ("clock-a", t0, t0 + timedelta(seconds=150))
     assert not hold_lease(db_url, "clock-b", now=t0 + timedelta(seconds=120))  # renewed until t0+150s
     assert hold_lease(db_url, "clock-b", now=t0 + timedelta(seconds=151))  # expired: taken over
+    taken = t0 + timedelta(seconds=151)
+    assert lease_holder(db_url, now=taken) == ("clock-b", taken, taken + timedelta(seconds=90))
     assert not hold_lease(db_url, "clock-a", now=t0 + timedelta(seconds=152))
     release_lease(db_url, "clock-b")
+    assert lease_holder(db_url) is None  # released: nobody holds it
     assert hold_lease(db_url, "clock-a")
 
 

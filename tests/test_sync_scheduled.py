@@ -5,7 +5,7 @@ a URL's password never shown or stored. Real database, fake Slack."""
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ from db.models import SyncRun, SyncSource
 from db.session import session_scope
 from workflows.scheduler import active_jobs, hold_lease, parse_trigger, release_lease
 from workflows.settings import Settings
-from workflows.sync.scheduled import LOCK_NAME, run_sync
+from workflows.sync.scheduled import LOCK_NAME, LOCK_TTL, run_sync
 from workflows.sync.scheduled import scheduled_sync as clock_sync
 
 
@@ -169,6 +169,18 @@ def test_two_syncs_never_run_at_once(bot_settings: Settings, tmp_path: Path) -> 
     by_hand = CliRunner().invoke(cli, ["sync", "--no-alerts", str(folder)])
     assert by_hand.exit_code == 1 and "another sync is running" in by_hand.output
     release_lease(url, "other-clock", name=LOCK_NAME)
+    # The holder is named, and when its lock frees itself: a sync that died is told from one still running.
+    started = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
+    assert hold_lease(url, "etl-7:4242:cafe0001", name=LOCK_NAME, ttl=LOCK_TTL, now=started)
+    busy = run_sync(bot_settings, str(folder))
+    assert busy.held_by is not None and busy.held_by.holder == "etl-7:4242:cafe0001"
+    by_hand = CliRunner().invoke(cli, ["sync", "--no-alerts", str(folder)])
+    assert by_hand.exit_code == 1 and "Traceback" not in by_hand.output
+    for part in ("on etl-7 (process 4242)", f"started {started:%Y-%m-%d %H:%M} UTC",
+                 f"frees itself by {started + LOCK_TTL:%Y-%m-%d %H:%M} UTC"):  # fmt: skip
+        assert part in by_hand.output, by_hand.output
+    assert "on etl-7 (process 4242)" in busy.line()
+    release_lease(url, "etl-7:4242:cafe0001", name=LOCK_NAME)
     assert run_sync(bot_settings, str(folder)).status == "succeeded"
     # The lock is free again after a sync (and after a failed one).
     assert hold_lease(url, "other-clock", name=LOCK_NAME)

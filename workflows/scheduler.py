@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import insert, update
+from sqlalchemy import case, insert, update
 from sqlalchemy.exc import IntegrityError
 
 from db.models.digest import SchedulerLease
@@ -217,7 +217,12 @@ def hold_lease(
             update(SchedulerLease)
             .where(SchedulerLease.name == name)
             .where((SchedulerLease.holder == holder) | (SchedulerLease.expires_at < now))
-            .values(holder=holder, expires_at=now + ttl)
+            # A renewal keeps the time it was taken; a takeover starts its own.
+            .values(
+                holder=holder,
+                expires_at=now + ttl,
+                acquired_at=case((SchedulerLease.holder == holder, SchedulerLease.acquired_at), else_=now),
+            )
             .execution_options(synchronize_session=False)
         )
         if rows_changed(result) == 1:
@@ -232,6 +237,35 @@ def hold_lease(
         return True
     except IntegrityError:
         return False  # another clock inserted it first
+
+
+class LeaseHolder(NamedTuple):
+    """Who holds a lease (`new_holder_id`: host, process id, a random part), since when, and until when unless
+    renewed."""
+
+    holder: str
+    acquired_at: datetime
+    expires_at: datetime
+
+    @property
+    def host_and_process(self) -> tuple[str, str]:
+        host, _, rest = self.holder.partition(":")
+        return host, rest.partition(":")[0]
+
+
+def lease_holder(url: str, *, name: str = LEASE_NAME, now: datetime | None = None) -> LeaseHolder | None:
+    """The lease's current holder, or None when nobody holds it (no row, or expired)."""
+    now = now or datetime.now(UTC)
+    with session_scope(url) as session:
+        row = session.get(SchedulerLease, name)
+        if row is None:
+            return None
+        found = LeaseHolder(row.holder, _aware(row.acquired_at), _aware(row.expires_at))
+    return found if found.expires_at >= now else None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # SQLite drops the zone
 
 
 def release_lease(url: str, holder: str, *, name: str = LEASE_NAME) -> None:

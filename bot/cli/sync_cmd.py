@@ -121,7 +121,7 @@ def register(cli: click.Group) -> None:
             follow_up=SlackSyncFollowUp(settings, alerts=not no_alerts),
         )
         if outcome.status == "busy":
-            raise Failure("another sync is running right now (the clock's, or someone else's); try again later")
+            raise Failure(f"{outcome.busy_text()}. Try again when it has ended.")
         if outcome.status == "failed":
             raise Failure(outcome.error or "the sync failed")
         assert outcome.result is not None

@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from db.models.schedule import SyncSource
 from db.session import rows_changed, session_scope
 from workflows.ports import SlackEdge
-from workflows.scheduler import hold_lease, new_holder_id, release_lease
+from workflows.scheduler import LeaseHolder, hold_lease, lease_holder, new_holder_id, release_lease
 from workflows.secrets import redact, safe_url
 from workflows.settings import Settings
 from workflows.sync.run import Progress, SyncFailed, SyncResult, sync_export
@@ -54,6 +54,7 @@ class SyncOutcome:
     description: str  # the folder, or the URL without its password
     result: SyncResult | None = None
     error: str | None = None  # why it failed (source unreadable, database refused)
+    held_by: LeaseHolder | None = None  # busy: the sync holding the lock, when it could be read
     follow_up: list[str] = field(default_factory=list)  # lines from alerts and Home refreshes
     new_failure: bool = False  # a failure not reported before (the clock posts it)
     fingerprint: str | None = None  # of the source, when it could be read
@@ -69,11 +70,32 @@ class SyncOutcome:
         if self.status == "unchanged":
             return f"{self.description} has not changed since its last successful sync; skipped"
         if self.status == "busy":
-            return "another sync is running; skipped"
+            return f"{self.busy_text()}; skipped"
         if self.status == "rejected" and self.result is not None:
             problems = plural(self.result.problem_count, "problem")
             return f"{self.description} rejected: {problems}; nothing was changed"
         return f"sync of {self.description} failed: {self.error}"
+
+
+    def busy_text(self) -> str:
+        """Which sync holds the lock and until when: an operator can tell a running sync from a dead one."""
+        held = self.held_by
+        if held is None:
+            return "another sync is running"
+        host, process = held.host_and_process
+        where = f" on {_printable(host)}" + (f" (process {_printable(process)})" if process else "")
+        return (
+            f"another sync is running: started {_when(held.acquired_at)}{where}. If it stopped without finishing, "
+            f"the sync lock frees itself by {_when(held.expires_at)} (renewed every minute while a sync runs)"
+        )
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _printable(text: str) -> str:
+    return "".join(ch for ch in text if ch.isprintable())[:80]
 
 
 class SyncFollowUp(Protocol):
@@ -197,7 +219,7 @@ def run_sync(
     holder = new_holder_id()
     try:
         if not hold_lease(url, holder, name=LOCK_NAME, ttl=LOCK_TTL):
-            return SyncOutcome("busy", description)
+            return SyncOutcome("busy", description, held_by=lease_holder(url, name=LOCK_NAME))
     except SQLAlchemyError as exc:
         return SyncOutcome("failed", description, error=_database_reason(exc), new_failure=True)
     renewer = _Renewer(url, holder)
