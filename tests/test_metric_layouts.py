@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, update
 from support.sync_helpers import copy_fixture, read_csv, write_csv
 
 from db.models import MetricLayout, UsageMonthly
+from db.models.usage import extra_metric_values
 from db.queries.account_data import load_accounts_data
-from db.queries.metric_layouts import row_extra_metrics
+from db.queries.metric_layouts import ExtraMetricsReader, row_extra_metrics
 from db.session import session_scope
 from workflows.sync import CsvExport, sync_export
 
@@ -85,3 +89,44 @@ def test_rows_stored_before_layouts_read_the_same(db_url: str, tmp_path: Path) -
     assert again.ok and again.changes.usage_rows == len(legacy)
     assert _extras(db_url, "merge_requests_28_days_user") == before
     assert sync_export(CsvExport(copy_fixture(tmp_path / "third")), db_url).rows_changed == 0
+
+
+_VALUE = st.one_of(
+    st.none(),
+    st.integers(min_value=0, max_value=10**15),
+    st.floats(min_value=0, max_value=1e15, allow_nan=False),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    names=st.lists(st.sampled_from([f"m{i}_28_days_user" for i in range(12)]), unique=True, max_size=12),
+    wanted=st.lists(st.sampled_from([f"m{i}_28_days_user" for i in range(14)]), unique=True, max_size=14),
+    values=st.lists(_VALUE, max_size=14),
+    compact=st.booleans(),
+    legacy=st.booleans(),
+)
+def test_extra_metrics_reader_gives_what_the_json_parser_gives(
+    names: list[str], wanted: list[str], values: list[float | None], compact: bool, legacy: bool
+) -> None:
+    """Reading only the values asked for from a row's text equals parsing it whole (`extra_metric_values`), for
+    lists written compact (the sync) or spaced (JSON's default), longer or shorter than their layout, and
+    for objects (rows stored before layouts)."""
+    stored: object = dict(zip(names, values, strict=False)) if legacy else values
+    text = json.dumps(stored, separators=(",", ":") if compact else None)
+    reader = ExtraMetricsReader({7: names}, wanted)
+    want = extra_metric_values(json.loads(text), names)
+    got = reader(text, 7)
+    assert got == {n: want.get(n) for n in wanted}
+    assert all(type(got[n]) is type(want.get(n)) for n in wanted)  # 5 stays an int, 5.0 a float
+    # A row without a layout, or with one not stored: nothing but what an object names.
+    assert reader(text, None) == reader(text, 8) == {n: extra_metric_values(stored, ()).get(n) for n in wanted}
+
+
+def test_extra_metrics_reader_takes_text_it_does_not_expect_through_the_json_parser() -> None:
+    reader = ExtraMetricsReader({1: ["a", "b", "c"]}, ["a", "c"])
+    assert reader("[1,null,2.5]", 1) == {"a": 1, "c": 2.5}
+    assert reader("[1e3, null, -0.5]", 1) == {"a": 1000.0, "c": -0.5}
+    assert reader("[]", 1) == reader(None, 1) == reader("null", 1) == {"a": None, "c": None}
+    assert reader('{"a": 4, "z": 1}', 1) == {"a": 4, "c": None}
+    assert reader("[NaN, 1, 2]", 1)["c"] == 2  # not a plain number: parsed as JSON (Python's reads NaN)

@@ -11,14 +11,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from db.models import SCORED_METRIC_COLUMNS, Account, Instance, Subscription, UsageMonthly
-from db.models.usage import extra_metric_values
 from db.names import name_key
 from db.queries.health import DataStamp, data_stamp
-from db.queries.metric_layouts import layout_names
+from db.queries.metric_layouts import ExtraMetricsReader, layout_names
 from scoring.model import AccountInfo, InstanceInfo, SubscriptionInfo, UsageRow
 
 OPT_OUT = "Opt-Out"  # included_in_health_measures_str of rows that must not count (other modules import this)
@@ -161,16 +160,17 @@ def load_accounts_data(
     typed = tuple(c for c in SCORED_METRIC_COLUMNS if c in wanted)
     extra = sorted(wanted - set(SCORED_METRIC_COLUMNS) - {"billable_user_count", "license_user_count"})
     t = UsageMonthly.__table__.c
-    cols = [
+    cols: list[ColumnElement[Any]] = [
         t.account_id, t.snapshot_month, t.instance_id, t.subscription_id, t.delivery_type, t.deployment_type,
         t.ping_created_at, t.billable_user_count, t.license_user_count, t.included_in_health, t.cleaned_version,
         t.license_mapped, *(t[c] for c in typed),
     ]  # fmt: skip
-    layouts: dict[int, list[str]] = {}
+    read_extra: ExtraMetricsReader | None = None
     if extra:
-        # Only a custom rules file reads metrics outside the typed columns.
-        cols += [t.extra_metrics, t.metric_layout_id]
-        layouts = layout_names(conn)
+        # Read by custom rules files and adoption: metrics outside the typed columns. As text, so that only
+        # the values asked for are converted (`ExtraMetricsReader`).
+        cols += [cast(t.extra_metrics, Text), t.metric_layout_id]
+        read_extra = ExtraMetricsReader(layout_names(conn), extra)
     n_fixed = 12
     end_typed = n_fixed + len(typed)
     usage_stmt = select(*cols).where(t.snapshot_month >= first_month, t.snapshot_month <= last_month)
@@ -180,9 +180,8 @@ def load_accounts_data(
         if acc is None:
             continue
         metrics: dict[str, float | None] = dict(zip(typed, r[n_fixed:end_typed], strict=True))
-        if extra:
-            blob = extra_metric_values(r[-2], layouts.get(r[-1], ()))
-            metrics.update({c: blob.get(c) for c in extra})
+        if read_extra is not None:
+            metrics.update(read_extra(r[-2], r[-1]))
         acc.rows.append(
             UsageRow(
                 r[1],  # snapshot_month
