@@ -76,7 +76,6 @@ class SyncOutcome:
             return f"{self.description} rejected: {problems}; nothing was changed"
         return f"sync of {self.description} failed: {self.error}"
 
-
     def busy_text(self) -> str:
         """Which sync holds the lock and until when: an operator can tell a running sync from a dead one."""
         held = self.held_by
