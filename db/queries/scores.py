@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import date
+from types import MappingProxyType
 from typing import NamedTuple
 
 from sqlalchemy import select
@@ -66,10 +67,16 @@ def read_ranks(
         *(t[COLOR_COLUMNS[k]] for k in keys),
     ).where(t.month == month, t.fingerprint == fingerprint)
     out: dict[str, StoredRank] = {}
+    # One read-only mapping per combination of colours (a few hundred at most), shared by the accounts that
+    # have it: remembered rankings of a whole book stay small.
+    shared: dict[tuple[str | None, ...], Mapping[str, str | None]] = {}
     parts: list[Sequence[str] | None] = [None] if account_ids is None else list(_chunks(sorted(set(account_ids))))
     for part in parts:
         for r in session.execute(stmt if part is None else stmt.where(t.account_id.in_(part))).all():
-            colors = dict(zip(keys, r[6:], strict=True))
+            combo = tuple(r[6:])
+            colors = shared.get(combo)
+            if colors is None:
+                colors = shared[combo] = MappingProxyType(dict(zip(keys, combo, strict=True)))
             out[r[0]] = StoredRank(r[1], bool(r[2]), r[3], r[4] or 0, r[5], colors)
     return out
 
