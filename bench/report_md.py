@@ -152,6 +152,7 @@ def score_lines(sc: dict[str, Any] | None) -> list[str]:
     for key, label in (
         ("team_admin", "`/usage team` for an admin, all accounts, first page, first ask after a sync"),
         ("team_admin_filtered", "the same with a colour filter"),
+        ("team_admin_tier", "the same with a tier and a flag filter"),
     ):
         if key not in sc:  # results of a run before this row
             continue

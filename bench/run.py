@@ -722,7 +722,11 @@ def bench_views(url: str, repeat: int = 5) -> dict[str, Any]:
 
     # `/usage team` for an admin: every account, worst first, its first page (the answer Slack gets, blocks built).
     settings = Settings(database_url=url)
-    for key, words in (("team_admin", []), ("team_admin_filtered", ["red", "ci:red"])):
+    for key, words in (
+        ("team_admin", []),
+        ("team_admin_filtered", ["red", "ci:red"]),
+        ("team_admin_tier", ["tier:ultimate", "flag:purchase_intent"]),
+    ):
 
         def team_page(w: list[str] = words) -> int:
             portfolio.clear_portfolio_cache()  # the first ask after a sync: nothing remembered

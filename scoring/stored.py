@@ -12,6 +12,7 @@ changed rules file never serves stale rows.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -35,8 +36,8 @@ from scoring.rules import Rules
 from scoring.trends import add_months, series, subscription_series
 
 # Bumped whenever what `summarize` keeps changes, so rows of the old shape read as stale (2: the narrow
-# columns of `columns`).
-SCORE_FORMAT = 2
+# columns of `columns`; 3: the License utilization colour, tiers and flag kinds among them).
+SCORE_FORMAT = 3
 UNKNOWN_LABEL = "Unknown"
 
 
@@ -243,6 +244,9 @@ def columns(s: StoredScore) -> dict[str, Any]:
         "age_months": s.age_months,
         "active": s.active,
         "pinged": pinged_text(s.pings),
+        "license_color": m["license_utilization"].color,
+        "tiers": json.dumps(list(s.tiers)),
+        "flag_kinds": json.dumps(sorted({f.kind for f in s.flags})),
     }
 
 

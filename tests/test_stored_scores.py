@@ -7,14 +7,14 @@ the month) and runs `compute_report` + `summarize` on them; the stored side is w
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.cli import cli
@@ -261,8 +261,9 @@ def test_home_pages_ranked_from_the_narrow_columns_equal_the_full_portfolio(tmp_
 def test_listing_pages_from_the_ranking_equal_the_full_listing(
     tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`/usage mine|team` pages: a filter the narrow columns settle is answered from the ranking, with exactly the
-    pages the whole portfolio gives; other filters, and scopes with an account not stored, take the portfolio."""
+    """`/usage mine|team` pages are read from the ranking's narrow columns, whatever the filter, with exactly
+    the pages the whole portfolio gives; rows stored before the tier and flag columns were kept, and scopes
+    with an account not stored, take the whole portfolio for the words that need it."""
     import workflows.portfolio_listing as listing_mod
 
     _sync(tmp_path, db_url, 31, accounts=30)
@@ -271,7 +272,7 @@ def test_listing_pages_from_the_ranking_equal_the_full_listing(
         tams = sorted({e for e, _ in accounts if e})
         segment = next(seg for _, seg in accounts if seg)
         team = tams[: max(1, len(tams) // 2)]
-        narrow = [
+        colours = [
             [],
             ["red"],
             ["yellow", "green"],
@@ -282,28 +283,40 @@ def test_listing_pages_from_the_ranking_equal_the_full_listing(
             [f"segment:{segment}"],
             ["nodata"],
         ]
-        wide = [["utilization:red"], ["tier:ultimate"], ["flag:stale"], ["red", "tier:premium"]]
+        later = [["utilization:red"], ["utilization:green", "yellow"], ["tier:ultimate"], ["tier:premium", "red"]]
+        later += [["flag:stale"], ["flag:purchase_intent"], ["flag:not_reporting", "tier:ultimate"]]
         full_portfolio = listing_mod.cached_portfolio
         kept_some = False
-        for scope, emails in (("all", None), ("team", team), ("mine", team[:1])):
-            full = build_portfolio(s, scope, emails)
-            for words in narrow + wide:
-                filt = parse_filters(words)
-                assert filt.narrow == (words in narrow), words
-                want = listing(full, filt)
-                kept_some |= 0 < len(want.accounts) < len(full.accounts)
-                if filt.narrow:  # the narrow path never builds the whole portfolio
-                    monkeypatch.setattr(listing_mod, "cached_portfolio", _must_not_run)
-                for n in range(1, want.page(1, 4)[1] + 2):  # one page past the end: clamped
-                    clear_portfolio_cache()
-                    assert listing_page(s, scope, emails, filt, n, 4) == want.page_view(n, 4), (scope, words, n)
-                monkeypatch.setattr(listing_mod, "cached_portfolio", full_portfolio)
+
+        Scopes = Sequence[tuple[Scope, list[str] | None]]
+
+        def check_pages(scopes: Scopes, from_ranking: Callable[[list[str]], bool]) -> None:
+            nonlocal kept_some
+            for scope, emails in scopes:
+                full = build_portfolio(s, scope, emails)
+                for words in colours + later:
+                    filt = parse_filters(words)
+                    assert filt.needs_later_columns == (words in later), words
+                    want = listing(full, filt)
+                    kept_some |= 0 < len(want.accounts) < len(full.accounts)
+                    if from_ranking(words):  # never builds the whole portfolio
+                        monkeypatch.setattr(listing_mod, "cached_portfolio", _must_not_run)
+                    for n in range(1, want.page(1, 4)[1] + 2):  # one page past the end: clamped
+                        clear_portfolio_cache()
+                        got = listing_page(s, scope, emails, filt, n, 4)
+                        assert got == want.page_view(n, 4), (scope, words, n)
+                    monkeypatch.setattr(listing_mod, "cached_portfolio", full_portfolio)
+
+        check_pages((("all", None), ("team", team), ("mine", team[:1])), lambda words: True)
         assert kept_some
-        # An account without a current stored row: the whole portfolio answers, with the same pages.
+        # A row stored before tiers and flags were kept: words that need them read the whole portfolio.
         some = s.scalars(select(AccountScore.account_id).limit(1)).one()
+        s.execute(update(AccountScore).where(AccountScore.account_id == some).values(tiers=None, flag_kinds=None))
+        check_pages((("all", None),), lambda words: words not in later)
+        # An account without a current stored row: the whole portfolio answers, with the same pages.
         s.execute(AccountScore.__table__.delete().where(AccountScore.account_id == some))
         full = build_portfolio(s, "all", None)
-        for words in (["red"], []):
+        for words in (["red"], [], ["tier:ultimate"]):
             clear_portfolio_cache()
             filt = parse_filters(words)
             assert listing_page(s, "all", None, filt, 2, 4) == listing(full, filt).page_view(2, 4)

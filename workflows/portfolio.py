@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Literal, NamedTuple, Protocol
 
 from sqlalchemy.orm import Session
@@ -208,7 +209,9 @@ class RankedAccount(NamedTuple):
     unknown_instances: int
     alerts: int
     health_score: float | None
-    measures: Mapping[str, str | None]  # the colours of the measures stored in narrow columns (`COLOR_COLUMNS`)
+    measures: Mapping[str, str | None]  # the colours of the measures stored in narrow columns
+    tiers: tuple[str, ...] | None  # the month's product tiers (None: a stored row from before they were kept)
+    flag_kinds: frozenset[str] | None  # the kinds of the account's flags (None: likewise)
 
 
 @dataclass(frozen=True)
@@ -224,6 +227,11 @@ class Ranking:
     infos: Mapping[str, AccountInfo]
     accounts: tuple[RankedAccount, ...]  # sorted by need, as `Portfolio.accounts`
     totals: Totals
+
+    @cached_property
+    def has_tiers_and_flags(self) -> bool:
+        """Every account's stored row holds its tiers and flag kinds (rows written before they were kept do not)."""
+        return all(a.tiers is not None and a.flag_kinds is not None for a in self.accounts)
 
 
 def score_account(
@@ -368,7 +376,7 @@ def rank_portfolio(
         accounts.append(
             RankedAccount(
                 acc_id, r.health_color, r.purchase_intent, r.utilization, r.unknown_instances, alerts_of,
-                r.health_score, r.colors,
+                r.health_score, r.colors, r.tiers, r.flag_kinds,
             )
         )  # fmt: skip
     accounts.sort(key=lambda a: need_key(a.health_color, a.purchase_intent, a.utilization, infos[a.id].name))

@@ -12,13 +12,13 @@ Anything else is a `FilterError` whose message lists the valid words.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import get_args
 
-from scoring.model import GREEN, NO_DATA, NOT_APPLICABLE, RED, YELLOW, Flag, FlagKind
-from scoring.stored import COLOR_COLUMNS
+from db.queries.scores import LICENSE
+from scoring.model import GREEN, NO_DATA, NOT_APPLICABLE, RED, YELLOW, FlagKind
 from workflows.portfolio import Portfolio, PortfolioAccount, Scope, page_bounds
 
 COLOURS: dict[str, str] = {
@@ -79,21 +79,22 @@ class PortfolioFilter:
         return " ".join(self.words)
 
     @property
-    def narrow(self) -> bool:
-        """Whether a ranking's narrow figures settle it (colours of the overall and the measures stored in narrow
-        columns, and the segment): then only the page shown needs its accounts' figures in full."""
-        return not (self.tiers or self.flags) and all(k == "overall" or k in COLOR_COLUMNS for k, _ in self.measures)
+    def needs_later_columns(self) -> bool:
+        """A tier, flag or License utilization word: the narrow columns it reads are empty on stored rows
+        written before they were kept (migration 0018)."""
+        return bool(self.tiers or self.flags) or any(k == LICENSE for k, _ in self.measures)
 
     def matches(self, a: PortfolioAccount) -> bool:
-        return self.holds(a.health_color, a.measures, a.segment, a.tiers, a.flags)
+        kinds = {f.kind for f in a.flags} if self.flags else ()
+        return self.holds(a.health_color, a.measures, a.segment, a.tiers, kinds)
 
     def holds(
         self,
         health_color: str,
         measures: Mapping[str, str | None],
         segment: str | None,
-        tiers: Sequence[str] = (),
-        flags: Sequence[Flag] = (),
+        tiers: Sequence[str],
+        flag_kinds: Collection[str],
     ) -> bool:
         """Every word holds for an account with these figures (the one rule, for full lines and ranked ones)."""
         if self.overall and health_color not in self.overall:
@@ -106,7 +107,7 @@ class PortfolioFilter:
             return False
         if self.segments and _key(segment or "") not in self.segments:
             return False
-        return not (self.flags and not any(f.kind in self.flags for f in flags))
+        return not (self.flags and not any(k in self.flags for k in flag_kinds))
 
     def apply(self, accounts: Iterable[PortfolioAccount]) -> list[PortfolioAccount]:
         return [a for a in accounts if self.matches(a)]

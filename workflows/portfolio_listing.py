@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from scoring.rules import Rules
 from workflows.portfolio import (
     Portfolio,
-    Ranking,
     Scope,
     cached_portfolio,
     cached_ranking,
@@ -34,17 +33,23 @@ def listing_page(
     size: int,
     rules: Rules | str | None = None,
 ) -> ListingPage:
-    """A page of the scope's listing. A filter the ranking's narrow figures settle (`PortfolioFilter.narrow`)
-    is applied to the remembered ranking (the Home tab's), and only the page's accounts are read in full: a
-    whole book answers in a fraction of a second. Any other filter, or a scope with accounts not stored yet,
-    takes the whole portfolio. Both give the same page."""
+    """A page of the scope's listing, read from the remembered ranking (the Home tab's): the filter and the
+    order apply to every account's narrow stored figures, and only the page's accounts are read in full, so a
+    whole book answers in a fraction of a second. A scope with accounts not stored yet, or a tier, flag or
+    License utilization word over rows stored before those columns were kept, takes the whole portfolio.
+    Both give the same page."""
     rules = rules_for(rules)
-    ranking = cached_ranking(session, scope, emails, rules) if filt.narrow else None
-    if not isinstance(ranking, Ranking):
-        portfolio = ranking if isinstance(ranking, Portfolio) else cached_portfolio(session, scope, emails, rules)
-        return listing(portfolio, filt).page_view(number, size)
+    ranking = cached_ranking(session, scope, emails, rules)
+    if isinstance(ranking, Portfolio):
+        return listing(ranking, filt).page_view(number, size)
+    if filt.needs_later_columns and not ranking.has_tiers_and_flags:
+        return listing(cached_portfolio(session, scope, emails, rules), filt).page_view(number, size)
     infos = ranking.infos
-    chosen = [a for a in ranking.accounts if filt.holds(a.health_color, a.measures, infos[a.id].sales_segment)]
+    chosen = [
+        a
+        for a in ranking.accounts
+        if filt.holds(a.health_color, a.measures, infos[a.id].sales_segment, a.tiers or (), a.flag_kinds or ())
+    ]
     # Stable, from the need order as `listing` sorts from `Portfolio.accounts`: ties fall the same way.
     chosen.sort(key=lambda a: worst_first_key(a.health_color, a.health_score, infos[a.id].name))
     shown, pages, (lo, hi) = page_bounds(len(chosen), number, size)

@@ -39,6 +39,10 @@ class AccountScore(Base):
     age_months: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool | None] = mapped_column(Boolean)
     pinged: Mapped[str | None] = mapped_column(Text)
+    # What `/usage mine|team` filter on besides colours (migration 0018, stored format 3).
+    license_color: Mapped[str | None] = mapped_column(String(8))
+    tiers: Mapped[str | None] = mapped_column(Text)  # the month's product tiers, a JSON list
+    flag_kinds: Mapped[str | None] = mapped_column(Text)  # the kinds of the account's flags, a JSON list
     summary: Mapped[dict[str, Any]] = mapped_column(JSON)  # what portfolio views show (`to_json`)
     # Primary instances, pings, subscriptions (`detail_json`): read by alerts and the trend, not by Home.
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -67,6 +71,9 @@ class AccountScore(Base):
                 "age_months",
                 "active",
                 "pinged",
+                "license_color",
+                "tiers",
+                "flag_kinds",
             ],
         ),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import date
 from types import MappingProxyType
@@ -12,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from db.models import AccountScore
 from scoring.stored import COLOR_COLUMNS, StoredScore, from_json
+
+LICENSE = "license_utilization"  # the License utilization measure's key (its colour has a column of its own)
 
 _ID_CHUNK = 5000
 
@@ -47,7 +50,10 @@ class StoredRank(NamedTuple):
     utilization: float | None
     unknown_instances: int
     health_score: float | None
-    colors: Mapping[str, str | None]  # measure key -> colour, for the measures of `COLOR_COLUMNS`
+    colors: Mapping[str, str | None]  # measure key -> colour: the measures of `COLOR_COLUMNS`, License utilization
+    # The month's product tiers and the account's flag kinds; None on a row written before they were kept.
+    tiers: tuple[str, ...] | None
+    flag_kinds: frozenset[str] | None
 
 
 def read_ranks(
@@ -64,20 +70,30 @@ def read_ranks(
         t.utilization,
         t.unknown_instances,
         t.health_score,
+        t.tiers,
+        t.flag_kinds,
+        t.license_color,
         *(t[COLOR_COLUMNS[k]] for k in keys),
     ).where(t.month == month, t.fingerprint == fingerprint)
+    keys.append(LICENSE)
     out: dict[str, StoredRank] = {}
-    # One read-only mapping per combination of colours (a few hundred at most), shared by the accounts that
-    # have it: remembered rankings of a whole book stay small.
-    shared: dict[tuple[str | None, ...], Mapping[str, str | None]] = {}
+    # Read-only values shared by every account with the same colours, tiers or flags (a few hundred at most):
+    # remembered rankings of a whole book stay small, and each JSON text is parsed once.
+    colours: dict[tuple[str | None, ...], Mapping[str, str | None]] = {}
+    tiers: dict[str | None, tuple[str, ...] | None] = {None: None}
+    kinds: dict[str | None, frozenset[str] | None] = {None: None}
     parts: list[Sequence[str] | None] = [None] if account_ids is None else list(_chunks(sorted(set(account_ids))))
     for part in parts:
         for r in session.execute(stmt if part is None else stmt.where(t.account_id.in_(part))).all():
-            combo = tuple(r[6:])
-            colors = shared.get(combo)
+            combo = (*r[9:], r[8])
+            colors = colours.get(combo)
             if colors is None:
-                colors = shared[combo] = MappingProxyType(dict(zip(keys, combo, strict=True)))
-            out[r[0]] = StoredRank(r[1], bool(r[2]), r[3], r[4] or 0, r[5], colors)
+                colors = colours[combo] = MappingProxyType(dict(zip(keys, combo, strict=True)))
+            if r[6] not in tiers:
+                tiers[r[6]] = tuple(json.loads(r[6]))
+            if r[7] not in kinds:
+                kinds[r[7]] = frozenset(json.loads(r[7]))
+            out[r[0]] = StoredRank(r[1], bool(r[2]), r[3], r[4] or 0, r[5], colors, tiers[r[6]], kinds[r[7]])
     return out
 
 
