@@ -26,7 +26,8 @@ NO_DATA: Color = "No data"
 NOT_APPLICABLE: Color = "N/A"
 
 # The six measures of product health, in display order (keys of every `measures` mapping).
-MEASURE_KEYS: tuple[str, ...] = ("license_utilization", "user_engagement", "scm", "ci", "cd", "security")
+LICENSE_UTILIZATION = "license_utilization"
+MEASURE_KEYS: tuple[str, ...] = (LICENSE_UTILIZATION, "user_engagement", "scm", "ci", "cd", "security")
 
 FlagKind = Literal[
     "license_unmapped",

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import get_args
 
-from db.queries.scores import LICENSE
-from scoring.model import GREEN, NO_DATA, NOT_APPLICABLE, RED, YELLOW, FlagKind
+from scoring.model import GREEN, LICENSE_UTILIZATION, NO_DATA, NOT_APPLICABLE, RED, YELLOW, FlagKind
 from workflows.portfolio import Portfolio, PortfolioAccount, Scope, page_bounds
 
 COLOURS: dict[str, str] = {
@@ -82,7 +81,7 @@ class PortfolioFilter:
     def needs_later_columns(self) -> bool:
         """A tier, flag or License utilization word: the narrow columns it reads are empty on stored rows
         written before they were kept (migration 0018)."""
-        return bool(self.tiers or self.flags) or any(k == LICENSE for k, _ in self.measures)
+        return bool(self.tiers or self.flags) or any(k == LICENSE_UTILIZATION for k, _ in self.measures)
 
     def matches(self, a: PortfolioAccount) -> bool:
         kinds = {f.kind for f in a.flags} if self.flags else ()

@@ -12,9 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import AccountScore
+from scoring.model import LICENSE_UTILIZATION
 from scoring.stored import COLOR_COLUMNS, StoredScore, from_json
-
-LICENSE = "license_utilization"  # the License utilization measure's key (its colour has a column of its own)
 
 _ID_CHUNK = 5000
 
@@ -75,7 +74,7 @@ def read_ranks(
         t.license_color,
         *(t[COLOR_COLUMNS[k]] for k in keys),
     ).where(t.month == month, t.fingerprint == fingerprint)
-    keys.append(LICENSE)
+    keys.append(LICENSE_UTILIZATION)  # its colour has a column of its own
     out: dict[str, StoredRank] = {}
     # Read-only values shared by every account with the same colours, tiers or flags (a few hundred at most):
     # remembered rankings of a whole book stay small, and each JSON text is parsed once.
