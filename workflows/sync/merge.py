@@ -171,13 +171,12 @@ class Merger:
         if self.pg:
             picked["extra_metrics"] = "CAST(s.extra_metrics AS json)"
         select_cols = ", ".join(picked.get(c, f"s.{c}") for c in usage_cols)
-        usage_fields = _USAGE_WRITTEN
-        sets = ", ".join(f"{f} = excluded.{f}" for f in usage_fields)
+        sets = ", ".join(f"{f} = excluded.{f}" for f in _USAGE_WRITTEN)
         return self._run(f"""
             INSERT INTO usage_monthly ({", ".join(usage_cols)})
             SELECT {select_cols} FROM {stage} s JOIN instances i ON i.identity = s.identity WHERE true
             ON CONFLICT (snapshot_month, instance_id, subscription_id) DO UPDATE SET {sets}
-            WHERE {self._guard("usage_monthly", usage_fields)}
+            WHERE {self._guard("usage_monthly", _USAGE_WRITTEN)}
         """)
 
     def usage_rows_sqlite(
