@@ -283,3 +283,24 @@ def test_extra_columns_may_hold_anything_unless_named_like_metrics(db_url: str, 
     result = sync_export(CsvExport(bad), db_url)
     assert not result.ok
     assert any(p.startswith("usage_monthly.csv:3: new_feature_28_days_user: ") for p in result.problems)
+
+
+def test_an_instance_that_never_pinged_has_no_version_or_users(db_url: str, tmp_path: Path) -> None:
+    """Version and users come from a row with a ping only, whichever path loads the file: an instance whose
+    rows carry a version and users but no ping has neither (nor a last ping)."""
+    export = copy_fixture(tmp_path / "export")
+    table = read_csv(export / "usage_monthly.csv")
+    header = table[0]
+    install, ping = header.index("dim_installation_id"), header.index("ping_created_at")
+    version, billable = header.index("cleaned_version"), header.index("billable_user_count")
+    rows = [r for r in table[1:] if r[install] == "inst-acme-prod"]
+    assert rows and all(r[version] and r[billable] for r in rows)
+    for r in rows:
+        r[ping] = ""
+    write_csv(export / "usage_monthly.csv", table)
+
+    assert sync_export(CsvExport(export), db_url).ok
+    with session_scope(db_url) as s:
+        prod = s.scalars(select(Instance).where(Instance.identity == "sm:inst-acme-prod")).one()
+        assert (prod.last_ping_at, prod.last_version, prod.last_billable_users) == (None, None, None)
+        assert prod.last_seen_month == date(2026, 10, 1)

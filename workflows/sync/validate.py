@@ -234,8 +234,11 @@ class Validator:
         latest = (month, ping is not None, ping or _NO_PING, sub)
         s = self.instances.get(identity)
         if s is None:
-            pinged = (month, ping, sub) if ping is not None else None
-            self.instances[identity] = [latest, attrs, instance_type, month, month, ping, pinged, version, billable]
+            if ping is None:  # version and users come from a row with a ping only
+                self.instances[identity] = [latest, attrs, instance_type, month, month, None, None, None, None]
+            else:
+                pinged = (month, ping, sub)
+                self.instances[identity] = [latest, attrs, instance_type, month, month, ping, pinged, version, billable]
             return
         if latest > s[0]:
             s[0], s[1], s[2] = latest, attrs, instance_type
