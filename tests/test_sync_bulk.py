@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import truncate_all
@@ -19,7 +20,7 @@ from support.sync_helpers import FIXTURE, copy_fixture, dump, edit_usage
 from db.models import SyncRun
 from db.session import session_scope
 from workflows.demo import generate_export
-from workflows.sync import CsvExport, bulk, sync_export
+from workflows.sync import CsvExport, bulk, columnar, sync_export
 from workflows.sync.bulk import QuoteCheck
 
 # The fast path is PostgreSQL's (COPY); on SQLite every sync goes row by row.
@@ -28,11 +29,8 @@ pg_only = pytest.mark.skipif(
 )
 
 
-def _row_by_row(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*_args: object, **_kwargs: object) -> bulk.BulkResult:
-        raise bulk.StepAside("row by row for this comparison")
-
-    monkeypatch.setattr(bulk, "stage_usage", refuse)
+def _refuse(*_args: object, **_kwargs: object) -> bulk.BulkResult:
+    raise bulk.StepAside("another path for this comparison")
 
 
 def _metric_columns(db_url: str) -> object:
@@ -40,54 +38,65 @@ def _metric_columns(db_url: str) -> object:
         return s.scalars(select(SyncRun.metric_columns).order_by(SyncRun.id)).first()
 
 
-def _both_ways(db_url: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[object, dict[str, object]]:
-    """Sync `folder` the fast way and the row-by-row way into an empty database; both dumps."""
-    taken: list[bool] = []
-    real = bulk.stage_usage
+class Taken:
+    """Which quick path loaded the usage rows of one sync: the columnar first load, the set-based one, or none."""
 
-    def spy(*args: object, **kwargs: object) -> bulk.BulkResult:
-        result = real(*args, **kwargs)  # type: ignore[arg-type]
-        taken.append(True)
-        return result
+    def __init__(self, m: pytest.MonkeyPatch, columnar_on: bool = True, set_based_on: bool = True) -> None:
+        self.columnar = self.set_based = False
+        real_columnar, real_set_based = columnar.load_first, bulk.stage_usage
 
-    with monkeypatch.context() as m:
-        m.setattr(bulk, "stage_usage", spy)
-        fast = sync_export(CsvExport(folder), db_url)
-        fast_dump = dump(db_url)
-        fast_columns = _metric_columns(db_url)
-        again = sync_export(CsvExport(folder), db_url)
-        assert again.ok and again.rows_changed == 0, "a re-load by the fast path changes nothing"
-    truncate_all(db_url)
-    with monkeypatch.context() as m:
-        _row_by_row(m)
-        slow = sync_export(CsvExport(folder), db_url)
-        slow_dump = dump(db_url)
-        assert _metric_columns(db_url) == fast_columns
-    assert (fast.status, fast.usage_rows, fast.instances, fast.as_of_month, fast.changes) == (
-        slow.status,
-        slow.usage_rows,
-        slow.instances,
-        slow.as_of_month,
-        slow.changes,
-    )
-    assert fast_dump == slow_dump
-    return bool(taken), fast_dump
+        def columnar_spy(*args: Any, **kwargs: Any) -> bulk.BulkResult:
+            result = real_columnar(*args, **kwargs)
+            self.columnar = True
+            return result
+
+        def set_based_spy(*args: Any, **kwargs: Any) -> bulk.BulkResult:
+            result = real_set_based(*args, **kwargs)
+            self.set_based = True
+            return result
+
+        m.setattr(columnar, "load_first", columnar_spy if columnar_on else _refuse)
+        m.setattr(bulk, "stage_usage", set_based_spy if set_based_on else _refuse)
+
+
+def _every_way(db_url: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Taken, dict[str, object]]:
+    """Sync `folder` into an empty database by each path in turn: the quickest that takes it (columnar, then
+    set-based), the set-based or row-by-row one, and row by row. The same outcome and rows every time; each
+    re-load changes nothing. Which quick path the first took, and its dump."""
+    outcomes = []
+    for columnar_on, set_based_on in ((True, True), (False, True), (False, False)):
+        truncate_all(db_url)
+        with monkeypatch.context() as m:
+            taken = Taken(m, columnar_on, set_based_on)
+            result = sync_export(CsvExport(folder), db_url)
+            rows = dump(db_url)
+            columns = _metric_columns(db_url)
+            if result.ok:
+                again = sync_export(CsvExport(folder), db_url)
+                assert again.ok and again.rows_changed == 0, "a re-load changes nothing"
+        summary = (result.status, result.usage_rows, result.instances, result.as_of_month, result.changes)
+        outcomes.append((taken, summary, rows, columns, result.problems))
+    first = outcomes[0]
+    for other in outcomes[1:]:
+        assert other[1:] == first[1:]
+    assert not outcomes[1][0].columnar and not outcomes[2][0].columnar and not outcomes[2][0].set_based
+    return first[0], first[2]
 
 
 @pg_only
-def test_generated_export_loads_the_same_both_ways(
+def test_generated_export_loads_the_same_every_way(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     generate_export(tmp_path / "e", accounts=25, months=6, seed=11, today=date(2026, 11, 27))
-    taken, rows = _both_ways(db_url, tmp_path / "e", monkeypatch)
-    assert taken, "a plain generated export takes the fast path"
-    assert rows["usage_monthly"]
+    taken, rows = _every_way(db_url, tmp_path / "e", monkeypatch)
+    assert taken.columnar, "a plain generated export takes the quickest path"
+    assert rows["usage_monthly"] and rows["instances"]
 
 
 @pg_only
-def test_fixture_loads_the_same_both_ways(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    taken, _ = _both_ways(db_url, FIXTURE, monkeypatch)
-    assert taken
+def test_fixture_loads_the_same_every_way(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    taken, _ = _every_way(db_url, FIXTURE, monkeypatch)
+    assert taken.set_based, "a zoned timestamp (…T03:00:00Z) is the set-based path's, not the columnar one's"
 
 
 @pg_only
@@ -108,12 +117,12 @@ def test_fixture_loads_the_same_both_ways(db_url: str, monkeypatch: pytest.Monke
         {(0, "edition"): "", (1, "edition"): " 5", (2, "edition"): "5 "},
     ],
 )
-def test_unusual_but_valid_values_load_the_same_both_ways(
+def test_unusual_but_valid_values_load_the_same_every_way(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: dict[tuple[int, str], str]
 ) -> None:
     folder = copy_fixture(tmp_path / "e")
     edit_usage(folder, edit)
-    _both_ways(db_url, folder, monkeypatch)
+    _every_way(db_url, folder, monkeypatch)
 
 
 def test_quote_check_notices_a_comma_inside_a_quoted_field_across_chunks() -> None:
@@ -170,8 +179,8 @@ def test_a_stray_quote_is_read_the_python_way(db_url: str, tmp_path: Path, monke
     cells[header.index("cleaned_version")] = '17"3'
     lines[1] = ",".join(cells)
     path.write_text("\n".join(lines), encoding="utf-8")
-    taken, rows = _both_ways(db_url, folder, monkeypatch)
-    assert not taken
+    taken, rows = _every_way(db_url, folder, monkeypatch)
+    assert not taken.columnar and not taken.set_based
     assert rows["usage_monthly"]
 
 

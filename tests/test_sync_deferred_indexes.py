@@ -95,13 +95,12 @@ def test_a_first_load_ends_with_the_same_indexes_and_constraints(
     deferred = set_aside[0]
     assert deferred is not None, "an empty table's indexes wait for its rows"
     names = {ix.name for ix in deferred.indexes}
-    assert OPERATOR_INDEX in names and "pk_usage_monthly" not in names
+    assert {OPERATOR_INDEX, "pk_usage_monthly"} <= names
     after = _indexes(url)
     assert {n: d for n, (_, d) in after.items()} == {n: d for n, (_, d) in before.items()}
     assert _constraints(url) == constraints
     # Built anew, not kept: the rebuilt ones are other relations than before.
     assert all(after[n][0] != before[n][0] for n in names)
-    assert after["pk_usage_monthly"][0] == before["pk_usage_monthly"][0]
 
 
 @pg_only
@@ -110,13 +109,13 @@ def test_a_table_that_holds_rows_keeps_its_indexes(
 ) -> None:
     folder = copy_fixture(tmp_path / "e")
     assert sync_export(CsvExport(folder), db_url).ok
-    before = _indexes(db_url)
+    before, asked = _indexes(db_url), len(set_aside)
     table = read_csv(folder / "usage_monthly.csv")
     users = table[1][table[0].index("billable_user_count")]
     edit_usage(folder, {(0, "billable_user_count"): str(int(users or 0) + 1)})
     again = sync_export(CsvExport(folder), db_url)
     assert again.ok and again.changes.usage_rows >= 1
-    assert len(set_aside) == 1, "a sync into a database with accounts does not even look"
+    assert len(set_aside) == asked, "a sync into a database with accounts does not even look"
     assert _indexes(db_url) == before, "same index relations: nothing dropped or rebuilt"
 
 
@@ -191,7 +190,7 @@ def test_a_sync_that_may_not_drop_indexes_loads_with_them(
     before = _indexes(db_url)
     result = sync_export(CsvExport(copy_fixture(tmp_path / "e")), not_the_owner)
     assert result.ok and result.usage_rows > 0
-    assert set_aside == [None]
+    assert set_aside and all(s is None for s in set_aside)  # asked by each first-load path it tried
     assert _indexes(db_url) == before
 
 

@@ -34,12 +34,12 @@ from db.models.usage import Account, Subscription, SyncRun
 from db.session import get_engine, session_scope
 from workflows.scores import RescoreResult, ScoreBasis, after_sync
 from workflows.secrets import redact
-from workflows.sync import bulk, validating_process
+from workflows.sync import bulk, columnar, validating_process
 from workflows.sync.bulk import BulkResult
 from workflows.sync.contract import extra_metric_columns
 from workflows.sync.deferred_indexes import DeferredIndexes
 from workflows.sync.layouts import layout_id
-from workflows.sync.merge import Changes, Merger
+from workflows.sync.merge import USAGE_FIELDS, Changes, Merger
 from workflows.sync.sources import CsvExport, Export, SourceError, TableReader, batched
 from workflows.sync.stage import STAGE_TABLES, Stager
 from workflows.sync.touched import TouchedAccounts
@@ -238,9 +238,10 @@ def _validate_beside_writer(
 def _bulk_usage(
     conn: Connection, path: Path, merger: Merger, changes: Changes, progress: Progress | None, *, first_load: bool
 ) -> BulkResult | None:
-    """Load the usage CSV the set-based way (workflows/sync/bulk.py) inside a savepoint.
+    """Load the usage CSV inside a savepoint: on a first load the columnar way if it takes the file
+    (workflows/sync/columnar.py), otherwise the set-based way (workflows/sync/bulk.py).
 
-    None when the fast path stepped aside: the savepoint is rolled back, nothing of it remains,
+    None when the set-based path stepped aside: the savepoint is rolled back, nothing of it remains,
     and the caller validates and loads row by row (which also reports every problem).
     `first_load`: the database held no account before this sync.
     """
@@ -250,23 +251,27 @@ def _bulk_usage(
     try:
         if progress is not None:
             progress.start(path.name, None)
-        staged = bulk.stage_usage(conn, path, STAGE_TABLES["instances"])
-        merger.layout_id = layout_id(conn, staged.extra_columns)
-        # The instance summaries (one row each) name every identity of the export's usage rows. Into a database
-        # without instances they are the instances, written whole.
-        stage = STAGE_TABLES["instances"]
-        if merger.max_instance_id() == 0:
-            new_instances = merger.new_instances_whole(stage)
+        loaded = _columnar_first_load(conn, path, merger) if first_load else None
+        if loaded is not None:
+            staged, new_instances, usage_rows = loaded, loaded.instances, loaded.usage_rows
         else:
-            new_instances = merger.new_instances(stage)
-        # A first load fills usage_monthly first and builds its indexes after (deferred_indexes.py). Only
-        # into a database without accounts: readers that find none never wait for usage_monthly's lock
-        # (db/queries/health.py).
-        deferred = DeferredIndexes.set_aside_if_empty(conn, "usage_monthly") if first_load else None
-        usage_rows = merger.usage_set_based(staged.scratch.typed)
-        if deferred is not None:
-            deferred.rebuild()
-        staged.scratch.drop(conn)
+            staged = bulk.stage_usage(conn, path, STAGE_TABLES["instances"])
+            merger.layout_id = layout_id(conn, staged.extra_columns)
+            # The instance summaries (one row each) name every identity of the export's usage rows. Into a
+            # database without instances they are the instances, written whole.
+            stage = STAGE_TABLES["instances"]
+            if merger.max_instance_id() == 0:
+                new_instances = merger.new_instances_whole(stage)
+            else:
+                new_instances = merger.new_instances(stage)
+            # A first load fills usage_monthly first and builds its indexes after (deferred_indexes.py). Only
+            # into a database without accounts: readers that find none never wait for usage_monthly's lock
+            # (db/queries/health.py).
+            deferred = DeferredIndexes.set_aside_if_empty(conn, "usage_monthly") if first_load else None
+            usage_rows = merger.usage_set_based(staged.scratch.typed)
+            if deferred is not None:
+                deferred.rebuild()
+            staged.scratch.drop(conn)
     except (bulk.StepAside, SQLAlchemyError, psycopg.Error) as exc:
         merger.layout_id, merger.instances_whole = None, False  # rolled back with the savepoint
         log.info("usage rows go row by row: %s", redact(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__)
@@ -279,6 +284,27 @@ def _bulk_usage(
     changes.instances += new_instances
     changes.usage_rows += usage_rows
     return staged
+
+
+def _columnar_first_load(conn: Connection, path: Path, merger: Merger) -> BulkResult | None:
+    """The first load's quickest way (workflows/sync/columnar.py), inside its own savepoint; None when it steps
+    aside, with nothing of it left, for the set-based path to try."""
+    savepoint = conn.begin_nested()
+    try:
+        columns, _ = bulk.read_header(path)
+        merger.layout_id = layout_id(conn, extra_metric_columns(columns))
+        deferred = DeferredIndexes.set_aside_if_empty(conn, "usage_monthly")
+        loaded = columnar.load_first(conn, path, USAGE_FIELDS, merger.layout_id)
+        if deferred is not None:
+            deferred.rebuild()
+    except (bulk.StepAside, SQLAlchemyError, psycopg.Error, columnar.ArrowError) as exc:
+        merger.layout_id = None
+        log.info("usage rows go the set-based way: %s", redact(str(exc).splitlines()[0]) if str(exc) else exc)
+        savepoint.rollback()
+        return None
+    savepoint.commit()
+    merger.instances_whole = True  # written whole, with their summaries
+    return loaded
 
 
 def _discard(stager: Stager | None, touched: TouchedAccounts | None) -> None:
