@@ -433,6 +433,13 @@ def load_first(conn: Connection, path: Path, usage_fields: Sequence[str], layout
     id of the file's extra columns (its `extra_metric_columns`, read from the header first by the caller).
     Run inside a savepoint: rolling it back removes every row written.
     """
+    try:
+        return _load(conn, path, usage_fields, layout)
+    finally:
+        pa.default_memory_pool().release_unused()  # before the scoring step forks (see workflows/sync/__init__.py)
+
+
+def _load(conn: Connection, path: Path, usage_fields: Sequence[str], layout: int) -> BulkResult:
     t0 = time.perf_counter()
     columns, _ = read_header(path)  # a byte-order mark goes with the header line
     plan = Plan.of(columns)
@@ -491,8 +498,6 @@ def load_first(conn: Connection, path: Path, usage_fields: Sequence[str], layout
         pool.shutdown(wait=True, cancel_futures=True)
         checking.clear()
         encoding.clear()
-        # Arrow's allocator keeps freed blocks for reuse: handed back before the scoring step forks its workers.
-        pa.default_memory_pool().release_unused()
     if not rows:
         raise StepAside("no usage rows")  # nothing to gain; the other paths say what an empty file means
     t1 = time.perf_counter()
