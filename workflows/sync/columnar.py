@@ -47,9 +47,10 @@ log = logging.getLogger(__name__)
 ArrowError = pa.ArrowException
 
 
-# Bytes of CSV per block: large enough that each kernel call amortises its overhead, small enough that a
-# block's columns stay a few tens of MiB.
+# Bytes of text columns per block (Arrow's size of the pieces put together, see `_blocks`): large enough that
+# each kernel call amortises its overhead, small enough that a block's columns stay a few tens of MiB.
 BLOCK = 4 << 20
+# Bytes of the file Arrow's reader reads at a time: it reads many ahead, so this, not BLOCK, sets its memory.
 READ_PIECE = 1 << 20
 # Blocks are typed, checked and encoded by worker threads (Arrow and numpy release the GIL) while the server
 # stores the ones before them; AHEAD blocks wait at each stage, so a few blocks are in memory at a time.
