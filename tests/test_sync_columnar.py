@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
 from support.sync_helpers import copy_fixture, edit_usage, read_csv, write_csv
-from test_sync_bulk import _every_way
+from test_sync_bulk import Taken, _every_way
 
 from workflows.sync import CsvExport, pg_binary, sync_export
 from workflows.sync.columnar import well_quoted
@@ -118,8 +118,6 @@ def test_any_values_load_the_same_by_every_path(
 def test_a_first_load_takes_the_columnar_path_and_a_second_goes_set_based(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from test_sync_bulk import Taken
-
     folder = plain_fixture(tmp_path / "e")
     with monkeypatch.context() as m:
         first = Taken(m)

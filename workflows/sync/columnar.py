@@ -37,7 +37,17 @@ import pyarrow.csv as pcsv
 from sqlalchemy.engine import Connection
 
 from workflows.sync import pg_binary
-from workflows.sync.bulk import _WS, CHUNK, KINDS, BulkResult, QuoteCheck, StepAside, hold_sync_lock, read_header
+from workflows.sync.bulk import (
+    _NOT_A_NUMBER_RE,
+    _WS,
+    CHUNK,
+    KINDS,
+    BulkResult,
+    QuoteCheck,
+    StepAside,
+    hold_sync_lock,
+    read_header,
+)
 from workflows.sync.contract import METRIC_NAME, SCORED_COLS, USAGE_COLS, Col, extra_metric_columns
 from workflows.sync.merge import INSTANCE_ATTRS
 
@@ -60,9 +70,6 @@ AHEAD = 2
 _DATE = r"^[1-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]$"
 _TIMESTAMP = r"^[1-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]$"
 _DECIMAL = r"^[0-9]+([.][0-9]+)?$"
-# What no float() spelling holds (see bulk._NOT_A_NUMBER_RE): such a value of an extra column that is not
-# a metric is not reported, as the other paths decide.
-_NOT_A_NUMBER = r"[^0-9eE+._iInNfFtTyYaA-]"
 _TRIM = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in _WS) + "]"
 
 
@@ -153,7 +160,7 @@ def extra_text(name: str, raw: pa.Array) -> pa.Array:
     out = _where(integer, raw)
     if not METRIC_NAME.search(name):
         no_number = pc.or_(
-            pc.invert(pc.match_substring_regex(raw, "[0-9]")), pc.match_substring_regex(raw, _NOT_A_NUMBER)
+            pc.invert(pc.match_substring_regex(raw, "[0-9]")), pc.match_substring_regex(raw, _NOT_A_NUMBER_RE)
         )
         unpadded = pc.invert(pc.match_substring_regex(raw, f"^{_TRIM}|{_TRIM}$"))
         ignored = pc.and_(pc.and_(pc.string_is_ascii(raw), unpadded), no_number)
@@ -244,10 +251,11 @@ class InstanceIds:
 
     def of(self, identity: pa.Array) -> pa.Array:
         uniq = pc.unique(identity)
-        for value in uniq.to_pylist():
+        values = uniq.to_pylist()
+        for value in values:
             if value not in self.ids:
                 self.ids[value] = len(self.ids) + 1
-        known = np.fromiter((self.ids[v] for v in uniq.to_pylist()), dtype=np.int32, count=len(uniq))
+        known = np.fromiter((self.ids[v] for v in values), dtype=np.int32, count=len(values))
         return pa.array(known[pc.index_in(identity, value_set=uniq).to_numpy(zero_copy_only=False)])
 
 
